@@ -1,0 +1,51 @@
+# flowsieve build, test and demo entry points. `make demo` and `make test` are the two
+# commands that do all set-up on a fresh machine (see README.md).
+GO      ?= go
+BIN     := bin/flowsieve
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/flowsieve/flowsieve/appliance/cli.Version=$(VERSION)
+BPF_CLANG ?= clang
+BPF_CFLAGS ?= -O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu
+DEMO_DIR ?= $(CURDIR)/.demo
+
+.PHONY: all build test test-short demo bench generate check-generate lint deps fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./appliance/cmd/flowsieve
+
+# deps installs the Debian packages the kernel path and the reference checks need.
+deps:
+	./tools/install-deps.sh
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+demo: build
+	./tools/demo.sh $(BIN) $(DEMO_DIR)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/... ./xdp/... | tee bench.txt
+
+generate:
+	cd xdp && BPF_CLANG=$(BPF_CLANG) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./...
+
+# check-generate fails when the committed bpf2go output differs from a fresh build.
+check-generate:
+	./tools/check-generate.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet ./...
+	./tools/check-imports.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./engine/packet
+
+clean:
+	rm -rf bin .demo bench.txt

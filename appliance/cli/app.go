@@ -1,0 +1,56 @@
+// Package cli holds the flowsieve command-line interface: one file per command,
+// each with a constructor returning its *cli.Command. Run is the testable core of main.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is the flowsieve version, set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// New returns the flowsieve application writing to the given streams.
+func New(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                 "flowsieve",
+		Usage:                "an inline ML traffic appliance: flows, features, models and verdicts at line rate",
+		Version:              Version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // Run maps errors to exit codes
+		Commands:             commands(),
+	}
+}
+
+// commands lists every command, one constructor per file of this package.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		// Each helper adds its command here, one line per command, in this order.
+	}
+}
+
+// Run runs the application with args (args[0] is the program name) and returns the
+// process exit code: 0 on success, the code of a cli.ExitCoder, or 1 for other errors.
+func Run(args []string, stdout, stderr io.Writer) int {
+	err := New(stdout, stderr).Run(args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "flowsieve:", err)
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if ec.ExitCode() != 0 {
+			return ec.ExitCode()
+		}
+	}
+	return 1
+}
+
+// Main runs flowsieve with the process arguments and streams.
+func Main() int { return Run(os.Args, os.Stdout, os.Stderr) }

@@ -1,0 +1,28 @@
+package cli
+
+import (
+	"io"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// newProgress returns a progress bar on stderr when it is a terminal, or a silent one
+// otherwise, so long runs show progress to people and stay quiet in scripts and CI.
+// max < 0 means unknown total (a spinner).
+func newProgress(stderr io.Writer, max int64, what string) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return progressbar.DefaultSilent(max, what)
+	}
+	return progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(false),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+	)
+}
