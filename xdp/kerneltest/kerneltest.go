@@ -1,0 +1,70 @@
+// Package kerneltest decides whether a test that needs root, BPF, XDP or network
+// namespaces can run here: it skips with the reason when the kernel path is unavailable,
+// and fails instead when FLOWSIEVE_REQUIRE_KERNEL=1 says the machine must support it
+// (CI sets that when it runs as root), so a missing capability is never a silent pass.
+package kerneltest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// EnvRequire names the environment variable that turns skips into failures.
+const EnvRequire = "FLOWSIEVE_REQUIRE_KERNEL"
+
+var (
+	once   sync.Once
+	reason error
+)
+
+// Available reports why the kernel path cannot be used here, or nil when it can:
+// root, BPF with XDP programs, AF_XDP sockets' map type, and the ip(8) tool for namespaces.
+func Available() error {
+	once.Do(func() { reason = probe() })
+	return reason
+}
+
+func probe() error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (euid 0)")
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("cannot lift the memlock limit: %w", err)
+	}
+	if err := features.HaveProgramType(ebpf.XDP); err != nil {
+		return fmt.Errorf("kernel lacks XDP programs: %w", err)
+	}
+	if err := features.HaveMapType(ebpf.XSKMap); err != nil {
+		return fmt.Errorf("kernel lacks AF_XDP (XSKMAP): %w", err)
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("needs ip(8) from iproute2 for network namespaces")
+	}
+	if _, err := os.Stat("/proc/self/ns/net"); err != nil {
+		return fmt.Errorf("kernel lacks network namespaces: %w", err)
+	}
+	return nil
+}
+
+// Required reports whether FLOWSIEVE_REQUIRE_KERNEL=1 is set.
+func Required() bool { return os.Getenv(EnvRequire) == "1" }
+
+// Require skips t when the kernel path is unavailable, or fails it when
+// FLOWSIEVE_REQUIRE_KERNEL=1.
+func Require(t testing.TB) {
+	t.Helper()
+	if err := Available(); err != nil {
+		if Required() {
+			t.Fatalf("kernel path required (%s=1) but unavailable: %v", EnvRequire, err)
+		}
+		t.Skipf("kernel path unavailable: %v (set %s=1 to fail instead)", err, EnvRequire)
+	}
+}

@@ -1,0 +1,120 @@
+package netns_test
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/netns"
+)
+
+func TestVethWireBetweenNamespaces(t *testing.T) {
+	kerneltest.Require(t)
+	a, err := netns.New("fs-nstest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := netns.New("fs-nstest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+
+	if err := netns.AddVeth(netns.Veth{Name: "fsa0", Peer: "fsb0", NS: a, PeerNS: b, Queues: 2}); err != nil {
+		t.Fatal(err)
+	}
+	// Neither end may appear in the test's own namespace.
+	for _, name := range []string{"fsa0", "fsb0"} {
+		if _, err := net.InterfaceByName(name); err == nil {
+			t.Fatalf("%s leaked into the caller's namespace", name)
+		}
+	}
+	if err := a.AddAddr("fsa0", "192.0.2.1/30"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddAddr("fsb0", "192.0.2.2/30"); err != nil {
+		t.Fatal(err)
+	}
+	// One UDP datagram across the wire: the listener's socket stays in b after Do returns.
+	var conn *net.UDPConn
+	if err := b.Do(func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 9999})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := a.Do(func() error {
+		c, err := net.Dial("udp4", "192.0.2.2:9999")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("across"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 64)
+	n, _, err := conn.ReadFromUDP(buf)
+	if err != nil || string(buf[:n]) != "across" {
+		t.Fatalf("datagram across the wire: %q, %v", buf[:n], err)
+	}
+	idx, err := netns.Ifindex(b, "fsb0")
+	if err != nil || idx <= 0 {
+		t.Fatalf("Ifindex = %d, %v", idx, err)
+	}
+	out, err := b.Run("ip", "-d", "link", "show", "fsb0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "numrxqueues 2") {
+		t.Fatalf("peer lacks 2 rx queues:\n%s", out)
+	}
+
+	// Do runs inside the namespace and returns the thread to where it was.
+	var inside string
+	if err := a.Do(func() error {
+		ifs, err := net.Interfaces()
+		for _, i := range ifs {
+			inside += i.Name + " "
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inside, "fsa0") {
+		t.Fatalf("Do did not run inside %s: saw %q", a.Name(), inside)
+	}
+
+	path := a.Path()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("namespace file %s still exists after Close", path)
+	}
+}
+
+func TestAddVethRejectsBadInput(t *testing.T) {
+	cases := []struct {
+		name string
+		v    netns.Veth
+	}{
+		{"no namespaces", netns.Veth{Name: "a", Peer: "b"}},
+		{"long name", netns.Veth{Name: "averyveryverylongname", Peer: "b", NS: &netns.NS{}, PeerNS: &netns.NS{}}},
+		{"empty peer", netns.Veth{Name: "a", NS: &netns.NS{}, PeerNS: &netns.NS{}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := netns.AddVeth(c.v); err == nil {
+				t.Fatal("AddVeth accepted bad input")
+			}
+		})
+	}
+}
