@@ -1,0 +1,488 @@
+package flow
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"time"
+
+	"github.com/flowsieve/flowsieve/engine/features"
+	"github.com/flowsieve/flowsieve/engine/packet"
+)
+
+// Defaults of Config.
+const (
+	DefaultCapacity      = 1 << 16
+	DefaultActiveTimeout = 120 * time.Second
+	DefaultIdleTimeout   = 5 * time.Second
+	// evictSample is how many flows after the clock hand are compared when the table
+	// is full: the least recently seen of them is evicted.
+	evictSample = 8
+)
+
+// ErrConfig is returned by New for an invalid configuration.
+var ErrConfig = errors.New("flow: invalid table configuration")
+
+// Config configures a Table. The zero value gives the defaults.
+type Config struct {
+	// Capacity is the maximum number of live flows (default DefaultCapacity). The table
+	// preallocates everything for it: about 500 bytes per flow.
+	Capacity int
+	// ActiveTimeout ends a flow this long after its first packet (default 120 s).
+	ActiveTimeout time.Duration
+	// IdleTimeout ends a flow when no packet was seen for this long (default 5 s).
+	IdleTimeout time.Duration
+	// EarlyPackets is the early decision point: when a flow reaches this many packets
+	// (both directions), it is handed to the sink with reason Early and goes on.
+	// 0 turns it off.
+	EarlyPackets int
+	// Seed seeds the key hash. 0 draws a random seed, so crafted traffic cannot aim
+	// at hash collisions; output never depends on the seed.
+	Seed uint64
+}
+
+// Reason says why the sink receives a flow.
+type Reason uint8
+
+// Reasons a flow is handed to the sink. All but Early end the flow.
+const (
+	Early      Reason = iota // the flow reached Config.EarlyPackets; it goes on
+	EndIdle                  // no packet for IdleTimeout
+	EndActive                // ActiveTimeout after its first packet
+	EndFIN                   // TCP: FIN seen both ways and the last FIN acknowledged
+	EndRST                   // TCP: a RST was seen (the RST is part of the flow)
+	EndEvicted               // the table was full and this flow was the least recently seen of the sample
+	EndFlush                 // Flush at the end of input
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{"early", "idle", "active", "fin", "rst", "evicted", "flush"}
+
+// String returns the reason's short name ("idle", "fin", ...).
+func (r Reason) String() string {
+	if r < NumReasons {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// Sink receives flows that end (and early snapshots). The *Flow is valid only during
+// the call: copy what you need (Values, WriteRow, identity fields). It is a func
+// value so the table calls it without allocating.
+type Sink func(f *Flow, why Reason)
+
+// Flow is the state of one bidirectional flow: identity, wire counters and the
+// feature accumulator. Forward is the direction of the first packet seen.
+type Flow struct {
+	Key          Key    // canonical 5-tuple
+	FwdIsLo      bool   // the forward direction goes from the key's low endpoint
+	FwdWireBytes uint64 // sum of the forward frames' wire lengths (link header included)
+	BwdWireBytes uint64 // same for the backward direction
+	Acc          features.Acc
+
+	hash     uint64
+	live     bool
+	finLo    bool // a FIN was sent by the low endpoint
+	finHi    bool // a FIN was sent by the high endpoint
+	closerLo bool // the second FIN (both ways seen) came from the low endpoint
+	closing  bool // FINs seen both ways: the next ACK from the other side ends the flow
+}
+
+// Src returns the forward source address and port.
+func (f *Flow) Src() (netip.Addr, uint16) {
+	if f.FwdIsLo {
+		return f.Key.Lo()
+	}
+	return f.Key.Hi()
+}
+
+// Dst returns the forward destination address and port.
+func (f *Flow) Dst() (netip.Addr, uint16) {
+	if f.FwdIsLo {
+		return f.Key.Hi()
+	}
+	return f.Key.Lo()
+}
+
+// Proto returns the IP protocol number.
+func (f *Flow) Proto() uint8 { return f.Key.Proto }
+
+// First returns the time of the first packet, unix ns.
+func (f *Flow) First() int64 { return f.Acc.First }
+
+// Last returns the time of the last packet, unix ns.
+func (f *Flow) Last() int64 { return f.Acc.Last }
+
+// FwdPackets returns the number of forward packets.
+func (f *Flow) FwdPackets() uint64 { return f.Acc.FwdLen.N }
+
+// BwdPackets returns the number of backward packets.
+func (f *Flow) BwdPackets() uint64 { return f.Acc.BwdLen.N }
+
+// Values computes the flow's features as of its last packet, in schema order.
+func (f *Flow) Values(dst *[features.NumFeatures]float32) { f.Acc.Values(dst) }
+
+// WriteRow appends the flow's features as a row of b (flow schema) and returns its index.
+func (f *Flow) WriteRow(b *features.Batch) int { return f.Acc.WriteRow(b) }
+
+// Stats counts what a Table did.
+type Stats struct {
+	Packets   uint64             // packets given to Update
+	NonIP     uint64             // of those, not IP (ignored)
+	Fragments uint64             // of those, non-first IP fragments (ignored: no ports)
+	Flows     uint64             // flows created
+	Sunk      [NumReasons]uint64 // flows handed to the sink, by reason
+	Live      int                // flows in the table now
+}
+
+// Table is a fixed-capacity bidirectional flow table. It is not safe for concurrent
+// use: each worker owns one (a shard). Update does not allocate.
+//
+// Layout: flow records live in one preallocated array; an open-addressing index of
+// 2×capacity (rounded up to a power of two) 64-bit slots with linear probing maps a
+// key to its record. A slot holds the top 32 bits of the key's seeded hash (the home
+// position and a tag compared before touching the record) and the record index + 1;
+// 0 is empty. Removal shifts later entries back, so there are no tombstones.
+//
+// Expiry: each Update checks the flow it touches for the timeouts, and a clock hand
+// advancing one record per Update sweeps flows that get no more packets. Expire and
+// Flush end flows explicitly.
+//
+// Eviction when full: the least recently seen of the evictSample live flows after the
+// clock hand (sampled LRU, as Redis does) is ended with reason EndEvicted (or EndIdle /
+// EndActive if it had already timed out) and counted in Stats.Sunk[EndEvicted].
+//
+// TCP termination: a flow ends (reason EndRST) with the first packet carrying RST, that
+// packet included. After a FIN from each side, the next packet from the other side
+// than the second FIN's sender with ACK and without FIN (the final ACK) ends it
+// (reason EndFIN), that packet included; if the final ACK never comes the flow times
+// out. A SYN without ACK reaching a flow that saw FINs both ways starts a new flow.
+// CICFlowMeter (Engelen et al.'s fix) also waits for both FINs; nDPI never splits a
+// 5-tuple on FIN/RST and only idles flows out.
+type Table struct {
+	seed      uint64
+	slots     []uint64
+	mask      uint64
+	homeShift uint
+	flows     []Flow
+	free      []int32
+	hand      int
+	active    int64
+	idle      int64
+	early     uint64
+	sink      Sink
+	stats     Stats
+}
+
+// New returns an empty table with everything preallocated. sink may be nil.
+func New(cfg Config, sink Sink) (*Table, error) {
+	if cfg.Capacity == 0 {
+		cfg.Capacity = DefaultCapacity
+	}
+	if cfg.ActiveTimeout == 0 {
+		cfg.ActiveTimeout = DefaultActiveTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	switch {
+	case cfg.Capacity < 1 || cfg.Capacity > 1<<30:
+		return nil, fmt.Errorf("%w: capacity %d is not in 1..2^30", ErrConfig, cfg.Capacity)
+	case cfg.ActiveTimeout < 0:
+		return nil, fmt.Errorf("%w: active timeout %v is negative", ErrConfig, cfg.ActiveTimeout)
+	case cfg.IdleTimeout < 0:
+		return nil, fmt.Errorf("%w: idle timeout %v is negative", ErrConfig, cfg.IdleTimeout)
+	case cfg.EarlyPackets < 0:
+		return nil, fmt.Errorf("%w: early decision point %d packets is negative", ErrConfig, cfg.EarlyPackets)
+	}
+	if cfg.Seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+		cfg.Seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	nb := uint(bits.Len(uint(2*cfg.Capacity - 1))) // 2^nb ≥ 2×capacity
+	if nb < 4 {
+		nb = 4
+	}
+	t := &Table{
+		seed:      cfg.Seed,
+		slots:     make([]uint64, 1<<nb),
+		mask:      1<<nb - 1,
+		homeShift: 32 - nb,
+		flows:     make([]Flow, cfg.Capacity),
+		free:      make([]int32, cfg.Capacity),
+		active:    int64(cfg.ActiveTimeout),
+		idle:      int64(cfg.IdleTimeout),
+		early:     uint64(cfg.EarlyPackets),
+		sink:      sink,
+	}
+	for i := range t.free {
+		t.free[i] = int32(cfg.Capacity - 1 - i) // pop from the end: record 0 first
+	}
+	return t, nil
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	s := t.stats
+	s.Live = len(t.flows) - len(t.free)
+	return s
+}
+
+// Len returns the number of live flows.
+func (t *Table) Len() int { return len(t.flows) - len(t.free) }
+
+// Capacity returns the maximum number of live flows.
+func (t *Table) Capacity() int { return len(t.flows) }
+
+// Update accounts one decoded packet captured at ts (unix ns) whose frame was
+// wireLen bytes on the wire. Non-IP packets and non-first fragments are counted and
+// ignored. Flows that end are handed to the sink before Update returns.
+func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
+	t.stats.Packets++
+	t.sweep(ts)
+	if p.IPVersion == 0 {
+		t.stats.NonIP++
+		return
+	}
+	if p.Fragment && p.FragOff != 0 {
+		t.stats.Fragments++
+		return
+	}
+	k, srcIsLo := makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
+	h := k.hash(t.seed)
+	tag := h >> 32
+	isTCP := p.Proto == packet.ProtoTCP && p.HasL4
+	fp := features.Packet{
+		Time:    ts,
+		Payload: int(p.PayloadLen),
+		Header:  int(p.L4HdrLen),
+		TCP:     isTCP,
+	}
+	if isTCP {
+		fp.Flags, fp.Window = p.TCPFlags, p.TCPWindow
+	}
+
+	i := tag >> t.homeShift
+	for {
+		s := t.slots[i]
+		if s == 0 {
+			break
+		}
+		if s>>32 == tag {
+			f := &t.flows[uint32(s)-1]
+			if f.Key == k {
+				t.update(f, &fp, srcIsLo, wireLen, int32(uint32(s)-1))
+				return
+			}
+		}
+		i = (i + 1) & t.mask
+	}
+
+	// New flow.
+	if len(t.free) == 0 {
+		t.evict(ts)
+		// Removal may have shifted entries: find the empty slot again.
+		i = tag >> t.homeShift
+		for t.slots[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+	}
+	idx := t.free[len(t.free)-1]
+	t.free = t.free[:len(t.free)-1]
+	t.slots[i] = tag<<32 | uint64(idx+1)
+	f := &t.flows[idx]
+	t.start(f, &k, h, &fp, srcIsLo, wireLen)
+	t.after(f, &fp, srcIsLo, idx)
+}
+
+// start makes f a new flow whose first packet is fp.
+func (t *Table) start(f *Flow, k *Key, h uint64, fp *features.Packet, srcIsLo bool, wireLen int) {
+	dport := k.HiPort
+	if !srcIsLo {
+		dport = k.LoPort
+	}
+	f.Key, f.hash, f.live, f.FwdIsLo = *k, h, true, srcIsLo
+	f.finLo, f.finHi, f.closerLo, f.closing = false, false, false, false
+	f.FwdWireBytes, f.BwdWireBytes = uint64(wireLen), 0
+	f.Acc.Start(fp, dport, k.Proto)
+	t.stats.Flows++
+}
+
+// update adds a packet to the existing flow f (record idx), restarting it first if it
+// timed out or a new TCP connection reuses its 5-tuple.
+func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, idx int32) {
+	var why Reason
+	switch {
+	case fp.Time-f.Acc.Last > t.idle:
+		why = EndIdle
+	case fp.Time-f.Acc.First > t.active:
+		why = EndActive
+	case f.closing && fp.Flags&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn:
+		why = EndFIN
+	}
+	if why != Early {
+		t.emit(f, why)
+		k := f.Key
+		t.start(f, &k, f.hash, fp, srcIsLo, wireLen)
+		t.after(f, fp, srcIsLo, idx)
+		return
+	}
+	fwd := srcIsLo == f.FwdIsLo
+	if fwd {
+		f.FwdWireBytes += uint64(wireLen)
+	} else {
+		f.BwdWireBytes += uint64(wireLen)
+	}
+	f.Acc.Add(fp, fwd)
+	t.after(f, fp, srcIsLo, idx)
+}
+
+// after runs the early decision point and TCP termination for the packet just added.
+func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx int32) {
+	if t.early != 0 && f.Acc.Packets() == t.early && t.sink != nil {
+		t.stats.Sunk[Early]++
+		t.sink(f, Early)
+	}
+	fl := fp.Flags
+	if fl == 0 {
+		return
+	}
+	switch {
+	case fl&packet.TCPRst != 0:
+		t.end(f, idx, EndRST)
+	case fl&packet.TCPFin != 0:
+		if srcIsLo {
+			f.finLo = true
+		} else {
+			f.finHi = true
+		}
+		if f.finLo && f.finHi && !f.closing {
+			f.closing, f.closerLo = true, srcIsLo
+		}
+	case f.closing && fl&packet.TCPAck != 0 && srcIsLo != f.closerLo:
+		t.end(f, idx, EndFIN)
+	}
+}
+
+func (t *Table) emit(f *Flow, why Reason) {
+	t.stats.Sunk[why]++
+	if t.sink != nil {
+		t.sink(f, why)
+	}
+}
+
+// end hands flow record idx to the sink and removes it from the table.
+func (t *Table) end(f *Flow, idx int32, why Reason) {
+	t.emit(f, why)
+	t.remove(f, idx)
+}
+
+// remove deletes record idx from the index (backward-shift deletion) and frees it.
+func (t *Table) remove(f *Flow, idx int32) {
+	tag := f.hash >> 32
+	want := tag<<32 | uint64(idx+1)
+	i := tag >> t.homeShift
+	for t.slots[i] != want {
+		i = (i + 1) & t.mask
+	}
+	for {
+		j := i
+		for {
+			j = (j + 1) & t.mask
+			s := t.slots[j]
+			if s == 0 {
+				t.slots[i] = 0
+				f.live = false
+				t.free = append(t.free, idx) // within capacity: never reallocates
+				return
+			}
+			home := (s >> 32) >> t.homeShift
+			// Move s into the hole at i unless its home lies cyclically in (i, j].
+			if (j-home)&t.mask >= (j-i)&t.mask {
+				t.slots[i] = s
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// expired reports the timeout reason of f at time now, or Early (0) if none.
+func (t *Table) expired(f *Flow, now int64) Reason {
+	switch {
+	case now-f.Acc.Last > t.idle:
+		return EndIdle
+	case now-f.Acc.First > t.active:
+		return EndActive
+	}
+	return Early
+}
+
+// sweep advances the clock hand by one record, ending it if it timed out.
+func (t *Table) sweep(now int64) {
+	i := t.hand
+	t.hand++
+	if t.hand == len(t.flows) {
+		t.hand = 0
+	}
+	f := &t.flows[i]
+	if !f.live {
+		return
+	}
+	if why := t.expired(f, now); why != Early {
+		t.end(f, int32(i), why)
+	}
+}
+
+// evict ends one flow to make room: the least recently seen of the next evictSample
+// live flows from the clock hand. Called only when the table is full (all live).
+func (t *Table) evict(now int64) {
+	best := -1
+	for n, i := 0, t.hand; n < evictSample && n < len(t.flows); n++ {
+		if best < 0 || t.flows[i].Acc.Last < t.flows[best].Acc.Last {
+			best = i
+		}
+		if i++; i == len(t.flows) {
+			i = 0
+		}
+	}
+	t.hand = best + 1
+	if t.hand == len(t.flows) {
+		t.hand = 0
+	}
+	f := &t.flows[best]
+	why := t.expired(f, now)
+	if why == Early {
+		why = EndEvicted
+	}
+	t.end(f, int32(best), why)
+}
+
+// Expire ends every flow that timed out at time now (unix ns). It walks the whole
+// table; the per-packet sweep makes calling it optional.
+func (t *Table) Expire(now int64) {
+	for i := range t.flows {
+		f := &t.flows[i]
+		if !f.live {
+			continue
+		}
+		if why := t.expired(f, now); why != Early {
+			t.end(f, int32(i), why)
+		}
+	}
+}
+
+// Flush ends every live flow with reason EndFlush, in record order (deterministic for
+// a given input), leaving the table empty.
+func (t *Table) Flush() {
+	for i := range t.flows {
+		f := &t.flows[i]
+		if f.live {
+			t.end(f, int32(i), EndFlush)
+		}
+	}
+}
