@@ -24,13 +24,25 @@ type layout struct {
 	k, d, groups int
 	coef         []float32 // groups × d × groupSize
 	cn           []float32 // groups × groupSize
+	ids          []int32   // groups × groupSize: centre index of each slot
+	ones, zeros  []float32 // d each: the identity transform for the AVX2 kernel
 }
 
 func newLayout(k, d int) *layout {
 	g := (k + groupSize - 1) / groupSize
-	return &layout{k: k, d: d, groups: g,
-		coef: make([]float32, g*d*groupSize),
-		cn:   make([]float32, g*groupSize)}
+	l := &layout{k: k, d: d, groups: g,
+		coef:  make([]float32, g*d*groupSize),
+		cn:    make([]float32, g*groupSize),
+		ids:   make([]int32, g*groupSize),
+		ones:  make([]float32, d),
+		zeros: make([]float32, d)}
+	for i := range l.ids {
+		l.ids[i] = int32(i)
+	}
+	for j := range l.ones {
+		l.ones[j] = 1
+	}
+	return l
 }
 
 // set loads centres (row-major k × d) into the layout.

@@ -1,7 +1,45 @@
 package cluster
 
-var useAVX2 = false
+// useAVX2 selects the AVX2+FMA kernel (kernel_amd64.s) when the CPU and OS support it.
+var useAVX2 = hasAVX2FMA()
 
+func hasAVX2FMA() bool {
+	_, _, c1, _ := cpuid(1, 0)
+	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
+	if c1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false
+	}
+	if lo, _ := xgetbv(); lo&6 != 6 { // XMM and YMM state enabled by the OS
+		return false
+	}
+	_, b7, _, _ := cpuid(7, 0)
+	return b7&(1<<5) != 0
+}
+
+func cpuid(leaf, sub uint32) (a, b, c, d uint32)
+func xgetbv() (lo, hi uint32)
+
+// kernel8 runs the nearest-centre kernel for one group of 8 centres over n rows
+// (a multiple of 8) starting at row off: see layout.nearest. cols points at the first
+// column slice header, colIdx at d column indices; a and b hold the per-feature affine
+// transform, coef d×8 coefficients, cn and ids the 8 centre norms and indices; best,
+// idx and xn receive n values each (xn only when doXn is not zero).
+//
+//go:noescape
+func kernel8(cols *[]float32, colIdx *int, d, off, n int, a, b, coef, cn *float32, ids *int32, best *float32, idx *int32, xn *float32, doXn int)
+
+// nearestAVX2 is nearestGo for n rows (a multiple of 8), written to s at index 0.
 func (l *layout) nearestAVX2(s *scratch, cols [][]float32, colIdx []int, a, b []float32, off, n int) {
-	l.nearestGo(s, cols, colIdx, a, b, off, n, 0)
+	if a == nil {
+		a, b = l.ones, l.zeros
+	}
+	for g := 0; g < l.groups; g++ {
+		do := 0
+		if g == 0 {
+			do = 1
+		}
+		kernel8(&cols[0], &colIdx[0], l.d, off, n, &a[0], &b[0],
+			&l.coef[g*l.d*groupSize], &l.cn[g*groupSize], &l.ids[g*groupSize],
+			&s.best[0], &s.idx[0], &s.xn[0], do)
+	}
 }
