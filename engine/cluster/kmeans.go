@@ -118,14 +118,29 @@ func transformInto(m *matrix, x *features.Batch, colIdx []int, s *Scaler) error 
 	m.n = x.Len
 	for j, cj := range colIdx {
 		src := x.Cols[cj][:x.Len]
-		for i, v := range src {
-			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-				return fmt.Errorf("%w: row %d, feature %q is %v", ErrNotFinite, i, x.Names[cj], v)
-			}
+		if i := firstNotFinite(src); i >= 0 {
+			return fmt.Errorf("%w: row %d, feature %q is %v", ErrNotFinite, i, x.Names[cj], src[i])
 		}
 		s.apply(j, src, m.cols[j][:x.Len])
 	}
 	return nil
+}
+
+// firstNotFinite returns the index of the first NaN or infinite value of v, or −1.
+func firstNotFinite(v []float32) int {
+	var s float32
+	for _, x := range v {
+		s += x - x // 0 for finite x, NaN otherwise
+	}
+	if s == 0 {
+		return -1
+	}
+	for i, x := range v {
+		if x-x != 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // trainer is the mini-batch k-means state shared by Fit and MiniBatch.
@@ -292,9 +307,22 @@ func (t *trainer) step(m *matrix) float64 {
 			t.bcount[l]++
 		}
 	}
+	lab := t.lab[:m.n]
 	for j, col := range m.cols {
-		for i, v := range col[:m.n] {
-			if l := t.lab[i]; l >= 0 {
+		var acc [groupSize * 4]float64
+		if k <= len(acc) {
+			for i, v := range col[:len(lab)] {
+				if l := lab[i]; l >= 0 {
+					acc[l&(groupSize*4-1)] += float64(v)
+				}
+			}
+			for c := 0; c < k; c++ {
+				t.sums[c*d+j] = acc[c]
+			}
+			continue
+		}
+		for i, v := range col[:len(lab)] {
+			if l := lab[i]; l >= 0 {
 				t.sums[int(l)*d+j] += float64(v)
 			}
 		}
