@@ -473,3 +473,38 @@ func BenchmarkPartialFit(b *testing.B) {
 		}
 	}
 }
+
+func TestSilhouetteAndAgreement(t *testing.T) {
+	b, truth := blobs(11, 3000, 5, 4, 0.2)
+	good, err := Fit(b, Config{K: 4, Seed: 1, Transform: TransformStandardize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := Fit(b, Config{K: 2, Seed: 1, Transform: TransformStandardize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := good.Silhouette(b, 1000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := bad.Silhouette(b, 1000, 1)
+	if sg < 0.7 || sg <= sb {
+		t.Errorf("silhouette k=4 (true) %.3f, k=2 %.3f: want the true k clearly best", sg, sb)
+	}
+	lab := make([]int32, b.Len)
+	good.Predict(b, lab, nil)
+	labels := intsToStrings(truth)
+	if ari := AdjustedRand(lab, labels); ari < 0.99 {
+		t.Errorf("ARI %.3f on separated blobs", ari)
+	}
+	for i := range lab {
+		lab[i] = int32(i % 4)
+	}
+	if ari := AdjustedRand(lab, labels); math.Abs(ari) > 0.02 {
+		t.Errorf("ARI %.3f for an unrelated partition, want ≈ 0", ari)
+	}
+	if p := Purity([]int32{0, 0, 1, 1}, []string{"a", "b", "c", "c"}); p != 0.75 {
+		t.Errorf("purity %v, want 0.75", p)
+	}
+}
