@@ -44,10 +44,10 @@ const (
 // outcome is a decision precomputed at compile time, with both prefix lengths and the
 // decision that replaces it for allowlisted sources.
 type outcome struct {
-	d        Decision
-	prefix4  uint8
-	prefix6  uint8
-	allowed  Decision // used instead of d when the source is allowlisted and d enforces
+	d       Decision
+	prefix4 uint8
+	prefix6 uint8
+	allowed Decision // used instead of d when the source is allowlisted and d enforces
 }
 
 // rule is a compiled rule.

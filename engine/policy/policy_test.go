@@ -226,7 +226,9 @@ func TestCompileErrors(t *testing.T) {
 			[]string{`rule 1 "ddos": labels[1]: empty label`}},
 		{"spaced label", func(s *Spec) { s.Rules[0].Labels = Labels{"DDoS "} },
 			[]string{`rule 1 "ddos": labels[0]: label "DDoS " has leading or trailing spaces`}},
-		{"bad allowlist", func(s *Spec) { s.Allowlist = append(s.Allowlist, "10.0.0.0/33", "10.0.0.1/8", "::ffff:10.0.0.0/104", "fe80::1%eth0") },
+		{"bad allowlist", func(s *Spec) {
+			s.Allowlist = append(s.Allowlist, "10.0.0.0/33", "10.0.0.1/8", "::ffff:10.0.0.0/104", "fe80::1%eth0")
+		},
 			[]string{`allowlist entry 4 "10.0.0.0/33": invalid prefix`, `allowlist entry 5 "10.0.0.1/8": prefix "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`,
 				`allowlist entry 6 "::ffff:10.0.0.0/104": prefix "::ffff:10.0.0.0/104" is IPv4-mapped IPv6`, `allowlist entry 7 "fe80::1%eth0": address "fe80::1%eth0": zones are not allowed`}},
 		{"bad default", func(s *Spec) { s.Default = ActionSpec{Action: "TAG", DSCP: ip(99)} },
