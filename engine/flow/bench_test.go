@@ -1,0 +1,153 @@
+package flow
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/flowsieve/flowsieve/engine/features"
+	"github.com/flowsieve/flowsieve/engine/packet"
+)
+
+// benchSizes are the numbers of live flows the update benchmarks run with.
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"1K", 1_000}, {"100K", 100_000}, {"1M", 1_000_000}}
+
+// benchSeq is the order in which the benchmarks visit flows: uniformly random over
+// the live flows (fixed seed), the cache-hostile worst case. Packets are built from
+// the flow number in place, as a received frame would be decoded in place.
+func benchSeq(n int) []uint32 {
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	seq := make([]uint32, 1<<20)
+	for i := range seq {
+		seq[i] = uint32(r.IntN(n))
+	}
+	return seq
+}
+
+// fillPacket makes p a TCP packet of flow i, in direction back (responder → initiator)
+// when back is true.
+func fillPacket(p *packet.Packet, i uint32, back bool) {
+	p.IPVersion, p.Proto, p.HasL4 = 4, packet.ProtoTCP, true
+	src := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+	dst := [4]byte{192, 168, 1, byte(i % 7)}
+	sport, dport := uint16(1024+i%50000), uint16(80+i%3)
+	if back {
+		src, dst, sport, dport = dst, src, dport, sport
+	}
+	copy(p.SrcIP[:4], src[:])
+	copy(p.DstIP[:4], dst[:])
+	p.SrcPort, p.DstPort = sport, dport
+	p.TCPFlags, p.TCPWindow, p.L4HdrLen, p.PayloadLen = packet.TCPAck, 512, 20, uint16(i%1400)
+}
+
+func BenchmarkFlowUpdate(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run("flows="+sz.name, func(b *testing.B) {
+			rows := features.NewFlowBatch(1024)
+			tb, err := New(Config{Capacity: sz.n + sz.n/8, Seed: 1, IdleTimeout: time.Hour, ActiveTimeout: time.Hour},
+				func(f *Flow, why Reason) {
+					if rows.Full() {
+						rows.Reset()
+					}
+					f.WriteRow(rows)
+				})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var p packet.Packet
+			ts := int64(1e18)
+			for i := 0; i < sz.n; i++ {
+				fillPacket(&p, uint32(i), false)
+				ts += 1000
+				tb.Update(&p, ts, 64)
+			}
+			if tb.Len() != sz.n {
+				b.Fatalf("%d live flows, want %d", tb.Len(), sz.n)
+			}
+			seq := benchSeq(sz.n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				fi := seq[i&(len(seq)-1)]
+				fillPacket(&p, fi, i&1 == 1)
+				ts += 1000
+				tb.Update(&p, ts, 64+int(fi&511))
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+			if s := tb.Stats(); s.Flows != uint64(sz.n) {
+				b.Fatalf("flows created %d, want %d (timeouts or eviction fired)", s.Flows, sz.n)
+			}
+		})
+	}
+}
+
+// goMapTable is the baseline: the same flow records and feature updates, indexed by
+// a plain Go map of canonical 5-tuples instead of the seeded open-addressing index.
+type goMapTable struct {
+	index map[Key]int32
+	flows []Flow
+}
+
+func (g *goMapTable) update(p *packet.Packet, ts int64, wireLen int) {
+	k, srcIsLo := makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
+	fp := features.Packet{Time: ts, Payload: int(p.PayloadLen), Header: int(p.L4HdrLen), TCP: true, Flags: p.TCPFlags, Window: p.TCPWindow}
+	idx, ok := g.index[k]
+	if !ok {
+		idx = int32(len(g.flows))
+		g.flows = append(g.flows, Flow{Key: k, FwdIsLo: srcIsLo, FwdWireBytes: uint64(wireLen)})
+		g.index[k] = idx
+		g.flows[idx].Acc.Start(&fp, p.DstPort, p.Proto)
+		return
+	}
+	f := &g.flows[idx]
+	fwd := srcIsLo == f.FwdIsLo
+	if fwd {
+		f.FwdWireBytes += uint64(wireLen)
+	} else {
+		f.BwdWireBytes += uint64(wireLen)
+	}
+	f.Acc.Add(&fp, fwd)
+}
+
+func BenchmarkFlowUpdateGoMap(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run("flows="+sz.name, func(b *testing.B) {
+			g := &goMapTable{index: make(map[Key]int32, sz.n), flows: make([]Flow, 0, sz.n)}
+			var p packet.Packet
+			ts := int64(1e18)
+			for i := 0; i < sz.n; i++ {
+				fillPacket(&p, uint32(i), false)
+				ts += 1000
+				g.update(&p, ts, 64)
+			}
+			seq := benchSeq(sz.n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				fi := seq[i&(len(seq)-1)]
+				fillPacket(&p, fi, i&1 == 1)
+				ts += 1000
+				g.update(&p, ts, 64+int(fi&511))
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+			if len(g.flows) != sz.n {
+				b.Fatalf("%d flows, want %d", len(g.flows), sz.n)
+			}
+		})
+	}
+}
+
+func TestFlowRecordSize(t *testing.T) {
+	t.Logf("flow record: %d bytes", unsafe.Sizeof(Flow{}))
+	if s := unsafe.Sizeof(Flow{}); s > 512 {
+		t.Errorf("flow record grew to %d bytes; the 1M-flow table would need %d MB", s, s>>10)
+	}
+	_ = fmt.Sprint()
+}
