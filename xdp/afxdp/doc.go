@@ -13,8 +13,8 @@
 //	// store s.Fd() in the XSKMAP of the XDP program at index 0
 //	descs := make([]afxdp.Desc, 64)
 //	addrs := make([]uint64, 64)
-//	s.Refill()
 //	for {
+//		s.Refill() // free frames to the fill ring
 //		n := s.Receive(descs)
 //		if n == 0 {
 //			s.WakeRX() // a syscall only when the kernel asked for one
@@ -24,7 +24,8 @@
 //			process(u.Data(d))
 //			addrs[i] = d.Addr
 //		}
-//		s.Fill(addrs[:n])
+//		f := s.Fill(addrs[:n])   // straight back to the kernel …
+//		u.Free(addrs[f:n])       // … or onto the free stack when the fill ring is full
 //	}
 //
 // Every frame is always in exactly one place: the free stack, the kernel's hands for
