@@ -211,7 +211,7 @@ func fmtCounts(cs []Count, total int) string {
 func fmtValue(v float64) string {
 	a := math.Abs(v)
 	switch {
-	case a == 0:
+	case a < 1e-6: // includes round-off of inverted transforms
 		return "0"
 	case a >= 1e6 || a < 1e-2:
 		return strconv.FormatFloat(v, 'g', 3, 64)

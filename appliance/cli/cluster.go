@@ -1,0 +1,440 @@
+package cli
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/engine/cluster"
+	"github.com/flowsieve/flowsieve/engine/features"
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/report"
+)
+
+// Flag names of the cluster command.
+const (
+	clusterFlagData      = "data"
+	clusterFlagK         = "k"
+	clusterFlagKRange    = "k-range"
+	clusterFlagBy        = "by"
+	clusterFlagTransform = "transform"
+	clusterFlagSeed      = "seed"
+	clusterFlagFormat    = "format"
+	clusterFlagPlot      = "plot"
+	clusterFlagJSON      = "json"
+	clusterFlagOut       = "out"
+	clusterFlagBatch     = "batch-size"
+	clusterFlagThreshold = "threshold"
+	clusterFlagLabelDirs = "label-dirs"
+	clusterFlagSample    = "silhouette-sample"
+	clusterFlagTop       = "top-features"
+)
+
+func clusterCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "cluster",
+		Usage:     "group flows or hosts with mini-batch k-means, score anomalies and describe the clusters",
+		ArgsUsage: " ",
+		Description: "Reads flow tables (CSV) or captures (pcap, pcapng; directories are searched for both), " +
+			"clusters the flows (or, with --by source, the hosts that started them) with mini-batch k-means, " +
+			"and prints one summary per cluster: its size, the centre values that set it apart, its top " +
+			"addresses, ports and protocols, and its label mix with purity and adjusted Rand index when " +
+			"the data has labels. --k-range reports inertia and silhouette for a range of k to help choose k.",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: clusterFlagData, Required: true, EnvVars: []string{"FLOWSIEVE_CLUSTER_DATA"},
+				Usage: "Flow table (CSV) or capture file, or a directory holding them. Repeat the flag for several inputs."},
+			&cli.IntFlag{Name: clusterFlagK, EnvVars: []string{"FLOWSIEVE_CLUSTER_K"},
+				Usage: "Number of clusters. Required unless --k-range is given, which then picks the k with the best silhouette."},
+			&cli.StringFlag{Name: clusterFlagKRange, Usage: "Range of k to report inertia and silhouette for, as A:B (for example 2:12)."},
+			&cli.StringFlag{Name: clusterFlagBy, Value: "flow", EnvVars: []string{"FLOWSIEVE_CLUSTER_BY"},
+				Usage: "What to cluster: flow (every flow) or source (hosts: flows aggregated per source address, and per capture file for captures)."},
+			&cli.StringFlag{Name: clusterFlagTransform, Value: string(cluster.TransformLog1p), EnvVars: []string{"FLOWSIEVE_CLUSTER_TRANSFORM"},
+				Usage: "Feature transform before distances: none, standardize, or log1p (signed log1p, then standardize; suits heavy-tailed flow features)."},
+			&cli.Uint64Flag{Name: clusterFlagSeed, Value: 1, EnvVars: []string{"FLOWSIEVE_SEED"},
+				Usage: "Random seed. The same data and seed give the same clusters."},
+			&cli.StringFlag{Name: clusterFlagFormat, Value: "auto", Usage: "CSV kind: auto, flows, cic, nslkdd, kdd99 or unsw (as for train)."},
+			&cli.StringFlag{Name: clusterFlagPlot, Usage: "Directory to write pictures into (PCA scatter, cluster sizes, centre heat map; PNG and SVG)."},
+			&cli.BoolFlag{Name: clusterFlagJSON, Usage: "Print the result as JSON instead of tables."},
+			&cli.StringFlag{Name: clusterFlagOut, Usage: "File to save the fitted model to (JSON)."},
+			&cli.IntFlag{Name: clusterFlagBatch, Value: 1024, Usage: "Rows per mini-batch."},
+			&cli.Float64Flag{Name: clusterFlagThreshold, Value: 1, Usage: "Anomaly threshold: a row whose distance to its centre divided by the cluster's 99th-percentile training distance reaches this is an anomaly."},
+			&cli.BoolFlag{Name: clusterFlagLabelDirs, Usage: "Label the flows of every capture with the name of the directory holding it (data sets with one class per directory)."},
+			&cli.IntFlag{Name: clusterFlagSample, Value: 2000, Usage: "Rows sampled (with the seed) for silhouette scores."},
+			&cli.IntFlag{Name: clusterFlagTop, Value: 4, Usage: "Distinguishing centre values shown per cluster."},
+		},
+		Action: runCluster,
+	}
+}
+
+// clusterRows is what the command clusters: features plus optional per-row identity.
+type clusterRows struct {
+	X       *features.Batch
+	Labels  []string // nil when no row has a label
+	Group   []string // capture file per row ("" for CSV rows)
+	Src     []string
+	Dst     []string
+	DstPort []uint16
+	Proto   []uint8
+	First   []int64
+	Last    []int64
+	Files   []string
+}
+
+// clusterKRow is one line of the k-range report.
+type clusterKRow struct {
+	K          int     `json:"k"`
+	Inertia    float64 `json:"inertia"`
+	Silhouette float64 `json:"silhouette"`
+}
+
+// clusterResult is the --json document.
+type clusterResult struct {
+	K          int                     `json:"k"`
+	Rows       int                     `json:"rows"`
+	By         string                  `json:"by"`
+	Transform  string                  `json:"transform"`
+	Features   []string                `json:"features"`
+	Inertia    float64                 `json:"inertia"`
+	Sizes      []int                   `json:"sizes"`
+	Silhouette float64                 `json:"silhouette"`
+	Anomalies  int                     `json:"anomalies"`
+	Purity     *float64                `json:"purity,omitempty"`
+	ARI        *float64                `json:"adjusted_rand_index,omitempty"`
+	KRange     []clusterKRow           `json:"k_range,omitempty"`
+	Clusters   []report.ClusterSummary `json:"clusters"`
+	Inputs     []string                `json:"inputs"`
+}
+
+func runCluster(c *cli.Context) error {
+	by := c.String(clusterFlagBy)
+	if by != "flow" && by != "source" {
+		return cli.Exit(fmt.Sprintf("cluster: --by %q: want flow or source", by), 2)
+	}
+	tr, err := cluster.ParseTransform(c.String(clusterFlagTransform))
+	if err != nil {
+		return cli.Exit("cluster: --transform: "+err.Error(), 2)
+	}
+	k := c.Int(clusterFlagK)
+	var kLo, kHi int
+	if s := c.String(clusterFlagKRange); s != "" {
+		a, b, ok := strings.Cut(s, ":")
+		lo, e1 := strconv.Atoi(a)
+		hi, e2 := strconv.Atoi(b)
+		if !ok || e1 != nil || e2 != nil || lo < 1 || hi < lo {
+			return cli.Exit(fmt.Sprintf("cluster: --k-range %q: want A:B with 1 ≤ A ≤ B", s), 2)
+		}
+		kLo, kHi = lo, hi
+	}
+	if k < 1 && kLo == 0 {
+		return cli.Exit("cluster: give --k N (≥ 1) or --k-range A:B", 2)
+	}
+	rows, err := loadClusterRows(c, c.StringSlice(clusterFlagData))
+	if err != nil {
+		return cli.Exit("cluster: "+err.Error(), 1)
+	}
+	what := "flows"
+	data := rows
+	if by == "source" {
+		if data, err = hostRows(rows); err != nil {
+			return cli.Exit("cluster: --by source: "+err.Error(), 1)
+		}
+		what = "hosts"
+	}
+	x, err := clusterFeatures(data.X)
+	if err != nil {
+		return cli.Exit("cluster: "+err.Error(), 1)
+	}
+	cfg := cluster.Config{Seed: c.Uint64(clusterFlagSeed), BatchSize: c.Int(clusterFlagBatch),
+		Transform: tr, Threshold: c.Float64(clusterFlagThreshold)}
+	sample := c.Int(clusterFlagSample)
+	res := clusterResult{By: by, Transform: string(tr), Rows: x.Len, Features: x.Names, Inputs: rows.Files}
+	out := c.App.Writer
+	if kLo > 0 {
+		bestSil := -2.0
+		bar := newProgress(c.App.ErrWriter, int64(kHi-kLo+1), "k-range")
+		for kk := kLo; kk <= kHi; kk++ {
+			cfg.K = kk
+			m, err := cluster.Fit(x, cfg)
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("cluster: k=%d: %v", kk, err), 1)
+			}
+			sil := 0.0
+			if kk > 1 {
+				if sil, err = m.Silhouette(x, sample, cfg.Seed); err != nil {
+					return cli.Exit(fmt.Sprintf("cluster: k=%d: %v", kk, err), 1)
+				}
+			}
+			res.KRange = append(res.KRange, clusterKRow{kk, m.Inertia, sil})
+			if kk > 1 && sil > bestSil && c.Int(clusterFlagK) < 1 {
+				bestSil, k = sil, kk
+			}
+			bar.Add(1)
+		}
+		bar.Finish()
+		if k < 1 {
+			k = kLo
+		}
+		if !c.Bool(clusterFlagJSON) {
+			tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintf(tw, "k\tinertia\tsilhouette (sample %d)\t\n", sample)
+			for _, r := range res.KRange {
+				fmt.Fprintf(tw, "%d\t%.4g\t%.3f\t\n", r.K, r.Inertia, r.Silhouette)
+			}
+			tw.Flush()
+			fmt.Fprintf(out, "using k = %d\n\n", k)
+		}
+	}
+	cfg.K = k
+	m, err := cluster.Fit(x, cfg)
+	if err != nil {
+		return cli.Exit("cluster: "+err.Error(), 1)
+	}
+	assign := make([]int32, x.Len)
+	score := make([]float32, x.Len)
+	if err := m.Score(x, assign, score); err != nil {
+		return cli.Exit("cluster: "+err.Error(), 1)
+	}
+	if k > 1 {
+		if res.Silhouette, err = m.Silhouette(x, sample, cfg.Seed); err != nil {
+			return cli.Exit("cluster: "+err.Error(), 1)
+		}
+	}
+	rd := report.ClusterData{Model: m, X: x, Assign: assign, Score: score, Labels: data.Labels,
+		Src: data.Src, Dst: data.Dst, DstPort: data.DstPort, Proto: data.Proto}
+	sums, err := report.SummarizeClusters(rd, c.Int(clusterFlagTop))
+	if err != nil {
+		return cli.Exit("cluster: "+err.Error(), 1)
+	}
+	res.K, res.Inertia, res.Clusters = k, m.Inertia, sums
+	for _, s := range sums {
+		res.Sizes = append(res.Sizes, s.Size)
+		res.Anomalies += s.Anomalies
+	}
+	if data.Labels != nil {
+		p, a := cluster.Purity(assign, data.Labels), cluster.AdjustedRand(assign, data.Labels)
+		res.Purity, res.ARI = &p, &a
+	}
+	if dir := c.String(clusterFlagPlot); dir != "" {
+		if err := report.PlotClusters(dir, rd, what, 5000, cfg.Seed); err != nil {
+			return cli.Exit("cluster: --plot: "+err.Error(), 1)
+		}
+	}
+	if path := c.String(clusterFlagOut); path != "" {
+		if err := m.Save(path); err != nil {
+			return cli.Exit("cluster: --out: "+err.Error(), 1)
+		}
+	}
+	if c.Bool(clusterFlagJSON) {
+		e := json.NewEncoder(out)
+		e.SetIndent("", "  ")
+		return e.Encode(res)
+	}
+	fmt.Fprintf(out, "%d %s from %d input(s), %d features (%s), k = %d: inertia %.4g, silhouette %.3f, %d anomalies (score ≥ %g)\n",
+		x.Len, what, len(rows.Files), len(x.Names), tr, k, m.Inertia, res.Silhouette, res.Anomalies, m.Threshold)
+	if res.Purity != nil {
+		fmt.Fprintf(out, "against the labels: purity %.3f, adjusted Rand index %.3f\n", *res.Purity, *res.ARI)
+	}
+	fmt.Fprintln(out)
+	return report.WriteClusterTable(out, sums)
+}
+
+// clusterFeatures keeps the numeric measurement columns of x: identifier columns of the
+// flow schema (destination port, protocol) describe clusters in the summary but are
+// not magnitudes, so they are left out of distances.
+func clusterFeatures(x *features.Batch) (*features.Batch, error) {
+	if x.Len == 0 {
+		return nil, cluster.ErrEmpty
+	}
+	keep := &features.Batch{Len: x.Len}
+	for j, n := range x.Names {
+		if i, ok := features.Index(n); ok && features.Definitions[i].Unit == "" {
+			continue
+		}
+		keep.Names = append(keep.Names, n)
+		keep.Cols = append(keep.Cols, x.Cols[j])
+	}
+	if len(keep.Names) == 0 {
+		return nil, fmt.Errorf("no numeric feature columns")
+	}
+	return keep, nil
+}
+
+// hostRows aggregates flows per source (and capture file) into host rows; a host's
+// label is the most common label of its flows.
+func hostRows(r *clusterRows) (*clusterRows, error) {
+	if r.Src == nil {
+		return nil, errors.New("the input has no source addresses (a flow table without Src IP, or no flows)")
+	}
+	h, err := cluster.Hosts(r.X, cluster.FlowMeta{Group: r.Group, Src: r.Src, Dst: r.Dst, DstPort: r.DstPort,
+		Proto: r.Proto, First: r.First, Last: r.Last})
+	if err != nil {
+		return nil, err
+	}
+	out := &clusterRows{X: h.X, Src: h.Src, Files: r.Files}
+	if r.Labels != nil {
+		for _, flows := range h.Flows {
+			count := map[string]int{}
+			best := ""
+			for _, i := range flows {
+				l := r.Labels[i]
+				count[l]++
+				if count[l] > count[best] || (count[l] == count[best] && l < best) {
+					best = l
+				}
+			}
+			out.Labels = append(out.Labels, best)
+		}
+	}
+	return out, nil
+}
+
+// isCapture reports whether the file starts like a pcap or pcapng capture (also inside gzip).
+func isCapture(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var rd io.Reader = br
+	if m, _ := br.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", path, err)
+		}
+		rd = gz
+	}
+	var m [4]byte
+	if _, err := io.ReadFull(rd, m[:]); err != nil {
+		return false, nil
+	}
+	switch string(m[:]) {
+	case "\xd4\xc3\xb2\xa1", "\xa1\xb2\xc3\xd4", "\x4d\x3c\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x0a\x0d\x0d\x0a":
+		return true, nil
+	}
+	return false, nil
+}
+
+// expandInputs turns the --data arguments into capture and CSV file lists; directories
+// are walked (in name order) for captures (by content) and .csv files.
+func expandInputs(args []string) (caps, csvs []string, err error) {
+	add := func(path string, explicit bool) error {
+		ok, err := isCapture(path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ok:
+			caps = append(caps, path)
+		case explicit || strings.HasSuffix(strings.ToLower(path), ".csv") || strings.HasSuffix(strings.ToLower(path), ".csv.gz"):
+			csvs = append(csvs, path)
+		}
+		return nil
+	}
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !st.IsDir() {
+			if err := add(a, true); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			return add(p, false)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(caps)+len(csvs) == 0 {
+		return nil, nil, fmt.Errorf("no captures or CSV files in %s", strings.Join(args, ", "))
+	}
+	return caps, csvs, nil
+}
+
+// loadClusterRows reads every input: captures through the flow engine, CSV through
+// engine/dataset.
+func loadClusterRows(c *cli.Context, args []string) (*clusterRows, error) {
+	caps, csvs, err := expandInputs(args)
+	if err != nil {
+		return nil, err
+	}
+	r := &clusterRows{X: features.NewFlowBatch(0)}
+	if len(caps) > 0 {
+		if err := readCaptures(c, r, caps, c.Bool(clusterFlagLabelDirs)); err != nil {
+			return nil, err
+		}
+	}
+	if len(csvs) > 0 {
+		if len(caps) > 0 {
+			return nil, errors.New("mixing captures and CSV files in one run is not supported: their feature columns differ")
+		}
+		return loadClusterCSV(csvs, c.String(clusterFlagFormat))
+	}
+	if r.X.Len == 0 {
+		return nil, fmt.Errorf("no flows in %d capture(s)", len(caps))
+	}
+	if !c.Bool(clusterFlagLabelDirs) {
+		r.Labels = nil
+	}
+	return r, nil
+}
+
+// readCaptures runs every capture through the offline flow engine (each capture in a
+// fresh table, so flows never span files) and appends the ended flows to r.
+func readCaptures(c *cli.Context, r *clusterRows, paths []string, labelDirs bool) error {
+	bar := newProgress(c.App.ErrWriter, int64(len(paths)), "captures")
+	defer bar.Finish()
+	for _, path := range paths {
+		label := ""
+		if labelDirs {
+			label = filepath.Base(filepath.Dir(path))
+		}
+		sink := func(f *flow.Flow, why flow.Reason) {
+			if why == flow.Early {
+				return
+			}
+			r.X.Grow(1)
+			f.WriteRow(r.X)
+			src, _ := f.Src()
+			dst, dport := f.Dst()
+			r.Src = append(r.Src, src.String())
+			r.Dst = append(r.Dst, dst.String())
+			r.DstPort = append(r.DstPort, dport)
+			r.Proto = append(r.Proto, f.Proto())
+			r.First = append(r.First, f.First())
+			r.Last = append(r.Last, f.Last())
+			r.Group = append(r.Group, path)
+			r.Labels = append(r.Labels, label)
+		}
+		t, err := flow.New(flow.Config{Seed: 1}, sink)
+		if err != nil {
+			return err
+		}
+		o := flow.Offline{Table: t}
+		if err := o.ReadFile(path); err != nil {
+			return err
+		}
+		t.Flush()
+		r.Files = append(r.Files, path)
+		bar.Add(1)
+	}
+	return nil
+}
