@@ -139,14 +139,14 @@ func runCluster(c *cli.Context) error {
 	if k < 1 && kLo == 0 {
 		return cli.Exit("cluster: give --k N (≥ 1) or --k-range A:B", 2)
 	}
-	rows, err := loadClusterRows(c, c.StringSlice(clusterFlagData))
+	rows, err := clusterLoadRows(c, c.StringSlice(clusterFlagData))
 	if err != nil {
 		return cli.Exit("cluster: "+err.Error(), 1)
 	}
 	what := "flows"
 	data := rows
 	if by == "source" {
-		if data, err = hostRows(rows); err != nil {
+		if data, err = clusterHostRows(rows); err != nil {
 			return cli.Exit("cluster: --by source: "+err.Error(), 1)
 		}
 		what = "hosts"
@@ -270,9 +270,9 @@ func clusterFeatures(x *features.Batch) (*features.Batch, error) {
 	return keep, nil
 }
 
-// hostRows aggregates flows per source (and capture file) into host rows; a host's
+// clusterHostRows aggregates flows per source (and capture file) into host rows; a host's
 // label is the most common label of its flows.
-func hostRows(r *clusterRows) (*clusterRows, error) {
+func clusterHostRows(r *clusterRows) (*clusterRows, error) {
 	if r.Src == nil {
 		return nil, errors.New("the input has no source addresses (a flow table without Src IP, or no flows)")
 	}
@@ -299,8 +299,8 @@ func hostRows(r *clusterRows) (*clusterRows, error) {
 	return out, nil
 }
 
-// isCapture reports whether the file starts like a pcap or pcapng capture (also inside gzip).
-func isCapture(path string) (bool, error) {
+// clusterIsCapture reports whether the file starts like a pcap or pcapng capture (also inside gzip).
+func clusterIsCapture(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
@@ -326,11 +326,11 @@ func isCapture(path string) (bool, error) {
 	return false, nil
 }
 
-// expandInputs turns the --data arguments into capture and CSV file lists; directories
+// clusterExpandInputs turns the --data arguments into capture and CSV file lists; directories
 // are walked (in name order) for captures (by content) and .csv files.
-func expandInputs(args []string) (caps, csvs []string, err error) {
+func clusterExpandInputs(args []string) (caps, csvs []string, err error) {
 	add := func(path string, explicit bool) error {
-		ok, err := isCapture(path)
+		ok, err := clusterIsCapture(path)
 		if err != nil {
 			return err
 		}
@@ -369,16 +369,16 @@ func expandInputs(args []string) (caps, csvs []string, err error) {
 	return caps, csvs, nil
 }
 
-// loadClusterRows reads every input: captures through the flow engine, CSV through
+// clusterLoadRows reads every input: captures through the flow engine, CSV through
 // engine/dataset.
-func loadClusterRows(c *cli.Context, args []string) (*clusterRows, error) {
-	caps, csvs, err := expandInputs(args)
+func clusterLoadRows(c *cli.Context, args []string) (*clusterRows, error) {
+	caps, csvs, err := clusterExpandInputs(args)
 	if err != nil {
 		return nil, err
 	}
 	r := &clusterRows{X: features.NewFlowBatch(0)}
 	if len(caps) > 0 {
-		if err := readCaptures(c, r, caps, c.Bool(clusterFlagLabelDirs)); err != nil {
+		if err := clusterReadCaptures(c, r, caps, c.Bool(clusterFlagLabelDirs)); err != nil {
 			return nil, err
 		}
 	}
@@ -386,7 +386,7 @@ func loadClusterRows(c *cli.Context, args []string) (*clusterRows, error) {
 		if len(caps) > 0 {
 			return nil, errors.New("mixing captures and CSV files in one run is not supported: their feature columns differ")
 		}
-		return loadClusterCSV(csvs, c.String(clusterFlagFormat))
+		return clusterLoadCSV(csvs, c.String(clusterFlagFormat))
 	}
 	if r.X.Len == 0 {
 		return nil, fmt.Errorf("no flows in %d capture(s)", len(caps))
@@ -397,9 +397,9 @@ func loadClusterRows(c *cli.Context, args []string) (*clusterRows, error) {
 	return r, nil
 }
 
-// readCaptures runs every capture through the offline flow engine (each capture in a
+// clusterReadCaptures runs every capture through the offline flow engine (each capture in a
 // fresh table, so flows never span files) and appends the ended flows to r.
-func readCaptures(c *cli.Context, r *clusterRows, paths []string, labelDirs bool) error {
+func clusterReadCaptures(c *cli.Context, r *clusterRows, paths []string, labelDirs bool) error {
 	bar := newProgress(c.App.ErrWriter, int64(len(paths)), "captures")
 	defer bar.Finish()
 	for _, path := range paths {
