@@ -83,7 +83,7 @@ func Compile(spec Spec) (*Policy, error) {
 				ruleFail(fmt.Sprintf("labels[%d]", k), errors.New("empty label"))
 			case strings.TrimSpace(l) != l:
 				ruleFail(fmt.Sprintf("labels[%d]", k), fmt.Errorf("label %q has leading or trailing spaces", l))
-			case slices.Contains(labels, l):
+			case slices.ContainsFunc(labels, func(x string) bool { return strings.EqualFold(x, l) }):
 				p.warnings = append(p.warnings, fmt.Sprintf("rule %d %q: label %q listed twice", i+1, name, l))
 			default:
 				labels = append(labels, l)
@@ -128,7 +128,7 @@ func Compile(spec Spec) (*Policy, error) {
 			p.wild = append(p.wild, int32(i))
 		}
 		for _, l := range ruleLabels[i] {
-			if _, ok := p.labelIdx[l]; !ok {
+			if _, ok := p.labelID(l); !ok {
 				p.labelIdx[l] = int32(len(p.labels))
 				p.labels = append(p.labels, l)
 			}
@@ -137,7 +137,7 @@ func Compile(spec Spec) (*Policy, error) {
 	p.byLabel = make([][]int32, len(p.labels))
 	for id, l := range p.labels {
 		for i := range p.rules {
-			if wildcard[i] || slices.Contains(ruleLabels[i], l) {
+			if wildcard[i] || slices.ContainsFunc(ruleLabels[i], func(x string) bool { return strings.EqualFold(x, l) }) {
 				p.byLabel[id] = append(p.byLabel[id], int32(i))
 			}
 		}
@@ -305,7 +305,7 @@ func shadowWarnings(info []Rule, wildcard []bool) []string {
 
 func subset(a, b []string) bool {
 	for _, x := range a {
-		if !slices.Contains(b, x) {
+		if !slices.ContainsFunc(b, func(y string) bool { return strings.EqualFold(x, y) }) {
 			return false
 		}
 	}

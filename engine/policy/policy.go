@@ -13,6 +13,7 @@ package policy
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -87,15 +88,31 @@ type Policy struct {
 	warnings []string
 }
 
-// Decide returns the decision for a flow classified as label with probability prob,
+// Decide returns the decision for a flow classified as label (matched
+// case-insensitively) with probability prob,
 // flagged anomalous or not, from source address src. It does not allocate; the pipeline
 // should prefer Bound.DecideClass, which avoids the label lookup.
 func (p *Policy) Decide(label string, prob float32, anomaly bool, src netip.Addr) Decision {
 	cands := p.wild
-	if id, ok := p.labelIdx[label]; ok {
+	if id, ok := p.labelID(label); ok {
 		cands = p.byLabel[id]
 	}
 	return p.decide(cands, prob, anomaly, src)
+}
+
+// labelID returns the interned id of label, matched case-insensitively ("DoS Slowloris"
+// is "DoS slowloris"). The exact spelling is a map hit; other spellings scan the few
+// labels a policy names. Neither allocates.
+func (p *Policy) labelID(label string) (int32, bool) {
+	if id, ok := p.labelIdx[label]; ok {
+		return id, true
+	}
+	for id, l := range p.labels {
+		if strings.EqualFold(l, label) {
+			return int32(id), true
+		}
+	}
+	return 0, false
 }
 
 func (p *Policy) decide(cands []int32, prob float32, anomaly bool, src netip.Addr) Decision {
@@ -170,7 +187,8 @@ func (p *Policy) Default() Decision { return p.finish(&p.def, netip.IPv4Unspecif
 // Allowlist returns the allowlisted prefixes as written (masked, in spec order).
 func (p *Policy) Allowlist() []netip.Prefix { return append([]netip.Prefix(nil), p.allowPfx...) }
 
-// Labels returns every label some rule names, in first-use order.
+// Labels returns every label some rule names, in first-use order (labels that differ
+// only in case are one label, spelled as first used).
 func (p *Policy) Labels() []string { return append([]string(nil), p.labels...) }
 
 // Warnings returns problems that do not make the policy invalid, such as rules that can
@@ -188,16 +206,16 @@ type Bound struct {
 // Bind binds the policy to a model's class names (index i = class i).
 func (p *Policy) Bind(classNames []string) *Bound {
 	b := &Bound{p: p, classes: make([][]int32, len(classNames))}
-	seen := make(map[string]bool, len(classNames))
+	seen := make([]bool, len(p.labels))
 	for i, c := range classNames {
-		seen[c] = true
 		b.classes[i] = p.wild
-		if id, ok := p.labelIdx[c]; ok {
+		if id, ok := p.labelID(c); ok {
 			b.classes[i] = p.byLabel[id]
+			seen[id] = true
 		}
 	}
-	for _, l := range p.labels {
-		if !seen[l] {
+	for id, l := range p.labels {
+		if !seen[id] {
 			b.unknown = append(b.unknown, l)
 		}
 	}

@@ -54,6 +54,7 @@ func TestDecide(t *testing.T) {
 	}{
 		{"DDoS", 0.95, false, v4, Decision{Action: ActionDrop, Scope: ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "ddos"}},
 		{"DDoS", 0.95, false, v6, Decision{Action: ActionDrop, Scope: ScopeSource, PrefixLen: 128, TTL: 10 * time.Minute, Rule: "ddos"}},
+		{"portscan", 0.8, false, v4, Decision{Action: ActionDrop, Scope: ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "ddos"}}, // labels match case-insensitively
 		{"PortScan", 0.8, false, v4, Decision{Action: ActionDrop, Scope: ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "ddos"}},
 		// below the threshold: falls to the next rule that matches, then the default
 		{"DDoS", 0.5, true, v4, Decision{Action: ActionTag, DSCP: 8, TTL: DefaultTTL, Rule: "anomaly"}},
@@ -312,10 +313,13 @@ func TestWarnings(t *testing.T) {
 
 func TestBindUnknownLabels(t *testing.T) {
 	p := mustCompile(t, example())
-	b := p.Bind([]string{"BENIGN", "DDoS"})
+	b := p.Bind([]string{"BENIGN", "DDoS", "Portscan"})
 	got := strings.Join(b.UnknownLabels(), ",")
-	if got != "PortScan,SSH-Patator" {
-		t.Errorf("UnknownLabels = %q, want PortScan,SSH-Patator", got)
+	if got != "SSH-Patator" {
+		t.Errorf("UnknownLabels = %q, want SSH-Patator", got)
+	}
+	if d := b.DecideClass(2, 0.9, false, netip.MustParseAddr("203.0.113.1")); d.Rule != "ddos" {
+		t.Errorf("class Portscan decided by %q, want ddos (case-insensitive PortScan)", d.Rule)
 	}
 	if b.Policy() != p {
 		t.Error("Bound.Policy is not the bound policy")
@@ -354,7 +358,7 @@ func TestDecideAllocs(t *testing.T) {
 	p := mustCompile(t, example())
 	b := p.Bind([]string{"BENIGN", "DDoS", "PortScan", "SSH-Patator"})
 	src := netip.MustParseAddr("2001:db8:1::5")
-	label := string([]byte("SSH-Patator")) // not the interned string
+	label := string([]byte("ssh-patator")) // neither the interned string nor its spelling
 	n := testing.AllocsPerRun(1000, func() {
 		_ = p.Decide(label, 0.9, true, src)
 		_ = b.DecideClass(3, 0.9, true, src)

@@ -24,7 +24,8 @@ type Spec struct {
 type RuleSpec struct {
 	// Name identifies the rule in decisions, metrics and errors; "rule<N>" when empty.
 	Name string `yaml:"name,omitempty" json:"name,omitempty"`
-	// Labels are the model labels the rule matches; empty or "*" matches every label.
+	// Labels are the model labels the rule matches, case-insensitively; empty or "*"
+	// matches every label.
 	Labels Labels `yaml:"labels,omitempty" json:"labels,omitempty"`
 	// MinProbability is the lowest class probability the rule matches (0 to 1; 0 = any).
 	MinProbability float64 `yaml:"min_probability,omitempty" json:"min_probability,omitempty"`
