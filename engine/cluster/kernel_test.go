@@ -1,0 +1,93 @@
+package cluster
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestKernelAgainstBruteForce checks the kernel (AVX2 where available, plus the portable
+// one) against a float64 brute-force search for every tail length and group count.
+func TestKernelAgainstBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, k := range []int{1, 3, 8, 9, 17} {
+		for _, d := range []int{1, 7, 20} {
+			for _, n := range []int{1, 7, 8, 9, 31, 64, 256} {
+				for _, avx := range []bool{false, true} {
+					if avx && !useAVX2 {
+						continue
+					}
+					t.Run(fmt.Sprintf("k=%d/d=%d/n=%d/avx=%v", k, d, n, avx), func(t *testing.T) {
+						saved := useAVX2
+						useAVX2 = avx
+						defer func() { useAVX2 = saved }()
+						off := 3
+						cols := make([][]float32, d)
+						for j := range cols {
+							cols[j] = make([]float32, off+n)
+							for i := range cols[j] {
+								cols[j][i] = float32(rng.NormFloat64() * 3)
+							}
+						}
+						if n > 2 {
+							cols[d-1][off+1] = float32(math.NaN())
+						}
+						centres := make([]float64, k*d)
+						for i := range centres {
+							centres[i] = rng.NormFloat64() * 3
+						}
+						a, b := make([]float32, d), make([]float32, d)
+						for j := range a {
+							a[j], b[j] = 0.5+rng.Float32(), rng.Float32()-0.5
+						}
+						l := newLayout(k, d)
+						l.set(centres)
+						ident := make([]int, d)
+						for j := range ident {
+							ident[j] = j
+						}
+						var s scratch
+						lab, d2 := make([]int32, n), make([]float32, n)
+						l.nearest(&s, cols, ident, a, b, off, n, lab, d2)
+						for i := 0; i < n; i++ {
+							best, bd := -1, math.Inf(1)
+							nan := false
+							for c := 0; c < k; c++ {
+								sum := 0.0
+								for j := 0; j < d; j++ {
+									z := float64(a[j]*cols[j][off+i] + b[j])
+									nan = nan || math.IsNaN(z)
+									dv := z - centres[c*d+j]
+									sum += dv * dv
+								}
+								if sum < bd {
+									best, bd = c, sum
+								}
+							}
+							if nan {
+								if lab[i] != -1 || !math.IsInf(float64(d2[i]), 1) {
+									t.Fatalf("row %d (NaN): cluster %d d² %v", i, lab[i], d2[i])
+								}
+								continue
+							}
+							if int(lab[i]) != best {
+								alt := 0.0
+								for j := 0; j < d; j++ {
+									dv := float64(a[j]*cols[j][off+i]+b[j]) - centres[int(lab[i])*d+j]
+									alt += dv * dv
+								}
+								if alt-bd > 1e-4*(1+bd) {
+									t.Fatalf("row %d: cluster %d (d² %v), want %d (d² %v)", i, lab[i], alt, best, bd)
+								}
+							}
+							if math.Abs(float64(d2[i])-bd) > 1e-4*(1+bd) {
+								t.Fatalf("row %d: d² %v, want %v", i, d2[i], bd)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
