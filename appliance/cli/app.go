@@ -32,6 +32,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 func commands() []*cli.Command {
 	return []*cli.Command{
 		// Each helper adds its command here, one line per command, in this order.
+		flowsCommand(),
+		analyzeCommand(),
 		clusterCommand(),
 	}
 }

@@ -82,6 +82,9 @@ type Flow struct {
 	FwdWireBytes uint64 // sum of the forward frames' wire lengths (link header included)
 	BwdWireBytes uint64 // same for the backward direction
 	Acc          features.Acc
+	// EarlyDone is set once the flow was handed to the sink at the early decision
+	// point, so the sink can tell at the flow's end that it was already classified.
+	EarlyDone bool
 
 	hash     uint64
 	live     bool
@@ -306,7 +309,7 @@ func (t *Table) start(f *Flow, k *Key, h uint64, fp *features.Packet, srcIsLo bo
 		dport = k.LoPort
 	}
 	f.Key, f.hash, f.live, f.FwdIsLo = *k, h, true, srcIsLo
-	f.finLo, f.finHi, f.closerLo, f.closing = false, false, false, false
+	f.finLo, f.finHi, f.closerLo, f.closing, f.EarlyDone = false, false, false, false, false
 	f.FwdWireBytes, f.BwdWireBytes = uint64(wireLen), 0
 	f.Acc.Start(fp, dport, k.Proto)
 	t.stats.Flows++
@@ -345,6 +348,7 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx int32) {
 	if t.early != 0 && f.Acc.Packets() == t.early && t.sink != nil {
 		t.stats.Sunk[Early]++
+		f.EarlyDone = true
 		t.sink(f, Early)
 	}
 	fl := fp.Flags

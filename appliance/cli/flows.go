@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/engine/features"
+	"github.com/flowsieve/flowsieve/engine/flow"
+)
+
+// Flag names of the flows command (the table flags are shared with analyze).
+const (
+	flowsFlagOut           = "out"
+	flowsFlagFormat        = "format"
+	flowsFlagEarly         = "early"
+	flowsFlagIdleTimeout   = "idle-timeout"
+	flowsFlagActiveTimeout = "active-timeout"
+	flowsFlagCapacity      = "capacity"
+)
+
+// Output formats of the flows command.
+const (
+	flowsFormatCSV   = "csv"
+	flowsFormatJSONL = "jsonl"
+)
+
+// flowsTimestampLayout is how the CSV writes a flow's first packet time: the
+// CICFlowMeter layout, in UTC, with microseconds.
+const flowsTimestampLayout = "2006-01-02 15:04:05.000000"
+
+// tableFlags configure the flow table; flows and analyze share them.
+func tableFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: flowsFlagIdleTimeout, Value: flow.DefaultIdleTimeout, EnvVars: []string{"FLOWSIEVE_IDLE_TIMEOUT"},
+			Usage: "A flow with no packet for this long ends. CICFlowMeter has no idle timeout: use a long one (for example 120s) to reproduce its Idle features."},
+		&cli.DurationFlag{Name: flowsFlagActiveTimeout, Value: flow.DefaultActiveTimeout, EnvVars: []string{"FLOWSIEVE_ACTIVE_TIMEOUT"},
+			Usage: "A flow ends this long after its first packet, and later packets start a new flow."},
+		&cli.IntFlag{Name: flowsFlagCapacity, Value: flow.DefaultCapacity, EnvVars: []string{"FLOWSIEVE_FLOW_CAPACITY"},
+			Usage: "Maximum number of live flows; when full, the least recently seen of a small sample is ended early (evicted)."},
+	}
+}
+
+func flowsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "flows",
+		Usage:     "turn captures into one record of CICFlowMeter features per flow",
+		ArgsUsage: "CAPTURE...",
+		Description: "Reads pcap and pcapng captures (gzip-compressed or not; the format comes from the magic bytes), " +
+			"tracks bidirectional flows and writes one record per flow: CSV with the columns Src IP, Src Port, " +
+			"Dst IP, Dst Port, Protocol, Timestamp followed by the CICFlowMeter feature columns, or JSON lines " +
+			"with the flow's identity, packet and wire-byte counts and its features. Forward is the direction of " +
+			"a flow's first packet. With --early N, a flow's record holds its features as of its N-th packet " +
+			"(what the appliance classifies); flows with fewer packets are written when they end.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: flowsFlagOut, Aliases: []string{"o"}, EnvVars: []string{"FLOWSIEVE_FLOWS_OUT"},
+				Usage: "File to write the records to. Without it they go to standard output."},
+			&cli.StringFlag{Name: flowsFlagFormat, Value: flowsFormatCSV, EnvVars: []string{"FLOWSIEVE_FLOWS_FORMAT"},
+				Usage: "Record format: csv or jsonl (one JSON object per line)."},
+			&cli.IntFlag{Name: flowsFlagEarly, EnvVars: []string{"FLOWSIEVE_EARLY_PACKETS"},
+				Usage: "Early decision point: write each flow's features as of its N-th packet. 0 writes them at the flow's end."},
+			// The labels flag (--labels FILE, engine/labels) goes here; it sets flowWriter.label.
+		}, tableFlags()...),
+		Action: runFlows,
+	}
+}
+
+// tableConfig builds the flow table configuration from the shared flags.
+func tableConfig(c *cli.Context) (flow.Config, error) {
+	cfg := flow.Config{
+		Capacity:      c.Int(flowsFlagCapacity),
+		IdleTimeout:   c.Duration(flowsFlagIdleTimeout),
+		ActiveTimeout: c.Duration(flowsFlagActiveTimeout),
+		Seed:          0, // random: output does not depend on it
+	}
+	if cfg.IdleTimeout <= 0 || cfg.ActiveTimeout <= 0 {
+		return cfg, fmt.Errorf("--%s and --%s must be positive", flowsFlagIdleTimeout, flowsFlagActiveTimeout)
+	}
+	if cfg.Capacity <= 0 {
+		return cfg, fmt.Errorf("--%s must be positive, got %d", flowsFlagCapacity, cfg.Capacity)
+	}
+	return cfg, nil
+}
+
+func runFlows(c *cli.Context) error {
+	paths := c.Args().Slice()
+	if len(paths) == 0 {
+		return cli.Exit("flows: no capture given; usage: flowsieve flows CAPTURE... [--out FILE] [--format csv|jsonl]", 2)
+	}
+	if err := checkCaptures(paths); err != nil {
+		return cli.Exit("flows: "+err.Error(), 2)
+	}
+	format := c.String(flowsFlagFormat)
+	if format != flowsFormatCSV && format != flowsFormatJSONL {
+		return cli.Exit(fmt.Sprintf("flows: --%s must be csv or jsonl, got %q", flowsFlagFormat, format), 2)
+	}
+	cfg, err := tableConfig(c)
+	if err != nil {
+		return cli.Exit("flows: "+err.Error(), 2)
+	}
+	cfg.EarlyPackets = c.Int(flowsFlagEarly)
+	if cfg.EarlyPackets < 0 {
+		return cli.Exit(fmt.Sprintf("flows: --%s must be 0 or more, got %d", flowsFlagEarly, cfg.EarlyPackets), 2)
+	}
+
+	out := c.App.Writer
+	var file *os.File
+	if name := c.String(flowsFlagOut); name != "" {
+		if file, err = os.Create(name); err != nil {
+			return cli.Exit("flows: "+err.Error(), 1)
+		}
+		out = file
+	}
+	w := &flowWriter{w: bufio.NewWriterSize(out, 256<<10), jsonl: format == flowsFormatJSONL, early: cfg.EarlyPackets > 0}
+	if !w.jsonl {
+		w.header()
+	}
+	t, err := flow.New(cfg, w.sink)
+	if err != nil {
+		return cli.Exit("flows: "+err.Error(), 2)
+	}
+	o := &flow.Offline{Table: t}
+	readErr := readCaptures(c, paths, o)
+	t.Flush()
+	werr := w.w.Flush()
+	if file != nil {
+		werr = errors.Join(werr, file.Close())
+	}
+	switch {
+	case werr != nil || w.err != nil:
+		return cli.Exit(fmt.Sprintf("flows: writing records: %v", errors.Join(werr, w.err)), 1)
+	case readErr != nil:
+		return cli.Exit(fmt.Sprintf("flows: %v (the records of the packets read before the error were written)", readErr), 1)
+	}
+	return nil
+}
+
+// checkCaptures fails early, before any output, when a capture cannot be opened.
+func checkCaptures(paths []string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// readCaptures feeds every capture into o, showing progress by bytes read on a
+// terminal. A damaged capture does not stop the others; the errors are joined.
+func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
+	var total int64
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			total += st.Size()
+		}
+	}
+	bar := newProgress(c.App.ErrWriter, total, "reading captures")
+	defer bar.Finish()
+	var errs []error
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		err = o.ReadCapture(io.TeeReader(f, bar), p)
+		if cerr := f.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flowWriter writes flow records as CSV or JSON lines from the table's sink.
+type flowWriter struct {
+	w     *bufio.Writer
+	jsonl bool
+	early bool // records are early snapshots: skip the end of flows already written
+	// label, when set, names each flow's class; the CSV gets a Label column and the
+	// JSON a "label" key. (Set by the --labels flag.)
+	label func(f *flow.Flow) string
+	err   error
+	buf   []byte
+	vals  [features.NumFeatures]float32
+}
+
+// header writes the CSV header.
+func (w *flowWriter) header() {
+	b := append(w.buf[:0], "Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp"...)
+	for j, name := range features.Names {
+		if j == features.Protocol {
+			continue // the identity column Protocol holds it
+		}
+		b = append(b, ',')
+		b = append(b, name...)
+	}
+	if w.label != nil {
+		b = append(b, ",Label"...)
+	}
+	b = append(b, '\n')
+	w.write(b)
+}
+
+func (w *flowWriter) write(b []byte) {
+	w.buf = b
+	if w.err == nil {
+		_, w.err = w.w.Write(b)
+	}
+}
+
+// sink receives flows from the table and writes one record per flow.
+func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
+	if w.early && why != flow.Early && f.EarlyDone {
+		return // written at its early decision point
+	}
+	f.Values(&w.vals)
+	src, sport := f.Src()
+	dst, dport := f.Dst()
+	b := w.buf[:0]
+	if w.jsonl {
+		b = append(b, `{"src":"`...)
+		b = src.AppendTo(b)
+		b = append(b, `","sport":`...)
+		b = strconv.AppendUint(b, uint64(sport), 10)
+		b = append(b, `,"dst":"`...)
+		b = dst.AppendTo(b)
+		b = append(b, `","dport":`...)
+		b = strconv.AppendUint(b, uint64(dport), 10)
+		b = append(b, `,"proto":`...)
+		b = strconv.AppendUint(b, uint64(f.Proto()), 10)
+		b = append(b, `,"first_ts":`...)
+		b = strconv.AppendInt(b, f.First(), 10)
+		b = append(b, `,"last_ts":`...)
+		b = strconv.AppendInt(b, f.Last(), 10)
+		b = append(b, `,"fwd_packets":`...)
+		b = strconv.AppendUint(b, f.FwdPackets(), 10)
+		b = append(b, `,"bwd_packets":`...)
+		b = strconv.AppendUint(b, f.BwdPackets(), 10)
+		b = append(b, `,"fwd_wire_bytes":`...)
+		b = strconv.AppendUint(b, f.FwdWireBytes, 10)
+		b = append(b, `,"bwd_wire_bytes":`...)
+		b = strconv.AppendUint(b, f.BwdWireBytes, 10)
+		b = append(b, `,"end":"`...)
+		b = append(b, why.String()...)
+		b = append(b, '"')
+		if w.label != nil {
+			b = append(b, `,"label":`...)
+			b = strconv.AppendQuote(b, w.label(f))
+		}
+		b = append(b, `,"features":{`...)
+		for j, v := range w.vals {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, features.Names[j])
+			b = append(b, ':')
+			b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+		}
+		b = append(b, "}}\n"...)
+		w.write(b)
+		return
+	}
+	b = src.AppendTo(b)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(sport), 10)
+	b = append(b, ',')
+	b = dst.AppendTo(b)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(dport), 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, uint64(f.Proto()), 10)
+	b = append(b, ',')
+	b = time.Unix(0, f.First()).UTC().AppendFormat(b, flowsTimestampLayout)
+	for j, v := range w.vals {
+		if j == features.Protocol {
+			continue
+		}
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+	}
+	if w.label != nil {
+		b = append(b, ',')
+		b = append(b, w.label(f)...)
+	}
+	b = append(b, '\n')
+	w.write(b)
+}
