@@ -445,6 +445,22 @@ func BenchmarkPredict(b *testing.B) {
 	}
 }
 
+func BenchmarkPredictLog1p(b *testing.B) {
+	x, _ := blobs(1, 1024, 76, 8, 1)
+	m, err := Fit(x, Config{K: 8, Seed: 1, Transform: TransformLog1p, MaxIter: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lab := make([]int32, x.Len)
+	dist := make([]float32, x.Len)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Predict(x, lab, dist)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*x.Len), "ns/row")
+}
+
 func BenchmarkPartialFit(b *testing.B) {
 	for _, k := range []int{8} {
 		for _, d := range []int{76} {
