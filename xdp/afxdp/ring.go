@@ -82,14 +82,23 @@ func (r *ring[T]) produce(src []T) int {
 	if n == 0 {
 		return 0
 	}
-	p := r.cachedProd
-	for _, v := range src[:n] {
-		r.slots[p&r.mask] = v
-		p++
-	}
-	r.cachedProd = p
-	atomic.StoreUint32(r.producer, p) // (B) store-release
+	r.write(r.cachedProd, src[:n])
+	r.publish(r.cachedProd + n)
 	return int(n)
+}
+
+// write copies src into the slots from index p on, in at most two contiguous runs.
+func (r *ring[T]) write(p uint32, src []T) {
+	start := p & r.mask
+	k := copy(r.slots[start:], src)
+	copy(r.slots, src[k:])
+}
+
+// read copies len(dst) slots from index c on into dst, in at most two contiguous runs.
+func (r *ring[T]) read(c uint32, dst []T) {
+	start := c & r.mask
+	k := copy(dst, r.slots[start:])
+	copy(dst[k:], r.slots)
 }
 
 // avail returns how many entries the consumer can read (at most n), re-reading the
@@ -112,13 +121,9 @@ func (r *ring[T]) consume(dst []T) int {
 	if n == 0 {
 		return 0
 	}
-	c := r.cachedCons
-	for i := range dst[:n] {
-		dst[i] = r.slots[c&r.mask]
-		c++
-	}
-	r.cachedCons = c
-	atomic.StoreUint32(r.consumer, c) // (D) store-release: slots read before the kernel reuses them
+	r.read(r.cachedCons, dst[:n])
+	r.cachedCons += n
+	atomic.StoreUint32(r.consumer, r.cachedCons) // (D) store-release: slots read before the kernel reuses them
 	return int(n)
 }
 

@@ -293,25 +293,32 @@ func (s *Socket) UMEM() *UMEM { return s.umem }
 // the UMEM (counted in Stats.Rejected). Any address inside a frame identifies it.
 func (s *Socket) Fill(addrs []uint64) int {
 	u := s.umem
-	limit := uint64(len(u.area))
 	r := &s.fill
 	want := uint32(min(len(addrs), int(r.size)))
 	n := min(r.free(want), want)
-	p := r.cachedProd
-	mask := ^(u.frameSize - 1)
-	for i, a := range addrs[:n] {
-		if a >= limit {
-			s.rejected.Add(1)
-			n = uint32(i)
-			break
-		}
-		r.slots[p&r.mask] = a & mask
-		p++
-	}
 	if n == 0 {
 		return 0
 	}
-	r.publish(p)
+	// The kernel rounds addresses down to their frame (aligned mode), so only the range
+	// needs checking; one pass finds the largest address, a second only on failure.
+	var top uint64
+	for _, a := range addrs[:n] {
+		top = max(top, a)
+	}
+	if top >= uint64(len(u.area)) {
+		for i, a := range addrs[:n] {
+			if a >= uint64(len(u.area)) {
+				s.rejected.Add(1)
+				n = uint32(i)
+				break
+			}
+		}
+		if n == 0 {
+			return 0
+		}
+	}
+	r.write(r.cachedProd, addrs[:n])
+	r.publish(r.cachedProd + n)
 	k := int(n)
 	s.fillOut += k
 	u.fill += k
@@ -384,7 +391,6 @@ func (s *Socket) Transmit(descs []Desc) int {
 	r := &s.tx
 	want := uint32(min(len(descs), int(r.size)))
 	n := min(r.free(want), want)
-	p := r.cachedProd
 	for i, d := range descs[:n] {
 		end := d.Addr + uint64(d.Len) - 1
 		if d.Len == 0 || d.Addr >= limit || end >= limit || d.Addr>>u.frameShift != end>>u.frameShift || d.Options != 0 {
@@ -392,13 +398,12 @@ func (s *Socket) Transmit(descs []Desc) int {
 			n = uint32(i)
 			break
 		}
-		r.slots[p&r.mask] = d
-		p++
 	}
 	if n == 0 {
 		return 0
 	}
-	r.publish(p)
+	r.write(r.cachedProd, descs[:n])
+	r.publish(r.cachedProd + n)
 	k := int(n)
 	s.txOut += k
 	u.tx += k
