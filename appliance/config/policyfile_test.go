@@ -1,0 +1,140 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowsieve/flowsieve/engine/policy"
+)
+
+func TestShippedPolicy(t *testing.T) {
+	p, spec, err := LoadPolicy(filepath.Join(repoConfigs(t), "policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := p.Warnings(); len(w) != 0 {
+		t.Errorf("shipped policy has warnings: %q", w)
+	}
+	attacker := netip.MustParseAddr("203.0.113.50")
+	tests := []struct {
+		label   string
+		prob    float32
+		anomaly bool
+		src     netip.Addr
+		want    policy.Decision
+	}{
+		{"DDoS", 0.95, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "ddos"}},
+		{"Portscan", 0.9, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "portscan"}},
+		{"SSH-Patator", 0.8, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopePrefix, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "ssh-bruteforce"}},
+		{"DoS Slowloris", 0.3, false, attacker, policy.Decision{Action: policy.ActionDrop, TTL: 10 * time.Minute, Rule: "slow-dos"}},
+		{"BENIGN", 0.95, true, attacker, policy.Decision{Action: policy.ActionTag, DSCP: 8, TTL: 2 * time.Minute, Rule: "anomaly"}},
+		{"BENIGN", 0.95, false, attacker, policy.Decision{Action: policy.ActionPass, TTL: 10 * time.Minute, Rule: "benign"}},
+		{"BENIGN", 0.6, false, attacker, policy.Decision{Action: policy.ActionPass, TTL: 30 * time.Second, Rule: "benign-unsure"}},
+		{"DDoS", 0.5, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
+		{"DDoS", 0.99, false, netip.MustParseAddr("192.0.2.10"), policy.Decision{Action: policy.ActionAlert, TTL: 5 * time.Minute, Rule: "allowlist:ddos", Allowlisted: true}},
+	}
+	for _, tt := range tests {
+		if got := p.Decide(tt.label, tt.prob, tt.anomaly, tt.src); got != tt.want {
+			t.Errorf("Decide(%s, %v, %v, %v) = %+v, want %+v", tt.label, tt.prob, tt.anomaly, tt.src, got, tt.want)
+		}
+	}
+	// Encoding and decoding give back the same spec.
+	data, err := EncodePolicy(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, again, err := DecodePolicy(data, "encoded")
+	if err != nil {
+		t.Fatalf("decode encoded policy: %v\n%s", err, data)
+	}
+	if !reflect.DeepEqual(again, spec) {
+		t.Errorf("round trip changed the spec:\n%+v\n%+v", again, spec)
+	}
+}
+
+func TestPolicyFileErrors(t *testing.T) {
+	const head = "version: 1\ndefault:\n  action: PASS\n"
+	tests := []struct {
+		name, file string
+		want       []string // "{F}" is the file's path
+	}{
+		{"unknown action", head + "rules:\n  - name: a\n    action: PASS\n  - name: b\n    action: PASS\n  - name: ddos\n    labels: DDoS\n    action: DORP\n",
+			[]string{`{F}:11: rule 3 "ddos": action: unknown action "DORP" (want DROP, TAG, PASS, ALERT)`}},
+		{"missing action points at rule", head + "rules:\n  - name: x\n    labels: [a]\n",
+			[]string{`{F}:5: rule 1 "x": action: missing action`}},
+		{"label index", head + "rules:\n  - name: x\n    labels:\n      - a\n      - \" b\"\n    action: DROP\n",
+			[]string{`{F}:8: rule 1 "x": labels[1]: label " b" has leading or trailing spaces`}},
+		{"labels shape", head + "rules:\n  - name: x\n    labels: {a: b}\n    action: DROP\n",
+			[]string{`{F}:6: rule 1: labels: want a label or a list of labels`}},
+		{"unknown key", head + "rules:\n  - name: x\n    action: DROP\n    min_prob: 0.5\n",
+			[]string{`{F}:7: unknown key "min_prob"`}},
+		{"wrong type", head + "rules:\n  - name: x\n    action: TAG\n    dscp: high\n",
+			[]string{`{F}:7: cannot unmarshal !!str `}},
+		{"allowlist and settings", head + "allowlist:\n  - 10.0.0.0/8\n  - 10.0.0.1/8\nsettings:\n  max_ttl: 1h\n  prefix_v4: 40\nrules: []\n",
+			[]string{`{F}:6: allowlist entry 2 "10.0.0.1/8": prefix "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`, `{F}:9: settings: prefix_v4: must be between 1 and 32, got 40`}},
+		{"default", "default:\n  action: TAG\n  dscp: 70\n", []string{`{F}:3: default: dscp: must be between 0 and 63, got 70`}},
+		{"empty", "# only a comment\n", []string{`{F}: empty policy file`}},
+		{"not a mapping", "- DROP\n", []string{`{F}:1: a policy is a mapping`}},
+		{"syntax", "rules:\n  - name: x\n   action: DROP\n", []string{`did not find expected '-' indicator`}}, // yaml.v3 reports the line of the enclosing block
+		{"version", "version: 3\ndefault: {action: PASS}\n", []string{`{F}:1: version: unsupported version 3 (want 1)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "policy.yaml", tt.file)
+			p, _, err := LoadPolicy(path)
+			if err == nil {
+				t.Fatalf("LoadPolicy succeeded (%d rules), want %q", len(p.Rules()), tt.want)
+			}
+			if !errors.Is(err, policy.ErrInvalid) {
+				t.Errorf("error does not match policy.ErrInvalid: %v", err)
+			}
+			msg := err.Error()
+			if n := len(strings.Split(msg, "\n")); n != len(tt.want) {
+				t.Errorf("got %d errors, want %d:\n%s", n, len(tt.want), msg)
+			}
+			for _, w := range tt.want {
+				if w = strings.ReplaceAll(w, "{F}", path); !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigLoadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	writeAt := func(name, data string) {
+		t.Helper()
+		if err := policy.WriteFileAtomic(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeAt("policy.yaml", "default: {action: DROP}\n")
+	writeAt("flowsieve.yaml", "verdicts:\n  default_ttl: 42s\n")
+	c, err := Load(Sources{File: filepath.Join(dir, "flowsieve.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := c.LoadPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Default(); d.Action != policy.ActionDrop || d.TTL != 42*time.Second {
+		t.Errorf("default = %+v, want DROP with verdicts.default_ttl 42s", d)
+	}
+	c.Policy.Path = ""
+	p, _, err = c.LoadPolicy()
+	if err != nil || p.Default().Action != policy.ActionPass {
+		t.Errorf("built-in policy: %v, %+v", err, p)
+	}
+	writeAt("policy.yaml", strings.Repeat("#", MaxPolicySize+1))
+	c.Policy.Path = filepath.Join(dir, "policy.yaml")
+	if _, _, err := c.LoadPolicy(); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("oversized policy: %v", err)
+	}
+}
