@@ -41,7 +41,7 @@ func Compile(spec Spec) (*Policy, error) {
 	}
 	st := compileSettings(spec.Settings, func(field string, err error) { fail("settings", -1, "", field, err) })
 
-	p := &Policy{spec: cloneSpec(spec), labelIdx: map[string]int32{}}
+	p := &Policy{spec: cloneSpec(spec), labelIdx: map[string]int32{}, allowAct: st.allowAction}
 
 	for i, s := range spec.Allowlist {
 		pfx, err := ParsePrefix(s)

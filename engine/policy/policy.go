@@ -85,6 +85,7 @@ type Policy struct {
 	allow4   []span4
 	allow6   []span6
 	allowPfx []netip.Prefix
+	allowAct Action
 	warnings []string
 }
 
@@ -186,6 +187,9 @@ func (p *Policy) Default() Decision { return p.finish(&p.def, netip.IPv4Unspecif
 
 // Allowlist returns the allowlisted prefixes as written (masked, in spec order).
 func (p *Policy) Allowlist() []netip.Prefix { return append([]netip.Prefix(nil), p.allowPfx...) }
+
+// AllowlistAction is what allowlisted sources get instead of DROP or TAG (PASS or ALERT).
+func (p *Policy) AllowlistAction() Action { return p.allowAct }
 
 // Labels returns every label some rule names, in first-use order (labels that differ
 // only in case are one label, spelled as first used).

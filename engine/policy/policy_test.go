@@ -103,7 +103,7 @@ func TestAllowlistPassAction(t *testing.T) {
 	s.Settings.AllowlistAction = "pass"
 	p := mustCompile(t, s)
 	got := p.Decide("DDoS", 1, false, netip.MustParseAddr("192.0.2.1"))
-	if got.Action != ActionPass || !got.Allowlisted {
+	if got.Action != ActionPass || !got.Allowlisted || p.AllowlistAction() != ActionPass {
 		t.Fatalf("allowlisted DDoS = %+v, want PASS allowlisted", got)
 	}
 }
