@@ -35,6 +35,7 @@ func commands() []*cli.Command {
 		flowsCommand(),
 		analyzeCommand(),
 		clusterCommand(),
+		policyCommand(),
 	}
 }
 

@@ -53,8 +53,9 @@ func Compile(spec Spec) (*Policy, error) {
 	}
 	p.allow4, p.allow6 = buildAllow(slices.Clone(p.allowPfx))
 
-	p.def, _ = compileAction(spec.Default, "default", ActionPass, st,
+	p.def, p.defInfo = compileAction(spec.Default, "default", ActionPass, st,
 		func(field string, err error) { fail("default", -1, "", field, err) })
+	p.defInfo.Name = "default"
 
 	names := map[string]int{}
 	wildcard := make([]bool, len(spec.Rules))

@@ -78,6 +78,7 @@ type Policy struct {
 	rules    []rule
 	info     []Rule
 	def      outcome
+	defInfo  Rule
 	labels   []string         // interned labels, index = label id
 	labelIdx map[string]int32 // label → id
 	byLabel  [][]int32        // label id → rules that can match it, in order
@@ -184,6 +185,10 @@ func (p *Policy) Rules() []Rule { return append([]Rule(nil), p.info...) }
 
 // Default returns the decision taken when no rule matches (PrefixLen for IPv4 sources).
 func (p *Policy) Default() Decision { return p.finish(&p.def, netip.IPv4Unspecified()) }
+
+// DefaultRule describes the default action like Rules describes rules (named "default",
+// matching everything).
+func (p *Policy) DefaultRule() Rule { return p.defInfo }
 
 // Allowlist returns the allowlisted prefixes as written (masked, in spec order).
 func (p *Policy) Allowlist() []netip.Prefix { return append([]netip.Prefix(nil), p.allowPfx...) }

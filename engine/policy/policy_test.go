@@ -332,6 +332,10 @@ func TestEmptySpec(t *testing.T) {
 	if d.Action != ActionPass || d.Rule != "default" || d.TTL != DefaultTTL {
 		t.Errorf("empty policy decided %+v, want PASS by default", d)
 	}
+	s := Spec{Default: ActionSpec{Action: "DROP", Scope: "prefix", PrefixV6: ip(48)}}
+	if r := mustCompile(t, s).DefaultRule(); r.Name != "default" || r.Action != ActionDrop || r.PrefixV4 != DefaultPrefixV4 || r.PrefixV6 != 48 {
+		t.Errorf("DefaultRule = %+v", r)
+	}
 }
 
 func TestParseActionScope(t *testing.T) {

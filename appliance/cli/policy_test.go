@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPolicyCheck(t *testing.T) {
+	shipped := filepath.Join("..", "..", "configs", "policy.yaml")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("default: {action: PASS}\nrules:\n  - name: ddos\n    labels: DDoS\n    action: DORP\n  - name: tag\n    action: TAG\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shadow := filepath.Join(dir, "shadow.yaml")
+	if err := os.WriteFile(shadow, []byte("default: {action: PASS}\nrules:\n  - {name: all, action: ALERT}\n  - {name: never, labels: DDoS, action: DROP}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		code      int
+		stdout    []string
+		stderr    []string
+		notStdout []string
+	}{
+		{"shipped", []string{"check", shipped}, 0,
+			[]string{"valid: 7 rules, 2 allowlist entries, default ALERT", "ddos", "DROP", "source", "TAG dscp=8", "prefix /32 /128", "allowlist (never DROP or TAG; these sources get ALERT instead): 192.0.2.0/24, 2001:db8:ffff::/48"},
+			nil, []string{"warning"}},
+		{"shipped with classes", []string{"check", "--classes", "BENIGN,DDoS,Portscan", shipped}, 0,
+			[]string{`warning: label "SSH-Patator" is not a class of the model`}, nil, []string{`label "PortScan" is not`}},
+		{"strict", []string{"check", "--strict", shadow}, 1,
+			[]string{`warning: rule 2 "never" can never match: rule 1 "all"`}, []string{"has 1 warning(s) and --strict is set"}, nil},
+		{"invalid", []string{"check", bad}, 1, nil,
+			[]string{bad + `:5: rule 1 "ddos": action: unknown action "DORP" (want DROP, TAG, PASS, ALERT)`, bad + `:6: rule 2 "tag": dscp: missing`}, nil},
+		{"missing file", []string{"check", filepath.Join(dir, "none.yaml")}, 1, nil, []string{"no such file"}, nil},
+		{"no args", []string{"check"}, 2, nil, []string{"usage: flowsieve policy check FILE"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Run(append([]string{"flowsieve", "policy"}, tt.args...), &out, &errb)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errb.String())
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.notStdout {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("stdout has %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyCheckJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Run([]string{"flowsieve", "policy", "check", "--json", filepath.Join("..", "..", "configs", "policy.yaml")}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var r policyReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if !r.Valid || len(r.Rules) != 7 || r.Rules[0].Name != "ddos" || r.Rules[0].TTL != "5m" || r.Rules[4].DSCP == nil || *r.Rules[4].DSCP != 8 ||
+		r.Default.Action != "ALERT" || r.Rules[2].PrefixV4 != 32 || r.Rules[4].Labels[0] != "*" || r.Rules[4].Anomaly != "yes" {
+		t.Errorf("unexpected report: %+v", r)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("default: {action: PASS}\nallowlist: [10.0.0.1/8]\n"), 0o600)
+	out.Reset()
+	if code := Run([]string{"flowsieve", "policy", "check", "--json", bad}, &out, &errb); code != 1 {
+		t.Fatalf("invalid file: exit %d, want 1", code)
+	}
+	r = policyReport{}
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if r.Valid || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], ":2: allowlist entry 1") {
+		t.Errorf("unexpected report for an invalid file: %+v", r)
+	}
+}
