@@ -1,7 +1,19 @@
 package cluster
 
-// useAVX2 selects the AVX2+FMA kernel (kernel_amd64.s) when the CPU and OS support it.
-var useAVX2 = hasAVX2FMA()
+// useAVX2 selects the AVX2+FMA kernel (kernel_amd64.s) when the CPU and OS support it;
+// useAVX512 the AVX-512 one (16 rows per step) on top of it.
+var (
+	useAVX2   = hasAVX2FMA()
+	useAVX512 = useAVX2 && hasAVX512F()
+)
+
+func hasAVX512F() bool {
+	if lo, _ := xgetbv(); lo&0xe6 != 0xe6 { // opmask and ZMM state enabled by the OS
+		return false
+	}
+	_, b7, _, _ := cpuid(7, 0)
+	return b7&(1<<16) != 0
+}
 
 func hasAVX2FMA() bool {
 	_, _, c1, _ := cpuid(1, 0)
@@ -26,6 +38,9 @@ func xgetbv() (lo, hi uint32)
 // idx and xn receive n values each (xn only when doXn is not zero).
 //
 //go:noescape
+func kernel16(cols *[]float32, colIdx *int, d, off, n int, a, b, coef, cn *float32, ids *int32, best *float32, idx *int32, xn *float32, doXn int)
+
+//go:noescape
 func kernel8(cols *[]float32, colIdx *int, d, off, n int, a, b, coef, cn *float32, ids *int32, best *float32, idx *int32, xn *float32, doXn int)
 
 // nearestAVX2 is nearestGo for n rows (a multiple of 8), written to s at index 0.
@@ -33,13 +48,23 @@ func (l *layout) nearestAVX2(s *scratch, cols [][]float32, colIdx []int, a, b []
 	if a == nil {
 		a, b = l.ones, l.zeros
 	}
+	wide := 0
+	if useAVX512 {
+		wide = n &^ 15
+	}
 	for g := 0; g < l.groups; g++ {
 		do := 0
 		if g == 0 {
 			do = 1
 		}
-		kernel8(&cols[0], &colIdx[0], l.d, off, n, &a[0], &b[0],
-			&l.coef[g*l.d*groupSize], &l.cn[g*groupSize], &l.ids[g*groupSize],
-			&s.best[0], &s.idx[0], &s.xn[0], do)
+		coef, cn, ids := &l.coef[g*l.d*groupSize], &l.cn[g*groupSize], &l.ids[g*groupSize]
+		if wide > 0 {
+			kernel16(&cols[0], &colIdx[0], l.d, off, wide, &a[0], &b[0], coef, cn, ids,
+				&s.best[0], &s.idx[0], &s.xn[0], do)
+		}
+		if wide < n {
+			kernel8(&cols[0], &colIdx[0], l.d, off+wide, n-wide, &a[0], &b[0], coef, cn, ids,
+				&s.best[wide], &s.idx[wide], &s.xn[wide], do)
+		}
 	}
 }

@@ -13,15 +13,15 @@ func TestKernelAgainstBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, k := range []int{1, 3, 8, 9, 17} {
 		for _, d := range []int{1, 7, 20} {
-			for _, n := range []int{1, 7, 8, 9, 31, 64, 256} {
-				for _, avx := range []bool{false, true} {
-					if avx && !useAVX2 {
+			for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 24, 31, 64, 256} {
+				for _, mode := range []string{"go", "avx2", "avx512"} {
+					if (mode == "avx2" && !useAVX2) || (mode == "avx512" && !useAVX512) {
 						continue
 					}
-					t.Run(fmt.Sprintf("k=%d/d=%d/n=%d/avx=%v", k, d, n, avx), func(t *testing.T) {
-						saved := useAVX2
-						useAVX2 = avx
-						defer func() { useAVX2 = saved }()
+					t.Run(fmt.Sprintf("k=%d/d=%d/n=%d/%s", k, d, n, mode), func(t *testing.T) {
+						saved2, saved512 := useAVX2, useAVX512
+						useAVX2, useAVX512 = mode != "go", mode == "avx512"
+						defer func() { useAVX2, useAVX512 = saved2, saved512 }()
 						off := 3
 						cols := make([][]float32, d)
 						for j := range cols {
