@@ -87,6 +87,49 @@ func BenchmarkFlowUpdate(b *testing.B) {
 	}
 }
 
+func BenchmarkFlowUpdateBatch(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run("flows="+sz.name, func(b *testing.B) {
+			rows := features.NewFlowBatch(1024)
+			tb, err := New(Config{Capacity: sz.n + sz.n/8, Seed: 1, IdleTimeout: time.Hour, ActiveTimeout: time.Hour},
+				func(f *Flow, why Reason) {
+					if rows.Full() {
+						rows.Reset()
+					}
+					f.WriteRow(rows)
+				})
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := make([]Input, batchMax)
+			ts := int64(1e18)
+			for i := 0; i < sz.n; i++ {
+				fillPacket(&in[0].Packet, uint32(i), false)
+				ts += 1000
+				tb.Update(&in[0].Packet, ts, 64)
+			}
+			seq := benchSeq(sz.n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i += len(in) {
+				n := min(len(in), b.N-i)
+				for j := 0; j < n; j++ {
+					fi := seq[(i+j)&(len(seq)-1)]
+					fillPacket(&in[j].Packet, fi, (i+j)&1 == 1)
+					ts += 1000
+					in[j].Time, in[j].WireLen = ts, 64+int(fi&511)
+				}
+				tb.UpdateBatch(in[:n])
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+			if s := tb.Stats(); s.Flows != uint64(sz.n) {
+				b.Fatalf("flows created %d, want %d (timeouts or eviction fired)", s.Flows, sz.n)
+			}
+		})
+	}
+}
+
 // goMapTable is the baseline: the same flow records and feature updates, indexed by
 // a plain Go map of canonical 5-tuples instead of the seeded open-addressing index.
 type goMapTable struct {

@@ -77,21 +77,22 @@ type Sink func(f *Flow, why Reason)
 // Flow is the state of one bidirectional flow: identity, wire counters and the
 // feature accumulator. Forward is the direction of the first packet seen.
 type Flow struct {
-	Key          Key    // canonical 5-tuple
-	FwdIsLo      bool   // the forward direction goes from the key's low endpoint
-	FwdWireBytes uint64 // sum of the forward frames' wire lengths (link header included)
-	BwdWireBytes uint64 // same for the backward direction
-	Acc          features.Acc
+	Key     Key  // canonical 5-tuple
+	FwdIsLo bool // the forward direction goes from the key's low endpoint
 	// EarlyDone is set once the flow was handed to the sink at the early decision
 	// point, so the sink can tell at the flow's end that it was already classified.
 	EarlyDone bool
 
-	hash     uint64
 	live     bool
 	finLo    bool // a FIN was sent by the low endpoint
 	finHi    bool // a FIN was sent by the high endpoint
 	closerLo bool // the second FIN (both ways seen) came from the low endpoint
 	closing  bool // FINs seen both ways: the next ACK from the other side ends the flow
+	hash     uint64
+
+	FwdWireBytes uint64 // sum of the forward frames' wire lengths (link header included)
+	BwdWireBytes uint64 // same for the backward direction
+	Acc          features.Acc
 }
 
 // Src returns the forward source address and port.
@@ -178,6 +179,13 @@ type Table struct {
 	early     uint64
 	sink      Sink
 	stats     Stats
+
+	// UpdateBatch scratch: keys, hashes and directions of the current batch.
+	bkeys   [batchMax]Key
+	bhash   [batchMax]uint64
+	blo     [batchMax]bool
+	bhome   [batchMax]uint64
+	touched uint64 // sum of the values stage 2 loaded, kept so the loads stay
 }
 
 // New returns an empty table with everything preallocated. sink may be nil.
@@ -247,16 +255,88 @@ func (t *Table) Capacity() int { return len(t.flows) }
 func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
 	t.stats.Packets++
 	t.sweep(ts)
-	if p.IPVersion == 0 {
-		t.stats.NonIP++
-		return
-	}
-	if p.Fragment && p.FragOff != 0 {
-		t.stats.Fragments++
+	if !t.accept(p) {
 		return
 	}
 	k, srcIsLo := makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
-	h := k.hash(t.seed)
+	t.apply(p, &k, k.hash(t.seed), srcIsLo, ts, wireLen)
+}
+
+// Input is one packet for UpdateBatch: the decoded packet, its capture time (unix
+// ns) and its frame's length on the wire.
+type Input struct {
+	Packet  packet.Packet
+	Time    int64
+	WireLen int
+}
+
+// batchMax is the number of packets UpdateBatch looks up ahead.
+const batchMax = 64
+
+// UpdateBatch accounts the packets of in, in order, exactly as calling Update for
+// each would. It first computes the keys of up to 64 packets and touches their
+// index slots and flow records, so the cache misses of different packets overlap
+// instead of being paid one after another: on tables larger than the CPU caches
+// this is several times faster than Update. The appliance hands it each receive batch.
+func (t *Table) UpdateBatch(in []Input) {
+	for len(in) > 0 {
+		n := min(len(in), batchMax)
+		t.batch(in[:n])
+		in = in[n:]
+	}
+}
+
+func (t *Table) batch(in []Input) {
+	keys, hashes, lo, home := &t.bkeys, &t.bhash, &t.blo, &t.bhome
+	// Stage 1: keys and hashes (no memory traffic beyond the packets).
+	for j := range in {
+		p := &in[j].Packet
+		keys[j], lo[j] = makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
+		hashes[j] = keys[j].hash(t.seed)
+		home[j] = (hashes[j] >> 32) >> t.homeShift
+	}
+	// Stage 2: load every home slot in a tight loop, so the misses overlap.
+	var touch uint64
+	for j := range in {
+		touch += t.slots[home[j]&t.mask]
+	}
+	// Stage 3: load a few cache lines of the record each home slot points to (a
+	// guess: stage 4 looks up properly).
+	for j := range in {
+		if s := t.slots[home[j]&t.mask]; s != 0 {
+			f := &t.flows[uint32(s)-1]
+			a := &f.Acc
+			touch += f.Key.LoA0 + uint64(a.Last) + a.FwdLen.N + a.BwdLen.N + a.FlowIAT.N +
+				a.FwdIAT.N + a.BwdIAT.N + a.FwdHdr + uint64(a.Flags[0])
+		}
+	}
+	t.touched = touch
+	// Stage 4: the updates, now mostly from cache.
+	for j := range in {
+		x := &in[j]
+		t.stats.Packets++
+		t.sweep(x.Time)
+		if t.accept(&x.Packet) {
+			t.apply(&x.Packet, &keys[j], hashes[j], lo[j], x.Time, x.WireLen)
+		}
+	}
+}
+
+// accept counts and rejects packets that have no flow: non-IP and non-first fragments.
+func (t *Table) accept(p *packet.Packet) bool {
+	if p.IPVersion == 0 {
+		t.stats.NonIP++
+		return false
+	}
+	if p.Fragment && p.FragOff != 0 {
+		t.stats.Fragments++
+		return false
+	}
+	return true
+}
+
+// apply adds packet p with key k (hash h) to its flow, creating the flow if needed.
+func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64, wireLen int) {
 	tag := h >> 32
 	isTCP := p.Proto == packet.ProtoTCP && p.HasL4
 	fp := features.Packet{
@@ -277,7 +357,7 @@ func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
 		}
 		if s>>32 == tag {
 			f := &t.flows[uint32(s)-1]
-			if f.Key == k {
+			if f.Key == *k {
 				t.update(f, &fp, srcIsLo, wireLen, int32(uint32(s)-1))
 				return
 			}
@@ -298,7 +378,7 @@ func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
 	t.free = t.free[:len(t.free)-1]
 	t.slots[i] = tag<<32 | uint64(idx+1)
 	f := &t.flows[idx]
-	t.start(f, &k, h, &fp, srcIsLo, wireLen)
+	t.start(f, k, h, &fp, srcIsLo, wireLen)
 	t.after(f, &fp, srcIsLo, idx)
 }
 

@@ -237,3 +237,52 @@ func TestUpdateDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Update allocates %v times per 512 packets", allocs)
 	}
 }
+
+// TestUpdateBatchEqualsUpdate feeds the same random stream (timeouts, FIN, RST,
+// evictions, early snapshots) to Update and UpdateBatch and requires identical output.
+func TestUpdateBatchEqualsUpdate(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	in := make([]Input, 5000)
+	var ts int64
+	for i := range in {
+		port := uint16(r.IntN(150))
+		flags := []uint8{ack, ack, ack, syn, fin | ack, rst, psh | ack}[r.IntN(7)]
+		p := pkt(A, B, 1000+port, 80, tcp, flags, uint16(r.IntN(1400)))
+		if r.IntN(2) == 0 {
+			p = pkt(B, A, 80, 1000+port, tcp, flags, uint16(r.IntN(1400)))
+		}
+		ts += int64(r.IntN(40)) * int64(time.Millisecond)
+		if i%1000 == 999 {
+			ts += int64(15 * time.Second) // everything idles out
+		}
+		in[i] = Input{Packet: p, Time: ts, WireLen: 60 + r.IntN(1400)}
+	}
+	cfg := Config{Capacity: 64, Seed: 3, EarlyPackets: 4, IdleTimeout: 10 * time.Second, ActiveTimeout: 30 * time.Second}
+	var one, batch []ended
+	t1, _ := New(cfg, collect(&one))
+	for i := range in {
+		t1.Update(&in[i].Packet, in[i].Time, in[i].WireLen)
+	}
+	t1.Flush()
+	t2, _ := New(cfg, collect(&batch))
+	for i := 0; i < len(in); {
+		n := min(1+r.IntN(100), len(in)-i)
+		t2.UpdateBatch(in[i : i+n])
+		i += n
+	}
+	t2.Flush()
+	if len(one) != len(batch) {
+		t.Fatalf("Update emitted %d flows, UpdateBatch %d", len(one), len(batch))
+	}
+	for i := range one {
+		if one[i] != batch[i] {
+			t.Fatalf("flow %d: Update %+v, UpdateBatch %+v", i, one[i], batch[i])
+		}
+	}
+	if t1.Stats() != t2.Stats() {
+		t.Errorf("stats differ: %+v vs %+v", t1.Stats(), t2.Stats())
+	}
+	if s := t1.Stats(); s.Sunk[EndEvicted] == 0 || s.Sunk[EndRST] == 0 || s.Sunk[EndIdle] == 0 || s.Sunk[Early] == 0 {
+		t.Errorf("stream did not exercise every path: %+v", s)
+	}
+}
