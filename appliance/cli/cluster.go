@@ -39,6 +39,7 @@ const (
 	clusterFlagLabelDirs = "label-dirs"
 	clusterFlagSample    = "silhouette-sample"
 	clusterFlagTop       = "top-features"
+	clusterFlagNonFinite = "non-finite"
 )
 
 func clusterCommand() *cli.Command {
@@ -72,6 +73,7 @@ func clusterCommand() *cli.Command {
 			&cli.BoolFlag{Name: clusterFlagLabelDirs, Usage: "Label the flows of every capture with the name of the directory holding it (data sets with one class per directory)."},
 			&cli.IntFlag{Name: clusterFlagSample, Value: 2000, Usage: "Rows sampled (with the seed) for silhouette scores."},
 			&cli.IntFlag{Name: clusterFlagTop, Value: 4, Usage: "Distinguishing centre values shown per cluster."},
+			&cli.StringFlag{Name: clusterFlagNonFinite, Value: "drop", Usage: "What to do with rows holding NaN or infinite feature values (CICFlowMeter writes them for zero-length flows): drop the rows, zero the values, or fail."},
 		},
 		Action: runCluster,
 	}
@@ -114,6 +116,8 @@ type clusterResult struct {
 	KRange     []clusterKRow           `json:"k_range,omitempty"`
 	Clusters   []report.ClusterSummary `json:"clusters"`
 	Inputs     []string                `json:"inputs"`
+	// DroppedRows counts flow rows left out for NaN or infinite values (--non-finite drop).
+	DroppedRows int `json:"dropped_rows"`
 }
 
 func runCluster(c *cli.Context) error {
@@ -143,6 +147,10 @@ func runCluster(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit("cluster: "+err.Error(), 1)
 	}
+	dropped, err := clusterNonFinite(rows, c.String(clusterFlagNonFinite))
+	if err != nil {
+		return cli.Exit("cluster: "+err.Error(), 1)
+	}
 	what := "flows"
 	data := rows
 	if by == "source" {
@@ -158,7 +166,7 @@ func runCluster(c *cli.Context) error {
 	cfg := cluster.Config{Seed: c.Uint64(clusterFlagSeed), BatchSize: c.Int(clusterFlagBatch),
 		Transform: tr, Threshold: c.Float64(clusterFlagThreshold)}
 	sample := c.Int(clusterFlagSample)
-	res := clusterResult{By: by, Transform: string(tr), Rows: x.Len, Features: x.Names, Inputs: rows.Files}
+	res := clusterResult{By: by, Transform: string(tr), Rows: x.Len, Features: x.Names, Inputs: rows.Files, DroppedRows: dropped}
 	out := c.App.Writer
 	if kLo > 0 {
 		bestSil := -2.0
@@ -242,6 +250,9 @@ func runCluster(c *cli.Context) error {
 	}
 	fmt.Fprintf(out, "%d %s from %d input(s), %d features (%s), k = %d: inertia %.4g, silhouette %.3f, %d anomalies (score ≥ %g)\n",
 		x.Len, what, len(rows.Files), len(x.Names), tr, k, m.Inertia, res.Silhouette, res.Anomalies, m.Threshold)
+	if dropped > 0 {
+		fmt.Fprintf(out, "%d flow rows with NaN or infinite values were dropped (--non-finite)\n", dropped)
+	}
 	if res.Purity != nil {
 		fmt.Fprintf(out, "against the labels: purity %.3f, adjusted Rand index %.3f\n", *res.Purity, *res.ARI)
 	}
@@ -268,6 +279,70 @@ func clusterFeatures(x *features.Batch) (*features.Batch, error) {
 		return nil, fmt.Errorf("no numeric feature columns")
 	}
 	return keep, nil
+}
+
+// clusterNonFinite applies the --non-finite policy to the feature columns used for
+// clustering and returns how many rows were dropped.
+func clusterNonFinite(r *clusterRows, policy string) (int, error) {
+	if policy != "drop" && policy != "zero" && policy != "fail" {
+		return 0, fmt.Errorf("--non-finite %q: want drop, zero or fail", policy)
+	}
+	x, err := clusterFeatures(r.X)
+	if err != nil {
+		return 0, err
+	}
+	bad := make([]bool, r.X.Len)
+	nbad := 0
+	for j, col := range x.Cols {
+		for i, v := range col[:x.Len] {
+			if v-v != 0 { // NaN or ±Inf
+				if policy == "fail" {
+					return 0, fmt.Errorf("row %d, feature %q is %v (use --non-finite drop or zero)", i+1, x.Names[j], v)
+				}
+				if policy == "zero" {
+					col[i] = 0
+					continue
+				}
+				if !bad[i] {
+					bad[i] = true
+					nbad++
+				}
+			}
+		}
+	}
+	if nbad == 0 {
+		return 0, nil
+	}
+	keep := make([]int, 0, r.X.Len-nbad)
+	for i, b := range bad {
+		if !b {
+			keep = append(keep, i)
+		}
+	}
+	nx := features.NewBatch(r.X.Names, len(keep))
+	nx.Len = len(keep)
+	for j, col := range r.X.Cols {
+		for t, i := range keep {
+			nx.Cols[j][t] = col[i]
+		}
+	}
+	r.X = nx
+	r.Labels, r.Group, r.Src, r.Dst = pick(r.Labels, keep), pick(r.Group, keep), pick(r.Src, keep), pick(r.Dst, keep)
+	r.DstPort, r.Proto = pick(r.DstPort, keep), pick(r.Proto, keep)
+	r.First, r.Last = pick(r.First, keep), pick(r.Last, keep)
+	return nbad, nil
+}
+
+// pick returns v's elements at idx (nil for nil v).
+func pick[T any](v []T, idx []int) []T {
+	if v == nil {
+		return nil
+	}
+	out := make([]T, len(idx))
+	for t, i := range idx {
+		out[t] = v[i]
+	}
+	return out
 }
 
 // clusterHostRows aggregates flows per source (and capture file) into host rows; a host's
