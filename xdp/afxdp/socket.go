@@ -292,41 +292,105 @@ func (s *Socket) UMEM() *UMEM { return s.umem }
 // a prefix of addrs, shorter when the fill ring is full or at the first address outside
 // the UMEM (counted in Stats.Rejected). Any address inside a frame identifies it.
 func (s *Socket) Fill(addrs []uint64) int {
-	u := s.umem
 	r := &s.fill
 	want := uint32(min(len(addrs), int(r.size)))
 	n := min(r.free(want), want)
 	if n == 0 {
 		return 0
 	}
-	// The kernel rounds addresses down to their frame (aligned mode), so only the range
-	// needs checking; one pass finds the largest address, a second only on failure.
+	// Copy in at most two contiguous runs while tracking the largest address; the kernel
+	// rounds addresses down to their frame (aligned mode), so only the range needs
+	// checking, and slots past a bad address are never published.
 	var top uint64
-	for _, a := range addrs[:n] {
-		top = max(top, a)
+	p := r.cachedProd & r.mask
+	src := addrs[:n]
+	for len(src) > 0 {
+		dst := r.slots[p:]
+		dst = dst[:min(len(dst), len(src))]
+		for i := range dst {
+			a := src[i]
+			top = max(top, a)
+			dst[i] = a
+		}
+		src = src[len(dst):]
+		p = 0
 	}
-	if top >= uint64(len(u.area)) {
-		for i, a := range addrs[:n] {
-			if a >= uint64(len(u.area)) {
+	return s.finishFill(addrs[:n], top)
+}
+
+// Recycle gives the frames of received descriptors straight back to the fill ring, as
+// Fill does with their addresses, in one pass.
+func (s *Socket) Recycle(descs []Desc) int {
+	r := &s.fill
+	want := uint32(min(len(descs), int(r.size)))
+	n := min(r.free(want), want)
+	if n == 0 {
+		return 0
+	}
+	var top uint64
+	p := r.cachedProd & r.mask
+	src := descs[:n]
+	for len(src) > 0 {
+		dst := r.slots[p:]
+		dst = dst[:min(len(dst), len(src))]
+		for i := range dst {
+			a := src[i].Addr
+			top = max(top, a)
+			dst[i] = a
+		}
+		src = src[len(dst):]
+		p = 0
+	}
+	if top >= uint64(len(s.umem.area)) {
+		for i, d := range descs[:n] {
+			if d.Addr >= uint64(len(s.umem.area)) {
 				s.rejected.Add(1)
 				n = uint32(i)
 				break
 			}
 		}
-		if n == 0 {
-			return 0
+	}
+	k := s.published(n)
+	if s.umem.state != nil {
+		for _, d := range descs[:k] {
+			s.umem.move(d.Addr, placeApp, placeFill)
 		}
 	}
-	r.write(r.cachedProd, addrs[:n])
-	r.publish(r.cachedProd + n)
+	return k
+}
+
+// finishFill finishes Fill: it cuts the batch at the first address outside the UMEM when
+// top says there is one, publishes the rest and accounts for it.
+func (s *Socket) finishFill(addrs []uint64, top uint64) int {
+	n := uint32(len(addrs))
+	if top >= uint64(len(s.umem.area)) {
+		for i, a := range addrs {
+			if a >= uint64(len(s.umem.area)) {
+				s.rejected.Add(1)
+				n = uint32(i)
+				break
+			}
+		}
+	}
+	k := s.published(n)
+	if s.umem.state != nil {
+		s.umem.moveAll(addrs[:k], placeApp, placeFill)
+	}
+	return k
+}
+
+// published makes n written fill ring slots visible to the kernel and moves n frames
+// from the application to the fill count.
+func (s *Socket) published(n uint32) int {
+	if n == 0 {
+		return 0
+	}
+	s.fill.publish(s.fill.cachedProd + n)
 	k := int(n)
 	s.fillOut += k
-	u.fill += k
-	u.app -= k
+	s.umem.fill += k
+	s.umem.app -= k
 	s.filled.Add(uint64(k))
-	if u.state != nil {
-		u.moveAll(addrs[:k], placeApp, placeFill)
-	}
 	return k
 }
 
