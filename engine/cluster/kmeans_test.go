@@ -531,3 +531,22 @@ func TestSilhouetteAndAgreement(t *testing.T) {
 		t.Errorf("purity %v, want 0.75", p)
 	}
 }
+
+func TestInertiaOf(t *testing.T) {
+	b, _ := blobs(2, 2000, 8, 4, 0.5)
+	m, err := Fit(b, Config{K: 4, Seed: 1, Transform: TransformStandardize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.InertiaOf(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-m.Inertia) > 1e-3*m.Inertia {
+		t.Errorf("InertiaOf(training data) = %v, training inertia %v", got, m.Inertia)
+	}
+	b.Cols[0][3] = float32(math.NaN())
+	if _, err := m.InertiaOf(b); !errors.Is(err, ErrNotFinite) {
+		t.Errorf("NaN row: err = %v", err)
+	}
+}

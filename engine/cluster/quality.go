@@ -105,3 +105,22 @@ func (m *Model) Silhouette(x *features.Batch, sample int, seed uint64) (float64,
 	}
 	return total / float64(used), nil
 }
+
+// InertiaOf returns the sum of squared distances of x's rows to their nearest centres
+// (in the model's distance space): the k-means objective on new data. Rows with NaN or
+// infinite values are an error.
+func (m *Model) InertiaOf(x *features.Batch) (float64, error) {
+	lab := make([]int32, x.Len)
+	dist := make([]float32, x.Len)
+	if err := m.Predict(x, lab, dist); err != nil {
+		return 0, err
+	}
+	s := 0.0
+	for i, d := range dist {
+		if lab[i] < 0 {
+			return 0, fmt.Errorf("%w: row %d", ErrNotFinite, i)
+		}
+		s += float64(d) * float64(d)
+	}
+	return s, nil
+}
