@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/flowsieve/flowsieve/engine/features"
@@ -548,6 +549,7 @@ func fitMatrix(z *matrix, names []string, sc *Scaler, cfg Config) (*Model, error
 		for i := range idx {
 			idx[i] = t.rng.IntN(n)
 		}
+		slices.Sort(idx) // walk each column forwards: the batch's row order does not matter
 		batch.gather(z, idx)
 		if prev != nil {
 			copy(prev, t.centres)

@@ -550,3 +550,13 @@ func TestInertiaOf(t *testing.T) {
 		t.Errorf("NaN row: err = %v", err)
 	}
 }
+
+func BenchmarkFit(b *testing.B) {
+	x, _ := blobs(1, 25000, 79, 8, 1)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Fit(x, Config{K: 8, Seed: uint64(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
