@@ -107,3 +107,41 @@ func TestClusterErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestClusterCSV(t *testing.T) {
+	dir := clusterSharedData(t, "cicids2017-improved/rnd_2500")
+	code, out, errs := clusterRunCLI("cluster", "--data", filepath.Join(dir, "FTP-Patator_2500.csv"),
+		"--data", filepath.Join(dir, "Portscan_2500.csv"), "--data", filepath.Join(dir, "BENIGN_2500.csv"), "--k", "3", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res struct {
+		K        int      `json:"k"`
+		Rows     int      `json:"rows"`
+		Features []string `json:"features"`
+		Purity   float64  `json:"purity"`
+		ARI      float64  `json:"adjusted_rand_index"`
+		Clusters []struct {
+			Labels []struct{ Value string } `json:"labels"`
+			Ports  []struct{ Value string } `json:"top_dst_ports"`
+		} `json:"clusters"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows < 7000 || len(res.Features) < 60 {
+		t.Errorf("rows %d, %d features", res.Rows, len(res.Features))
+	}
+	for _, f := range res.Features {
+		if f == "Destination Port" || f == "Protocol" || f == "Dst Port" {
+			t.Errorf("identifier column %q used as a feature", f)
+		}
+	}
+	// Three very different traffic kinds: the clusters should mostly follow them.
+	if res.Purity < 0.8 || res.ARI < 0.5 {
+		t.Errorf("purity %.3f, ARI %.3f on FTP-Patator / Portscan / BENIGN", res.Purity, res.ARI)
+	}
+	if len(res.Clusters) != 3 || len(res.Clusters[0].Labels) == 0 || len(res.Clusters[0].Ports) == 0 {
+		t.Errorf("cluster summaries lack labels or ports: %+v", res.Clusters)
+	}
+}
