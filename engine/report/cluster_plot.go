@@ -304,7 +304,7 @@ func plotCentres(dir string, d ClusterData) error {
 	h := plotter.NewHeatMap(g, pal.Palette(255))
 	h.Min, h.Max = -lim, lim
 	p := plot.New()
-	p.Title.Text = "Cluster centres: distance from the overall mean (standard deviations)"
+	p.Title.Text = fmt.Sprintf("Cluster centres on the %d most distinguishing features: z = (centre − mean) / std. dev.", len(feats))
 	p.X.Label.Text = "cluster"
 	p.Add(h)
 	k := m.K()
