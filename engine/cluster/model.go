@@ -97,10 +97,15 @@ func (m *Model) columns(p *predictScratch, b *features.Batch) error {
 
 // Predict writes, for every row of b, the nearest cluster into dst and, when dist is
 // not nil, the Euclidean distance to it (in the transformed space) into dist. Columns
-// are found by name. Rows with NaN or infinite values get cluster −1 and distance +Inf.
+// are found by name; the column map is cached per Names slice, so reuse a batch's Names
+// rather than editing it in place. Rows with NaN or infinite values get cluster −1 and
+// distance +Inf.
 func (m *Model) Predict(b *features.Batch, dst []int32, dist []float32) error {
-	if len(dst) < b.Len || (dist != nil && len(dist) < b.Len) {
-		return fmt.Errorf("%w: destination holds %d rows, batch has %d", ErrFeatures, min(len(dst), len(dist)), b.Len)
+	if len(dst) < b.Len {
+		return fmt.Errorf("%w: cluster slice holds %d rows, batch has %d", ErrFeatures, len(dst), b.Len)
+	}
+	if dist != nil && len(dist) < b.Len {
+		return fmt.Errorf("%w: distance slice holds %d rows, batch has %d", ErrFeatures, len(dist), b.Len)
 	}
 	p := m.pool.Get().(*predictScratch)
 	defer m.pool.Put(p)
