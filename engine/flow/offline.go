@@ -21,11 +21,13 @@ type Offline struct {
 	First     int64           // first frame time seen, unix ns (0 before any)
 	Last      int64           // last frame time seen, unix ns
 	// OnFrame, when set, sees every frame after decoding, with the decode error (nil
-	// on success; then p holds the decoded packet). It is called before the table.
+	// on success; then p holds the decoded packet). It is called before the table
+	// sees the packet (the table takes packets in batches of up to 64).
 	OnFrame func(f *source.Frame, p *packet.Packet, err error)
 
 	frame source.Frame
-	pkt   packet.Packet
+	in    [batchMax]Input // decoded packets waiting for Table.UpdateBatch
+	n     int
 }
 
 // ReadFile reads one capture file (pcap or pcapng, gzip or not) into the table.
@@ -53,7 +55,8 @@ func (o *Offline) Read(r *source.Reader) error {
 	if o.Table == nil {
 		return fmt.Errorf("flow: Offline.Read of %s: no table", r.Name())
 	}
-	f, p := &o.frame, &o.pkt
+	defer o.drain()
+	f := &o.frame
 	for {
 		err := r.Next(f)
 		if errors.Is(err, io.EOF) {
@@ -70,13 +73,24 @@ func (o *Offline) Read(r *source.Reader) error {
 		if f.Timestamp > o.Last {
 			o.Last = f.Timestamp
 		}
-		derr := packet.Decode(f.Link, f.Data, p)
+		in := &o.in[o.n]
+		derr := packet.Decode(f.Link, f.Data, &in.Packet)
 		o.Decode.Count(derr)
 		if o.OnFrame != nil {
-			o.OnFrame(f, p, derr)
+			o.OnFrame(f, &in.Packet, derr)
 		}
-		if derr == nil {
-			o.Table.Update(p, f.Timestamp, f.WireLen)
+		if derr != nil {
+			continue
+		}
+		in.Time, in.WireLen = f.Timestamp, f.WireLen
+		if o.n++; o.n == len(o.in) {
+			o.drain()
 		}
 	}
+}
+
+// drain hands the decoded packets waiting in the batch to the table.
+func (o *Offline) drain() {
+	o.Table.UpdateBatch(o.in[:o.n])
+	o.n = 0
 }
