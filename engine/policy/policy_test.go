@@ -1,11 +1,13 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -421,5 +423,27 @@ func BenchmarkDecide(b *testing.B) {
 				_ = drops
 			})
 		}
+	}
+}
+
+func TestSpecJSON(t *testing.T) {
+	s := example()
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Spec
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatalf("unmarshal %s: %v", data, err)
+	}
+	if !reflect.DeepEqual(back, s) {
+		t.Errorf("JSON round trip changed the spec:\n%s\n%+v", data, back)
+	}
+	var one RuleSpec
+	if err := json.Unmarshal([]byte(`{"name":"x","labels":"DDoS","action":"DROP","ttl":"1m"}`), &one); err != nil || len(one.Labels) != 1 || one.Labels[0] != "DDoS" || one.Action != "DROP" {
+		t.Errorf("labels as one string: %+v, %v", one, err)
+	}
+	if err := json.Unmarshal([]byte(`{"labels":7}`), &one); err == nil {
+		t.Error("labels: 7 accepted")
 	}
 }
