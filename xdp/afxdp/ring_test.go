@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -355,6 +356,15 @@ func TestBatchCallsDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per batch round, want 0", allocs)
+	}
+}
+
+func TestDescLayout(t *testing.T) {
+	var d Desc
+	var k unix.XDPDesc
+	if unsafe.Sizeof(d) != unsafe.Sizeof(k) || unsafe.Offsetof(d.Len) != unsafe.Offsetof(k.Len) ||
+		unsafe.Offsetof(d.Options) != unsafe.Offsetof(k.Options) {
+		t.Fatal("Desc does not have the layout of struct xdp_desc")
 	}
 }
 

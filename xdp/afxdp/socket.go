@@ -91,7 +91,7 @@ type Socket struct {
 	received, filled, transmitted, completed, rejected, wakeups atomic.Uint64
 
 	pfd    [1]unix.PollFd
-	closed bool
+	closed atomic.Bool // read by Stats from other goroutines
 }
 
 // Open creates an AF_XDP socket on the UMEM, bound to cfg's interface and queue. The
@@ -510,7 +510,7 @@ func (s *Socket) FillPending() int { return s.fillOut }
 // kernel sends a bounded batch per call, so keep calling it while TXPending > 0.
 // Transient conditions (EAGAIN, EBUSY, ENOBUFS, ENETDOWN, EINTR) are not errors.
 func (s *Socket) WakeTX() error {
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
 	if s.tx.outstanding() == 0 || !s.tx.needWakeup() {
@@ -529,7 +529,7 @@ func (s *Socket) WakeTX() error {
 // the kernel asked for it (XDP_USE_NEED_WAKEUP). Busy-polling receive loops call it when
 // Receive returns nothing.
 func (s *Socket) WakeRX() error {
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
 	if !s.fill.needWakeup() {
@@ -548,12 +548,12 @@ func (s *Socket) WakeRX() error {
 // reports whether they can. While frames are queued for transmission it also waits for
 // TX progress; in copy mode poll itself drives transmission.
 func (s *Socket) Poll(timeout time.Duration) (bool, error) {
-	if s.closed {
+	if s.closed.Load() {
 		return false, ErrClosed
 	}
 	ms := -1
 	if timeout >= 0 {
-		ms = int(timeout / time.Millisecond)
+		ms = int((timeout + time.Millisecond - 1) / time.Millisecond) // round up: 0 only for 0
 	}
 	s.pfd[0].Events = unix.POLLIN
 	if s.txOut > 0 {
@@ -588,9 +588,10 @@ type Stats struct {
 	Wakeups     uint64 // sendto/recvfrom calls made because the kernel asked for them
 }
 
-// Stats reads the socket's counters. It may be called from any goroutine.
+// Stats reads the socket's counters. It may be called from any goroutine, e.g. a
+// metrics scrape, while the owner keeps receiving.
 func (s *Socket) Stats() (Stats, error) {
-	if s.closed {
+	if s.closed.Load() {
 		return Stats{}, ErrClosed
 	}
 	st := Stats{
@@ -616,10 +617,10 @@ func (s *Socket) Stats() (Stats, error) {
 // (in its fill, RX, TX or completion rings) cannot be recovered: the UMEM counts them as
 // orphaned. Other sockets on the UMEM keep working.
 func (s *Socket) Close() error {
-	if s == nil || s.closed {
+	if s == nil || s.closed.Load() {
 		return nil
 	}
-	s.closed = true
+	s.closed.Store(true)
 	u := s.umem
 	for i, o := range u.sockets {
 		if o == s {

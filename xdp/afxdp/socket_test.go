@@ -221,10 +221,14 @@ func TestTwoQueues(t *testing.T) {
 		t.Run(fmt.Sprintf("shared-umem=%v", shared), func(t *testing.T) {
 			a, b := newNS(t), newNS(t)
 			w := newWire(t, a, b, 2)
-			xsks, prog := newRedirect(t, 2)
+			var queues int
+			if err := a.Do(func() (err error) { queues, err = Queues(w.Name); return err }); err != nil || queues != 2 {
+				t.Fatalf("Queues(%s) = %d, %v; want 2", w.Name, queues, err)
+			}
+			xsks, prog := newRedirect(t, queues)
 			var socks []*Socket
 			var umems []*UMEM
-			for q := range 2 {
+			for q := range queues {
 				if q == 0 || !shared {
 					u, err := NewUMEM(UMEMConfig{NumFrames: 1024, Debug: true})
 					if err != nil {
@@ -294,6 +298,19 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { u.Close() })
+
+	err = w.NS.Do(func() error {
+		if n, err := Queues(w.Name); n != 1 || err != nil {
+			return fmt.Errorf("Queues(%s) = %d, %v; want 1", w.Name, n, err)
+		}
+		if _, err := Queues("fs-nonexistent"); err == nil || !strings.Contains(err.Error(), "fs-nonexistent") {
+			return fmt.Errorf("Queues of a missing interface: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
 
 	var logBuf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
