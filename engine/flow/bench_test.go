@@ -72,7 +72,7 @@ func BenchmarkFlowUpdate(b *testing.B) {
 			seq := benchSeq(sz.n)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), processCPU()
 			for i := 0; i < b.N; i++ {
 				fi := seq[i&(len(seq)-1)]
 				fillPacket(&p, fi, i&1 == 1)
@@ -80,6 +80,8 @@ func BenchmarkFlowUpdate(b *testing.B) {
 				tb.Update(&p, ts, 64+int(fi&511))
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
 			if s := tb.Stats(); s.Flows != uint64(sz.n) {
 				b.Fatalf("flows created %d, want %d (timeouts or eviction fired)", s.Flows, sz.n)
 			}
@@ -111,7 +113,7 @@ func BenchmarkFlowUpdateBatch(b *testing.B) {
 			seq := benchSeq(sz.n)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), processCPU()
 			for i := 0; i < b.N; i += len(in) {
 				n := min(len(in), b.N-i)
 				for j := 0; j < n; j++ {
@@ -123,6 +125,8 @@ func BenchmarkFlowUpdateBatch(b *testing.B) {
 				tb.UpdateBatch(in[:n])
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
 			if s := tb.Stats(); s.Flows != uint64(sz.n) {
 				b.Fatalf("flows created %d, want %d (timeouts or eviction fired)", s.Flows, sz.n)
 			}
@@ -172,7 +176,7 @@ func BenchmarkFlowUpdateGoMap(b *testing.B) {
 			seq := benchSeq(sz.n)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), processCPU()
 			for i := 0; i < b.N; i++ {
 				fi := seq[i&(len(seq)-1)]
 				fillPacket(&p, fi, i&1 == 1)
@@ -180,6 +184,8 @@ func BenchmarkFlowUpdateGoMap(b *testing.B) {
 				g.update(&p, ts, 64+int(fi&511))
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
 			if len(g.flows) != sz.n {
 				b.Fatalf("%d flows, want %d", len(g.flows), sz.n)
 			}

@@ -160,7 +160,7 @@ func runEngine(b *testing.B, m *memCapture, live int) {
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	// The capture is replayed as often as needed, shifted in time so replays do not
 	// overlap (the table sees new flows, as it would on a live link).
 	var shift int64
@@ -184,6 +184,7 @@ func runEngine(b *testing.B, m *memCapture, live int) {
 	}
 	tb.UpdateBatch(in[:n])
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pkt/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
 	b.StopTimer()
 	tb.Flush()
 	if sunk == 0 || errs[packet.ReasonNone] == 0 {
