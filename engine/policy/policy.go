@@ -25,6 +25,8 @@ type Decision struct {
 	Scope Scope
 	// PrefixLen is the source prefix length the decision covers: 32 or 128 for scope
 	// source, the configured length for the source's family for scope prefix, 0 for flow.
+	// IPv4-mapped IPv6 sources get IPv4 lengths: apply them to src.Unmap(). A decision
+	// for an invalid (zero) source address always has scope flow.
 	PrefixLen uint8
 	// TTL is how long the verdict stays in force.
 	TTL time.Duration
@@ -135,16 +137,27 @@ func (p *Policy) finish(o *outcome, src netip.Addr) Decision {
 	if o.d.Action.Enforcing() && p.Allowed(src) {
 		return o.allowed
 	}
+	if !src.IsValid() {
+		// No source address to scope by: never widen the decision beyond the flow.
+		d := o.d
+		d.Scope = ScopeFlow
+		return d
+	}
+	return o.scoped(src.Is4() || src.Is4In6())
+}
+
+// scoped returns the outcome's decision with the prefix length for the family.
+func (o *outcome) scoped(is4 bool) Decision {
 	d := o.d
 	switch d.Scope {
 	case ScopeSource:
 		d.PrefixLen = 128
-		if src.Is4() || src.Is4In6() {
+		if is4 {
 			d.PrefixLen = 32
 		}
 	case ScopePrefix:
 		d.PrefixLen = o.prefix6
-		if src.Is4() || src.Is4In6() {
+		if is4 {
 			d.PrefixLen = o.prefix4
 		}
 	}
@@ -183,8 +196,9 @@ func (p *Policy) Spec() Spec { return cloneSpec(p.spec) }
 // Rules describes the compiled rules in order, with defaults filled in.
 func (p *Policy) Rules() []Rule { return append([]Rule(nil), p.info...) }
 
-// Default returns the decision taken when no rule matches (PrefixLen for IPv4 sources).
-func (p *Policy) Default() Decision { return p.finish(&p.def, netip.IPv4Unspecified()) }
+// Default returns the decision taken when no rule matches, for an IPv4 source that is
+// not allowlisted.
+func (p *Policy) Default() Decision { return p.def.scoped(true) }
 
 // DefaultRule describes the default action like Rules describes rules (named "default",
 // matching everything).

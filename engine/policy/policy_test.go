@@ -75,7 +75,7 @@ func TestDecide(t *testing.T) {
 		{"DDoS", 0.99, false, mapped, Decision{Action: ActionAlert, TTL: 10 * time.Minute, Rule: "allowlist:ddos", Allowlisted: true}},
 		{"x", 0.99, true, allowed4, Decision{Action: ActionAlert, TTL: DefaultTTL, Rule: "allowlist:anomaly", Allowlisted: true}},
 		{"BENIGN", 0.99, false, allowed4, Decision{Action: ActionPass, TTL: time.Minute, Rule: "benign"}},
-		{"DDoS", 0.99, false, netip.Addr{}, Decision{Action: ActionDrop, Scope: ScopeSource, PrefixLen: 128, TTL: 10 * time.Minute, Rule: "ddos"}},
+		{"DDoS", 0.99, false, netip.Addr{}, Decision{Action: ActionDrop, Scope: ScopeFlow, TTL: 10 * time.Minute, Rule: "ddos"}}, // no source: never wider than the flow
 	}
 	classes := []string{"BENIGN", "DDoS", "PortScan", "SSH-Patator", "Bot"}
 	b := p.Bind(classes)
