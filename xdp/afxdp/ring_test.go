@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -356,6 +357,59 @@ func TestBatchCallsDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per batch round, want 0", allocs)
+	}
+}
+
+// TestWakeOnlyWhenAsked checks the XDP_USE_NEED_WAKEUP gating: no system call while the
+// kernel has not set the ring's flag (the memory socket's fd is -1, so a call that is
+// made fails with EBADF and shows up as ErrSyscall).
+func TestWakeOnlyWhenAsked(t *testing.T) {
+	u := newTestUMEM(t, 8, false)
+	s, _ := newMemSocket(u, 8)
+	addrs := make([]uint64, 1)
+	u.Alloc(addrs)
+	for _, tc := range []struct {
+		name    string
+		flag    *uint32
+		wake    func() error
+		pending bool
+		want    error
+	}{
+		{"tx, flag clear", s.tx.flags, s.WakeTX, true, nil},
+		{"rx, flag clear", s.fill.flags, s.WakeRX, false, nil},
+		{"tx, flag set, nothing queued", s.tx.flags, s.WakeTX, false, nil},
+		{"tx, flag set", s.tx.flags, s.WakeTX, true, ErrSyscall},
+		{"rx, flag set", s.fill.flags, s.WakeRX, false, ErrSyscall},
+	} {
+		if tc.pending && s.tx.outstanding() == 0 {
+			if s.TXPending() > 0 { // complete the earlier one first
+				p := atomic.LoadUint32(s.comp.producer)
+				s.comp.slots[p&s.comp.mask] = addrs[0]
+				atomic.StoreUint32(s.comp.producer, p+1)
+				if s.Complete(addrs) != 1 {
+					t.Fatal("completion not seen")
+				}
+			}
+			s.Transmit([]Desc{{Addr: addrs[0], Len: 60}})
+		}
+		if !tc.pending && s.tx.outstanding() > 0 {
+			atomic.StoreUint32(s.tx.consumer, s.tx.cachedProd) // the "kernel" took the TX entry
+		}
+		if strings.Contains(tc.name, "flag set") {
+			atomic.StoreUint32(tc.flag, unix.XDP_RING_NEED_WAKEUP)
+		} else {
+			atomic.StoreUint32(tc.flag, 0)
+		}
+		before, _ := s.Stats()
+		err := tc.wake()
+		after, _ := s.Stats()
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if calls := after.Wakeups - before.Wakeups; (calls > 0) != (tc.want != nil) {
+			t.Errorf("%s: %d system calls", tc.name, calls)
+		}
+		atomic.StoreUint32(tc.flag, 0)
 	}
 }
 
