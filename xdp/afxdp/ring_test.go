@@ -3,9 +3,9 @@ package afxdp
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"strings"
 	"testing"
 	"unsafe"
 
