@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -202,4 +203,45 @@ func fieldLine(root *yaml.Node, fe *policy.FieldError) int {
 		}
 	}
 	return v.Line
+}
+
+// File names inside state_dir.
+const (
+	appliedPolicyFile = "policy.yaml"
+	blocksFile        = "blocks.json"
+)
+
+// AppliedPolicyPath is where the daemon persists the policy last applied through the
+// control API, so it survives restarts.
+func (c *Config) AppliedPolicyPath() string { return filepath.Join(c.StateDir, appliedPolicyFile) }
+
+// BlocksPath is where the daemon persists block and allow entries (policy.State).
+func (c *Config) BlocksPath() string { return filepath.Join(c.StateDir, blocksFile) }
+
+// SaveAppliedPolicy persists spec as the applied policy with an atomic write (mode 0600,
+// state_dir created 0700 if missing).
+func (c *Config) SaveAppliedPolicy(spec policy.Spec) error {
+	data, err := EncodePolicy(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	return policy.WriteFileAtomic(c.AppliedPolicyPath(), data, 0o600)
+}
+
+// LoadActivePolicy loads the policy the daemon starts with: the applied policy in
+// state_dir when there is one, else the configured policy file (LoadPolicy). It returns
+// the file it used ("" for the built-in policy).
+func (c *Config) LoadActivePolicy() (*policy.Policy, policy.Spec, string, error) {
+	applied := c.AppliedPolicyPath()
+	if _, err := os.Stat(applied); err == nil {
+		p, spec, err := LoadPolicy(applied)
+		return p, spec, applied, err
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, policy.Spec{}, applied, fmt.Errorf("policy: %w", err)
+	}
+	p, spec, err := c.LoadPolicy()
+	return p, spec, c.Policy.Path, err
 }

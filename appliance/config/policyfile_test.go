@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -136,5 +137,32 @@ func TestConfigLoadPolicy(t *testing.T) {
 	c.Policy.Path = filepath.Join(dir, "policy.yaml")
 	if _, _, err := c.LoadPolicy(); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("oversized policy: %v", err)
+	}
+}
+
+func TestAppliedPolicySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeFile(t, "flowsieve.yaml", "state_dir: "+filepath.Join(dir, "state")+"\npolicy:\n  path: "+filepath.Join(repoConfigs(t), "policy.yaml")+"\n")
+	c, err := Load(Sources{File: cfgPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, spec, from, err := c.LoadActivePolicy()
+	if err != nil || from != c.Policy.Path {
+		t.Fatalf("first start: from %q, %v; want the configured policy", from, err)
+	}
+	spec.Default.Action = "DROP"
+	if err := c.SaveAppliedPolicy(spec); err != nil {
+		t.Fatal(err)
+	}
+	p, _, from, err := c.LoadActivePolicy()
+	if err != nil || from != c.AppliedPolicyPath() || p.Default().Action != policy.ActionDrop {
+		t.Fatalf("restart: from %q, %v, default %v; want the applied policy with DROP", from, err, p.Default().Action)
+	}
+	if fi, err := os.Stat(c.AppliedPolicyPath()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("applied policy file: %v, %v", fi.Mode(), err)
+	}
+	if c.BlocksPath() != filepath.Join(dir, "state", "blocks.json") {
+		t.Errorf("BlocksPath = %s", c.BlocksPath())
 	}
 }
