@@ -522,7 +522,7 @@ func (s *Socket) WakeTX() error {
 	case 0, unix.EAGAIN, unix.EBUSY, unix.ENOBUFS, unix.ENETDOWN, unix.EINTR:
 		return nil
 	}
-	return ErrSyscall
+	return s.syscallError("sendto (TX wake-up)", e)
 }
 
 // WakeRX kicks the kernel to take frames from the fill ring, with a recvfrom(2) only when
@@ -541,7 +541,7 @@ func (s *Socket) WakeRX() error {
 	case 0, unix.EAGAIN, unix.EBUSY, unix.ENOBUFS, unix.ENETDOWN, unix.EINTR:
 		return nil
 	}
-	return ErrSyscall
+	return s.syscallError("recvfrom (RX wake-up)", e)
 }
 
 // Poll waits up to timeout (negative: forever) until packets can be received, and
@@ -565,9 +565,15 @@ func (s *Socket) Poll(timeout time.Duration) (bool, error) {
 		if err == unix.EINTR {
 			return false, nil
 		}
-		return false, ErrSyscall
+		return false, s.syscallError("poll", err)
 	}
 	return n > 0 && s.pfd[0].Revents&unix.POLLIN != 0, nil
+}
+
+// syscallError wraps a failed system call on the socket; it allocates, but only on
+// the error path.
+func (s *Socket) syscallError(op string, err error) error {
+	return fmt.Errorf("%w: %s queue %d: %s: %w", ErrSyscall, s.ifname, s.queue, op, err)
 }
 
 // Stats are a socket's counters: the kernel's (XDP_STATISTICS) and this package's.
