@@ -1,12 +1,13 @@
 package flow
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/flowsieve/flowsieve/engine/features"
@@ -40,7 +41,9 @@ type Config struct {
 	// 0 turns it off.
 	EarlyPackets int
 	// Seed seeds the key hash. 0 draws a random seed, so crafted traffic cannot aim
-	// at hash collisions; output never depends on the seed.
+	// at hash collisions. The flows and their features do not depend on the seed,
+	// except which flow is evicted when the table is full; the order in which flows
+	// ending by timeout reach the sink may.
 	Seed uint64
 }
 
@@ -145,11 +148,13 @@ type Stats struct {
 // Table is a fixed-capacity bidirectional flow table. It is not safe for concurrent
 // use: each worker owns one (a shard). Update does not allocate.
 //
-// Layout: flow records live in one preallocated array; an open-addressing index of
-// 2×capacity (rounded up to a power of two) 64-bit slots with linear probing maps a
-// key to its record. A slot holds the top 32 bits of the key's seeded hash (the home
-// position and a tag compared before touching the record) and the record index + 1;
-// 0 is empty. Removal shifts later entries back, so there are no tombstones.
+// Layout: the flow records themselves form an open-addressing hash table with linear
+// probing: capacity × 5/4 preallocated records (load ≤ 0.8), the home position of a
+// key taken from the top 32 bits of its seeded 64-bit hash. Beside them, a compact
+// array of 16-bit tags (other bits of the same hash, 0 = empty record) is probed
+// first: it is small enough to stay in the CPU caches, so a packet costs one random
+// access to main memory (its record) instead of two (an index slot, then the record).
+// Removal shifts later records back (backward-shift deletion): no tombstones.
 //
 // Expiry: each Update checks the flow it touches for the timeouts, and a clock hand
 // advancing one record per Update sweeps flows that get no more packets. Expire and
@@ -167,24 +172,25 @@ type Stats struct {
 // CICFlowMeter (Engelen et al.'s fix) also waits for both FINs; nDPI never splits a
 // 5-tuple on FIN/RST and only idles flows out.
 type Table struct {
-	seed      uint64
-	slots     []uint64
-	mask      uint64
-	homeShift uint
-	flows     []Flow
-	free      []int32
-	hand      int
-	active    int64
-	idle      int64
-	early     uint64
-	sink      Sink
-	stats     Stats
+	seed     uint64
+	n        uint64   // records in the table (capacity × 5/4 + 1)
+	tags     []uint16 // tag of record i's hash, 0 when record i is empty
+	flows    []Flow   // the records
+	live     int      // records in use
+	capacity int
+	hand     uint64
+	order    []uint32 // Flush scratch
+	active   int64
+	idle     int64
+	early    uint64
+	sink     Sink
+	stats    Stats
 
 	// UpdateBatch scratch: keys, hashes and directions of the current batch.
 	bkeys   [batchMax]Key
 	bhash   [batchMax]uint64
 	blo     [batchMax]bool
-	bhome   [batchMax]uint64
+	bpos    [batchMax]uint64
 	touched uint64 // sum of the values stage 2 loaded, kept so the loads stay
 }
 
@@ -214,24 +220,18 @@ func New(cfg Config, sink Sink) (*Table, error) {
 		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 		cfg.Seed = binary.LittleEndian.Uint64(b[:]) | 1
 	}
-	nb := uint(bits.Len(uint(2*cfg.Capacity - 1))) // 2^nb ≥ 2×capacity
-	if nb < 4 {
-		nb = 4
-	}
+	n := cfg.Capacity + cfg.Capacity/4 + 1 // load factor ≤ 0.8; always an empty record
 	t := &Table{
-		seed:      cfg.Seed,
-		slots:     make([]uint64, 1<<nb),
-		mask:      1<<nb - 1,
-		homeShift: 32 - nb,
-		flows:     make([]Flow, cfg.Capacity),
-		free:      make([]int32, cfg.Capacity),
-		active:    int64(cfg.ActiveTimeout),
-		idle:      int64(cfg.IdleTimeout),
-		early:     uint64(cfg.EarlyPackets),
-		sink:      sink,
-	}
-	for i := range t.free {
-		t.free[i] = int32(cfg.Capacity - 1 - i) // pop from the end: record 0 first
+		seed:     cfg.Seed,
+		n:        uint64(n),
+		tags:     make([]uint16, n),
+		flows:    make([]Flow, n),
+		capacity: cfg.Capacity,
+		order:    make([]uint32, 0, cfg.Capacity),
+		active:   int64(cfg.ActiveTimeout),
+		idle:     int64(cfg.IdleTimeout),
+		early:    uint64(cfg.EarlyPackets),
+		sink:     sink,
 	}
 	return t, nil
 }
@@ -239,15 +239,46 @@ func New(cfg Config, sink Sink) (*Table, error) {
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	s := t.stats
-	s.Live = len(t.flows) - len(t.free)
+	s.Live = t.live
 	return s
 }
 
 // Len returns the number of live flows.
-func (t *Table) Len() int { return len(t.flows) - len(t.free) }
+func (t *Table) Len() int { return t.live }
 
 // Capacity returns the maximum number of live flows.
-func (t *Table) Capacity() int { return len(t.flows) }
+func (t *Table) Capacity() int { return t.capacity }
+
+// home returns the home record of hash h (multiply-shift range reduction).
+func (t *Table) home(h uint64) uint64 { return (h >> 32) * t.n >> 32 }
+
+// tagOf returns the 16-bit tag of hash h; never 0 (0 marks an empty record).
+func tagOf(h uint64) uint16 { return uint16(h) | 1 }
+
+// next returns the record after i, wrapping around.
+func (t *Table) next(i uint64) uint64 {
+	if i++; i == t.n {
+		return 0
+	}
+	return i
+}
+
+// find returns the record holding key k (hash h) and true, or the empty record where
+// it would go and false. It reads the tags and only the records whose tag matches.
+func (t *Table) find(k *Key, h uint64) (uint64, bool) {
+	tg := tagOf(h)
+	i := t.home(h)
+	for {
+		x := t.tags[i]
+		if x == 0 {
+			return i, false
+		}
+		if x == tg && t.flows[i].Key == *k {
+			return i, true
+		}
+		i = t.next(i)
+	}
+}
 
 // Update accounts one decoded packet captured at ts (unix ns) whose frame was
 // wireLen bytes on the wire. Non-IP packets and non-first fragments are counted and
@@ -287,28 +318,30 @@ func (t *Table) UpdateBatch(in []Input) {
 }
 
 func (t *Table) batch(in []Input) {
-	keys, hashes, lo, home := &t.bkeys, &t.bhash, &t.blo, &t.bhome
-	// Stage 1: keys and hashes (no memory traffic beyond the packets).
+	keys, hashes, lo, pos := &t.bkeys, &t.bhash, &t.blo, &t.bpos
+	// Stage 1: keys, hashes and where their probe sequences start.
 	for j := range in {
 		p := &in[j].Packet
 		keys[j], lo[j] = makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
 		hashes[j] = keys[j].hash(t.seed)
-		home[j] = (hashes[j] >> 32) >> t.homeShift
+		pos[j] = t.home(hashes[j])
 	}
-	// Stage 2: load every home slot in a tight loop, so the misses overlap.
+	// Stage 2: find each packet's record by its tag (the tags stay in cache) ...
+	for j := range in {
+		tg, i := tagOf(hashes[j]), pos[j]
+		for x := t.tags[i]; x != 0 && x != tg; x = t.tags[i] {
+			i = t.next(i)
+		}
+		pos[j] = i
+	}
+	// Stage 3: ... and load a few cache lines of those records in a tight loop, so
+	// the misses of the whole batch overlap. (A guess: stage 4 looks up properly.)
 	var touch uint64
 	for j := range in {
-		touch += t.slots[home[j]&t.mask]
-	}
-	// Stage 3: load a few cache lines of the record each home slot points to (a
-	// guess: stage 4 looks up properly).
-	for j := range in {
-		if s := t.slots[home[j]&t.mask]; s != 0 {
-			f := &t.flows[uint32(s)-1]
-			a := &f.Acc
-			touch += f.Key.LoA0 + uint64(a.Last) + a.FwdLen.N + a.BwdLen.N + a.FlowIAT.N +
-				a.FwdIAT.N + a.BwdIAT.N + a.FwdHdr + uint64(a.Flags[0])
-		}
+		f := &t.flows[pos[j]]
+		a := &f.Acc
+		touch += f.Key.LoA0 + uint64(a.Last) + a.FwdLen.N + a.BwdLen.N + a.FlowIAT.N +
+			a.FwdIAT.N + a.BwdIAT.N + a.FwdHdr + uint64(a.Flags[0])
 	}
 	t.touched = touch
 	// Stage 4: the updates, now mostly from cache.
@@ -337,7 +370,6 @@ func (t *Table) accept(p *packet.Packet) bool {
 
 // apply adds packet p with key k (hash h) to its flow, creating the flow if needed.
 func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64, wireLen int) {
-	tag := h >> 32
 	isTCP := p.Proto == packet.ProtoTCP && p.HasL4
 	fp := features.Packet{
 		Time:    ts,
@@ -349,37 +381,21 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 		fp.Flags, fp.Window = p.TCPFlags, p.TCPWindow
 	}
 
-	i := tag >> t.homeShift
-	for {
-		s := t.slots[i]
-		if s == 0 {
-			break
-		}
-		if s>>32 == tag {
-			f := &t.flows[uint32(s)-1]
-			if f.Key == *k {
-				t.update(f, &fp, srcIsLo, wireLen, int32(uint32(s)-1))
-				return
-			}
-		}
-		i = (i + 1) & t.mask
+	if i, ok := t.find(k, h); ok {
+		t.update(&t.flows[i], &fp, srcIsLo, wireLen, i)
+		return
 	}
 
 	// New flow.
-	if len(t.free) == 0 {
+	if t.live == t.capacity {
 		t.evict(ts)
-		// Removal may have shifted entries: find the empty slot again.
-		i = tag >> t.homeShift
-		for t.slots[i] != 0 {
-			i = (i + 1) & t.mask
-		}
 	}
-	idx := t.free[len(t.free)-1]
-	t.free = t.free[:len(t.free)-1]
-	t.slots[i] = tag<<32 | uint64(idx+1)
-	f := &t.flows[idx]
+	i, _ := t.find(k, h) // eviction may have moved records: look again
+	t.tags[i] = tagOf(h)
+	t.live++
+	f := &t.flows[i]
 	t.start(f, k, h, &fp, srcIsLo, wireLen)
-	t.after(f, &fp, srcIsLo, idx)
+	t.after(f, &fp, srcIsLo, i)
 }
 
 // start makes f a new flow whose first packet is fp.
@@ -397,7 +413,7 @@ func (t *Table) start(f *Flow, k *Key, h uint64, fp *features.Packet, srcIsLo bo
 
 // update adds a packet to the existing flow f (record idx), restarting it first if it
 // timed out or a new TCP connection reuses its 5-tuple.
-func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, idx int32) {
+func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, idx uint64) {
 	var why Reason
 	switch {
 	case fp.Time-f.Acc.Last > t.idle:
@@ -425,7 +441,7 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 }
 
 // after runs the early decision point and TCP termination for the packet just added.
-func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx int32) {
+func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
 	if t.early != 0 && f.Acc.Packets() == t.early && t.sink != nil {
 		t.stats.Sunk[Early]++
 		f.EarlyDone = true
@@ -460,34 +476,29 @@ func (t *Table) emit(f *Flow, why Reason) {
 }
 
 // end hands flow record idx to the sink and removes it from the table.
-func (t *Table) end(f *Flow, idx int32, why Reason) {
+func (t *Table) end(f *Flow, idx uint64, why Reason) {
 	t.emit(f, why)
-	t.remove(f, idx)
+	t.remove(idx)
 }
 
-// remove deletes record idx from the index (backward-shift deletion) and frees it.
-func (t *Table) remove(f *Flow, idx int32) {
-	tag := f.hash >> 32
-	want := tag<<32 | uint64(idx+1)
-	i := tag >> t.homeShift
-	for t.slots[i] != want {
-		i = (i + 1) & t.mask
-	}
+// remove empties record i, shifting later records of its probe run back so every
+// record stays reachable from its home (backward-shift deletion).
+func (t *Table) remove(i uint64) {
+	t.live--
 	for {
+		t.tags[i] = 0
+		t.flows[i].live = false
 		j := i
 		for {
-			j = (j + 1) & t.mask
-			s := t.slots[j]
-			if s == 0 {
-				t.slots[i] = 0
-				f.live = false
-				t.free = append(t.free, idx) // within capacity: never reallocates
+			j = t.next(j)
+			if t.tags[j] == 0 {
 				return
 			}
-			home := (s >> 32) >> t.homeShift
-			// Move s into the hole at i unless its home lies cyclically in (i, j].
-			if (j-home)&t.mask >= (j-i)&t.mask {
-				t.slots[i] = s
+			// Move record j into the hole at i unless its home lies cyclically in (i, j].
+			h := t.home(t.flows[j].hash)
+			if (j+t.n-h)%t.n >= (j+t.n-i)%t.n {
+				t.tags[i] = t.tags[j]
+				t.flows[i] = t.flows[j]
 				i = j
 				break
 			}
@@ -509,64 +520,79 @@ func (t *Table) expired(f *Flow, now int64) Reason {
 // sweep advances the clock hand by one record, ending it if it timed out.
 func (t *Table) sweep(now int64) {
 	i := t.hand
-	t.hand++
-	if t.hand == len(t.flows) {
-		t.hand = 0
-	}
+	t.hand = t.next(i)
 	f := &t.flows[i]
 	if !f.live {
 		return
 	}
 	if why := t.expired(f, now); why != Early {
-		t.end(f, int32(i), why)
+		t.end(f, i, why)
 	}
 }
 
 // evict ends one flow to make room: the least recently seen of the next evictSample
-// live flows from the clock hand. Called only when the table is full (all live).
+// live flows from the clock hand. Called only when the table is full.
 func (t *Table) evict(now int64) {
-	best := -1
-	for n, i := 0, t.hand; n < evictSample && n < len(t.flows); n++ {
-		if best < 0 || t.flows[i].Acc.Last < t.flows[best].Acc.Last {
+	best, i := t.n, t.hand
+	for seen := 0; seen < evictSample; i = t.next(i) {
+		if !t.flows[i].live {
+			continue
+		}
+		seen++
+		if best == t.n || t.flows[i].Acc.Last < t.flows[best].Acc.Last {
 			best = i
 		}
-		if i++; i == len(t.flows) {
-			i = 0
-		}
 	}
-	t.hand = best + 1
-	if t.hand == len(t.flows) {
-		t.hand = 0
-	}
+	t.hand = t.next(best)
 	f := &t.flows[best]
 	why := t.expired(f, now)
 	if why == Early {
 		why = EndEvicted
 	}
-	t.end(f, int32(best), why)
+	t.end(f, best, why)
 }
 
 // Expire ends every flow that timed out at time now (unix ns). It walks the whole
 // table; the per-packet sweep makes calling it optional.
 func (t *Table) Expire(now int64) {
-	for i := range t.flows {
+	for i := uint64(0); i < t.n; {
 		f := &t.flows[i]
-		if !f.live {
+		if why := t.expired(f, now); f.live && why != Early {
+			t.end(f, i, why) // a later record may move into i: look at i again
 			continue
 		}
-		if why := t.expired(f, now); why != Early {
-			t.end(f, int32(i), why)
-		}
+		i++
 	}
 }
 
-// Flush ends every live flow with reason EndFlush, in record order (deterministic for
-// a given input), leaving the table empty.
+// Flush ends every live flow with reason EndFlush, in order of first packet time
+// (then key), so the order does not depend on the hash seed; the table is left empty.
 func (t *Table) Flush() {
+	order := t.order[:0]
 	for i := range t.flows {
-		f := &t.flows[i]
-		if f.live {
-			t.end(f, int32(i), EndFlush)
+		if t.flows[i].live {
+			order = append(order, uint32(i))
 		}
 	}
+	slices.SortFunc(order, func(a, b uint32) int {
+		fa, fb := &t.flows[a], &t.flows[b]
+		return cmp.Or(cmp.Compare(fa.Acc.First, fb.Acc.First), compareKeys(&fa.Key, &fb.Key))
+	})
+	// Hand all to the sink first, then clear: no record moves while the sink runs.
+	for _, i := range order {
+		t.emit(&t.flows[i], EndFlush)
+	}
+	for i := range t.flows {
+		t.flows[i].live = false
+		t.tags[i] = 0
+	}
+	t.live = 0
+	t.order = order[:0]
+}
+
+// compareKeys orders keys (a total order for deterministic output).
+func compareKeys(a, b *Key) int {
+	return cmp.Or(cmp.Compare(a.LoA0, b.LoA0), cmp.Compare(a.LoA1, b.LoA1), cmp.Compare(a.HiA0, b.HiA0),
+		cmp.Compare(a.HiA1, b.HiA1), cmp.Compare(a.LoPort, b.LoPort), cmp.Compare(a.HiPort, b.HiPort),
+		cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.IPVersion, b.IPVersion))
 }

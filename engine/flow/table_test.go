@@ -190,9 +190,9 @@ func TestEvictionAndIndexConsistency(t *testing.T) {
 		t.Errorf("evicted %d, stats %+v, live before flush %d", evicted, s, live)
 	}
 	// The index must be empty again.
-	for i, sl := range tb.slots {
-		if sl != 0 {
-			t.Fatalf("slot %d not empty after Flush", i)
+	for i, tg := range tb.tags {
+		if tg != 0 || tb.flows[i].live {
+			t.Fatalf("record %d not empty after Flush", i)
 		}
 	}
 }
@@ -203,7 +203,7 @@ func TestSweepExpiresQuietFlows(t *testing.T) {
 	p := pkt(A, B, 1, 2, udp, 0, 10)
 	tb.Update(&p, 0, 60)
 	q := pkt(A, B, 3, 4, udp, 0, 10)
-	for i := 0; i < 40; i++ { // another flow keeps the clock going past the idle timeout
+	for i := 0; i < 80; i++ { // another flow keeps the clock going past the idle timeout
 		tb.Update(&q, int64(1+i)*int64(time.Second)/4, 60)
 	}
 	if len(got) != 1 || got[0].why != EndIdle || got[0].src != A+":1" {
