@@ -23,6 +23,7 @@ const (
 	flowsFlagIdleTimeout   = "idle-timeout"
 	flowsFlagActiveTimeout = "active-timeout"
 	flowsFlagCapacity      = "capacity"
+	flowsFlagSeed          = "hash-seed"
 )
 
 // Output formats of the flows command.
@@ -44,6 +45,8 @@ func tableFlags() []cli.Flag {
 			Usage: "A flow ends this long after its first packet, and later packets start a new flow."},
 		&cli.IntFlag{Name: flowsFlagCapacity, Value: flow.DefaultCapacity, EnvVars: []string{"FLOWSIEVE_FLOW_CAPACITY"},
 			Usage: "Maximum number of live flows; when full, the least recently seen of a small sample is ended early (evicted)."},
+		&cli.Uint64Flag{Name: flowsFlagSeed, Value: 1, EnvVars: []string{"FLOWSIEVE_HASH_SEED"},
+			Usage: "Seed of the flow table's hash. The same input and seed give the same output, in the same order; 0 draws a random seed (the order of flows ended by timeouts, and eviction choices, may then vary)."},
 	}
 }
 
@@ -77,7 +80,7 @@ func tableConfig(c *cli.Context) (flow.Config, error) {
 		Capacity:      c.Int(flowsFlagCapacity),
 		IdleTimeout:   c.Duration(flowsFlagIdleTimeout),
 		ActiveTimeout: c.Duration(flowsFlagActiveTimeout),
-		Seed:          0, // random: output does not depend on it
+		Seed:          c.Uint64(flowsFlagSeed),
 	}
 	if cfg.IdleTimeout <= 0 || cfg.ActiveTimeout <= 0 {
 		return cfg, fmt.Errorf("--%s and --%s must be positive", flowsFlagIdleTimeout, flowsFlagActiveTimeout)

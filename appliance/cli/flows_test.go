@@ -152,6 +152,24 @@ func TestFlowsCSV(t *testing.T) {
 	}
 }
 
+func TestFlowsDeterministic(t *testing.T) {
+	data := filepath.Join("..", "..", "..", "shared", "data", "ndpi", "pcap", "1kxun.pcap")
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("shared capture absent (%v)", err)
+	}
+	first, stderr, code := run(t, "flows", "--format", "jsonl", data)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(first, "\n"); n < 100 {
+		t.Fatalf("only %d flows", n)
+	}
+	again, _, _ := run(t, "flows", "--format", "jsonl", data)
+	if again != first {
+		t.Error("two runs over the same capture with the same seed differ")
+	}
+}
+
 func TestFlowsJSONLinesAndEarly(t *testing.T) {
 	path, total := testCapture(t)
 	for _, c := range []struct {
