@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/flowsieve/flowsieve/engine/cluster"
@@ -26,9 +27,18 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	throughput := flag.Bool("throughput", false, "measure PartialFit rows/s instead of fitting")
 	seconds := flag.Float64("seconds", 2, "duration of the throughput measurement")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*path, *d, *k, *batch, *nInit, *maxIter, *seed, *throughput, *seconds); err != nil {
 		fmt.Fprintln(os.Stderr, "kmeans:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

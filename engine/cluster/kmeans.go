@@ -129,11 +129,19 @@ func transformInto(m *matrix, x *features.Batch, colIdx []int, s *Scaler) error 
 
 // firstNotFinite returns the index of the first NaN or infinite value of v, or −1.
 func firstNotFinite(v []float32) int {
-	var s float32
-	for _, x := range v {
-		s += x - x // 0 for finite x, NaN otherwise
+	// Four independent sums keep the adds from waiting on each other.
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i] - v[i]
+		s1 += v[i+1] - v[i+1]
+		s2 += v[i+2] - v[i+2]
+		s3 += v[i+3] - v[i+3]
 	}
-	if s == 0 {
+	for ; i < len(v); i++ {
+		s0 += v[i] - v[i]
+	}
+	if s0+s1+s2+s3 == 0 { // 0 when every x is finite, NaN otherwise
 		return -1
 	}
 	for i, x := range v {
@@ -310,15 +318,34 @@ func (t *trainer) step(m *matrix) float64 {
 	}
 	lab := t.lab[:m.n]
 	for j, col := range m.cols {
-		var acc [groupSize * 4]float64
-		if k <= len(acc) {
-			for i, v := range col[:len(lab)] {
+		// Rows of one cluster often come in runs; four interleaved sets of sums keep
+		// consecutive adds to the same centre independent of each other.
+		const w = groupSize * 4
+		var acc [4][w]float64
+		if k <= w {
+			col := col[:len(lab)]
+			i := 0
+			for ; i+4 <= len(lab); i += 4 {
 				if l := lab[i]; l >= 0 {
-					acc[l&(groupSize*4-1)] += float64(v)
+					acc[0][l&(w-1)] += float64(col[i])
+				}
+				if l := lab[i+1]; l >= 0 {
+					acc[1][l&(w-1)] += float64(col[i+1])
+				}
+				if l := lab[i+2]; l >= 0 {
+					acc[2][l&(w-1)] += float64(col[i+2])
+				}
+				if l := lab[i+3]; l >= 0 {
+					acc[3][l&(w-1)] += float64(col[i+3])
+				}
+			}
+			for ; i < len(lab); i++ {
+				if l := lab[i]; l >= 0 {
+					acc[0][l&(w-1)] += float64(col[i])
 				}
 			}
 			for c := 0; c < k; c++ {
-				t.sums[c*d+j] = acc[c]
+				t.sums[c*d+j] = (acc[0][c] + acc[1][c]) + (acc[2][c] + acc[3][c])
 			}
 			continue
 		}
