@@ -513,8 +513,11 @@ func Fit(x *features.Batch, cfg Config) (*Model, error) {
 		ident[j] = j
 	}
 	// Check finiteness before fitting the scaler so the error names the raw value.
-	if _, err := transformBatch(x, ident, &Scaler{Kind: TransformNone, Mean: make([]float64, len(ident)), Scale: ones(len(ident))}); err != nil {
-		return nil, err
+	for j := range x.Cols {
+		col := x.Column(j)
+		if i := firstNotFinite(col); i >= 0 {
+			return nil, fmt.Errorf("%w: row %d, feature %q is %v", ErrNotFinite, i, x.Names[j], col[i])
+		}
 	}
 	sc, err := FitScaler(x, cfg.Transform)
 	if err != nil {
