@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -290,5 +291,60 @@ func TestAgreesWithNDPI(t *testing.T) {
 	}
 	if len(unexplained)*200 > total {
 		t.Errorf("%d disagreements with no known cause (more than 0.5%%): a flow-tracking bug?", len(unexplained))
+	}
+}
+
+// TestOfflineRealCaptures runs the offline driver over every file of the robustness
+// corpora (Zeek's odd and truncated traces, gopacket/dpkt test captures): no panic,
+// every packet the decoder accepted lands in exactly one flow, and read errors name
+// the file.
+func TestOfflineRealCaptures(t *testing.T) {
+	data := sharedData(t)
+	var files []string
+	for _, dir := range []string{"zeek-traces", "debian-pkg-pcaps", "stopddos"} {
+		filepath.WalkDir(filepath.Join(data, dir), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	if len(files) == 0 {
+		t.Skip("no captures found")
+	}
+	var frames, flows, readErrs, notCaptures int
+	for _, f := range files {
+		var pkts uint64
+		tb, err := New(Config{Capacity: 4096, Seed: 1}, func(fl *Flow, why Reason) {
+			if why != Early {
+				pkts += fl.FwdPackets() + fl.BwdPackets()
+				flows++
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := &Offline{Table: tb}
+		err = o.ReadFile(f)
+		tb.Flush()
+		switch {
+		case errors.Is(err, source.ErrUnknownFormat):
+			notCaptures++ // README, logs, ... beside the captures
+			continue
+		case err != nil:
+			readErrs++
+			if !strings.Contains(err.Error(), filepath.Base(f)) {
+				t.Errorf("error does not name the file: %v", err)
+			}
+		}
+		frames += int(o.Frames)
+		s := tb.Stats()
+		if want := o.Decode[packet.ReasonNone] - s.NonIP - s.Fragments; pkts != want {
+			t.Errorf("%s: flows hold %d packets, decoder accepted %d IP packets", f, pkts, want)
+		}
+	}
+	t.Logf("%d files (%d not captures, %d with read errors): %d frames, %d flows", len(files), notCaptures, readErrs, frames, flows)
+	if frames == 0 {
+		t.Error("no frames read")
 	}
 }

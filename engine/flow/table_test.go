@@ -236,6 +236,24 @@ func TestUpdateDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("Update allocates %v times per 512 packets", allocs)
 	}
+	in := make([]Input, len(pk))
+	for i := range in {
+		in[i].Packet, in[i].WireLen = pk[i], 150
+	}
+	allocs = testing.AllocsPerRun(20, func() {
+		for i := range in {
+			ts += 1000
+			in[i].Time = ts
+		}
+		tb.UpdateBatch(in)
+	})
+	if allocs != 0 {
+		t.Fatalf("UpdateBatch allocates %v times per 512 packets", allocs)
+	}
+	allocs = testing.AllocsPerRun(5, func() { tb.Flush() })
+	if allocs != 0 {
+		t.Fatalf("Flush allocates %v times", allocs)
+	}
 }
 
 // TestUpdateBatchEqualsUpdate feeds the same random stream (timeouts, FIN, RST,
