@@ -47,7 +47,7 @@ func BalancedWeights(y []int32, numClasses int) []float64 {
 }
 
 const (
-	featureThreshold = 1e-7                   // scikit-learn's FEATURE_THRESHOLD: closer values are equal
+	featureThreshold = 1e-7                  // scikit-learn's FEATURE_THRESHOLD: closer values are equal
 	epsilon          = 2.220446049250313e-16 // numpy.finfo(double).eps
 )
 

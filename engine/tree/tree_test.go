@@ -246,9 +246,9 @@ func TestValidate(t *testing.T) {
 		}}
 	}
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(*Tree)
-		field string
+		field  string
 	}{
 		{"feature out of range", func(t *Tree) { t.Nodes[0].Feature = 2 }, "nodes[0].feature"},
 		{"threshold NaN", func(t *Tree) { t.Nodes[0].Threshold = math.NaN() }, "nodes[0].threshold"},
