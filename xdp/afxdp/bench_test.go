@@ -335,9 +335,14 @@ func (l *rawLoop) close() error {
 	return nil
 }
 
-// rxBench is the benchmark topology: an AF_XDP end with the redirect program, and the
-// in-kernel sender on the far end.
+// rxBench is the benchmark topology: two identical lanes, one per loop, so both loops
+// stay open and can alternate round by round. A lane is a veth pair whose AF_XDP end
+// has the redirect program and whose far end has the in-kernel sender.
 type rxBench struct {
+	lanes [2]lane
+}
+
+type lane struct {
 	w      *wire
 	xsks   *ebpf.Map
 	sender *liveSender
@@ -347,30 +352,36 @@ type rxBench struct {
 func newRxBench(b *testing.B) *rxBench {
 	requireKernel(b)
 	a, peer := newNS(b), newNS(b)
-	w := newWire(b, a, peer, 1)
-	xsks, prog := newRedirect(b, 1)
-	attachXDP(b, a, w.Name, prog)
-	sender, err := newLiveSender(peer, w.Peer)
-	if err != nil {
-		b.Fatal(err)
+	r := &rxBench{}
+	for i := range r.lanes {
+		w := newWire(b, a, peer, 1)
+		xsks, prog := newRedirect(b, 1)
+		attachXDP(b, a, w.Name, prog)
+		sender, err := newLiveSender(peer, w.Peer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { sender.Close() })
+		r.lanes[i] = lane{w: w, xsks: xsks, sender: sender, frame: testFrame(w.MAC, w.PeerMAC, 0, 1, 64)}
 	}
-	b.Cleanup(func() { sender.Close() })
-	return &rxBench{w: w, xsks: xsks, sender: sender, frame: testFrame(w.MAC, w.PeerMAC, 0, 1, 64)}
+	return r
 }
 
 var loopNames = [2]string{"afxdp", "ref"}
 
-// open opens loop which (0: this package, 1: the reference) and registers its socket.
+// open opens loop which (0: this package, 1: the reference) on its lane and registers
+// its socket.
 func (r *rxBench) open(b *testing.B, which, frames, ring int) rxdropLoop {
+	ln := &r.lanes[which]
 	var l rxdropLoop
 	var err error
-	// The previous socket on the queue is released asynchronously (the kernel frees its
+	// A previous socket on the queue is released asynchronously (the kernel frees its
 	// buffer pool from a work queue), so bind may see EBUSY for a moment.
 	for try := 0; try < 100; try++ {
 		if which == 0 {
-			l, err = openAfxdpLoop(r.w, frames, ring)
+			l, err = openAfxdpLoop(ln.w, frames, ring)
 		} else {
-			l, err = openRawLoop(r.w, frames, ring)
+			l, err = openRawLoop(ln.w, frames, ring)
 		}
 		if !errors.Is(err, unix.EBUSY) {
 			break
@@ -380,7 +391,7 @@ func (r *rxBench) open(b *testing.B, which, frames, ring int) rxdropLoop {
 	if err != nil {
 		b.Fatalf("%s loop: %v", loopNames[which], err)
 	}
-	if err := r.xsks.Put(uint32(0), uint32(l.fd())); err != nil {
+	if err := ln.xsks.Put(uint32(0), uint32(l.fd())); err != nil {
 		l.close()
 		b.Fatal(err)
 	}
@@ -402,16 +413,16 @@ func BenchmarkRxDrop(b *testing.B) {
 	r := newRxBench(b)
 	var rates, dropShares [2][]float64
 	var offered []float64
+	var loops [2]rxdropLoop
 	measure := func(which int) {
-		l := r.open(b, which, 4096, 2048)
-		defer l.close()
+		l, ln := loops[which], &r.lanes[which]
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var sendErr error
 		var sent uint64
 		wg.Add(1)
 		t0 := time.Now()
-		go func() { defer wg.Done(); sent, sendErr = r.sender.flood(r.frame, stop) }()
+		go func() { defer wg.Done(); sent, sendErr = ln.sender.flood(ln.frame, stop) }()
 		runtime.LockOSThread()
 		d, drops, err := l.run(frames, warm)
 		runtime.UnlockOSThread()
@@ -425,10 +436,20 @@ func BenchmarkRxDrop(b *testing.B) {
 		dropShares[which] = append(dropShares[which], float64(drops)/float64(drops+frames))
 	}
 	b.ResetTimer()
-	for i := 0; i < b.N*rounds; i++ {
-		first := i % 2
-		measure(first)
-		measure(1 - first)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for w := range loops {
+			loops[w] = r.open(b, w, 4096, 2048)
+		}
+		b.StartTimer()
+		for j := range rounds {
+			first := j % 2
+			measure(first)
+			measure(1 - first)
+		}
+		for _, l := range loops {
+			l.close()
+		}
 	}
 	b.StopTimer()
 	afxdp, ref := median(rates[0]), median(rates[1])
@@ -449,44 +470,52 @@ func median(v []float64) float64 {
 // BenchmarkRxDrain isolates the user-space loops from the kernel's delivery rate: the
 // sender fills the RX ring with a backlog of 8192 real frames while the loop waits, then
 // the loop drains it (receive, touch, refill) against the clock. Each op is 16 drains
-// per loop, alternating. It reports the median drain rate of both loops (a drain that a
-// timer interrupt or another tenant of the CPU hit should not decide the figure) and
-// their ratio.
+// per loop, alternating between the loops drain by drain. It reports the median drain
+// rate of both loops (a drain that a timer interrupt or another tenant of the CPU hit
+// should not decide the figure) and their ratio.
 //
 //	go test -run '^$' -bench 'RxDrain$' -benchtime 3x ./xdp/afxdp
 func BenchmarkRxDrain(b *testing.B) {
 	const ring, drains = 8192, 16
 	r := newRxBench(b)
 	var rates [2][]float64 // Mpps per drain
-	measure := func(which int) {
-		l := r.open(b, which, 2*ring, ring)
-		defer l.close()
-		for range drains {
-			if err := r.sender.ns.Do(func() error { return r.sender.Send(r.frame, ring) }); err != nil {
-				b.Fatal(err)
-			}
-			deadline := time.Now().Add(time.Second)
-			for l.backlog() < ring && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Microsecond)
-			}
-			n := min(l.backlog(), ring)
-			if n < ring/2 {
-				b.Fatalf("%s loop: only %d frames arrived", loopNames[which], n)
-			}
-			runtime.LockOSThread()
-			d, _, err := l.run(n, 0)
-			runtime.UnlockOSThread()
-			if err != nil {
-				b.Fatalf("%s loop: %v", loopNames[which], err)
-			}
-			rates[which] = append(rates[which], float64(n)/d.Seconds()/1e6)
+	var loops [2]rxdropLoop
+	drain := func(which int) {
+		l, ln := loops[which], &r.lanes[which]
+		if err := ln.sender.ns.Do(func() error { return ln.sender.Send(ln.frame, ring) }); err != nil {
+			b.Fatal(err)
 		}
+		deadline := time.Now().Add(time.Second)
+		for l.backlog() < ring && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Microsecond)
+		}
+		n := min(l.backlog(), ring)
+		if n < ring/2 {
+			b.Fatalf("%s loop: only %d frames arrived", loopNames[which], n)
+		}
+		runtime.LockOSThread()
+		d, _, err := l.run(n, 0)
+		runtime.UnlockOSThread()
+		if err != nil {
+			b.Fatalf("%s loop: %v", loopNames[which], err)
+		}
+		rates[which] = append(rates[which], float64(n)/d.Seconds()/1e6)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		first := i % 2
-		measure(first)
-		measure(1 - first)
+		b.StopTimer()
+		for w := range loops {
+			loops[w] = r.open(b, w, 2*ring, ring)
+		}
+		b.StartTimer()
+		for j := range drains {
+			first := j % 2
+			drain(first)
+			drain(1 - first)
+		}
+		for _, l := range loops {
+			l.close()
+		}
 	}
 	b.StopTimer()
 	afxdp, ref := median(rates[0]), median(rates[1])
