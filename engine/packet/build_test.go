@@ -141,6 +141,13 @@ func icmp(typ, code uint8, payload int) []byte {
 	return b
 }
 
+// snap returns an LLC/SNAP header (OUI 0) carrying EtherType et.
+func snap(et uint16) []byte {
+	b := []byte{0xaa, 0xaa, 0x03, 0, 0, 0, 0, 0}
+	put16(b[6:], et)
+	return b
+}
+
 // sll returns a Linux cooked v1 header carrying protocol et.
 func sll(et uint16) []byte {
 	b := make([]byte, 16)

@@ -12,6 +12,10 @@ const (
 	EtherTypeMPLS   uint16 = 0x8847 // MPLS unicast
 	EtherTypeMPLSMc uint16 = 0x8848 // MPLS multicast
 	EtherTypePPPoE  uint16 = 0x8864 // PPPoE session stage
+
+	// etherLLC is internal: an LLC header follows (802.3 length field, FDDI, SLL 0x0004).
+	// 0x05ff is neither a valid 802.3 length nor an EtherType.
+	etherLLC uint16 = 0x05ff
 )
 
 // IPv6 extension header numbers walked by Decode.
@@ -39,6 +43,17 @@ const (
 )
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
+
+// sllProtocol maps a Linux cooked-capture protocol field to an EtherType: 0x0004
+// means an 802.2 LLC frame follows; other values below 0x0600 are not IP and stay as
+// they are.
+func sllProtocol(v uint16) uint16 {
+	switch {
+	case v == 0x0004:
+		return etherLLC
+	}
+	return v
+}
 
 // Decode decodes one captured frame of the given link type into p, overwriting every
 // field. It never allocates and never panics.
@@ -70,18 +85,51 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 		}
 		et = be16(data[12:])
 		off = 14
+		if et < 0x0600 {
+			et = etherLLC // an 802.3 length: LLC follows
+		}
 	case LinkLinuxSLL:
 		if len(data) < 16 {
 			return decodeErrors[ReasonTruncatedLink]
 		}
-		et = be16(data[14:])
+		et = sllProtocol(be16(data[14:]))
 		off = 16
 	case LinkLinuxSLL2:
 		if len(data) < 20 {
 			return decodeErrors[ReasonTruncatedLink]
 		}
-		et = be16(data[0:])
+		et = sllProtocol(be16(data[0:]))
 		off = 20
+	case LinkFDDI:
+		if len(data) < 13 {
+			return decodeErrors[ReasonTruncatedLink]
+		}
+		off = 13
+		et = etherLLC // the LLC/SNAP header follows
+	case LinkPPP, LinkPPPHDLC:
+		if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+			off = 2 // HDLC address and control
+		}
+		if len(data) < off+1 {
+			return decodeErrors[ReasonTruncatedLink]
+		}
+		proto := uint16(data[off])
+		if proto&1 == 0 { // not protocol-field-compressed: two bytes
+			if len(data) < off+2 {
+				return decodeErrors[ReasonTruncatedLink]
+			}
+			proto = be16(data[off:])
+			off++
+		}
+		off++
+		switch proto {
+		case 0x0021:
+			et = EtherTypeIPv4
+		case 0x0057:
+			et = EtherTypeIPv6
+		default:
+			return nil // PPP control protocols: not IP
+		}
 	case LinkRaw:
 		if len(data) < 1 {
 			return decodeErrors[ReasonTruncatedLink]
@@ -136,6 +184,9 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 			}
 			et = be16(data[off+2:])
 			off += 4
+			if et < 0x0600 {
+				et = etherLLC
+			}
 			continue
 		case EtherTypeMPLS, EtherTypeMPLSMc:
 			// Pop labels to the bottom of the stack; the payload's version nibble says what follows.
@@ -163,6 +214,21 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 				p.EthType = et
 				return nil // pseudowire or another payload: not decoded
 			}
+		case etherLLC:
+			// An 802.3 length field (or FDDI): only LLC/SNAP with OUI 0 carries an EtherType.
+			if len(data) < off+8 {
+				if link == LinkFDDI {
+					return decodeErrors[ReasonTruncatedLink]
+				}
+				return nil // a short 802.3 frame: not IP; EthType stays 0
+			}
+			s := data[off : off+8]
+			if s[0] != 0xaa || s[1] != 0xaa || s[2] != 0x03 || s[3] != 0 || s[4] != 0 || s[5] != 0 {
+				return nil // plain LLC (STP, NetBIOS, ...): not IP; EthType stays 0
+			}
+			et = be16(s[6:])
+			off += 8
+			continue
 		case EtherTypePPPoE:
 			// 6-byte PPPoE session header, then a 2-byte PPP protocol.
 			if len(data) < off+8 {
@@ -338,7 +404,8 @@ func decodeL4(seg []byte, payload int, proto uint8, p *Packet) error {
 			return decodeErrors[ReasonTruncatedTCP]
 		}
 		hl := int(seg[12]>>4) * 4
-		if hl < 20 || hl > payload {
+		if hl < 20 || hl > payload && !p.Fragment {
+			// A first fragment may end inside the TCP options; anything else may not.
 			return decodeErrors[ReasonBadTCPHeaderLen]
 		}
 		p.SrcPort = be16(seg[0:])
@@ -348,7 +415,7 @@ func decodeL4(seg []byte, payload int, proto uint8, p *Packet) error {
 		p.TCPFlags = seg[13]
 		p.TCPWindow = be16(seg[14:])
 		p.L4HdrLen = uint16(hl)
-		p.PayloadLen = uint16(payload - hl)
+		p.PayloadLen = uint16(max(payload-hl, 0))
 		p.HasL4 = true
 	case ProtoUDP:
 		if len(seg) < 8 {

@@ -10,6 +10,9 @@ type LinkType uint32
 const (
 	LinkNull      LinkType = 0   // BSD loopback: 4-byte host-order address family
 	LinkEthernet  LinkType = 1   // Ethernet II (with 802.1Q/QinQ tags)
+	LinkPPP       LinkType = 9   // PPP: optional 0xff 0x03, then a 1- or 2-byte protocol
+	LinkFDDI      LinkType = 10  // FDDI: 13-byte MAC header, then LLC/SNAP
+	LinkPPPHDLC   LinkType = 50  // PPP in HDLC-like framing (same decoding as LinkPPP)
 	LinkRaw       LinkType = 101 // raw IP, version from the first nibble
 	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte network-order address family
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1
