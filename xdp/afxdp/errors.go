@@ -17,6 +17,8 @@ var (
 	// ErrBadAddr is returned when an address handed back to the UMEM lies outside it,
 	// or when more frames are freed than the UMEM holds (a double free).
 	ErrBadAddr = errors.New("afxdp: frame address outside the UMEM or freed twice")
+	// ErrAccounting is returned by Accounting.Check when frames are lost or duplicated.
+	ErrAccounting = errors.New("afxdp: frame accounting broken")
 	// ErrSyscall wraps a failed system call on an established socket (wake-up, poll, statistics).
 	ErrSyscall = errors.New("afxdp: system call failed")
 )

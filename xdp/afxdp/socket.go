@@ -33,6 +33,7 @@ const (
 	ModeCopy
 )
 
+// String names the mode as the logs show it.
 func (m Mode) String() string {
 	switch m {
 	case ModeAuto:
@@ -147,6 +148,10 @@ func (u *UMEM) Open(cfg SocketConfig) (*Socket, error) {
 		s, err := u.open(cfg, unix.XDP_SHARED_UMEM, u.sockets[0].fd)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.Mode == ModeZeroCopy && !s.zeroCopy {
+			return nil, errors.Join(fmt.Errorf("%w: %s queue %d: the shared UMEM runs in copy mode",
+				ErrZeroCopyUnsupported, cfg.Interface, cfg.Queue), s.Close())
 		}
 		log.Debug("afxdp: socket open", "interface", cfg.Interface, "queue", cfg.Queue,
 			"zero_copy", s.zeroCopy, "shared_umem", true)

@@ -223,9 +223,6 @@ type Accounting struct {
 	FirstViolation uint64
 }
 
-// ErrAccounting is returned by Accounting.Check when frames are lost or duplicated.
-var ErrAccounting = errors.New("afxdp: frame accounting broken")
-
 // Check verifies the accounting invariant, and in debug mode that no illegal move happened
 // and that the per-frame places agree with the counters.
 func (a Accounting) Check() error {
