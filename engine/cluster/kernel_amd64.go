@@ -68,3 +68,31 @@ func (l *layout) nearestAVX2(s *scratch, cols [][]float32, colIdx []int, a, b []
 		}
 	}
 }
+
+// log1p8 writes the signed log1p of n values (a multiple of 8); see kernel_amd64.s.
+//
+//go:noescape
+func log1p8(dst, src *float32, n int)
+
+// log1pInto sets dst[i] to the signed log1p of src[i] (dst may be src). With AVX2 every
+// value, tail included, goes through the same vector code, so results do not depend on
+// where a value sits in a block.
+func log1pInto(dst, src []float32) {
+	dst = dst[:len(src)]
+	if !useAVX2 {
+		for i, v := range src {
+			dst[i] = slog1p(v)
+		}
+		return
+	}
+	n := len(src) &^ 7
+	if n > 0 {
+		log1p8(&dst[0], &src[0], n)
+	}
+	if n < len(src) {
+		var tmp [8]float32
+		copy(tmp[:], src[n:])
+		log1p8(&tmp[0], &tmp[0], 8)
+		copy(dst[n:], tmp[:])
+	}
+}

@@ -91,3 +91,39 @@ func TestKernelAgainstBruteForce(t *testing.T) {
 		}
 	}
 }
+
+func TestLog1pInto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	special := []float32{0, 1, -1, 1e-30, -1e-30, 1e-8, 0.5, 2, 1e38, -3.4e38, 65535, 1e-45, 0.41421357, 7, 1e6, 123456789, -0.25, 5.96e-8}
+	src := append([]float32(nil), special...)
+	for i := 0; i < 100003; i++ {
+		src = append(src, float32(math.Exp(rng.Float64()*80-40))*float32(1-2*rng.IntN(2)))
+	}
+	dst := make([]float32, len(src))
+	log1pInto(dst, src)
+	worst := 0.0
+	for i, v := range src {
+		want := math.Copysign(math.Log1p(math.Abs(float64(v))), float64(v))
+		got := float64(dst[i])
+		if want == 0 {
+			if got != 0 {
+				t.Fatalf("log1p(%v) = %v, want 0", v, got)
+			}
+			continue
+		}
+		if e := math.Abs(got-want) / math.Abs(want); e > worst {
+			worst = e
+			if e > 4e-7 {
+				t.Fatalf("log1p(%v) = %v, want %v (relative error %g)", v, got, want, e)
+			}
+		}
+	}
+	t.Logf("worst relative error %g (AVX2 %v)", worst, useAVX2)
+	nan := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3, 4, 5, 6, 7, 8}
+	log1pInto(nan, nan)
+	for i := 0; i < 3; i++ {
+		if !math.IsNaN(float64(nan[i])) && !math.IsInf(float64(nan[i]), 0) {
+			t.Errorf("non-finite input %d gave finite %v", i, nan[i])
+		}
+	}
+}

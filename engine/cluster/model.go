@@ -22,8 +22,9 @@ type Model struct {
 	Steps     int         // mini-batch steps run
 	Quantile  float64     // quantile of training distances used as spread
 
-	lay  *layout
-	a, b []float32 // kernel's affine transform per feature (nil for log1p, applied before)
+	lay   *layout
+	a, b  []float32 // the kernel's affine transform per feature (standardisation)
+	logIn bool      // log1p the values before the kernel (TransformLog1p)
 	pool sync.Pool
 }
 
@@ -56,17 +57,15 @@ func (m *Model) prepare() error {
 		flat = append(flat, c...)
 	}
 	m.lay.set(flat)
-	m.a, m.b = nil, nil
-	if m.Scaler.Kind != TransformLog1p {
-		m.a, m.b = make([]float32, d), make([]float32, d)
-		for j := range m.a {
-			m.a[j] = float32(1 / m.Scaler.Scale[j])
-			m.b[j] = float32(-m.Scaler.Mean[j] / m.Scaler.Scale[j])
-		}
+	m.logIn = m.Scaler.Kind == TransformLog1p
+	m.a, m.b = make([]float32, d), make([]float32, d)
+	for j := range m.a {
+		m.a[j] = float32(1 / m.Scaler.Scale[j])
+		m.b[j] = float32(-m.Scaler.Mean[j] / m.Scaler.Scale[j])
 	}
 	m.pool.New = func() any {
 		p := &predictScratch{colIdx: make([]int, d)}
-		if m.a == nil {
+		if m.logIn {
 			p.z = make([][]float32, d)
 			flat := make([]float32, d*blockRows)
 			p.zIdx = make([]int, d)
@@ -120,13 +119,13 @@ func (m *Model) Predict(b *features.Batch, dst []int32, dist []float32) error {
 	for off := 0; off < b.Len; off += blockRows {
 		n := min(blockRows, b.Len-off)
 		lab, d2 := dst[off:off+n], p.d2[:n]
-		if m.a != nil {
+		if !m.logIn {
 			m.lay.nearest(&p.s, b.Cols, p.colIdx, m.a, m.b, off, n, lab, d2)
 		} else {
 			for j, c := range p.colIdx {
-				m.Scaler.apply(j, b.Cols[c][off:off+n], p.z[j][:n])
+				log1pInto(p.z[j][:n], b.Cols[c][off:off+n])
 			}
-			m.lay.nearest(&p.s, p.z, p.zIdx, nil, nil, 0, n, lab, d2)
+			m.lay.nearest(&p.s, p.z, p.zIdx, m.a, m.b, 0, n, lab, d2)
 		}
 		if dist != nil {
 			out := dist[off : off+n]

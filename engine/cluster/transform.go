@@ -67,24 +67,28 @@ func FitScaler(x *features.Batch, kind Transform) (*Scaler, error) {
 	if x.Len == 0 {
 		return nil, ErrEmpty
 	}
+	var tmp []float32
+	if kind == TransformLog1p {
+		tmp = make([]float32, x.Len)
+	}
 	for j := 0; j < d; j++ {
 		col := x.Column(j)
-		var sum float64
 		for i, v := range col {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return nil, fmt.Errorf("%w: row %d, feature %q is %v", ErrNotFinite, i, x.Names[j], v)
 			}
-			if kind == TransformLog1p {
-				v = slog1p(v)
-			}
+		}
+		if kind == TransformLog1p {
+			log1pInto(tmp, col)
+			col = tmp
+		}
+		var sum float64
+		for _, v := range col {
 			sum += float64(v)
 		}
 		mean := sum / float64(len(col))
 		var ss float64
 		for _, v := range col {
-			if kind == TransformLog1p {
-				v = slog1p(v)
-			}
 			dv := float64(v) - mean
 			ss += dv * dv
 		}
@@ -109,8 +113,9 @@ func (s *Scaler) apply(j int, src, dst []float32) {
 			dst[i] = (v - m) * inv
 		}
 	case TransformLog1p:
-		for i, v := range src {
-			dst[i] = (slog1p(v) - m) * inv
+		log1pInto(dst, src)
+		for i, v := range dst {
+			dst[i] = (v - m) * inv
 		}
 	}
 }
