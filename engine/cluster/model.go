@@ -25,7 +25,7 @@ type Model struct {
 	lay   *layout
 	a, b  []float32 // the kernel's affine transform per feature (standardisation)
 	logIn bool      // log1p the values before the kernel (TransformLog1p)
-	pool sync.Pool
+	pool  sync.Pool
 }
 
 type predictScratch struct {
