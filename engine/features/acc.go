@@ -15,47 +15,53 @@ type Packet struct {
 	TCP     bool   // the packet is TCP (window and flags are meaningful)
 }
 
+// Dir accumulates one direction of a flow. Its fields sit together so a packet
+// touches few cache lines of the flow record.
+type Dir struct {
+	Len     Stat   // transport payload lengths, bytes
+	IAT     Stat   // gaps between consecutive packets of this direction, µs
+	last    int64  // time of the direction's last packet
+	Hdr     uint64 // sum of transport header lengths, bytes
+	PSH     uint32 // packets with PSH set
+	URG     uint32 // packets with URG set
+	ActData uint32 // packets with payload ≥ 1 byte (forward: not counting the flow's first packet)
+	Win     uint16 // TCP window of the direction's first packet
+	SegMin  uint16 // smallest transport header length
+}
+
 // Acc accumulates, packet by packet, everything needed to compute the flow features of
 // one bidirectional flow. It is a plain value (no pointers): flow records embed it and
-// the flow table reuses them without allocating. Write reads it without changing it,
+// the flow table reuses them without allocating. Values reads it without changing it,
 // so a flow can be snapshotted at any packet and later again at its end.
+// Fields used by every packet come first; Active and Idle, rarely updated, last.
 type Acc struct {
-	First, Last    int64 // first and last packet time, unix ns
-	fwdLast        int64 // last forward packet time
-	bwdLast        int64 // last backward packet time
-	startActive    int64 // start of the current active period
-	endActive      int64 // last packet of the current active period
-	FwdLen, BwdLen Stat  // transport payload lengths per direction, bytes
-	FlowIAT        Stat  // gaps between consecutive packets, µs
-	FwdIAT, BwdIAT Stat  // gaps between consecutive packets of one direction, µs
-	Active, Idle   Stat  // completed active periods and idle gaps, µs
-	FwdHdr, BwdHdr uint64
-	FwdPSH, BwdPSH uint32
-	FwdURG, BwdURG uint32
-	Flags          [8]uint32 // packets with each TCP flag set, bit order FIN..CWR
-	FwdActData     uint32
-	FwdWin, BwdWin uint16
-	bwdSeen        bool
-	FwdSegMin      uint16
-	DstPort        uint16 // forward destination port
-	Proto          uint8  // IP protocol number
+	First, Last int64     // first and last packet time, unix ns
+	startActive int64     // start of the current active period
+	endActive   int64     // last packet of the current active period
+	FlowIAT     Stat      // gaps between consecutive packets, µs
+	Flags       [8]uint32 // packets with each TCP flag set, bit order FIN..CWR
+	Fwd, Bwd    Dir       // per-direction accumulators
+	DstPort     uint16    // forward destination port
+	Proto       uint8     // IP protocol number
+	Active      Stat      // completed active periods, µs
+	Idle        Stat      // idle gaps, µs
 }
 
 // Start resets the accumulator for a new flow whose first (forward) packet is p.
 func (a *Acc) Start(p *Packet, dstPort uint16, proto uint8) {
 	*a = Acc{
-		First: p.Time, Last: p.Time, fwdLast: p.Time,
+		First: p.Time, Last: p.Time,
 		startActive: p.Time, endActive: p.Time,
-		FwdHdr:    uint64(p.Header),
-		FwdSegMin: uint16(p.Header),
-		DstPort:   dstPort,
-		Proto:     proto,
+		DstPort: dstPort,
+		Proto:   proto,
 	}
-	a.FwdLen.Add(float64(p.Payload))
+	d := &a.Fwd
+	d.last, d.Hdr, d.SegMin = p.Time, uint64(p.Header), uint16(p.Header)
+	d.Len.Add(float64(p.Payload))
 	if p.TCP {
-		a.FwdWin = p.Window
+		d.Win = p.Window
 	}
-	a.flags(p, true)
+	a.flags(p, d)
 }
 
 // Add includes packet p of the flow; fwd tells its direction. Times that go backwards
@@ -76,32 +82,31 @@ func (a *Acc) Add(p *Packet, fwd bool) {
 	a.endActive = t
 	a.FlowIAT.Add(float64(t-a.Last) / 1e3)
 	a.Last = t
+	d := &a.Bwd
 	if fwd {
-		a.FwdIAT.Add(float64(t-a.fwdLast) / 1e3)
-		a.fwdLast = t
-		a.FwdLen.Add(float64(p.Payload))
-		a.FwdHdr += uint64(p.Header)
-		if p.Payload >= 1 {
-			a.FwdActData++
-		}
-		if uint16(p.Header) < a.FwdSegMin {
-			a.FwdSegMin = uint16(p.Header)
+		d = &a.Fwd
+	}
+	if d.Len.N == 0 { // first backward packet
+		d.SegMin = uint16(p.Header)
+		if p.TCP {
+			d.Win = p.Window
 		}
 	} else {
-		if a.bwdSeen {
-			a.BwdIAT.Add(float64(t-a.bwdLast) / 1e3)
-		} else if p.TCP {
-			a.BwdWin = p.Window
-		}
-		a.bwdSeen = true
-		a.bwdLast = t
-		a.BwdLen.Add(float64(p.Payload))
-		a.BwdHdr += uint64(p.Header)
+		d.IAT.Add(float64(t-d.last) / 1e3)
 	}
-	a.flags(p, fwd)
+	d.last = t
+	d.Len.Add(float64(p.Payload))
+	d.Hdr += uint64(p.Header)
+	if p.Payload >= 1 {
+		d.ActData++
+	}
+	if uint16(p.Header) < d.SegMin {
+		d.SegMin = uint16(p.Header)
+	}
+	a.flags(p, d)
 }
 
-func (a *Acc) flags(p *Packet, fwd bool) {
+func (a *Acc) flags(p *Packet, d *Dir) {
 	f := p.Flags
 	if f == 0 {
 		return
@@ -109,27 +114,21 @@ func (a *Acc) flags(p *Packet, fwd bool) {
 	for i := range a.Flags {
 		a.Flags[i] += uint32(f>>i) & 1
 	}
-	psh, urg := uint32(f>>3)&1, uint32(f>>5)&1
-	if fwd {
-		a.FwdPSH += psh
-		a.FwdURG += urg
-	} else {
-		a.BwdPSH += psh
-		a.BwdURG += urg
-	}
+	d.PSH += uint32(f>>3) & 1
+	d.URG += uint32(f>>5) & 1
 }
 
 // Packets returns the number of packets accumulated.
-func (a *Acc) Packets() uint64 { return a.FwdLen.N + a.BwdLen.N }
+func (a *Acc) Packets() uint64 { return uint64(a.Fwd.Len.N) + uint64(a.Bwd.Len.N) }
 
 // Values computes every feature of the schema, in schema order, into dst.
 // See Definitions for what each value means.
 func (a *Acc) Values(dst *[NumFeatures]float32) {
 	var v [NumFeatures]float64
-	fwdN, bwdN := float64(a.FwdLen.N), float64(a.BwdLen.N)
-	fwdBytes, bwdBytes := a.FwdLen.Sum(), a.BwdLen.Sum()
+	fwdN, bwdN := float64(a.Fwd.Len.N), float64(a.Bwd.Len.N)
+	fwdBytes, bwdBytes := a.Fwd.Len.Sum(), a.Bwd.Len.Sum()
 	durUS := float64(a.Last-a.First) / 1e3
-	all := Merge(a.FwdLen, a.BwdLen)
+	all := Merge(a.Fwd.Len, a.Bwd.Len)
 
 	v[DstPort] = float64(a.DstPort)
 	v[Protocol] = float64(a.Proto)
@@ -138,10 +137,10 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 	v[TotalBwdPackets] = bwdN
 	v[TotalLenFwdPackets] = fwdBytes
 	v[TotalLenBwdPackets] = bwdBytes
-	v[FwdPktLenMax], v[FwdPktLenMin] = a.FwdLen.Max, a.FwdLen.Min
-	v[FwdPktLenMean], v[FwdPktLenStd] = a.FwdLen.Mean, a.FwdLen.Std()
-	v[BwdPktLenMax], v[BwdPktLenMin] = a.BwdLen.Max, a.BwdLen.Min
-	v[BwdPktLenMean], v[BwdPktLenStd] = a.BwdLen.Mean, a.BwdLen.Std()
+	v[FwdPktLenMax], v[FwdPktLenMin] = float64(a.Fwd.Len.Max), float64(a.Fwd.Len.Min)
+	v[FwdPktLenMean], v[FwdPktLenStd] = a.Fwd.Len.Mean, a.Fwd.Len.Std()
+	v[BwdPktLenMax], v[BwdPktLenMin] = float64(a.Bwd.Len.Max), float64(a.Bwd.Len.Min)
+	v[BwdPktLenMean], v[BwdPktLenStd] = a.Bwd.Len.Mean, a.Bwd.Len.Std()
 	if durUS > 0 {
 		sec := durUS / 1e6
 		v[FlowBytesPerSec] = (fwdBytes + bwdBytes) / sec
@@ -150,15 +149,15 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 		v[BwdPacketsPerSec] = bwdN / sec
 	}
 	v[FlowIATMean], v[FlowIATStd] = a.FlowIAT.Mean, a.FlowIAT.Std()
-	v[FlowIATMax], v[FlowIATMin] = a.FlowIAT.Max, a.FlowIAT.Min
-	v[FwdIATTotal], v[FwdIATMean], v[FwdIATStd] = a.FwdIAT.Sum(), a.FwdIAT.Mean, a.FwdIAT.Std()
-	v[FwdIATMax], v[FwdIATMin] = a.FwdIAT.Max, a.FwdIAT.Min
-	v[BwdIATTotal], v[BwdIATMean], v[BwdIATStd] = a.BwdIAT.Sum(), a.BwdIAT.Mean, a.BwdIAT.Std()
-	v[BwdIATMax], v[BwdIATMin] = a.BwdIAT.Max, a.BwdIAT.Min
-	v[FwdPSHFlags], v[BwdPSHFlags] = float64(a.FwdPSH), float64(a.BwdPSH)
-	v[FwdURGFlags], v[BwdURGFlags] = float64(a.FwdURG), float64(a.BwdURG)
-	v[FwdHeaderLen], v[BwdHeaderLen] = float64(a.FwdHdr), float64(a.BwdHdr)
-	v[PktLenMin], v[PktLenMax] = all.Min, all.Max
+	v[FlowIATMax], v[FlowIATMin] = float64(a.FlowIAT.Max), float64(a.FlowIAT.Min)
+	v[FwdIATTotal], v[FwdIATMean], v[FwdIATStd] = a.Fwd.IAT.Sum(), a.Fwd.IAT.Mean, a.Fwd.IAT.Std()
+	v[FwdIATMax], v[FwdIATMin] = float64(a.Fwd.IAT.Max), float64(a.Fwd.IAT.Min)
+	v[BwdIATTotal], v[BwdIATMean], v[BwdIATStd] = a.Bwd.IAT.Sum(), a.Bwd.IAT.Mean, a.Bwd.IAT.Std()
+	v[BwdIATMax], v[BwdIATMin] = float64(a.Bwd.IAT.Max), float64(a.Bwd.IAT.Min)
+	v[FwdPSHFlags], v[BwdPSHFlags] = float64(a.Fwd.PSH), float64(a.Bwd.PSH)
+	v[FwdURGFlags], v[BwdURGFlags] = float64(a.Fwd.URG), float64(a.Bwd.URG)
+	v[FwdHeaderLen], v[BwdHeaderLen] = float64(a.Fwd.Hdr), float64(a.Bwd.Hdr)
+	v[PktLenMin], v[PktLenMax] = float64(all.Min), float64(all.Max)
 	v[PktLenMean], v[PktLenStd], v[PktLenVariance] = all.Mean, all.Std(), all.Var()
 	for i, flag := range [8]int{FINFlagCount, SYNFlagCount, RSTFlagCount, PSHFlagCount,
 		ACKFlagCount, URGFlagCount, ECEFlagCount, CWRFlagCount} {
@@ -170,12 +169,12 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 	if n := fwdN + bwdN; n > 0 {
 		v[AvgPacketSize] = (fwdBytes + bwdBytes) / n
 	}
-	v[FwdSegSizeAvg], v[BwdSegSizeAvg] = a.FwdLen.Mean, a.BwdLen.Mean
-	v[FwdInitWinBytes], v[BwdInitWinBytes] = float64(a.FwdWin), float64(a.BwdWin)
-	v[FwdActDataPkts] = float64(a.FwdActData)
-	v[FwdSegSizeMin] = float64(a.FwdSegMin)
-	v[ActiveMean], v[ActiveStd], v[ActiveMax], v[ActiveMin] = a.Active.Mean, a.Active.Std(), a.Active.Max, a.Active.Min
-	v[IdleMean], v[IdleStd], v[IdleMax], v[IdleMin] = a.Idle.Mean, a.Idle.Std(), a.Idle.Max, a.Idle.Min
+	v[FwdSegSizeAvg], v[BwdSegSizeAvg] = a.Fwd.Len.Mean, a.Bwd.Len.Mean
+	v[FwdInitWinBytes], v[BwdInitWinBytes] = float64(a.Fwd.Win), float64(a.Bwd.Win)
+	v[FwdActDataPkts] = float64(a.Fwd.ActData)
+	v[FwdSegSizeMin] = float64(a.Fwd.SegMin)
+	v[ActiveMean], v[ActiveStd], v[ActiveMax], v[ActiveMin] = a.Active.Mean, a.Active.Std(), float64(a.Active.Max), float64(a.Active.Min)
+	v[IdleMean], v[IdleStd], v[IdleMax], v[IdleMin] = a.Idle.Mean, a.Idle.Std(), float64(a.Idle.Max), float64(a.Idle.Min)
 	for i, x := range v {
 		dst[i] = float32(x)
 	}

@@ -65,7 +65,7 @@ func TestStatMatchesTwoPass(t *testing.T) {
 			wantVar = ss / float64(n-1)
 		}
 		for name, s := range map[string]Stat{"online": all, "merged": Merge(a, b)} {
-			if s.N != uint64(n) || math.Abs(s.Mean-mean) > 1e-9*(1+mean) || math.Abs(s.Var()-wantVar) > 1e-7*(1+wantVar) {
+			if s.N != uint32(n) || math.Abs(s.Mean-mean) > 1e-9*(1+mean) || math.Abs(s.Var()-wantVar) > 1e-7*(1+wantVar) {
 				t.Errorf("n=%d %s: N=%d mean=%g var=%g, want %g %g", n, name, s.N, s.Mean, s.Var(), mean, wantVar)
 			}
 		}

@@ -6,27 +6,26 @@ import "math"
 // maximum of a series of values. The zero value is an empty series. It never allocates,
 // so flow records can embed one per feature family and update it per packet.
 type Stat struct {
-	N        uint64  // number of values
 	Mean     float64 // running mean
 	M2       float64 // sum of squared deviations from the mean
-	Min, Max float64 // extremes; 0 while N == 0
+	Min, Max float32 // extremes (features are float32 anyway); 0 while N == 0
+	N        uint32  // number of values (a flow ends long before 2^32 packets)
 }
 
 // Add includes x in the series.
 func (s *Stat) Add(x float64) {
 	s.N++
 	if s.N == 1 {
-		s.Mean, s.M2, s.Min, s.Max = x, 0, x, x
+		s.Mean, s.M2, s.Min, s.Max = x, 0, float32(x), float32(x)
 		return
 	}
 	d := x - s.Mean
 	s.Mean += d / float64(s.N)
 	s.M2 += d * (x - s.Mean)
-	if x < s.Min {
-		s.Min = x
-	}
-	if x > s.Max {
-		s.Max = x
+	if x32 := float32(x); x32 < s.Min {
+		s.Min = x32
+	} else if x32 > s.Max {
+		s.Max = x32
 	}
 }
 
@@ -65,8 +64,8 @@ func Merge(a, b Stat) Stat {
 		N:    n,
 		Mean: a.Mean + d*nb/nn,
 		M2:   a.M2 + b.M2 + d*d*na*nb/nn,
-		Min:  math.Min(a.Min, b.Min),
-		Max:  math.Max(a.Max, b.Max),
+		Min:  min(a.Min, b.Min),
+		Max:  max(a.Max, b.Max),
 	}
 	return m
 }

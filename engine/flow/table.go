@@ -124,10 +124,10 @@ func (f *Flow) First() int64 { return f.Acc.First }
 func (f *Flow) Last() int64 { return f.Acc.Last }
 
 // FwdPackets returns the number of forward packets.
-func (f *Flow) FwdPackets() uint64 { return f.Acc.FwdLen.N }
+func (f *Flow) FwdPackets() uint64 { return uint64(f.Acc.Fwd.Len.N) }
 
 // BwdPackets returns the number of backward packets.
-func (f *Flow) BwdPackets() uint64 { return f.Acc.BwdLen.N }
+func (f *Flow) BwdPackets() uint64 { return uint64(f.Acc.Bwd.Len.N) }
 
 // Values computes the flow's features as of its last packet, in schema order.
 func (f *Flow) Values(dst *[features.NumFeatures]float32) { f.Acc.Values(dst) }
@@ -340,8 +340,8 @@ func (t *Table) batch(in []Input) {
 	for j := range in {
 		f := &t.flows[pos[j]]
 		a := &f.Acc
-		touch += f.Key.LoA0 + uint64(a.Last) + a.FwdLen.N + a.BwdLen.N + a.FlowIAT.N +
-			a.FwdIAT.N + a.BwdIAT.N + a.FwdHdr + uint64(a.Flags[0])
+		touch += f.Key.LoA0 + f.FwdWireBytes + uint64(a.FlowIAT.N) + uint64(a.Flags[0]) +
+			uint64(a.Fwd.Len.N) + a.Fwd.Hdr + uint64(a.Bwd.Len.N) + a.Bwd.Hdr
 	}
 	t.touched = touch
 	// Stage 4: the updates, now mostly from cache.
