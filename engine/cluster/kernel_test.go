@@ -127,3 +127,35 @@ func TestLog1pInto(t *testing.T) {
 		}
 	}
 }
+
+// TestPortablePathAgrees fits and predicts with the portable Go kernel and with the
+// vector kernels: the clusterings must agree (they differ only in rounding).
+func TestPortablePathAgrees(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no vector kernel on this CPU: the portable path is what every other test runs")
+	}
+	b, _ := blobs(4, 3000, 30, 6, 0.5)
+	run := func() []int32 {
+		m, err := Fit(b, Config{K: 6, Seed: 3, Transform: TransformLog1p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lab := make([]int32, b.Len)
+		if err := m.Predict(b, lab, nil); err != nil {
+			t.Fatal(err)
+		}
+		return lab
+	}
+	vec := run()
+	saved2, saved512 := useAVX2, useAVX512
+	useAVX2, useAVX512 = false, false
+	defer func() { useAVX2, useAVX512 = saved2, saved512 }()
+	goLab := run()
+	labels := make([]string, len(vec))
+	for i, c := range vec {
+		labels[i] = fmt.Sprint(c)
+	}
+	if ari := AdjustedRand(goLab, labels); ari < 0.999 {
+		t.Errorf("portable and vector kernels disagree: ARI %.4f", ari)
+	}
+}
