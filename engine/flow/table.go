@@ -169,8 +169,11 @@ type Stats struct {
 // than the second FIN's sender with ACK and without FIN (the final ACK) ends it
 // (reason EndFIN), that packet included; if the final ACK never comes the flow times
 // out. A SYN without ACK reaching a flow that saw FINs both ways starts a new flow.
-// CICFlowMeter (Engelen et al.'s fix) also waits for both FINs; nDPI never splits a
-// 5-tuple on FIN/RST and only idles flows out.
+// The original CICFlowMeter (FlowGenerator.addPacket) ends a flow at the FIRST FIN,
+// so the peer's FIN and the final ACK become separate one- or two-packet flows
+// ("TCP appendices", corrected by Engelen et al. for the improved CIC-IDS2017 data);
+// it has no RST rule. nDPI's ndpiReader never splits a 5-tuple on FIN/RST: it only
+// idles flows out. Per-5-tuple packet and byte totals are the same under all three.
 type Table struct {
 	seed     uint64
 	n        uint64   // records in the table (capacity × 5/4 + 1)
