@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -228,6 +229,14 @@ func run(dir string, k, seeds int, tr cluster.Transform) error {
 			fmt.Printf("%-6s %4d %5d %8.3f %8.3f %8.3f\n", set.name, k, seed, p, a, sil)
 		}
 		fmt.Printf("%-6s mean over %d seeds: purity %.3f, adjusted Rand index %.3f\n", set.name, seeds, sp/float64(seeds), sa/float64(seeds))
+		// Chance level: the same number of clusters with rows assigned at random.
+		rng := rand.New(rand.NewPCG(1, 2))
+		lab := make([]int32, set.x.Len)
+		for i := range lab {
+			lab[i] = int32(rng.IntN(k))
+		}
+		fmt.Printf("%-6s chance (random assignment to %d clusters): purity %.3f, adjusted Rand index %.3f\n",
+			set.name, k, cluster.Purity(lab, set.labels), cluster.AdjustedRand(lab, set.labels))
 	}
 	return nil
 }
