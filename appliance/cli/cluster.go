@@ -64,7 +64,7 @@ func clusterCommand() *cli.Command {
 				Usage: "Feature transform before distances: none, standardize, or log1p (signed log1p, then standardize; suits heavy-tailed flow features)."},
 			&cli.Uint64Flag{Name: clusterFlagSeed, Value: 1, EnvVars: []string{"FLOWSIEVE_SEED"},
 				Usage: "Random seed. The same data and seed give the same clusters."},
-			&cli.StringFlag{Name: clusterFlagFormat, Value: "auto", Usage: "CSV kind: auto, flows, cic, nslkdd, kdd99 or unsw (as for train)."},
+			&cli.StringFlag{Name: clusterFlagFormat, Value: "auto", Usage: "CSV kind: auto (detected per file), flows, cic, nslkdd, kdd99, unsw or csv (any headered numeric CSV with a label column), as for train."},
 			&cli.StringFlag{Name: clusterFlagPlot, Usage: "Directory to write pictures into (PCA scatter, cluster sizes, centre heat map; PNG and SVG)."},
 			&cli.BoolFlag{Name: clusterFlagJSON, Usage: "Print the result as JSON instead of tables."},
 			&cli.StringFlag{Name: clusterFlagOut, Usage: "File to save the fitted model to (JSON)."},
