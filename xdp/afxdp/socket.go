@@ -59,6 +59,10 @@ type SocketConfig struct {
 	// Ring sizes in entries, powers of two (0: DefaultRingSize). The fill ring should be
 	// able to hold every frame the socket may be given to receive into.
 	RXSize, TXSize, FillSize, CompletionSize int
+	// TXBudget is how many frames the kernel may send per wake-up in copy mode
+	// (XDP_MAX_TX_SKB_BUDGET; the kernel's default is 32). 0 keeps the default; a kernel
+	// without the option keeps it too, and the log says so.
+	TXBudget int
 	// Mode chooses zero-copy or copy mode. Sockets that share a UMEM with an earlier
 	// socket inherit that socket's mode.
 	Mode Mode
@@ -115,6 +119,9 @@ func (u *UMEM) Open(cfg SocketConfig) (*Socket, error) {
 	if cfg.Queue < 0 {
 		return nil, fmt.Errorf("%w: %s: negative queue %d", ErrConfig, cfg.Interface, cfg.Queue)
 	}
+	if cfg.TXBudget < 0 {
+		return nil, fmt.Errorf("%w: %s queue %d: negative TX budget %d", ErrConfig, cfg.Interface, cfg.Queue, cfg.TXBudget)
+	}
 	if cfg.Mode < ModeAuto || cfg.Mode > ModeCopy {
 		return nil, fmt.Errorf("%w: %s queue %d: %v", ErrConfig, cfg.Interface, cfg.Queue, cfg.Mode)
 	}
@@ -153,6 +160,7 @@ func (u *UMEM) Open(cfg SocketConfig) (*Socket, error) {
 			return nil, errors.Join(fmt.Errorf("%w: %s queue %d: the shared UMEM runs in copy mode",
 				ErrZeroCopyUnsupported, cfg.Interface, cfg.Queue), s.Close())
 		}
+		s.setTXBudget(cfg.TXBudget, log)
 		log.Debug("afxdp: socket open", "interface", cfg.Interface, "queue", cfg.Queue,
 			"zero_copy", s.zeroCopy, "shared_umem", true)
 		return s, nil
@@ -175,6 +183,7 @@ func (u *UMEM) Open(cfg SocketConfig) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.setTXBudget(cfg.TXBudget, log)
 	log.Debug("afxdp: socket open", "interface", cfg.Interface, "queue", cfg.Queue,
 		"zero_copy", s.zeroCopy, "shared_umem", false)
 	return s, nil
@@ -273,6 +282,18 @@ func (u *UMEM) open(cfg SocketConfig, flags uint16, sharedFD int) (_ *Socket, er
 	s.pfd[0].Fd = int32(fd)
 	u.sockets = append(u.sockets, s)
 	return s, nil
+}
+
+// setTXBudget raises the copy-mode transmit batch when asked; a kernel without the
+// option keeps its default, which only costs more wake-ups, so that is logged, not fatal.
+func (s *Socket) setTXBudget(n int, log *slog.Logger) {
+	if n == 0 || s.zeroCopy {
+		return
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_XDP, unix.XDP_MAX_TX_SKB_BUDGET, n); err != nil {
+		log.Info("afxdp: cannot set the TX budget, keeping the kernel's default",
+			"interface", s.ifname, "queue", s.queue, "budget", n, "err", err)
+	}
 }
 
 // Fd is the socket's file descriptor, to be stored in an XSKMAP at the queue's index.

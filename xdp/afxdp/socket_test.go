@@ -140,7 +140,7 @@ func TestSharedUMEMForward(t *testing.T) {
 	}
 	t.Cleanup(func() { u.Close() })
 	rx := openSocket(t, u, in, SocketConfig{FillSize: 512})
-	tx := openSocket(t, u, out, SocketConfig{})
+	tx := openSocket(t, u, out, SocketConfig{TXBudget: 64})
 	if rx.shared || !tx.shared {
 		t.Fatalf("first socket shared=%v, second shared=%v; want false, true", rx.shared, tx.shared)
 	}
