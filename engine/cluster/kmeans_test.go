@@ -560,3 +560,37 @@ func BenchmarkFit(b *testing.B) {
 		}
 	}
 }
+
+func TestPredictConcurrent(t *testing.T) {
+	b, _ := blobs(3, 2000, 20, 5, 1)
+	m, err := Fit(b, Config{K: 5, Seed: 1, Transform: TransformLog1p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int32, b.Len)
+	m.Predict(b, want, nil)
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			got := make([]int32, b.Len)
+			for r := 0; r < 20; r++ {
+				if err := m.Predict(b, got, nil); err != nil {
+					errs <- err.Error()
+					return
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						errs <- fmt.Sprintf("row %d: %d, want %d", i, got[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
