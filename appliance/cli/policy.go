@@ -59,10 +59,14 @@ func policyCheckCommand() *cli.Command {
 }
 
 func runPolicyCheck(c *cli.Context) error {
-	if c.NArg() != 1 {
+	args, err := interspersedFlags(c)
+	if err != nil {
+		return cli.Exit("policy check: "+err.Error(), 2)
+	}
+	if len(args) != 1 {
 		return cli.Exit("policy check: want exactly one policy file; usage: flowsieve policy check FILE [--json]", 2)
 	}
-	file := c.Args().First()
+	file := args[0]
 	asJSON := c.Bool(policyFlagJSON)
 	w := c.App.Writer
 
@@ -160,7 +164,8 @@ func reportRule(ru policy.Rule) policyRule {
 
 // writePolicyReport prints a valid policy as a table, then its allowlist and warnings.
 func writePolicyReport(w io.Writer, r policyReport) error {
-	fmt.Fprintf(w, "%s: valid: %d rules, %d allowlist entries, default %s\n\n", r.File, len(r.Rules), len(r.Allowlist), r.Default.Action)
+	fmt.Fprintf(w, "%s: valid: %s, %s, default %s\n\n", r.File, policyPlural(len(r.Rules), "rule", "rules"),
+		policyPlural(len(r.Allowlist), "allowlist entry", "allowlist entries"), r.Default.Action)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tNAME\tLABELS\tMIN PROB\tANOMALY\tACTION\tSCOPE\tTTL")
 	row := func(n string, ru policyRule) {
@@ -218,4 +223,56 @@ func policyDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// interspersedFlags applies the command's flags that follow its positional arguments
+// ("policy check FILE --json"), which urfave/cli v2 leaves in Args, and returns the
+// positional arguments. "--" ends flag parsing.
+func interspersedFlags(c *cli.Context) ([]string, error) {
+	known := map[string]cli.Flag{}
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			known[n] = f
+		}
+	}
+	var pos []string
+	args := c.Args().Slice()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f, ok := known[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown flag %s", a)
+		}
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			if !hasVal {
+				val = "true"
+			}
+		} else if !hasVal {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", a)
+			}
+			i++
+			val = args[i]
+		}
+		if err := c.Set(name, val); err != nil {
+			return nil, fmt.Errorf("flag %s: %w", a, err)
+		}
+	}
+	return pos, nil
+}
+
+func policyPlural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

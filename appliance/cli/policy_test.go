@@ -39,6 +39,11 @@ func TestPolicyCheck(t *testing.T) {
 			[]string{bad + `:5: rule 1 "ddos": action: unknown action "DORP" (want DROP, TAG, PASS, ALERT)`, bad + `:6: rule 2 "tag": dscp: missing`}, nil},
 		{"missing file", []string{"check", filepath.Join(dir, "none.yaml")}, 1, nil, []string{"no such file"}, nil},
 		{"no args", []string{"check"}, 2, nil, []string{"usage: flowsieve policy check FILE"}, nil},
+		{"flags after the file", []string{"check", shipped, "--classes=BENIGN", "--strict"}, 1,
+			[]string{`warning: label "DDoS" is not a class`}, []string{"--strict is set"}, nil},
+		{"json after the file", []string{"check", shipped, "--json"}, 0, []string{`"valid": true`}, nil, nil},
+		{"unknown trailing flag", []string{"check", shipped, "--jsn"}, 2, nil, []string{"unknown flag --jsn"}, nil},
+		{"two files", []string{"check", shipped, shipped}, 2, nil, []string{"want exactly one policy file"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

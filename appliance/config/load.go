@@ -42,6 +42,7 @@ type KeyError struct {
 	Err   error
 }
 
+// Error formats "config: WHERE: KEY: problem" (WHERE omitted for defaults).
 func (e *KeyError) Error() string {
 	if e.Where == "" {
 		return fmt.Sprintf("config: %s: %v", e.Key, e.Err)
