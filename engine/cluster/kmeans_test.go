@@ -294,6 +294,9 @@ func TestPredictByNameAndMissing(t *testing.T) {
 }
 
 func TestPredictAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
 	b, _ := blobs(3, 1000, 76, 8, 1)
 	for _, tr := range []Transform{TransformStandardize, TransformLog1p} {
 		m, err := Fit(b, Config{K: 8, Seed: 1, Transform: tr, MaxIter: 2})
