@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,66 @@ func TestRealData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestStratifiedSplit(t *testing.T) {
+	labels := make([]string, 0, 1000)
+	for i := range 1000 {
+		switch {
+		case i%10 == 0:
+			labels = append(labels, "rare")
+		case i == 999:
+			labels = append(labels, "single")
+		default:
+			labels = append(labels, "common")
+		}
+	}
+	train, test, err := StratifiedSplit(labels, 0.2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(rows []int, l string) int {
+		n := 0
+		for _, i := range rows {
+			if labels[i] == l {
+				n++
+			}
+		}
+		return n
+	}
+	if count(test, "rare") != 20 || count(test, "common") != 180 || count(train, "single") != 1 || len(train)+len(test) != 1000 {
+		t.Errorf("split: test rare %d common %d, train single %d", count(test, "rare"), count(test, "common"), count(train, "single"))
+	}
+	train2, _, _ := StratifiedSplit(labels, 0.2, 1)
+	train3, _, _ := StratifiedSplit(labels, 0.2, 2)
+	if !slices.Equal(train, train2) || slices.Equal(train, train3) {
+		t.Error("split not determined by the seed")
+	}
+	if _, _, err := StratifiedSplit(labels, 1, 1); err == nil {
+		t.Error("test fraction 1 accepted")
+	}
+}
+
+func TestSubsetAndColumns(t *testing.T) {
+	p := write(t, "g.csv", "a,b,label\n1,2,x\n3,4,y\n5,6,z\n", false)
+	d, err := Load([]string{p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.Subset([]int{2, 0})
+	if s.X.Len != 2 || s.X.Cols[1][0] != 6 || s.Labels[1] != "x" {
+		t.Errorf("subset: %v %v", s.X.Column(1), s.Labels)
+	}
+	c, err := d.Columns([]string{"b"})
+	if err != nil || c.X.Column(0)[2] != 6 {
+		t.Errorf("columns: %v", err)
+	}
+	if _, err := d.Columns([]string{"zz"}); !errors.Is(err, ErrColumns) {
+		t.Errorf("err = %v", err)
+	}
+	ids, classes := Classes(d.Labels)
+	if len(classes) != 3 || ids[2] != 2 {
+		t.Errorf("classes %v ids %v", classes, ids)
 	}
 }
