@@ -85,6 +85,15 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 		}
 		et = be16(data[12:])
 		off = 14
+		// Fast path: untagged IP, the common case.
+		if et == EtherTypeIPv4 {
+			p.EthType = et
+			return decodeIPv4(data, off, p)
+		}
+		if et == EtherTypeIPv6 {
+			p.EthType = et
+			return decodeIPv6(data, off, p)
+		}
 		if et < 0x0600 {
 			et = etherLLC // an 802.3 length: LLC follows
 		}
