@@ -111,4 +111,3 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
-
