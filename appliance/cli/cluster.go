@@ -19,6 +19,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/cluster"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/report"
 )
 
@@ -40,6 +41,7 @@ const (
 	clusterFlagSample    = "silhouette-sample"
 	clusterFlagTop       = "top-features"
 	clusterFlagNonFinite = "non-finite"
+	clusterFlagInto      = "into"
 )
 
 func clusterCommand() *cli.Command {
@@ -68,6 +70,7 @@ func clusterCommand() *cli.Command {
 			&cli.StringFlag{Name: clusterFlagPlot, Usage: "Directory to write pictures into (PCA scatter, cluster sizes, centre heat map; PNG and SVG)."},
 			&cli.BoolFlag{Name: clusterFlagJSON, Usage: "Print the result as JSON instead of tables."},
 			&cli.StringFlag{Name: clusterFlagOut, Usage: "File to save the fitted model to (JSON)."},
+			&cli.StringFlag{Name: clusterFlagInto, Usage: "Model file (from train) to add the fitted k-means model to as its cluster section, so one file deploys both; the file is rewritten in place."},
 			&cli.IntFlag{Name: clusterFlagBatch, Value: 1024, Usage: "Rows per mini-batch."},
 			&cli.Float64Flag{Name: clusterFlagThreshold, Value: 1, Usage: "Anomaly threshold: a row whose distance to its centre divided by the cluster's 99th-percentile training distance reaches this is an anomaly."},
 			&cli.BoolFlag{Name: clusterFlagLabelDirs, Usage: "Label the flows of every capture with the name of the directory holding it (data sets with one class per directory)."},
@@ -243,6 +246,11 @@ func runCluster(c *cli.Context) error {
 			return cli.Exit("cluster: --out: "+err.Error(), 1)
 		}
 	}
+	if path := c.String(clusterFlagInto); path != "" {
+		if err := clusterEmbed(path, m); err != nil {
+			return cli.Exit("cluster: --into: "+err.Error(), 1)
+		}
+	}
 	if c.Bool(clusterFlagJSON) {
 		e := json.NewEncoder(out)
 		e.SetIndent("", "  ")
@@ -258,6 +266,27 @@ func runCluster(c *cli.Context) error {
 	}
 	fmt.Fprintln(out)
 	return report.WriteClusterTable(out, sums)
+}
+
+// clusterEmbed adds m as the cluster section of the model file at path. A model over
+// the engine's flow schema runs in the appliance, so every cluster feature must be a
+// flow feature there.
+func clusterEmbed(path string, m *cluster.Model) error {
+	tm, err := model.Load(path)
+	if err != nil {
+		return err
+	}
+	if tm.Schema == model.SchemaFlow {
+		for _, f := range m.Features {
+			if _, ok := features.Index(f); !ok {
+				return fmt.Errorf("%s has the flow schema, but cluster feature %q is not a flow feature (cluster flows from captures or flowsieve flow records instead)", path, f)
+			}
+		}
+	}
+	spec := m.Spec()
+	tm.File.Cluster = &spec
+	tm.Cluster = m
+	return tm.Save(path)
 }
 
 // clusterFeatures keeps the numeric measurement columns of x: identifier columns of the

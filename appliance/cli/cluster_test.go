@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flowsieve/flowsieve/engine/cluster"
+	"github.com/flowsieve/flowsieve/engine/model"
 )
 
 // clusterSharedData returns ../shared/data relative to the module root, skipping when absent.
@@ -143,5 +144,35 @@ func TestClusterCSV(t *testing.T) {
 	}
 	if len(res.Clusters) != 3 || len(res.Clusters[0].Labels) == 0 || len(res.Clusters[0].Ports) == 0 {
 		t.Errorf("cluster summaries lack labels or ports: %+v", res.Clusters)
+	}
+}
+
+func TestClusterInto(t *testing.T) {
+	dir := clusterSharedData(t, "aucad/iot-sentinel")
+	_, file, _, _ := runtime.Caller(0)
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "engine", "tree", "testdata", "gini_depth8.model.json"))
+	if err != nil {
+		t.Skipf("no tree model to embed into: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "model.json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := clusterRunCLI("cluster", "--data", filepath.Join(dir, "Aria"), "--k", "3", "--into", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Cluster == nil || m.Cluster.K() != 3 || len(m.Classes) != 4 {
+		t.Fatalf("after --into: cluster %v, classes %v", m.Cluster, m.Classes)
+	}
+	// CIC columns outside the flow schema cannot go into a flow-schema model.
+	cic := clusterSharedData(t, "cicids2017-improved/rnd_2500")
+	code, _, errs = clusterRunCLI("cluster", "--data", filepath.Join(cic, "Botnet_736.csv"), "--k", "2", "--into", path)
+	if code == 0 || !strings.Contains(errs, "not a flow feature") {
+		t.Errorf("exit %d, stderr %q: want a refusal naming the feature", code, errs)
 	}
 }
