@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -167,6 +168,8 @@ type trainer struct {
 	sums    []float64
 	bcount  []float64
 	perm    []int
+	low     []int  // reassign's scratch: centres to move
+	isLow   []bool // reassign's scratch: per centre
 
 	sinceReassign int
 	ewa, ewaMin   float64
@@ -185,6 +188,8 @@ func newTrainer(cfg Config, d int) *trainer {
 		ident:   make([]int, d),
 		sums:    make([]float64, cfg.K*d),
 		bcount:  make([]float64, cfg.K),
+		low:     make([]int, 0, cfg.K),
+		isLow:   make([]bool, cfg.K),
 	}
 	for j := range t.ident {
 		t.ident[j] = j
@@ -395,7 +400,7 @@ func (t *trainer) reassign(m *matrix) {
 		maxc = max(maxc, c)
 	}
 	limit := t.cfg.ReassignmentRatio * maxc
-	var low []int
+	low := t.low[:0]
 	for c, v := range t.counts {
 		if v < limit {
 			low = append(low, c)
@@ -406,7 +411,7 @@ func (t *trainer) reassign(m *matrix) {
 	}
 	if half := m.n / 2; len(low) > half {
 		// Keep only the half-batch of centres with the smallest counts.
-		sort.SliceStable(low, func(a, b int) bool { return t.counts[low[a]] < t.counts[low[b]] })
+		slices.SortStableFunc(low, func(a, b int) int { return cmp.Compare(t.counts[a], t.counts[b]) })
 		low = low[:half]
 		if len(low) == 0 {
 			return
@@ -422,7 +427,8 @@ func (t *trainer) reassign(m *matrix) {
 	for i := range perm {
 		perm[i] = i
 	}
-	isLow := make([]bool, k)
+	isLow := t.isLow
+	clear(isLow)
 	for _, c := range low {
 		isLow[c] = true
 	}

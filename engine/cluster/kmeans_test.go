@@ -597,3 +597,21 @@ func TestPredictConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestPartialFitAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	// Skewed data (one big blob, small others) keeps reassignment busy.
+	b, _ := blobs(8, 2048, 20, 3, 0.5)
+	mb, err := NewMiniBatch(b.Names, nil, Config{K: 12, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mb.PartialFit(b); err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(20, func() { mb.PartialFit(b) }); a != 0 {
+		t.Errorf("PartialFit allocates %v times per call", a)
+	}
+}
