@@ -261,6 +261,7 @@ type centreGrid struct {
 	feats []int
 }
 
+// Dims, Z, X and Y implement plotter.GridXYZ.
 func (g centreGrid) Dims() (c, r int)   { return len(g.z), len(g.feats) }
 func (g centreGrid) Z(c, r int) float64 { return g.z[c][g.feats[r]] }
 func (g centreGrid) X(c int) float64    { return float64(c) }
