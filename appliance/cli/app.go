@@ -36,6 +36,9 @@ func commands() []*cli.Command {
 		analyzeCommand(),
 		clusterCommand(),
 		policyCommand(),
+		trainCommand(),
+		evalCommand(),
+		modelCommand(),
 	}
 }
 

@@ -140,15 +140,17 @@ func (r *Classification) WriteConfusion(w io.Writer) error {
 	for _, l := range r.Labels {
 		nameW = max(nameW, len(l))
 	}
+	idxW := len(fmt.Sprintf("[%d]", len(r.Labels)-1))
+	width = max(width, idxW+1)
 	var b strings.Builder
 	fmt.Fprintf(&b, "confusion matrix (rows: true label, columns: predicted label)\n")
-	fmt.Fprintf(&b, "%*s  ", nameW+4, "")
+	fmt.Fprintf(&b, "%*s  ", nameW+1+idxW, "")
 	for j := range r.Labels {
 		fmt.Fprintf(&b, "%*s", width, fmt.Sprintf("[%d]", j))
 	}
 	b.WriteString("\n")
 	for i, row := range r.Confusion {
-		fmt.Fprintf(&b, "%*s %*s  ", nameW, r.Labels[i], 3, fmt.Sprintf("[%d]", i))
+		fmt.Fprintf(&b, "%*s %*s  ", nameW, r.Labels[i], idxW, fmt.Sprintf("[%d]", i))
 		for _, v := range row {
 			fmt.Fprintf(&b, "%*d", width, v)
 		}
