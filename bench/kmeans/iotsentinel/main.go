@@ -31,8 +31,9 @@ func main() {
 	k := flag.Int("k", 27, "clusters (27 device types)")
 	seeds := flag.Int("seeds", 5, "seeds to run (1..n)")
 	tr := flag.String("transform", "log1p", "feature transform")
+	ids := flag.Bool("identifiers", false, "also use destination port and protocol as flow features")
 	flag.Parse()
-	if err := run(*dir, *k, *seeds, cluster.Transform(*tr)); err != nil {
+	if err := run(*dir, *k, *seeds, cluster.Transform(*tr), *ids); err != nil {
 		fmt.Fprintln(os.Stderr, "iotsentinel:", err)
 		os.Exit(1)
 	}
@@ -121,7 +122,7 @@ func readCapture(path string, mac net.HardwareAddr) (*capture, error) {
 	return c, nil
 }
 
-func run(dir string, k, seeds int, tr cluster.Transform) error {
+func run(dir string, k, seeds int, tr cluster.Transform, ids bool) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -202,7 +203,7 @@ func run(dir string, k, seeds int, tr cluster.Transform) error {
 		hosts.X.Len, len(cluster.HostFeatures), all.Len)
 	flowX := &features.Batch{Len: all.Len}
 	for j, n := range all.Names {
-		if features.Definitions[j].Unit != "" {
+		if ids || features.Definitions[j].Unit != "" {
 			flowX.Names = append(flowX.Names, n)
 			flowX.Cols = append(flowX.Cols, all.Cols[j])
 		}
