@@ -38,6 +38,13 @@ func makeKey(src, dst *[16]byte, sport, dport uint16, proto, ver uint8) (k Key, 
 	return k, srcIsLo
 }
 
+// equal reports whether k and o are the same key, field by field (cheaper than the
+// generic memory comparison the compiler emits for ==).
+func (k *Key) equal(o *Key) bool {
+	return k.LoA0 == o.LoA0 && k.HiA0 == o.HiA0 && k.LoA1 == o.LoA1 && k.HiA1 == o.HiA1 &&
+		k.LoPort == o.LoPort && k.HiPort == o.HiPort && k.Proto == o.Proto && k.IPVersion == o.IPVersion
+}
+
 // Lo returns the low endpoint's address and port.
 func (k *Key) Lo() (netip.Addr, uint16) { return addr(k.LoA0, k.LoA1, k.IPVersion), k.LoPort }
 

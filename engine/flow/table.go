@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/packet"
@@ -183,6 +184,7 @@ type Table struct {
 	capacity int
 	hand     uint64
 	order    []uint32 // Flush scratch
+	prefetch bool     // the records outgrow the CPU caches: UpdateBatch loads ahead
 	active   int64
 	idle     int64
 	early    uint64
@@ -231,6 +233,7 @@ func New(cfg Config, sink Sink) (*Table, error) {
 		flows:    make([]Flow, n),
 		capacity: cfg.Capacity,
 		order:    make([]uint32, 0, cfg.Capacity),
+		prefetch: uint64(n)*uint64(unsafe.Sizeof(Flow{})) > 4<<20,
 		active:   int64(cfg.ActiveTimeout),
 		idle:     int64(cfg.IdleTimeout),
 		early:    uint64(cfg.EarlyPackets),
@@ -276,7 +279,7 @@ func (t *Table) find(k *Key, h uint64) (uint64, bool) {
 		if x == 0 {
 			return i, false
 		}
-		if x == tg && t.flows[i].Key == *k {
+		if x == tg && t.flows[i].Key.equal(k) {
 			return i, true
 		}
 		i = t.next(i)
@@ -329,25 +332,10 @@ func (t *Table) batch(in []Input) {
 		hashes[j] = keys[j].hash(t.seed)
 		pos[j] = t.home(hashes[j])
 	}
-	// Stage 2: find each packet's record by its tag (the tags stay in cache) ...
-	for j := range in {
-		tg, i := tagOf(hashes[j]), pos[j]
-		for x := t.tags[i]; x != 0 && x != tg; x = t.tags[i] {
-			i = t.next(i)
-		}
-		pos[j] = i
+	if t.prefetch { // tables that fit in the CPU caches have nothing to overlap
+		t.loadAhead(in)
 	}
-	// Stage 3: ... and load a few cache lines of those records in a tight loop, so
-	// the misses of the whole batch overlap. (A guess: stage 4 looks up properly.)
-	var touch uint64
-	for j := range in {
-		f := &t.flows[pos[j]]
-		a := &f.Acc
-		touch += f.Key.LoA0 + f.FwdWireBytes + uint64(a.FlowIAT.N) + uint64(a.Flags[0]) +
-			uint64(a.Fwd.Len.N) + a.Fwd.Hdr + uint64(a.Bwd.Len.N) + a.Bwd.Hdr
-	}
-	t.touched = touch
-	// Stage 4: the updates, now mostly from cache.
+	// Stage 2: the updates, now mostly from cache.
 	for j := range in {
 		x := &in[j]
 		t.stats.Packets++
@@ -356,6 +344,28 @@ func (t *Table) batch(in []Input) {
 			t.apply(&x.Packet, &keys[j], hashes[j], lo[j], x.Time, x.WireLen)
 		}
 	}
+}
+
+// loadAhead finds the records of the batch's packets by their tags (the tags stay in
+// cache) and loads a few cache lines of each in a tight loop, so the misses of the
+// whole batch overlap. It only warms the caches: the updates look up properly.
+func (t *Table) loadAhead(in []Input) {
+	hashes, pos := &t.bhash, &t.bpos
+	for j := range in {
+		tg, i := tagOf(hashes[j]), pos[j]
+		for x := t.tags[i]; x != 0 && x != tg; x = t.tags[i] {
+			i = t.next(i)
+		}
+		pos[j] = i
+	}
+	var touch uint64
+	for j := range in {
+		f := &t.flows[pos[j]]
+		a := &f.Acc
+		touch += f.Key.LoA0 + f.FwdWireBytes + uint64(a.FlowIAT.N) + uint64(a.Flags[0]) +
+			uint64(a.Fwd.Len.N) + a.Fwd.Hdr + uint64(a.Bwd.Len.N) + a.Bwd.Hdr
+	}
+	t.touched = touch
 }
 
 // accept counts and rejects packets that have no flow: non-IP and non-first fragments.

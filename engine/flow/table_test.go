@@ -282,23 +282,27 @@ func TestUpdateBatchEqualsUpdate(t *testing.T) {
 		t1.Update(&in[i].Packet, in[i].Time, in[i].WireLen)
 	}
 	t1.Flush()
-	t2, _ := New(cfg, collect(&batch))
-	for i := 0; i < len(in); {
-		n := min(1+r.IntN(100), len(in)-i)
-		t2.UpdateBatch(in[i : i+n])
-		i += n
-	}
-	t2.Flush()
-	if len(one) != len(batch) {
-		t.Fatalf("Update emitted %d flows, UpdateBatch %d", len(one), len(batch))
-	}
-	for i := range one {
-		if one[i] != batch[i] {
-			t.Fatalf("flow %d: Update %+v, UpdateBatch %+v", i, one[i], batch[i])
+	for _, prefetch := range []bool{false, true} { // small tables skip the load-ahead stage
+		batch = batch[:0]
+		t2, _ := New(cfg, collect(&batch))
+		t2.prefetch = prefetch
+		for i := 0; i < len(in); {
+			n := min(1+r.IntN(100), len(in)-i)
+			t2.UpdateBatch(in[i : i+n])
+			i += n
 		}
-	}
-	if t1.Stats() != t2.Stats() {
-		t.Errorf("stats differ: %+v vs %+v", t1.Stats(), t2.Stats())
+		t2.Flush()
+		if len(one) != len(batch) {
+			t.Fatalf("prefetch %v: Update emitted %d flows, UpdateBatch %d", prefetch, len(one), len(batch))
+		}
+		for i := range one {
+			if one[i] != batch[i] {
+				t.Fatalf("prefetch %v: flow %d: Update %+v, UpdateBatch %+v", prefetch, i, one[i], batch[i])
+			}
+		}
+		if t1.Stats() != t2.Stats() {
+			t.Errorf("prefetch %v: stats differ: %+v vs %+v", prefetch, t1.Stats(), t2.Stats())
+		}
 	}
 	if s := t1.Stats(); s.Sunk[EndEvicted] == 0 || s.Sunk[EndRST] == 0 || s.Sunk[EndIdle] == 0 || s.Sunk[Early] == 0 {
 		t.Errorf("stream did not exercise every path: %+v", s)
