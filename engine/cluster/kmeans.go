@@ -240,6 +240,32 @@ func sqDistTo(m *matrix, p []float64, out []float64) {
 	}
 }
 
+// sqDistMany sets out[t·n+i] to the squared distance of row i of m to point t of ps
+// (nc points of len(m.cols) values), a block of rows at a time so each block of the data
+// is read once for all points.
+func sqDistMany(m *matrix, ps []float64, nc int, out []float64) {
+	n, d := m.n, len(m.cols)
+	const block = 512
+	for i0 := 0; i0 < n; i0 += block {
+		i1 := min(i0+block, n)
+		for t := 0; t < nc; t++ {
+			clear(out[t*n+i0 : t*n+i1])
+		}
+		for j, col := range m.cols {
+			c := col[i0:i1]
+			for t := 0; t < nc; t++ {
+				pj := ps[t*d+j]
+				o := out[t*n+i0 : t*n+i1]
+				o = o[:len(c)]
+				for i, v := range c {
+					dv := float64(v) - pj
+					o[i] += dv * dv
+				}
+			}
+		}
+	}
+}
+
 // plusplus picks k centres from the rows of m with greedy k-means++ (Arthur and
 // Vassilvitskii 2007; scikit-learn's variant: 2 + ⌊ln k⌋ candidates per step, the one
 // that lowers the potential most is kept).
@@ -253,31 +279,34 @@ func (t *trainer) plusplus(m *matrix) []float64 {
 	}
 	trials := 2 + int(math.Log(float64(k)))
 	closest := make([]float64, n)
-	cand := make([]float64, n)
-	bestD := make([]float64, n)
 	cum := make([]float64, n)
-	p := make([]float64, d)
 	row(t.rng.IntN(n), centres[:d])
 	sqDistTo(m, centres[:d], closest)
 	pot := 0.0
 	for _, v := range closest {
 		pot += v
 	}
+	cands := make([]int, trials)
+	candP := make([]float64, trials*d)
+	candD := make([]float64, trials*n)
 	for c := 1; c < k; c++ {
 		acc := 0.0
 		for i, v := range closest {
 			acc += v
 			cum[i] = acc
 		}
-		bestPot, bestIdx := math.Inf(1), -1
-		for tr := 0; tr < trials; tr++ {
-			r := t.rng.Float64() * acc
-			idx := sort.SearchFloat64s(cum, r)
+		for tr := range cands {
+			idx := sort.SearchFloat64s(cum, t.rng.Float64()*acc)
 			if idx >= n {
 				idx = n - 1
 			}
-			row(idx, p)
-			sqDistTo(m, p, cand)
+			cands[tr] = idx
+			row(idx, candP[tr*d:(tr+1)*d])
+		}
+		sqDistMany(m, candP, trials, candD)
+		bestPot, best := math.Inf(1), -1
+		for tr := range cands {
+			cand := candD[tr*n : (tr+1)*n]
 			np := 0.0
 			for i, v := range cand {
 				if closest[i] < v {
@@ -287,12 +316,11 @@ func (t *trainer) plusplus(m *matrix) []float64 {
 				np += v
 			}
 			if np < bestPot {
-				bestPot, bestIdx = np, idx
-				copy(bestD, cand)
+				bestPot, best = np, tr
 			}
 		}
-		row(bestIdx, centres[c*d:(c+1)*d])
-		closest, bestD = bestD, closest
+		row(cands[best], centres[c*d:(c+1)*d])
+		copy(closest, candD[best*n:(best+1)*n])
 		pot = bestPot
 	}
 	_ = pot

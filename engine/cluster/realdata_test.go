@@ -124,3 +124,25 @@ func TestAnomalyOnCICIDS2017(t *testing.T) {
 		t.Logf("%-24s flagged at threshold %.2f (5%% of held-out benign): %5.1f%%", name, thr, 100*float64(n)/float64(x.Len))
 	}
 }
+
+// BenchmarkFitCIC fits k=8 (standardised, scikit-learn's defaults otherwise) on the
+// finite rows of the whole CIC-IDS2017 sample.
+func BenchmarkFitCIC(b *testing.B) {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "cicids2017-improved", "rnd_2500")
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if len(paths) == 0 {
+		b.Skipf("CIC-IDS2017 sample not found at %s", dir)
+	}
+	ds, err := dataset.Load(paths, dataset.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := finiteRows(ds.X)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Fit(x, Config{K: 8, Seed: uint64(i), Transform: TransformStandardize}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -73,10 +73,8 @@ func FitScaler(x *features.Batch, kind Transform) (*Scaler, error) {
 	}
 	for j := 0; j < d; j++ {
 		col := x.Column(j)
-		for i, v := range col {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, fmt.Errorf("%w: row %d, feature %q is %v", ErrNotFinite, i, x.Names[j], v)
-			}
+		if i := firstNotFinite(col); i >= 0 {
+			return nil, fmt.Errorf("%w: row %d, feature %q is %v", ErrNotFinite, i, x.Names[j], col[i])
 		}
 		if kind == TransformLog1p {
 			log1pInto(tmp, col)
