@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * flowsieve XDP program: parse L2-L4, look up a verdict (flow LRU hash by the
+ * canonical 5-tuple, then source prefix LPM tries), and enforce it in the kernel:
+ * DROP, TAG (DSCP rewrite), PASS (forward); frames without a verdict go to the
+ * AF_XDP socket of their RX queue, or fail open when no socket is registered.
+ * Every read of packet data is bounds-checked against data_end.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "flowsieve.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define LIBBPF_PIN_BY_NAME 1
+#define MAX_VLAN 2         /* 802.1Q, QinQ (802.1ad outer + 802.1Q inner) */
+#define MAX_IPV6_EXT 8     /* extension headers walked before giving up */
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88A8
+
+/* All counters live in one per-CPU value: one map lookup per packet. */
+struct fs_counters {
+	__u64 c[FS_CNT_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct fs_flow_key);
+	__type(value, struct fs_verdict);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fs_lpm_v4_key);
+	__type(value, struct fs_verdict);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_prefix_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fs_lpm_v6_key);
+	__type(value, struct fs_verdict);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_prefix_v6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32); /* ingress ifindex */
+	__type(value, struct fs_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);   /* ingress ifindex */
+	__type(value, __u32); /* egress (peer) ifindex */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32); /* fs_iface.xsk_base + rx_queue_index */
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fs_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_stats SEC(".maps");
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct ipv6_ext {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+struct ipv6_frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 id;
+};
+
+/* Outcome of parsing. */
+enum parse_result {
+	PARSE_FLOW = 0,  /* 5-tuple (ports may be 0 for portless protocols) */
+	PARSE_NON_IP,    /* forward without lookup, never to user space */
+	PARSE_ND,        /* IPv6 neighbour/router discovery: same */
+	PARSE_ERROR,     /* broken L2/L3: forward without lookup */
+};
+
+struct packet {
+	struct fs_flow_key key; /* src as lo, dst as hi until canonicalised */
+	void *l3;
+	__u8 ipv6;
+};
+
+static __always_inline void put_v4_mapped(__u8 *dst, __be32 addr)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* Compares two 16-byte network-order addresses like memcmp: <0, 0, >0. */
+static __always_inline int addr_cmp(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 p = bpf_ntohl(x[i]), q = bpf_ntohl(y[i]);
+		if (p != q)
+			return p < q ? -1 : 1;
+	}
+	return 0;
+}
+
+/* Orders the key's endpoints so that both directions of a flow give the same key. */
+static __always_inline void canonicalise(struct fs_flow_key *k)
+{
+	int c = addr_cmp(k->lo_addr, k->hi_addr);
+	if (c < 0 || (c == 0 && k->lo_port <= k->hi_port))
+		return;
+	__u8 tmp[16];
+	__builtin_memcpy(tmp, k->lo_addr, 16);
+	__builtin_memcpy(k->lo_addr, k->hi_addr, 16);
+	__builtin_memcpy(k->hi_addr, tmp, 16);
+	__u16 p = k->lo_port;
+	k->lo_port = k->hi_port;
+	k->hi_port = p;
+}
+
+/* Reads the ports (or the ICMPv6 type) at l4; sets *cnt for truncation or ND. */
+static __always_inline int parse_l4(void *l4, void *end, struct packet *p, __u32 *cnt)
+{
+	switch (p->key.proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = l4;
+		if ((void *)(th + 1) > end) {
+			*cnt = FS_CNT_L4_TRUNCATED;
+			return PARSE_FLOW;
+		}
+		p->key.lo_port = bpf_ntohs(th->source);
+		p->key.hi_port = bpf_ntohs(th->dest);
+		return PARSE_FLOW;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = l4;
+		if ((void *)(uh + 1) > end) {
+			*cnt = FS_CNT_L4_TRUNCATED;
+			return PARSE_FLOW;
+		}
+		p->key.lo_port = bpf_ntohs(uh->source);
+		p->key.hi_port = bpf_ntohs(uh->dest);
+		return PARSE_FLOW;
+	}
+	case IPPROTO_ICMP: {
+		if (l4 + 4 > end)
+			*cnt = FS_CNT_L4_TRUNCATED;
+		return PARSE_FLOW;
+	}
+	case IPPROTO_ICMPV6: {
+		__u8 *t = l4;
+		if ((void *)(t + 4) > end) {
+			*cnt = FS_CNT_L4_TRUNCATED;
+			return PARSE_FLOW;
+		}
+		if (*t >= 133 && *t <= 137)
+			return PARSE_ND;
+		return PARSE_FLOW;
+	}
+	}
+	return PARSE_FLOW;
+}
+
+static __always_inline int parse_ipv4(void *l3, void *end, struct packet *p, __u32 *cnt)
+{
+	struct iphdr *ip = l3;
+	if ((void *)(ip + 1) > end)
+		return PARSE_ERROR;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_ERROR;
+	__u32 ihl = ip->ihl * 4;
+	if (l3 + ihl > end)
+		return PARSE_ERROR;
+	p->l3 = l3;
+	p->key.proto = ip->protocol;
+	put_v4_mapped(p->key.lo_addr, ip->saddr);
+	put_v4_mapped(p->key.hi_addr, ip->daddr);
+	if (ip->frag_off & bpf_htons(0x1fff)) {
+		*cnt = FS_CNT_FRAGMENT;
+		return PARSE_FLOW;
+	}
+	return parse_l4(l3 + ihl, end, p, cnt);
+}
+
+static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u32 *cnt)
+{
+	struct ipv6hdr *ip6 = l3;
+	if ((void *)(ip6 + 1) > end)
+		return PARSE_ERROR;
+	if (ip6->version != 6)
+		return PARSE_ERROR;
+	p->l3 = l3;
+	p->ipv6 = 1;
+	__builtin_memcpy(p->key.lo_addr, &ip6->saddr, 16);
+	__builtin_memcpy(p->key.hi_addr, &ip6->daddr, 16);
+
+	__u8 next = ip6->nexthdr;
+	void *cur = l3 + sizeof(*ip6);
+	for (int i = 0; i < MAX_IPV6_EXT; i++) {
+		switch (next) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS: {
+			struct ipv6_ext *h = cur;
+			if ((void *)(h + 1) > end)
+				return PARSE_ERROR;
+			next = h->nexthdr;
+			cur += ((__u32)h->hdrlen + 1) * 8;
+			continue;
+		}
+		case IPPROTO_AH: {
+			struct ipv6_ext *h = cur;
+			if ((void *)(h + 1) > end)
+				return PARSE_ERROR;
+			next = h->nexthdr;
+			cur += ((__u32)h->hdrlen + 2) * 4;
+			continue;
+		}
+		case IPPROTO_FRAGMENT: {
+			struct ipv6_frag *f = cur;
+			if ((void *)(f + 1) > end)
+				return PARSE_ERROR;
+			next = f->nexthdr;
+			cur += sizeof(*f);
+			if (f->frag_off & bpf_htons(0xfff8)) {
+				p->key.proto = next;
+				*cnt = FS_CNT_FRAGMENT;
+				return PARSE_FLOW;
+			}
+			continue;
+		}
+		default:
+			p->key.proto = next;
+			return parse_l4(cur, end, p, cnt);
+		}
+	}
+	p->key.proto = next;
+	*cnt = FS_CNT_EXT_LIMIT;
+	return PARSE_FLOW;
+}
+
+static __always_inline int parse(struct xdp_md *ctx, struct packet *p, __u32 *cnt)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return PARSE_ERROR;
+	__be16 proto = eth->h_proto;
+	void *cur = eth + 1;
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q_) && proto != bpf_htons(ETH_P_8021AD_))
+			break;
+		struct vlan_hdr *vh = cur;
+		if ((void *)(vh + 1) > end)
+			return PARSE_ERROR;
+		proto = vh->proto;
+		cur = vh + 1;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(cur, end, p, cnt);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(cur, end, p, cnt);
+	return PARSE_NON_IP;
+}
+
+/* Rewrites the DSCP bits, keeping ECN; IPv4 checksum updated incrementally (RFC 1624). */
+static __always_inline void set_dscp(struct packet *p, void *end, __u8 dscp)
+{
+	if (!p->ipv6) {
+		struct iphdr *ip = p->l3;
+		if ((void *)(ip + 1) > end)
+			return;
+		__u8 old = ip->tos;
+		__u8 new = (dscp << 2) | (old & 3);
+		if (old == new)
+			return;
+		/* Only the low byte of the first 16-bit word changes: HC' = ~(~HC + ~m + m'). */
+		__u32 sum = (~bpf_ntohs(ip->check) & 0xffff) + (~(__u32)old & 0xffff) + new;
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ip->check = bpf_htons(~sum & 0xffff);
+		ip->tos = new;
+		return;
+	}
+	__u8 *b = p->l3;
+	if ((void *)(b + 2) > end)
+		return;
+	/* version:4 | traffic class:8 | flow label:20; DSCP is the class's top 6 bits. */
+	__u8 tc = ((b[0] & 0x0f) << 4) | (b[1] >> 4);
+	tc = (dscp << 2) | (tc & 3);
+	b[0] = (b[0] & 0xf0) | (tc >> 4);
+	b[1] = (b[1] & 0x0f) | (tc << 4);
+}
+
+/* Forwards a frame in the kernel: XDP_PASS (monitor) or the peer (inline). */
+static __always_inline int forward(struct xdp_md *ctx, struct fs_iface *cfg, struct fs_counters *st)
+{
+	if (!cfg || cfg->mode != FS_MODE_INLINE)
+		return XDP_PASS;
+	if (cfg->peer_ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	if (bpf_redirect_map(&fs_peers, ctx->ingress_ifindex, 0) == XDP_REDIRECT)
+		return XDP_REDIRECT;
+	st->c[FS_CNT_NO_PEER]++;
+	return XDP_PASS;
+}
+
+/* Returns the entry's action, or FS_ACTION_NONE when it is expired or invalid. */
+static __always_inline __u8 use_verdict(struct fs_verdict *v, __u32 len, struct fs_counters *st)
+{
+	__u8 a = v->action;
+	if (a < FS_ACTION_PASS || a > FS_ACTION_TAG) {
+		st->c[FS_CNT_BAD_VERDICT]++;
+		return FS_ACTION_NONE;
+	}
+	__u64 exp = v->expires_ns;
+	if (exp && bpf_ktime_get_ns() >= exp) {
+		st->c[FS_CNT_EXPIRED]++;
+		return FS_ACTION_NONE;
+	}
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, len);
+	return a;
+}
+
+SEC("xdp")
+int flowsieve(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	struct fs_counters *st = bpf_map_lookup_elem(&fs_stats, &zero);
+	if (!st)
+		return XDP_PASS; /* cannot happen: one-entry array */
+	st->c[FS_CNT_RX]++;
+
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct fs_iface *cfg = bpf_map_lookup_elem(&fs_config, &ifindex);
+	__u32 len = ctx->data_end - ctx->data;
+
+	struct packet p = {};
+	__u32 cnt = FS_CNT_MAX;
+	int res = parse(ctx, &p, &cnt);
+	if (cnt < FS_CNT_MAX)
+		st->c[cnt]++;
+	switch (res) {
+	case PARSE_FLOW:
+		break;
+	case PARSE_NON_IP:
+		st->c[FS_CNT_NON_IP]++;
+		st->c[FS_CNT_FORWARD]++;
+		return forward(ctx, cfg, st);
+	case PARSE_ND:
+		st->c[FS_CNT_ND]++;
+		st->c[FS_CNT_FORWARD]++;
+		return forward(ctx, cfg, st);
+	default:
+		st->c[FS_CNT_PARSE_ERROR]++;
+		st->c[FS_CNT_FORWARD]++;
+		return forward(ctx, cfg, st);
+	}
+
+	__u8 action = FS_ACTION_NONE, dscp = 0;
+	union {
+		struct fs_lpm_v4_key v4;
+		struct fs_lpm_v6_key v6;
+	} src;
+	if (p.ipv6) {
+		src.v6.prefixlen = 128;
+		__builtin_memcpy(src.v6.addr, p.key.lo_addr, 16);
+	} else {
+		src.v4.prefixlen = 32;
+		__builtin_memcpy(src.v4.addr, p.key.lo_addr + 12, 4);
+	}
+
+	canonicalise(&p.key);
+	struct fs_verdict *v = bpf_map_lookup_elem(&fs_flows, &p.key);
+	if (v) {
+		action = use_verdict(v, len, st);
+		if (action != FS_ACTION_NONE) {
+			dscp = v->dscp;
+			st->c[FS_CNT_FLOW_HIT]++;
+		}
+	}
+	if (action == FS_ACTION_NONE) {
+		v = p.ipv6 ? bpf_map_lookup_elem(&fs_prefix_v6, &src.v6)
+			   : bpf_map_lookup_elem(&fs_prefix_v4, &src.v4);
+		if (v) {
+			action = use_verdict(v, len, st);
+			if (action != FS_ACTION_NONE) {
+				dscp = v->dscp;
+				st->c[FS_CNT_PREFIX_HIT]++;
+			}
+		}
+	}
+
+	switch (action) {
+	case FS_ACTION_DROP:
+		st->c[FS_CNT_DROP]++;
+		return XDP_DROP;
+	case FS_ACTION_TAG:
+		set_dscp(&p, (void *)(long)ctx->data_end, dscp);
+		st->c[FS_CNT_TAG]++;
+		return forward(ctx, cfg, st);
+	case FS_ACTION_PASS:
+		st->c[FS_CNT_PASS]++;
+		return forward(ctx, cfg, st);
+	}
+
+	__u32 slot = (cfg ? cfg->xsk_base : 0) + ctx->rx_queue_index;
+	if (bpf_redirect_map(&fs_xsks, slot, 0) == XDP_REDIRECT) {
+		st->c[FS_CNT_USER]++;
+		return XDP_REDIRECT;
+	}
+	st->c[FS_CNT_FAIL_OPEN]++;
+	st->c[FS_CNT_FORWARD]++;
+	return forward(ctx, cfg, st);
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Types shared between the flowsieve XDP program and user space (package xdp).
+ * bpf2go turns every type below into a Go type; the layouts are part of the
+ * map ABI, so any change here makes existing pinned maps incompatible.
+ */
+#ifndef FLOWSIEVE_H
+#define FLOWSIEVE_H
+
+#include <linux/types.h>
+
+/* Verdict actions (struct fs_verdict.action). 0 is "no verdict" and is never stored. */
+enum fs_action {
+	FS_ACTION_NONE = 0,
+	FS_ACTION_PASS = 1, /* forward in the kernel, never to user space */
+	FS_ACTION_DROP = 2, /* drop */
+	FS_ACTION_TAG = 3,  /* rewrite DSCP, then forward in the kernel */
+};
+
+/* Per-interface mode (struct fs_iface.mode). */
+enum fs_mode {
+	FS_MODE_MONITOR = 0, /* forward = XDP_PASS to the local stack */
+	FS_MODE_INLINE = 1,  /* forward = redirect to the peer interface through the devmap */
+};
+
+/*
+ * Flow map key: the canonical 5-tuple, so both directions of a flow share one entry.
+ * Addresses are 16 bytes in network order; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d).
+ * Endpoint (addr, port) pairs are ordered: the "lo" endpoint is the one whose address
+ * is smaller byte-wise (memcmp), or, for equal addresses, whose port is smaller.
+ * Ports are in host byte order; they are 0 for ICMP, ICMPv6, non-first fragments and
+ * protocols without ports. proto is the IP protocol number (IPv6: the upper-layer
+ * protocol after extension headers). pad must be zero.
+ */
+struct fs_flow_key {
+	__u8 lo_addr[16];
+	__u8 hi_addr[16];
+	__u16 lo_port;
+	__u16 hi_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/*
+ * A verdict (the value of the flow map and of both prefix tries).
+ * expires_ns is a bpf_ktime_get_ns() (CLOCK_MONOTONIC) deadline, 0 = never expires;
+ * an expired entry counts as no verdict. packets/bytes are incremented atomically by
+ * the program for every packet the entry decides.
+ */
+struct fs_verdict {
+	__u8 action; /* enum fs_action */
+	__u8 dscp;   /* 0..63, used by FS_ACTION_TAG */
+	__u8 pad[6];
+	__u64 expires_ns;
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Source prefix keys (LPM tries); addr in network order. */
+struct fs_lpm_v4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct fs_lpm_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/*
+ * Per ingress interface configuration (config map, keyed by ifindex).
+ * Interfaces without an entry behave as FS_MODE_MONITOR with xsk_base 0.
+ * The XSKMAP slot for a frame is xsk_base + rx_queue_index, so several
+ * interfaces can share one XSKMAP.
+ */
+struct fs_iface {
+	__u32 mode;         /* enum fs_mode */
+	__u32 peer_ifindex; /* inline: egress interface (== ingress: XDP_TX) */
+	__u32 xsk_base;     /* first XSKMAP slot of this interface */
+	__u32 pad;
+};
+
+/* Per-CPU counters (stats map index). Keep in sync with package xdp's names. */
+enum fs_counter {
+	FS_CNT_RX = 0,          /* frames seen */
+	FS_CNT_DROP,            /* dropped by a verdict */
+	FS_CNT_TAG,             /* DSCP rewritten by a verdict, then forwarded */
+	FS_CNT_PASS,            /* forwarded by a PASS verdict */
+	FS_CNT_USER,            /* redirected to an AF_XDP socket (no verdict) */
+	FS_CNT_FORWARD,         /* forwarded without a verdict (non-IP, parse error, fail open) */
+	FS_CNT_FAIL_OPEN,       /* no verdict and no socket for the queue */
+	FS_CNT_NON_IP,          /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	FS_CNT_ND,              /* ICMPv6 router/neighbour discovery (types 133-137) */
+	FS_CNT_PARSE_ERROR,     /* truncated or malformed L2/L3 header */
+	FS_CNT_L4_TRUNCATED,    /* L4 header cut short: looked up without ports */
+	FS_CNT_FRAGMENT,        /* non-first IP fragment: looked up without ports */
+	FS_CNT_EXT_LIMIT,       /* too many IPv6 extension headers */
+	FS_CNT_EXPIRED,         /* an expired verdict was ignored */
+	FS_CNT_FLOW_HIT,        /* verdict from the flow map */
+	FS_CNT_PREFIX_HIT,      /* verdict from a source prefix trie */
+	FS_CNT_BAD_VERDICT,     /* entry with an unknown action was ignored */
+	FS_CNT_NO_PEER,         /* inline interface without a devmap peer: XDP_PASS */
+	FS_CNT_MAX,
+};
+
+#endif

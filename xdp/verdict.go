@@ -1,0 +1,310 @@
+package xdp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// Action is what the XDP program does with the packets of a flow or source
+// (enum fs_action in bpf/flowsieve.h).
+type Action uint8
+
+// Actions a verdict can carry. ActionNone is never stored.
+const (
+	ActionNone Action = 0 // no verdict: the packet goes to user space
+	ActionPass Action = 1 // forward in the kernel, never to user space
+	ActionDrop Action = 2 // drop
+	ActionTag  Action = 3 // rewrite DSCP, then forward in the kernel
+)
+
+// String names the action.
+func (a Action) String() string {
+	switch a {
+	case ActionNone:
+		return "none"
+	case ActionPass:
+		return "pass"
+	case ActionDrop:
+		return "drop"
+	case ActionTag:
+		return "tag"
+	}
+	return fmt.Sprintf("action(%d)", uint8(a))
+}
+
+// Verdict is a flow or prefix map value (struct fs_verdict in bpf/flowsieve.h).
+// Expires is a CLOCK_MONOTONIC deadline in nanoseconds as bpf_ktime_get_ns sees it
+// (use Deadline), 0 for never; an expired entry counts as no verdict. Packets and
+// Bytes are counted by the XDP program; a Put resets them to the values given.
+type Verdict struct {
+	Action  Action
+	DSCP    uint8 // 0..63, for ActionTag
+	_       [6]byte
+	Expires uint64
+	Packets uint64
+	Bytes   uint64
+}
+
+// ErrInvalidVerdict is returned for a verdict the XDP program could not enforce.
+var ErrInvalidVerdict = errors.New("xdp: invalid verdict")
+
+// Validate checks the action and DSCP.
+func (v *Verdict) Validate() error {
+	if v.Action < ActionPass || v.Action > ActionTag {
+		return fmt.Errorf("%w: action %d", ErrInvalidVerdict, v.Action)
+	}
+	if v.DSCP > 63 {
+		return fmt.Errorf("%w: dscp %d > 63", ErrInvalidVerdict, v.DSCP)
+	}
+	return nil
+}
+
+// MonotonicNow returns the clock the XDP program compares expiry deadlines with.
+func MonotonicNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		panic("xdp: clock_gettime(CLOCK_MONOTONIC): " + err.Error()) // cannot fail on Linux
+	}
+	return uint64(ts.Nano())
+}
+
+// Deadline returns the Expires value for a verdict living ttl from now; 0 (never)
+// when ttl <= 0.
+func Deadline(ttl time.Duration) uint64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return MonotonicNow() + uint64(ttl)
+}
+
+// Verdicts is the flow map: per-flow verdicts keyed by the canonical 5-tuple.
+type Verdicts struct {
+	m *ebpf.Map
+}
+
+// Put stores verdicts for keys (same length) in batches, falling back to one
+// update per key where the kernel lacks batch operations. All verdicts are
+// validated before any is written.
+func (vs *Verdicts) Put(keys []Key, vals []Verdict) error {
+	if len(keys) != len(vals) {
+		return fmt.Errorf("xdp: put verdicts: %d keys but %d values", len(keys), len(vals))
+	}
+	for i := range vals {
+		if err := vals[i].Validate(); err != nil {
+			return fmt.Errorf("xdp: put verdict for %s: %w", keys[i], err)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := vs.m.BatchUpdate(keys, vals, nil)
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		for i := range keys {
+			if err := vs.m.Update(&keys[i], &vals[i], ebpf.UpdateAny); err != nil {
+				return fmt.Errorf("xdp: put verdict for %s: %w", keys[i], err)
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("xdp: put %d verdicts: %w", len(keys), err)
+	}
+	return nil
+}
+
+// Delete removes the verdicts of keys and returns how many existed.
+func (vs *Verdicts) Delete(keys []Key) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	n, err := vs.m.BatchDelete(keys, nil)
+	if err == nil {
+		return n, nil
+	}
+	if !errors.Is(err, ebpf.ErrNotSupported) && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return n, fmt.Errorf("xdp: delete %d verdicts: %w", len(keys), err)
+	}
+	// A missing key stops a batch: finish (or do everything) one key at a time.
+	start := n
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		start, n = 0, 0
+	}
+	for i := start; i < len(keys); i++ {
+		err := vs.m.Delete(&keys[i])
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ebpf.ErrKeyNotExist):
+		default:
+			return n, fmt.Errorf("xdp: delete verdict for %s: %w", keys[i], err)
+		}
+	}
+	return n, nil
+}
+
+// Lookup returns the verdict for k and whether one exists.
+func (vs *Verdicts) Lookup(k Key) (Verdict, bool, error) {
+	var v Verdict
+	err := vs.m.Lookup(&k, &v)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return Verdict{}, false, nil
+	}
+	if err != nil {
+		return Verdict{}, false, fmt.Errorf("xdp: lookup verdict for %s: %w", k, err)
+	}
+	return v, true, nil
+}
+
+// List returns all entries, read in batches (or by iteration where batches are
+// unsupported). Entries added or removed concurrently may or may not appear.
+func (vs *Verdicts) List() ([]Key, []Verdict, error) {
+	const chunk = 4096
+	var keys []Key
+	var vals []Verdict
+	kb, vb := make([]Key, chunk), make([]Verdict, chunk)
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := vs.m.BatchLookup(&cursor, kb, vb, nil)
+		keys, vals = append(keys, kb[:n]...), append(vals, vb[:n]...)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return keys, vals, nil
+		}
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("xdp: list verdicts: %w", err)
+		}
+	}
+	keys, vals = keys[:0], vals[:0]
+	var k Key
+	var v Verdict
+	it := vs.m.Iterate()
+	for it.Next(&k, &v) {
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	if err := it.Err(); err != nil {
+		return nil, nil, fmt.Errorf("xdp: list verdicts: %w", err)
+	}
+	return keys, vals, nil
+}
+
+// Blocklist holds source-prefix verdicts (blocklists and host-scoped verdicts) in
+// the IPv4 and IPv6 LPM tries; the longest matching prefix of a packet's source
+// address decides when its flow has no verdict of its own.
+type Blocklist struct {
+	v4, v6 *ebpf.Map
+}
+
+// lpmV4Key and lpmV6Key mirror struct fs_lpm_v4_key and fs_lpm_v6_key.
+type lpmV4Key struct {
+	Prefixlen uint32
+	Addr      [4]byte
+}
+
+type lpmV6Key struct {
+	Prefixlen uint32
+	Addr      [16]byte
+}
+
+// ErrInvalidPrefix is returned for a prefix that is not valid.
+var ErrInvalidPrefix = errors.New("xdp: invalid prefix")
+
+// trie returns the map and marshalled key for p; IPv4-mapped IPv6 prefixes
+// (::ffff:0:0/96 and longer) are stored as IPv4.
+func (b *Blocklist) trie(p netip.Prefix) (*ebpf.Map, any, error) {
+	if !p.IsValid() {
+		return nil, nil, fmt.Errorf("%w: %s", ErrInvalidPrefix, p)
+	}
+	p = p.Masked()
+	a := p.Addr()
+	if a.Is4In6() && p.Bits() >= 96 {
+		a, p = a.Unmap(), netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	if a.Is4() {
+		return b.v4, &lpmV4Key{Prefixlen: uint32(p.Bits()), Addr: a.As4()}, nil
+	}
+	return b.v6, &lpmV6Key{Prefixlen: uint32(p.Bits()), Addr: a.As16()}, nil
+}
+
+// Put stores the verdict for every source address inside p.
+func (b *Blocklist) Put(p netip.Prefix, v Verdict) error {
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("xdp: blocklist %s: %w", p, err)
+	}
+	m, k, err := b.trie(p)
+	if err != nil {
+		return err
+	}
+	if err := m.Update(k, &v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("xdp: blocklist put %s: %w", p, err)
+	}
+	return nil
+}
+
+// Delete removes the entry for exactly p; it reports whether one existed.
+func (b *Blocklist) Delete(p netip.Prefix) (bool, error) {
+	m, k, err := b.trie(p)
+	if err != nil {
+		return false, err
+	}
+	err = m.Delete(k)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("xdp: blocklist delete %s: %w", p, err)
+	}
+	return true, nil
+}
+
+// Lookup returns the entry stored for exactly p (not the longest match).
+func (b *Blocklist) Lookup(p netip.Prefix) (Verdict, bool, error) {
+	m, k, err := b.trie(p)
+	if err != nil {
+		return Verdict{}, false, err
+	}
+	var v Verdict
+	err = m.Lookup(k, &v)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return Verdict{}, false, nil
+	}
+	if err != nil {
+		return Verdict{}, false, fmt.Errorf("xdp: blocklist lookup %s: %w", p, err)
+	}
+	return v, true, nil
+}
+
+// PrefixVerdict is one blocklist entry.
+type PrefixVerdict struct {
+	Prefix  netip.Prefix
+	Verdict Verdict
+}
+
+// List returns every entry of both tries (IPv4 first).
+func (b *Blocklist) List() ([]PrefixVerdict, error) {
+	var out []PrefixVerdict
+	var v Verdict
+	var k4 lpmV4Key
+	it := b.v4.Iterate()
+	for it.Next(&k4, &v) {
+		out = append(out, PrefixVerdict{netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)), v})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("xdp: list ipv4 prefixes: %w", err)
+	}
+	var k6 lpmV6Key
+	it = b.v6.Iterate()
+	for it.Next(&k6, &v) {
+		out = append(out, PrefixVerdict{netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)), v})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("xdp: list ipv6 prefixes: %w", err)
+	}
+	return out, nil
+}
