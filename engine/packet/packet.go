@@ -1,5 +1,13 @@
 // Package packet decodes captured frames into the L2–L4 fields the flow engine needs,
 // without allocating. It never panics on malformed input: every failure is a Reason.
+//
+// Link layers: Ethernet II and 802.3 LLC/SNAP with any number of 802.1Q/802.1ad/0x9100
+// tags, MPLS label stacks and PPPoE sessions; raw IP (101, 228, 229); Linux cooked
+// captures v1 and v2; BSD loopback (DLT_NULL in either byte order, DLT_LOOP); PPP;
+// FDDI. Network: IPv4 with options and fragments; IPv6 with its extension header chain
+// (hop-by-hop, routing, fragment, destination options, AH, mobility, HIP, shim6).
+// Transport: TCP, UDP, ICMP, ICMPv6. Tunnels (IP-in-IP, 6in4, GRE) decode the outer
+// header only: the flow is the tunnel's.
 package packet
 
 // LinkType is the capture link-layer type, using the pcap LINKTYPE_* numbers so

@@ -81,7 +81,7 @@ func captures(t testing.TB, dir string, fn func(path string, f *source.Frame)) (
 // package test captures: no panics, no foreign errors, and the counts by reason and
 // by link type are logged.
 func TestDecodeRealCaptures(t *testing.T) {
-	for _, dir := range []string{"zeek-traces", "debian-pkg-pcaps"} {
+	for _, dir := range []string{"zeek-traces", "debian-pkg-pcaps", "stopddos"} {
 		t.Run(dir, func(t *testing.T) {
 			var c packet.Counters
 			links := map[packet.LinkType]int{}

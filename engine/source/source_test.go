@@ -488,6 +488,8 @@ func TestRealCaptures(t *testing.T) {
 			t.Errorf("%s: ended with %v, want io.EOF", path, err)
 		case want.damaged:
 			t.Logf("%s: %d frames, then %v", filepath.Base(path), n, err)
+		case strings.Contains(path, "stopddos"):
+			t.Logf("%s: %s, %d frames (walker %d)", filepath.Base(path), r.Format(), n, len(want.records))
 		}
 	}
 	t.Logf("%d files, formats %v, %d frames, all matching the independent walker", len(files), formats, total)
