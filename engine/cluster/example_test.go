@@ -25,7 +25,7 @@ func Example() {
 		panic(err)
 	}
 	flows := features.NewBatch(names, 2)
-	flows.AppendRow([]float32{1000, 1})   // like the training data
+	flows.AppendRow([]float32{1000, 1})    // like the training data
 	flows.AppendRow([]float32{3e8, 90000}) // unlike anything seen
 	clusters := make([]int32, flows.Len)
 	scores := make([]float32, flows.Len)
