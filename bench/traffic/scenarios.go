@@ -1,0 +1,279 @@
+package traffic
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Scenario describes one named scenario.
+type Scenario struct {
+	Name        string
+	Description string
+	Rate        float64 // default packets/s
+	Label       Label   // label of its traffic (mixed: BENIGN background plus the attacks')
+	build       func(g *Generator, c *Config) error
+}
+
+// Attack describes an attack usable alone (as a scenario) or in the mixed scenario.
+type Attack struct {
+	Name        string
+	Label       Label
+	Description string
+	Rate        float64 // default packets/s
+	kind        kind
+	perFlow     float64 // mean packets per spawned flow (converts packets/s to flows/s)
+	setup       func(g *Generator, c *class)
+}
+
+// Attacks lists the attacks.
+var Attacks = []Attack{
+	{"syn-flood", SYNFlood, "TCP SYN flood to the web server's port 80 from random spoofed sources (the spoofed range); the victim answers each SYN with a SYN-ACK (SYN cookies).", 5000, kSYN, 2,
+		func(g *Generator, c *class) { c.reply = true }},
+	{"syn-flood-botnet", SYNFlood, "TCP SYN flood from a fixed botnet (--hosts bots, default 50, in the spoofed range); the victim answers SYN-ACK and each bot's kernel resets it.", 5000, kSYN, 3,
+		func(g *Generator, c *class) { c.reply, c.bots = true, true; g.makeBots(c, 50) }},
+	{"udp-flood", UDPFlood, "UDP flood of ~512-byte zero-filled datagrams to random ports of the web server from random spoofed sources, in short bursts per source port.", 5000, kUDPF, 2.5,
+		func(g *Generator, c *class) { c.size = 512 }},
+	{"ack-flood", ACKFlood, "TCP ACK flood to port 80 from random spoofed sources with random sequence numbers; the victim answers each with a RST.", 5000, kACKF, 2,
+		func(g *Generator, c *class) { c.reply = true }},
+	{"dns-amp", DNSAmplification, "DNS amplification: ~1400-byte answers from 200 open resolvers (source port 53) to random ports of the web server.", 3000, kAmp, 6,
+		func(g *Generator, c *class) { c.size = 1400; g.makeBots(c, 200) }},
+	{"scan-syn", PortScan, "SYN port scan (nmap -sS) of ports 1–1024 of the web server in random order; open ports answer SYN-ACK and the scanner resets, closed ones RST-ACK.", 600, kScanTCP, 2,
+		func(g *Generator, c *class) { c.flags = syn; g.makePorts(c) }},
+	{"scan-fin", PortScan, "FIN scan (nmap -sF) of ports 1–1024; closed ports answer RST-ACK, open ports stay silent.", 600, kScanTCP, 2,
+		func(g *Generator, c *class) { c.flags = fin; g.makePorts(c) }},
+	{"scan-xmas", PortScan, "XMAS scan (nmap -sX: FIN, PSH, URG) of ports 1–1024.", 600, kScanTCP, 2,
+		func(g *Generator, c *class) { c.flags = fin | psh | urg; g.makePorts(c) }},
+	{"scan-null", PortScan, "NULL scan (nmap -sN: no flags) of ports 1–1024.", 600, kScanTCP, 2,
+		func(g *Generator, c *class) { c.flags = 0; g.makePorts(c) }},
+	{"scan-udp", PortScan, "UDP scan (nmap -sU) of ports 1–1024 with empty datagrams; closed ports answer ICMP port unreachable, rate-limited as Linux does (burst 6, then 1/s).", 200, kScanUDP, 1.1,
+		func(g *Generator, c *class) { g.makePorts(c) }},
+	{"scan-horizontal", PortScan, "Horizontal scan: SYN to port 22 of every host of the servers prefix; live hosts answer.", 200, kScanTCP, 1.1,
+		func(g *Generator, c *class) {
+			c.flags = syn
+			c.ports = []uint16{22}
+			c.targets = make([]byte, 254)
+			for i, h := range g.rng.Perm(254) {
+				c.targets[i] = byte(h + 1)
+			}
+		}},
+	{"ssh-bruteforce", SSHPatator, "SSH password guessing (patator/hydra style): many short connections, full key exchange, 1–3 failed attempts each, closed by the server.", 60, kBrute, 32, nil},
+	{"slowloris", Slowloris, "Slowloris: connections to the web server that send a partial request and then one header line every 10–15 s, never completing it.", 100, kSlow, 4, nil},
+	{"http-flood", HTTPFlood, "HTTP GET flood (HULK style): one request with a random query per connection, full responses, client closes.", 3000, kHulk, 20, nil},
+}
+
+// benignMix is the benign background: kind, share of packets, mean packets per flow.
+var benignMix = []struct {
+	name    string
+	kind    kind
+	share   float64
+	perFlow float64
+}{
+	{"web", kWeb, 0.40, 125},
+	{"tls", kTLSDown, 0.25, 3000},
+	{"dns", kDNS, 0.08, 2},
+	{"ssh", kSSH, 0.05, 200},
+	{"ntp", kNTP, 0.02, 2},
+	{"icmp", kPing, 0.02, 10},
+	{"bulk", kBulk, 0.18, 0},
+}
+
+// DefaultMixedAttacks are the attacks of the mixed scenario when Config.Attacks is empty.
+var DefaultMixedAttacks = []string{"syn-flood", "udp-flood", "dns-amp", "scan-syn", "ssh-bruteforce", "slowloris", "http-flood"}
+
+const defaultBenignRate = 2000
+
+// Scenarios returns every scenario, in the order --list shows them.
+func Scenarios() []Scenario {
+	var out []Scenario
+	for _, b := range benignMix {
+		name := b.name
+		out = append(out, Scenario{Name: name, Label: Benign, Rate: defaultBenignRate * b.share,
+			Description: benignDesc[name],
+			build: func(g *Generator, c *Config) error {
+				return g.addBenign(c, name, rateOr(c.Rate, defaultBenignRate*benignShare(name)), g.start, g.end)
+			}})
+	}
+	out = append(out, Scenario{Name: "benign", Label: Benign, Rate: defaultBenignRate,
+		Description: "All benign kinds together (web 40%, TLS downloads 25%, bulk 18%, DNS 8%, SSH 5%, NTP 2%, ping 2% of packets).",
+		build: func(g *Generator, c *Config) error {
+			return g.addBenignMix(c, rateOr(c.Rate, defaultBenignRate))
+		}})
+	for _, a := range Attacks {
+		out = append(out, Scenario{Name: a.Name, Label: a.Label, Rate: a.Rate, Description: a.Description + " Attack traffic only.",
+			build: func(g *Generator, c *Config) error {
+				return g.addAttack(c, a, 0, rateOr(c.Rate, a.Rate), g.start, g.end)
+			}})
+	}
+	out = append(out, Scenario{Name: "mixed", Label: Benign, Rate: defaultBenignRate,
+		Description: "Benign background (as 'benign') at --rate with the --attacks (default " + strings.Join(DefaultMixedAttacks, ",") +
+			") active from 10% to 90% of the duration; floods at a fifth of their default rate, the rest at their default rate, all scaled by --rate/2000.",
+		build: func(g *Generator, c *Config) error {
+			rate := rateOr(c.Rate, defaultBenignRate)
+			if err := g.addBenignMix(c, rate); err != nil {
+				return err
+			}
+			names := c.Attacks
+			if len(names) == 0 {
+				names = DefaultMixedAttacks
+			}
+			d := g.end - g.start
+			for i, n := range names {
+				a, ok := attackByName(n)
+				if !ok {
+					return fmt.Errorf("%w: unknown attack %q (want one of %s)", ErrConfig, n, strings.Join(AttackNames(), ", "))
+				}
+				ar := a.Rate * rate / defaultBenignRate
+				switch a.kind {
+				case kSYN, kUDPF, kACKF, kAmp:
+					ar /= 5
+				}
+				if err := g.addAttack(c, a, i, ar, g.start+d/10, g.start+d*9/10); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	return out
+}
+
+var benignDesc = map[string]string{
+	"web":  "HTTP/1.1 and HTTPS (70%) keep-alive sessions: TLS 1.3 handshake, 1–60 requests (lognormal ~480 B), responses lognormal (median 9 KB, heavy tail), think times exponential (resources) or Pareto (reading), closed by FIN (either side) or RST.",
+	"tls":  "TLS downloads: handshake, one request, a lognormal response (median 1.5 MB) paced by slow start and a lognormal bottleneck (median 30 Mbit/s).",
+	"dns":  "DNS queries over UDP to the resolver and their answers (70% cached, sub-millisecond; 30% recursive, lognormal ~25 ms).",
+	"ssh":  "Interactive SSH: key exchange, authentication, then keystrokes (36-byte packets, lognormal ~180 ms apart) echoed, with occasional command output.",
+	"ntp":  "NTP client requests and server replies (48 bytes each).",
+	"icmp": "Ping sessions: echo requests one second apart and their replies.",
+	"bulk": "One long-lived bulk transfer (rsync port 873) running all capture long at the bulk share of --rate.",
+}
+
+func benignShare(name string) float64 {
+	for _, b := range benignMix {
+		if b.name == name {
+			return b.share
+		}
+	}
+	return 1
+}
+
+func rateOr(r, def float64) float64 {
+	if r > 0 {
+		return r
+	}
+	return def
+}
+
+// ScenarioNames returns the scenario names.
+func ScenarioNames() []string {
+	var n []string
+	for _, s := range Scenarios() {
+		n = append(n, s.Name)
+	}
+	return n
+}
+
+// AttackNames returns the attack names.
+func AttackNames() []string {
+	var n []string
+	for _, a := range Attacks {
+		n = append(n, a.Name)
+	}
+	return n
+}
+
+func scenarioByName(name string) (Scenario, bool) {
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+func attackByName(name string) (Attack, bool) {
+	for _, a := range Attacks {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Attack{}, false
+}
+
+// addBenignMix adds every benign kind at its share of rate packets/s.
+func (g *Generator) addBenignMix(c *Config, rate float64) error {
+	for _, b := range benignMix {
+		if err := g.addBenign(c, b.name, rate*b.share, g.start, g.end); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addBenign adds one benign kind producing about pps packets/s.
+func (g *Generator) addBenign(c *Config, name string, pps float64, start, end int64) error {
+	if g.cfg.Hosts == 0 {
+		g.cfg.Hosts = 200
+	}
+	for _, b := range benignMix {
+		if b.name != name {
+			continue
+		}
+		cl := &class{name: name, kind: b.kind, label: Benign, startT: start, endT: end}
+		if b.kind == kBulk {
+			cl.rate = 1
+			cl.gapNS = pps * 2 / 3 * 1514 / 1e9 // bytes per ns: 2/3 of the packets are full data segments
+		} else {
+			cl.rate = pps / b.perFlow
+		}
+		g.classes = append(g.classes, cl)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown benign kind %q", ErrConfig, name)
+}
+
+// addAttack adds attack instance inst at pps packets/s during [start, end).
+func (g *Generator) addAttack(c *Config, a Attack, inst int, pps float64, start, end int64) error {
+	cl := &class{name: a.Name, kind: a.kind, label: a.Label, inst: inst, startT: start, endT: end, rate: pps / a.perFlow}
+	cl.victim[0] = g.addrs.server(hostWeb, false)
+	cl.victim[1] = g.addrs.server(hostWeb, true)
+	cl.v6 = g.pick6()
+	switch a.kind {
+	case kSYN, kUDPF, kACKF, kAmp:
+		cl.block = g.addrs.spoofBlock(inst)
+	default:
+		h4, h6 := g.addrs.attacker(10+inst, false), g.addrs.attacker(10+inst, true)
+		cl.block = [2]netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte(h4[:4])), 32), netip.PrefixFrom(netip.AddrFrom16(h6), 128)}
+		cl.sport = uint16(g.between(33000, 65000))
+	}
+	if a.setup != nil {
+		a.setup(g, cl)
+	}
+	if a.kind == kScanTCP || a.kind == kScanUDP {
+		cl.gapNS = float64(s) / max(pps/a.perFlow, 1e-3)
+	}
+	g.classes = append(g.classes, cl)
+	return nil
+}
+
+// makeBots draws a class's fixed source hosts (botnet or reflectors) in both families.
+func (g *Generator) makeBots(c *class, def int) {
+	n := def
+	if g.cfg.Hosts > 0 && c.kind != kAmp {
+		n = g.cfg.Hosts
+	}
+	n6 := int(float64(n)*g.cfg.IPv6Share + 0.5)
+	for range n - n6 {
+		c.hosts = append(c.hosts, g.randIn(c.block[0]))
+	}
+	for range n6 {
+		c.hosts6 = append(c.hosts6, g.randIn(c.block[1]))
+	}
+}
+
+// makePorts sets a scan over ports 1–1024 in random order.
+func (g *Generator) makePorts(c *class) {
+	c.ports = make([]uint16, 1024)
+	for i, p := range g.rng.Perm(1024) {
+		c.ports[i] = uint16(p + 1)
+	}
+}
