@@ -23,6 +23,9 @@ const (
 	// evictSample is how many flows after the clock hand are compared when the table
 	// is full: the least recently seen of them is evicted.
 	evictSample = 8
+	// sweepEvery is how many packets the clock hand waits between two records: the
+	// sweep walks memory the packets do not otherwise touch, so it is kept slow.
+	sweepEvery = 4
 )
 
 // ErrConfig is returned by New for an invalid configuration.
@@ -158,8 +161,9 @@ type Stats struct {
 // Removal shifts later records back (backward-shift deletion): no tombstones.
 //
 // Expiry: each Update checks the flow it touches for the timeouts, and a clock hand
-// advancing one record per Update sweeps flows that get no more packets. Expire and
-// Flush end flows explicitly.
+// advancing one record every 4 packets sweeps flows that get no more packets (a
+// full turn takes 5×capacity packets). Expire ends every timed-out flow at once; the
+// appliance calls it when the link is quiet. Flush ends all flows.
 //
 // Eviction when full: the least recently seen of the evictSample live flows after the
 // clock hand (sampled LRU, as Redis does) is ended with reason EndEvicted (or EndIdle /
@@ -530,8 +534,12 @@ func (t *Table) expired(f *Flow, now int64) Reason {
 	return Early
 }
 
-// sweep advances the clock hand by one record, ending it if it timed out.
+// sweep advances the clock hand by one record every sweepEvery packets, ending the
+// record's flow if it timed out.
 func (t *Table) sweep(now int64) {
+	if t.stats.Packets%sweepEvery != 0 {
+		return
+	}
 	i := t.hand
 	t.hand = t.next(i)
 	f := &t.flows[i]
@@ -566,7 +574,7 @@ func (t *Table) evict(now int64) {
 }
 
 // Expire ends every flow that timed out at time now (unix ns). It walks the whole
-// table; the per-packet sweep makes calling it optional.
+// table: call it when packets stop arriving (the per-packet sweep then stalls).
 func (t *Table) Expire(now int64) {
 	for i := uint64(0); i < t.n; {
 		f := &t.flows[i]

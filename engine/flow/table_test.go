@@ -203,7 +203,7 @@ func TestSweepExpiresQuietFlows(t *testing.T) {
 	p := pkt(A, B, 1, 2, udp, 0, 10)
 	tb.Update(&p, 0, 60)
 	q := pkt(A, B, 3, 4, udp, 0, 10)
-	for i := 0; i < 80; i++ { // another flow keeps the clock going past the idle timeout
+	for i := 0; i < 200; i++ { // another flow keeps the clock going past the idle timeout
 		tb.Update(&q, int64(1+i)*int64(time.Second)/4, 60)
 	}
 	if len(got) != 1 || got[0].why != EndIdle || got[0].src != A+":1" {
