@@ -2,12 +2,15 @@ package afxdp
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/flowsieve/flowsieve/xdp/afxdp/internal/wiretest"
 )
 
 // BenchmarkForward measures the inline appliance's path: frames flooded into one veth
@@ -24,23 +27,23 @@ import (
 func BenchmarkForward(b *testing.B) {
 	requireKernel(b)
 	const frames, warm = 300000, 30000
-	mid, outer := newNS(b), newNS(b)
-	in, out := newWire(b, mid, outer, 1), newWire(b, mid, outer, 1)
-	xsks, prog := newRedirect(b, 1)
-	attachXDP(b, mid, in.Name, prog)
+	mid, outer := wiretest.NewNS(b), wiretest.NewNS(b)
+	in, out := wiretest.NewWire(b, mid, outer, 1), wiretest.NewWire(b, mid, outer, 1)
+	xsks, prog := wiretest.NewRedirect(b, 1)
+	wiretest.AttachXDP(b, mid, in.Name, prog)
 	drop, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "fs_afxdp_drop", Type: ebpf.XDP, License: "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 1), asm.Return()}}) // XDP_DROP
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { drop.Close() })
-	attachXDP(b, outer, out.Peer, drop)
-	sender, err := newLiveSender(outer, in.Peer)
+	wiretest.AttachXDP(b, outer, out.Peer, drop)
+	sender, err := wiretest.NewLiveSender(outer, in.Peer)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { sender.Close() })
-	frame := testFrame(out.PeerMAC, in.PeerMAC, 0, 1, 64)
+	frame := wiretest.Frame(out.PeerMAC, in.PeerMAC, 0, 1, 64)
 
 	u, err := NewUMEM(UMEMConfig{NumFrames: 8192})
 	if err != nil {
@@ -64,7 +67,7 @@ func BenchmarkForward(b *testing.B) {
 		var sent uint64
 		wg.Add(1)
 		t0 := time.Now()
-		go func() { defer wg.Done(); sent, sendErr = sender.flood(frame, stop) }()
+		go func() { defer wg.Done(); sent, sendErr = sender.Flood(frame, stop) }()
 		runtime.LockOSThread()
 		var start time.Time
 		var st0, tx0 Stats
@@ -121,4 +124,13 @@ func BenchmarkForward(b *testing.B) {
 	if err := u.Accounting().Check(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// batch is the receive batch of the benchmark loops, as xdpsock's default.
+const batch = 64
+
+// median returns the median of v (sorting v).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	return v[len(v)/2]
 }

@@ -525,6 +525,15 @@ func (s *Socket) Complete(addrs []uint64) int {
 	return n
 }
 
+// RXBacklog is the number of received descriptors waiting on the RX ring (it reads the
+// kernel's producer index once).
+func (s *Socket) RXBacklog() int {
+	if s.closed.Load() {
+		return 0
+	}
+	return int(atomic.LoadUint32(s.rx.producer) - s.rx.cachedCons)
+}
+
 // TXPending is the number of transmitted frames not yet completed.
 func (s *Socket) TXPending() int { return s.txOut }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flowsieve/flowsieve/xdp/afxdp/internal/wiretest"
 )
 
 // frameSize varies the test frames between 60 and 1509 bytes.
@@ -19,9 +21,9 @@ func frameSize(seq uint32) int { return 60 + int(seq*37%1450) }
 // AF_XDP socket receives exactly them, byte for byte, with nothing dropped or lost.
 func TestReceive(t *testing.T) {
 	requireKernel(t)
-	a, b := newNS(t), newNS(t)
-	w := newWire(t, a, b, 1)
-	xsks, prog := newRedirect(t, 1)
+	a, b := wiretest.NewNS(t), wiretest.NewNS(t)
+	w := wiretest.NewWire(t, a, b, 1)
+	xsks, prog := wiretest.NewRedirect(t, 1)
 	u, err := NewUMEM(UMEMConfig{NumFrames: 1024, Debug: true})
 	if err != nil {
 		t.Fatal(err)
@@ -31,20 +33,20 @@ func TestReceive(t *testing.T) {
 	if err := xsks.Put(uint32(0), uint32(s.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	attachXDP(t, a, w.Name, prog)
+	wiretest.AttachXDP(t, a, w.Name, prog)
 	if n := s.Refill(); n != 1024 {
 		t.Fatalf("Refill put %d frames on the fill ring, want 1024", n)
 	}
-	tx := newPacketSocket(t, b, w.Peer)
+	tx := wiretest.NewPacketSocket(t, b, w.Peer)
 
 	const total, burst = 2000, 50
 	sent := make(map[uint32][]byte, total)
 	var got [][]byte
 	for seq := uint32(0); seq < total; seq += burst {
 		for i := range uint32(burst) {
-			f := testFrame(w.MAC, w.PeerMAC, 0, seq+i, frameSize(seq+i))
+			f := wiretest.Frame(w.MAC, w.PeerMAC, 0, seq+i, frameSize(seq+i))
 			sent[seq+i] = f
-			if err := tx.send(f); err != nil {
+			if err := tx.Send(f); err != nil {
 				t.Fatalf("send frame %d: %v", seq+i, err)
 			}
 		}
@@ -64,15 +66,15 @@ func TestReceive(t *testing.T) {
 // TestTransmit sends frames from the AF_XDP socket and captures them on the far end.
 func TestTransmit(t *testing.T) {
 	requireKernel(t)
-	a, b := newNS(t), newNS(t)
-	w := newWire(t, a, b, 1)
+	a, b := wiretest.NewNS(t), wiretest.NewNS(t)
+	w := wiretest.NewWire(t, a, b, 1)
 	u, err := NewUMEM(UMEMConfig{NumFrames: 256, Debug: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { u.Close() })
 	s := openSocket(t, u, w, SocketConfig{TXSize: 128, CompletionSize: 256})
-	capture := newPacketSocket(t, b, w.Peer)
+	capture := wiretest.NewPacketSocket(t, b, w.Peer)
 
 	const total, burst = 1000, 64
 	sent := make(map[uint32][]byte, total)
@@ -82,7 +84,7 @@ func TestTransmit(t *testing.T) {
 	for seq := uint32(0); seq < total; {
 		k := u.Alloc(addrs[:min(burst, total-int(seq))])
 		for i := range k {
-			f := testFrame(w.PeerMAC, w.MAC, 0, seq, frameSize(seq))
+			f := wiretest.Frame(w.PeerMAC, w.MAC, 0, seq, frameSize(seq))
 			sent[seq] = f
 			descs[i] = Desc{Addr: addrs[i], Len: uint32(copy(u.Frame(addrs[i]), f))}
 			seq++
@@ -93,7 +95,7 @@ func TestTransmit(t *testing.T) {
 		if err := drainTX(s, addrs, time.Second); err != nil {
 			t.Fatal(err)
 		}
-		frames, foreign, err := capture.capture(k, 2*time.Second)
+		frames, foreign, err := capture.Capture(k, 2*time.Second)
 		if err != nil || foreign > 0 {
 			t.Fatalf("capture: %v (%d foreign frames)", err, foreign)
 		}
@@ -131,9 +133,9 @@ func drainTX(s *Socket, addrs []uint64, timeout time.Duration) error {
 // veth gets exactly what was sent into the first.
 func TestSharedUMEMForward(t *testing.T) {
 	requireKernel(t)
-	mid, outer := newNS(t), newNS(t)
-	in, out := newWire(t, mid, outer, 1), newWire(t, mid, outer, 1)
-	xsks, prog := newRedirect(t, 1)
+	mid, outer := wiretest.NewNS(t), wiretest.NewNS(t)
+	in, out := wiretest.NewWire(t, mid, outer, 1), wiretest.NewWire(t, mid, outer, 1)
+	xsks, prog := wiretest.NewRedirect(t, 1)
 	u, err := NewUMEM(UMEMConfig{NumFrames: 512, Debug: true})
 	if err != nil {
 		t.Fatal(err)
@@ -147,10 +149,10 @@ func TestSharedUMEMForward(t *testing.T) {
 	if err := xsks.Put(uint32(0), uint32(rx.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	attachXDP(t, mid, in.Name, prog)
+	wiretest.AttachXDP(t, mid, in.Name, prog)
 	rx.Refill()
-	sender := newPacketSocket(t, outer, in.Peer)
-	capture := newPacketSocket(t, outer, out.Peer)
+	sender := wiretest.NewPacketSocket(t, outer, in.Peer)
+	capture := wiretest.NewPacketSocket(t, outer, out.Peer)
 
 	const total, burst = 1000, 50
 	sent := make(map[uint32][]byte, total)
@@ -160,9 +162,9 @@ func TestSharedUMEMForward(t *testing.T) {
 	rxAddrs := make(map[uint64]bool)
 	for seq := uint32(0); seq < total; seq += burst {
 		for i := range uint32(burst) {
-			f := testFrame(out.PeerMAC, in.PeerMAC, 0, seq+i, frameSize(seq+i))
+			f := wiretest.Frame(out.PeerMAC, in.PeerMAC, 0, seq+i, frameSize(seq+i))
 			sent[seq+i] = f
-			if err := sender.send(f); err != nil {
+			if err := sender.Send(f); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,7 +197,7 @@ func TestSharedUMEMForward(t *testing.T) {
 				}
 			}
 		}
-		frames, foreign, err := capture.capture(burst, 2*time.Second)
+		frames, foreign, err := capture.Capture(burst, 2*time.Second)
 		if err != nil || foreign > 0 {
 			t.Fatalf("capture: %v (%d foreign frames)", err, foreign)
 		}
@@ -219,13 +221,13 @@ func TestTwoQueues(t *testing.T) {
 	requireKernel(t)
 	for _, shared := range []bool{false, true} {
 		t.Run(fmt.Sprintf("shared-umem=%v", shared), func(t *testing.T) {
-			a, b := newNS(t), newNS(t)
-			w := newWire(t, a, b, 2)
+			a, b := wiretest.NewNS(t), wiretest.NewNS(t)
+			w := wiretest.NewWire(t, a, b, 2)
 			var queues int
 			if err := a.Do(func() (err error) { queues, err = Queues(w.Name); return err }); err != nil || queues != 2 {
 				t.Fatalf("Queues(%s) = %d, %v; want 2", w.Name, queues, err)
 			}
-			xsks, prog := newRedirect(t, queues)
+			xsks, prog := wiretest.NewRedirect(t, queues)
 			var socks []*Socket
 			var umems []*UMEM
 			for q := range queues {
@@ -244,8 +246,8 @@ func TestTwoQueues(t *testing.T) {
 				s.Refill()
 				socks = append(socks, s)
 			}
-			attachXDP(t, a, w.Name, prog)
-			sender := newPacketSocket(t, b, w.Peer)
+			wiretest.AttachXDP(t, a, w.Name, prog)
+			sender := wiretest.NewPacketSocket(t, b, w.Peer)
 
 			const flows, rounds = 64, 8
 			sent := make(map[uint32][]byte)
@@ -253,9 +255,9 @@ func TestTwoQueues(t *testing.T) {
 			for r := range uint32(rounds) {
 				for fl := range uint32(flows) {
 					seq := r*flows + fl
-					f := testFrame(w.MAC, w.PeerMAC, uint16(fl), seq, frameSize(seq))
+					f := wiretest.Frame(w.MAC, w.PeerMAC, uint16(fl), seq, frameSize(seq))
 					sent[seq] = f
-					if err := sender.send(f); err != nil {
+					if err := sender.Send(f); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -269,7 +271,7 @@ func TestTwoQueues(t *testing.T) {
 					t.Errorf("queue %d received nothing", q)
 				}
 				for _, f := range got[q] {
-					fl := frameFlow(f)
+					fl := wiretest.FrameFlow(f)
 					if prev, ok := queueOf[fl]; ok && prev != q {
 						t.Errorf("flow %d arrived on queues %d and %d", fl, prev, q)
 					}
@@ -291,8 +293,8 @@ func TestTwoQueues(t *testing.T) {
 // zero-copy when it is demanded, errors that name the interface and queue, and closing.
 func TestOpen(t *testing.T) {
 	requireKernel(t)
-	a, b := newNS(t), newNS(t)
-	w := newWire(t, a, b, 1)
+	a, b := wiretest.NewNS(t), wiretest.NewNS(t)
+	w := wiretest.NewWire(t, a, b, 1)
 	u, err := NewUMEM(UMEMConfig{NumFrames: 64})
 	if err != nil {
 		t.Fatal(err)
