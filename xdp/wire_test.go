@@ -245,7 +245,7 @@ func TestWireVerdicts(t *testing.T) {
 		tos          uint8
 		want         int
 	}{
-		{wireSrc, 2222, 9002, 0, 0},       // DROP verdict
+		{wireSrc, 2222, 9002, 0, 0},        // DROP verdict
 		{wireSrc, 3333, 9003, 0x01, wireN}, // TAG 46, ECN kept
 		{wireSrc, 4444, 9004, 0, wireN},    // PASS
 		{wireSrc2, 5555, 9005, 0, 0},       // source blocklisted
