@@ -39,6 +39,7 @@ func commands() []*cli.Command {
 		trainCommand(),
 		evalCommand(),
 		modelCommand(),
+		genCommand(),
 	}
 }
 
