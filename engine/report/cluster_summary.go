@@ -202,7 +202,12 @@ func SummarizeClusters(d ClusterData, topFeatures int) ([]ClusterSummary, error)
 func fmtCounts(cs []Count, total int) string {
 	parts := make([]string, len(cs))
 	for i, c := range cs {
-		parts[i] = fmt.Sprintf("%s %.0f%%", c.Value, 100*float64(c.N)/float64(max(total, 1)))
+		pct := 100 * float64(c.N) / float64(max(total, 1))
+		if pct < 1 {
+			parts[i] = fmt.Sprintf("%s <1%%", c.Value)
+			continue
+		}
+		parts[i] = fmt.Sprintf("%s %.0f%%", c.Value, pct)
 	}
 	return strings.Join(parts, ", ")
 }
