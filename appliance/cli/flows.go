@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/labels"
 )
 
 // Flag names of the flows command (the table flags are shared with analyze).
@@ -24,6 +25,7 @@ const (
 	flowsFlagActiveTimeout = "active-timeout"
 	flowsFlagCapacity      = "capacity"
 	flowsFlagSeed          = "hash-seed"
+	flowsFlagLabels        = "labels"
 )
 
 // Output formats of the flows command.
@@ -68,7 +70,8 @@ func flowsCommand() *cli.Command {
 				Usage: "Record format: csv or jsonl (one JSON object per line)."},
 			&cli.IntFlag{Name: flowsFlagEarly, EnvVars: []string{"FLOWSIEVE_EARLY_PACKETS"},
 				Usage: "Early decision point: write each flow's features as of its N-th packet. 0 writes them at the flow's end."},
-			// The labels flag (--labels FILE, engine/labels) goes here; it sets flowWriter.label.
+			&cli.StringFlag{Name: flowsFlagLabels, EnvVars: []string{"FLOWSIEVE_FLOWS_LABELS"},
+				Usage: "Labels file (CSV, see docs/labels.md) giving each flow its class: adds a Label column to the CSV and a \"label\" key to JSON lines (empty when no rule matches)."},
 		}, tableFlags()...),
 		Action: runFlows,
 	}
@@ -121,6 +124,17 @@ func runFlows(c *cli.Context) error {
 		out = file
 	}
 	w := &flowWriter{w: bufio.NewWriterSize(out, 256<<10), jsonl: format == flowsFormatJSONL, early: cfg.EarlyPackets > 0}
+	if name := c.String(flowsFlagLabels); name != "" {
+		set, err := labels.Load(name)
+		if err != nil {
+			return cli.Exit("flows: "+err.Error(), 2)
+		}
+		w.label = func(f *flow.Flow) string {
+			src, sport := f.Src()
+			dst, dport := f.Dst()
+			return set.Label(src, dst, sport, dport, f.Proto(), f.First(), f.Last())
+		}
+	}
 	if !w.jsonl {
 		w.header()
 	}
