@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/flowsieve/flowsieve/xdp/afxdp/internal/wiretest"
+	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
 // BenchmarkForward measures the inline appliance's path: frames flooded into one veth
@@ -38,11 +39,11 @@ func BenchmarkForward(b *testing.B) {
 	}
 	b.Cleanup(func() { drop.Close() })
 	wiretest.AttachXDP(b, outer, out.Peer, drop)
-	sender, err := wiretest.NewLiveSender(outer, in.Peer)
+	snd, err := sender.New(outer, in.Peer)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { sender.Close() })
+	b.Cleanup(func() { snd.Close() })
 	frame := wiretest.Frame(out.PeerMAC, in.PeerMAC, 0, 1, 64)
 
 	u, err := NewUMEM(UMEMConfig{NumFrames: 8192})
@@ -67,7 +68,7 @@ func BenchmarkForward(b *testing.B) {
 		var sent uint64
 		wg.Add(1)
 		t0 := time.Now()
-		go func() { defer wg.Done(); sent, sendErr = sender.Flood(frame, stop) }()
+		go func() { defer wg.Done(); sent, sendErr = wiretest.Flood(snd, frame, stop) }()
 		runtime.LockOSThread()
 		var start time.Time
 		var st0, tx0 Stats

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/xdp/afxdp/internal/wiretest"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
 // The benchmarks compare the two loops on the same machine in the same run. Traffic
@@ -26,7 +27,7 @@ import (
 type lane struct {
 	w      *wiretest.Wire
 	xsks   *ebpf.Map
-	sender *wiretest.LiveSender
+	sender *sender.Sender
 	frame  []byte
 }
 
@@ -38,12 +39,12 @@ func newLanes(t testing.TB, n int) []*lane {
 		w := wiretest.NewWire(t, a, peer, 1)
 		xsks, prog := wiretest.NewRedirect(t, 1)
 		wiretest.AttachXDP(t, a, w.Name, prog)
-		sender, err := wiretest.NewLiveSender(peer, w.Peer)
+		snd, err := sender.New(peer, w.Peer)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { sender.Close() })
-		lanes = append(lanes, &lane{w: w, xsks: xsks, sender: sender, frame: wiretest.Frame(w.MAC, w.PeerMAC, 0, 1, 64)})
+		t.Cleanup(func() { snd.Close() })
+		lanes = append(lanes, &lane{w: w, xsks: xsks, sender: snd, frame: wiretest.Frame(w.MAC, w.PeerMAC, 0, 1, 64)})
 	}
 	return lanes
 }
@@ -90,7 +91,7 @@ func TestLoopsReceiveEverything(t *testing.T) {
 				t.Errorf("Name() = %q", l.Name())
 			}
 			for i := range bursts {
-				if err := ln.sender.Send(ln.frame, burst); err != nil {
+				if _, err := ln.sender.Send(ln.frame, burst); err != nil {
 					t.Fatal(err)
 				}
 				r, err := l.Run(burst, 0, 2*time.Second)
@@ -151,7 +152,7 @@ func BenchmarkRxDrop(b *testing.B) {
 		var sent uint64
 		wg.Add(1)
 		t0 := time.Now()
-		go func() { defer wg.Done(); sent, sendErr = ln.sender.Flood(ln.frame, stop) }()
+		go func() { defer wg.Done(); sent, sendErr = wiretest.Flood(ln.sender, ln.frame, stop) }()
 		runtime.LockOSThread()
 		r, err := l.Run(frames, warm, 2*time.Second)
 		runtime.UnlockOSThread()
@@ -205,7 +206,7 @@ func BenchmarkRxDrain(b *testing.B) {
 	var loops [2]Loop
 	drain := func(which int) {
 		l, ln := loops[which], lanes[which]
-		if err := ln.sender.Send(ln.frame, ring); err != nil {
+		if _, err := ln.sender.Send(ln.frame, ring); err != nil {
 			b.Fatal(err)
 		}
 		deadline := time.Now().Add(time.Second)

@@ -1,7 +1,7 @@
 // Package wiretest builds the kernel test topology for AF_XDP: network namespaces and
 // veth pairs from xdp/netns, a minimal XDP program that redirects every packet to the
 // AF_XDP socket of its RX queue, AF_PACKET sockets to send and capture on the far end,
-// an in-kernel sender (BPF_PROG_RUN with live frames), and numbered test frames.
+// a flood loop for the in-kernel sender of xdp/sender, and numbered test frames.
 // Everything is torn down through the test's Cleanup.
 package wiretest
 
@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
 // NewRedirect builds "return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS)"
@@ -251,70 +252,20 @@ func mac(s string) []byte {
 	return b[:]
 }
 
-// LiveSender transmits one frame repeatedly out of an interface with BPF_PROG_RUN live
-// frames, like xdp/sender, so these tests do not depend on it.
-type LiveSender struct {
-	ns      *netns.NS
-	ifindex int
-	prog    *ebpf.Program
-}
-
-// NewLiveSender prepares a sender that transmits out of ifname inside ns: an XDP_TX
-// program run with BPF_F_TEST_XDP_LIVE_FRAMES turns every run into a transmitted frame.
-func NewLiveSender(ns *netns.NS, ifname string) (*LiveSender, error) {
-	idx, err := netns.Ifindex(ns, ifname)
-	if err != nil {
-		return nil, err
-	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "fs_afxdp_tx", Type: ebpf.XDP, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 3), asm.Return()}, // XDP_TX
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &LiveSender{ns: ns, ifindex: idx, prog: prog}, nil
-}
-
-// xdpMD is struct xdp_md, the context of an XDP program run.
-type xdpMD struct {
-	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
-}
-
-// Send transmits frame repeat times.
-func (s *LiveSender) Send(frame []byte, repeat uint32) error {
-	return s.ns.Do(func() error { return s.run(frame, repeat) })
-}
-
-// run transmits frame repeat times; the calling thread must be in the sender's namespace.
-func (s *LiveSender) run(frame []byte, repeat uint32) error {
-	_, err := s.prog.Run(&ebpf.RunOptions{
-		Data:    frame,
-		Context: xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(s.ifindex)},
-		Repeat:  repeat,
-		Flags:   unix.BPF_F_TEST_XDP_LIVE_FRAMES,
-	})
-	return err
-}
-
-// Close unloads the sender's program.
-func (s *LiveSender) Close() error { return s.prog.Close() }
-
-// Flood sends frame in chunks of 65536 until stop is closed and returns how many it sent.
-func (s *LiveSender) Flood(frame []byte, stop <-chan struct{}) (sent uint64, err error) {
+// Flood transmits frame with the in-kernel sender in chunks of 65536 until stop is
+// closed, and returns how many frames it sent.
+func Flood(s *sender.Sender, frame []byte, stop <-chan struct{}) (sent uint64, err error) {
 	const chunk = 1 << 16
-	err = s.ns.Do(func() error {
-		for {
-			select {
-			case <-stop:
-				return nil
-			default:
-			}
-			if err := s.run(frame, chunk); err != nil {
-				return err
-			}
-			sent += chunk
+	for {
+		select {
+		case <-stop:
+			return sent, nil
+		default:
 		}
-	})
-	return sent, err
+		n, err := s.Send(frame, chunk)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
 }
