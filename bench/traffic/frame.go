@@ -186,6 +186,11 @@ func (g *Generator) tcpFrame(buf []byte, v6 bool, s, d *endpoint, t *tcpSeg) int
 
 // udpFrame writes an Ethernet/IP/UDP frame with n payload bytes of the given content.
 func (g *Generator) udpFrame(buf []byte, v6 bool, s, d *endpoint, n int, content uint8, salt uint32) int {
+	if v6 {
+		n = min(n, 1500-ip6Len-udpLen)
+	} else {
+		n = min(n, 1500-ip4Len-udpLen)
+	}
 	l4len := udpLen + n
 	off := l3(buf, v6, s, d, 17, l4len, 0, false)
 	h := buf[off : off+l4len]

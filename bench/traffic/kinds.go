@@ -206,9 +206,10 @@ func (g *Generator) spawn(c *class, t int64) bool {
 	hosts := max(g.cfg.Hosts, 1)
 	benignClient := func() {
 		f.v6 = g.pick6()
-		f.c.addr = a.client(1+g.rng.IntN(hosts), f.v6)
+		h := 1 + g.rng.IntN(hosts)
+		f.c.addr = a.client(h, f.v6)
 		g.hostProfile(&f.c, g.between(4, 20))
-		f.c.port = g.ephemeral()
+		f.c.port = g.nextPort(h)
 	}
 	server := func(host int, port uint16) {
 		f.s.addr = a.server(host, f.v6)
@@ -370,7 +371,7 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		f.v6 = c.v6
 		f.c.addr = a.attacker(10+c.inst, f.v6)
 		g.hostProfile(&f.c, 12)
-		f.c.port = g.ephemeral()
+		f.c.port = g.nextPort(0) // host 0 is never a client: the attacker's counter
 		port := uint16(80)
 		host := hostWeb
 		if c.kind == kBrute {
@@ -391,6 +392,20 @@ func (g *Generator) spawn(c *class, t int64) bool {
 	}
 	g.push(f)
 	return true
+}
+
+// nextPort returns the next ephemeral port of a host: ports advance by one per
+// connection from a random start, so concurrent connections never share a 5-tuple.
+func (g *Generator) nextPort(host int) uint16 {
+	for len(g.ports) <= host {
+		g.ports = append(g.ports, g.ephemeral())
+	}
+	p := g.ports[host]
+	g.ports[host]++
+	if g.ports[host] > 60999 {
+		g.ports[host] = 32768
+	}
+	return p
 }
 
 func b2i(b bool) int {

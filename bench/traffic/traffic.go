@@ -147,6 +147,7 @@ type Generator struct {
 	nextID  uint64
 	classes []*class
 	addrs   addrPlan
+	ports   []uint16 // next ephemeral port per client host (0: the single attacker)
 
 	// OnFlow, when set, receives a 5-tuple rule for every benign flow when it ends (or
 	// at the end of the capture), and the source-block rules of every attack at EOF.
