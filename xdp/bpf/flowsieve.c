@@ -332,9 +332,16 @@ static __always_inline void set_dscp(struct packet *p, void *end, __u8 dscp)
 	b[1] = (b[1] & 0x0f) | (tc << 4);
 }
 
-/* Forwards a frame in the kernel: XDP_PASS (monitor) or the peer (inline). */
-static __always_inline int forward(struct xdp_md *ctx, struct fs_iface *cfg, struct fs_counters *st)
+static __always_inline struct fs_iface *iface_config(struct xdp_md *ctx)
 {
+	__u32 ifindex = ctx->ingress_ifindex;
+	return bpf_map_lookup_elem(&fs_config, &ifindex);
+}
+
+/* Forwards a frame in the kernel: XDP_PASS (monitor) or the peer (inline). */
+static __always_inline int forward(struct xdp_md *ctx, struct fs_counters *st)
+{
+	struct fs_iface *cfg = iface_config(ctx);
 	if (!cfg || cfg->mode != FS_MODE_INLINE)
 		return XDP_PASS;
 	if (cfg->peer_ifindex == ctx->ingress_ifindex)
@@ -372,8 +379,6 @@ int flowsieve(struct xdp_md *ctx)
 		return XDP_PASS; /* cannot happen: one-entry array */
 	st->c[FS_CNT_RX]++;
 
-	__u32 ifindex = ctx->ingress_ifindex;
-	struct fs_iface *cfg = bpf_map_lookup_elem(&fs_config, &ifindex);
 	__u32 len = ctx->data_end - ctx->data;
 
 	struct packet p = {};
@@ -387,15 +392,15 @@ int flowsieve(struct xdp_md *ctx)
 	case PARSE_NON_IP:
 		st->c[FS_CNT_NON_IP]++;
 		st->c[FS_CNT_FORWARD]++;
-		return forward(ctx, cfg, st);
+		return forward(ctx, st);
 	case PARSE_ND:
 		st->c[FS_CNT_ND]++;
 		st->c[FS_CNT_FORWARD]++;
-		return forward(ctx, cfg, st);
+		return forward(ctx, st);
 	default:
 		st->c[FS_CNT_PARSE_ERROR]++;
 		st->c[FS_CNT_FORWARD]++;
-		return forward(ctx, cfg, st);
+		return forward(ctx, st);
 	}
 
 	__u8 action = FS_ACTION_NONE, dscp = 0;
@@ -439,12 +444,13 @@ int flowsieve(struct xdp_md *ctx)
 	case FS_ACTION_TAG:
 		set_dscp(&p, (void *)(long)ctx->data_end, dscp);
 		st->c[FS_CNT_TAG]++;
-		return forward(ctx, cfg, st);
+		return forward(ctx, st);
 	case FS_ACTION_PASS:
 		st->c[FS_CNT_PASS]++;
-		return forward(ctx, cfg, st);
+		return forward(ctx, st);
 	}
 
+	struct fs_iface *cfg = iface_config(ctx);
 	__u32 slot = (cfg ? cfg->xsk_base : 0) + ctx->rx_queue_index;
 	if (bpf_redirect_map(&fs_xsks, slot, 0) == XDP_REDIRECT) {
 		st->c[FS_CNT_USER]++;
@@ -452,5 +458,5 @@ int flowsieve(struct xdp_md *ctx)
 	}
 	st->c[FS_CNT_FAIL_OPEN]++;
 	st->c[FS_CNT_FORWARD]++;
-	return forward(ctx, cfg, st);
+	return forward(ctx, st);
 }
