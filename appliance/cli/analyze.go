@@ -131,7 +131,10 @@ func protoName(p uint8) string {
 }
 
 func runAnalyze(c *cli.Context) error {
-	paths := c.Args().Slice()
+	paths, err := lateFlags(c)
+	if err != nil {
+		return cli.Exit("analyze: "+err.Error(), 2)
+	}
 	if len(paths) == 0 {
 		return cli.Exit("analyze: no capture given; usage: flowsieve analyze CAPTURE... [--json]", 2)
 	}

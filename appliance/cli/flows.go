@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -95,7 +97,10 @@ func tableConfig(c *cli.Context) (flow.Config, error) {
 }
 
 func runFlows(c *cli.Context) error {
-	paths := c.Args().Slice()
+	paths, err := lateFlags(c)
+	if err != nil {
+		return cli.Exit("flows: "+err.Error(), 2)
+	}
 	if len(paths) == 0 {
 		return cli.Exit("flows: no capture given; usage: flowsieve flows CAPTURE... [--out FILE] [--format csv|jsonl]", 2)
 	}
@@ -154,6 +159,56 @@ func runFlows(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("flows: writing records: %v", errors.Join(werr, w.err)), 1)
 	case readErr != nil:
 		return cli.Exit(fmt.Sprintf("flows: %v (the records of the packets read before the error were written)", readErr), 1)
+	}
+	return nil
+}
+
+// lateFlags applies the flags given after the captures ("flows a.pcap --out x.csv":
+// urfave/cli v2 stops parsing flags at the first argument) and returns the captures.
+// "--" ends the flags: later arguments are captures even if they start with "-".
+func lateFlags(c *cli.Context) ([]string, error) {
+	args := c.Args().Slice()
+	var paths []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(paths, args[i+1:]...), nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			paths = append(paths, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := commandFlag(c, name)
+		if f == nil {
+			return nil, fmt.Errorf("flag %s is not defined", a)
+		}
+		if !hasValue {
+			if _, ok := f.(*cli.BoolFlag); ok {
+				value = "true"
+			} else {
+				if i+1 >= len(args) {
+					return nil, fmt.Errorf("flag %s needs a value", a)
+				}
+				i++
+				value = args[i]
+			}
+		}
+		for _, n := range f.Names() { // the name and its aliases
+			if err := c.Set(n, value); err != nil {
+				return nil, fmt.Errorf("flag %s: %w", a, err)
+			}
+		}
+	}
+	return paths, nil
+}
+
+// commandFlag returns the command's flag with this name or alias, or nil.
+func commandFlag(c *cli.Context, name string) cli.Flag {
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return f
+		}
 	}
 	return nil
 }

@@ -219,6 +219,32 @@ func TestFlowsJSONLinesAndEarly(t *testing.T) {
 	}
 }
 
+func TestFlagsAfterCaptures(t *testing.T) {
+	path, _ := testCapture(t)
+	out := filepath.Join(t.TempDir(), "f.jsonl")
+	_, stderr, code := run(t, "flows", path, "--format", "jsonl", "-o="+out, "--early", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil || !strings.HasPrefix(string(data), `{"src":`) || !strings.Contains(string(data), `"end":"early"`) {
+		t.Fatalf("late flags not applied (%v): %.200s", err, data)
+	}
+	text, stderr, code := run(t, "analyze", path, "--json", "--top", "1")
+	if code != 0 || !strings.HasPrefix(text, "{") || strings.Count(text, `"address"`) != 1 {
+		t.Errorf("analyze with late flags: exit %d %s\n%.300s", code, stderr, text)
+	}
+	if _, stderr, code := run(t, "flows", path, "--format"); code != 2 || !strings.Contains(stderr, "needs a value") {
+		t.Errorf("dangling flag: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "flows", path, "--bogus", "1"); code != 2 || !strings.Contains(stderr, "bogus") {
+		t.Errorf("unknown late flag: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := run(t, "flows", "--", "-not-a-flag.pcap"); code != 2 || !strings.Contains(stderr, "-not-a-flag.pcap") {
+		t.Errorf("-- separator: exit %d, %s", code, stderr)
+	}
+}
+
 func TestFlowsErrors(t *testing.T) {
 	path, _ := testCapture(t)
 	data, err := os.ReadFile(path)
