@@ -427,7 +427,7 @@ func TestConfigErrors(t *testing.T) {
 // BenchmarkGenerate measures generation speed per scenario (frames written to a
 // reused buffer, no I/O).
 func BenchmarkGenerate(b *testing.B) {
-	for _, name := range []string{"mixed", "benign", "web", "tls", "syn-flood", "udp-flood", "dns-amp", "scan-syn", "http-flood"} {
+	for _, name := range []string{"mixed", "benign", "web", "tls", "syn-flood", "udp-flood", "ack-flood", "dns-amp", "http-flood"} {
 		b.Run(name, func(b *testing.B) {
 			g, err := New(Config{Scenario: name, Seed: 1, Duration: 24 * time.Hour, IPv6Share: 0.1})
 			if err != nil {
