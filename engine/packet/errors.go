@@ -110,6 +110,11 @@ func ReasonOf(err error) Reason {
 	if e, ok := err.(*DecodeError); ok {
 		return e.reason
 	}
+	return wrappedReason(err)
+}
+
+// wrappedReason is ReasonOf's slow path, kept apart so ReasonOf inlines.
+func wrappedReason(err error) Reason {
 	var e *DecodeError
 	if errors.As(err, &e) {
 		return e.reason
