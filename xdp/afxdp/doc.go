@@ -24,12 +24,22 @@
 //			process(u.Data(d))
 //			addrs[i] = d.Addr
 //		}
-//		f := s.Fill(addrs[:n])   // straight back to the kernel …
+//		f := s.Fill(addrs[:n])   // straight back to the kernel (or s.Recycle(descs[:n])) …
 //		u.Free(addrs[f:n])       // … or onto the free stack when the fill ring is full
 //	}
+//
+// Forwarding between two devices without copying: open the second device's socket on
+// the same UMEM, Transmit the received descriptors on it, call WakeTX while TXPending
+// is non-zero (copy mode transmits only inside that system call; SocketConfig.TXBudget
+// raises the per-call batch), and Fill the first socket with what Complete returns.
+// Multi-queue devices take one socket per queue (Queues counts them), each on its own
+// UMEM or all on one.
 //
 // Every frame is always in exactly one place: the free stack, the kernel's hands for
 // receiving (fill), the kernel's hands for transmitting (TX until completed), or the
 // application's. UMEM.Accounting reports the four counts; with UMEMConfig.Debug it also
 // tracks each frame and counts illegal moves such as a double free.
+//
+// Package rxdrop holds a receive loop on this package and a minimal reference loop on
+// the raw rings, to measure the package against the bare kernel interface.
 package afxdp
