@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -51,11 +52,28 @@ func newProgEnv(t *testing.T) *progEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Close() })
-	if err := netns.AddVeth(netns.Veth{Name: "fsx0", Peer: "fsx1", NS: ns, PeerNS: ns}); err != nil {
+	// No IPv6 autoconfiguration: the counters must see only the test's frames.
+	err = ns.Do(func() error {
+		for _, f := range []string{"all", "default"} {
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1"), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := netns.AddVeth(netns.Veth{Name: "fsm0", Peer: "fsm1", NS: ns, PeerNS: ns}); err != nil {
-		t.Fatal(err)
+	// fsx0 and fsx1 are the inline pair; each is a veth to its own far end
+	// (pairing fsx0 with its own veth peer would loop frames forever).
+	for _, v := range []netns.Veth{
+		{Name: "fsx0", Peer: "fsp0", NS: ns, PeerNS: ns},
+		{Name: "fsx1", Peer: "fsp1", NS: ns, PeerNS: ns},
+		{Name: "fsm0", Peer: "fsm1", NS: ns, PeerNS: ns},
+	} {
+		if err := netns.AddVeth(v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := &progEnv{ns: ns, xskFD: -1}
 	err = ns.Do(func() error {

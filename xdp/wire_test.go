@@ -86,7 +86,7 @@ func newWire(t *testing.T) *wire {
 // open starts flowsieve inline on the appliance's two interfaces.
 func (w *wire) open(t *testing.T, o Options) *Datapath {
 	t.Helper()
-	o.Interfaces, o.Inline = []string{"fwa0", "fwa1"}, true
+	o.Interfaces, o.Inline, o.Logger = []string{"fwa0", "fwa1"}, true, testLogger(t)
 	if o.Queues == 0 {
 		o.Queues = 1
 	}
