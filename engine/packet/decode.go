@@ -109,6 +109,12 @@ func Decode(link LinkType, data []byte, p *Packet) error {
 		}
 		et = sllProtocol(be16(data[0:]))
 		off = 20
+	case LinkCHDLC:
+		if len(data) < 4 {
+			return decodeErrors[ReasonTruncatedLink]
+		}
+		et = be16(data[2:])
+		off = 4
 	case LinkFDDI:
 		if len(data) < 13 {
 			return decodeErrors[ReasonTruncatedLink]

@@ -4,7 +4,7 @@
 // Link layers: Ethernet II and 802.3 LLC/SNAP with any number of 802.1Q/802.1ad/0x9100
 // tags, MPLS label stacks and PPPoE sessions; raw IP (101, 228, 229); Linux cooked
 // captures v1 and v2; BSD loopback (DLT_NULL in either byte order, DLT_LOOP); PPP;
-// FDDI. Network: IPv4 with options and fragments; IPv6 with its extension header chain
+// Cisco HDLC; FDDI. Network: IPv4 with options and fragments; IPv6 with its extension header chain
 // (hop-by-hop, routing, fragment, destination options, AH, mobility, HIP, shim6).
 // Transport: TCP, UDP, ICMP, ICMPv6. Tunnels (IP-in-IP, 6in4, GRE) decode the outer
 // header only: the flow is the tunnel's.
@@ -22,6 +22,7 @@ const (
 	LinkFDDI      LinkType = 10  // FDDI: 13-byte MAC header, then LLC/SNAP
 	LinkPPPHDLC   LinkType = 50  // PPP in HDLC-like framing (same decoding as LinkPPP)
 	LinkRaw       LinkType = 101 // raw IP, version from the first nibble
+	LinkCHDLC     LinkType = 104 // Cisco HDLC: address, control, 2-byte EtherType
 	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte network-order address family
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1
 	LinkIPv4      LinkType = 228 // raw IPv4

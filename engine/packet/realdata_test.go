@@ -140,7 +140,7 @@ func TestDecodeRealCaptures(t *testing.T) {
 			for l := range unsupported {
 				switch l {
 				case packet.LinkEthernet, packet.LinkRaw, packet.LinkIPv4, packet.LinkIPv6,
-					packet.LinkLinuxSLL, packet.LinkLinuxSLL2, packet.LinkNull, packet.LinkLoop:
+					packet.LinkLinuxSLL, packet.LinkLinuxSLL2, packet.LinkNull, packet.LinkLoop, packet.LinkPPP, packet.LinkPPPHDLC, packet.LinkFDDI, packet.LinkCHDLC:
 					t.Errorf("link type %d reported unsupported", l)
 				}
 			}

@@ -7,7 +7,9 @@ package source
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +119,7 @@ func NewReader(rd io.Reader, name string) (*Reader, error) {
 	switch [4]byte(head) {
 	case magicPcapMicroLE, magicPcapMicroBE, magicPcapNanoLE, magicPcapNanoBE:
 		r.format = FormatPcap
-		r.pcap, err = pcapgo.NewReader(br)
+		r.pcap, err = pcapgo.NewReader(olderPcapVersion(br))
 		if err != nil {
 			return nil, r.wrapHeader("pcap file header", err)
 		}
@@ -138,6 +140,29 @@ func NewReader(rd io.Reader, name string) (*Reader, error) {
 		return nil, fmt.Errorf("source: %s: %w: magic % x is neither pcap, pcapng nor gzip", name, ErrUnknownFormat, head)
 	}
 	return r, nil
+}
+
+// olderPcapVersion returns br, or for a pcap 2.0–2.3 header a reader that presents
+// the header as 2.4: pcapgo accepts only 2.4, libpcap and tcpdump read all 2.x, and
+// the record format is the same. (Files before 2.3 may have the capture and wire
+// length fields swapped; pcapgo then rejects the first snapped record as corrupt
+// rather than misreading it.)
+func olderPcapVersion(br *bufio.Reader) io.Reader {
+	h, err := br.Peek(24)
+	if err != nil {
+		return br
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if [4]byte(h[:4]) == magicPcapMicroBE || [4]byte(h[:4]) == magicPcapNanoBE {
+		bo = binary.BigEndian
+	}
+	if bo.Uint16(h[4:]) != 2 || bo.Uint16(h[6:]) >= 4 {
+		return br
+	}
+	patched := bytes.Clone(h)
+	bo.PutUint16(patched[6:], 4)
+	br.Discard(24)
+	return io.MultiReader(bytes.NewReader(patched), br)
 }
 
 // isMagicPrefix reports whether b is the start of a known magic number.

@@ -121,6 +121,16 @@ func writePcapng(t testing.TB, pkts []fixturePacket, links ...layers.LinkType) [
 	return buf.Bytes()
 }
 
+// pcapVersion sets the minor version of a pcap file header.
+func pcapVersion(b []byte, minor uint16) []byte {
+	if [4]byte(b[:4]) == magicPcapMicroBE || [4]byte(b[:4]) == magicPcapNanoBE {
+		binary.BigEndian.PutUint16(b[6:], minor)
+	} else {
+		binary.LittleEndian.PutUint16(b[6:], minor)
+	}
+	return b
+}
+
 func gzipped(t testing.TB, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -172,6 +182,8 @@ func TestReadGenerated(t *testing.T) {
 		{"pcap-nano", "a.pcap", writePcap(t, pkts, layers.LinkTypeLinuxSLL, true), FormatPcap, []packet.LinkType{packet.LinkLinuxSLL}, pkts, 1},
 		{"pcap-micro-be", "a.cap", writePcapBE(pkts, 228, false), FormatPcap, []packet.LinkType{packet.LinkIPv4}, pkts, 1000},
 		{"pcap-nano-be", "a.dump", writePcapBE(pkts, 276, true), FormatPcap, []packet.LinkType{packet.LinkLinuxSLL2}, pkts, 1},
+		{"pcap-version-2.1", "a.pcap", pcapVersion(writePcap(t, pkts, layers.LinkTypeEthernet, false), 1), FormatPcap, []packet.LinkType{packet.LinkEthernet}, pkts, 1000},
+		{"pcap-be-version-2.3", "a.pcap", pcapVersion(writePcapBE(pkts, 1, true), 3), FormatPcap, []packet.LinkType{packet.LinkEthernet}, pkts, 1},
 		{"pcap-named-pcapng", "a.pcapng", writePcap(t, pkts, layers.LinkTypeRaw, false), FormatPcap, []packet.LinkType{packet.LinkRaw}, pkts, 1000},
 		{"pcapng", "a.pcapng", writePcapng(t, pkts, layers.LinkTypeEthernet), FormatPcapng, []packet.LinkType{packet.LinkEthernet}, pkts, 1},
 		{"pcapng-3-interfaces", "a.pcapng", writePcapng(t, pkts3, layers.LinkTypeEthernet, layers.LinkType(packet.LinkLinuxSLL2), layers.LinkTypeNull), FormatPcapng,
@@ -305,6 +317,10 @@ func TestBadInput(t *testing.T) {
 
 	badVersion := bytes.Clone(good)
 	binary.LittleEndian.PutUint16(badVersion[4:], 7)
+	badMinor := pcapVersion(bytes.Clone(good), 5)
+	// pcap 2.2 stored the wire length where 2.4 stores the capture length.
+	swapped := pcapVersion(bytes.Clone(good), 2)
+	binary.LittleEndian.PutUint32(swapped[24+8:], binary.LittleEndian.Uint32(swapped[24+8:])+40)
 
 	hugeRecord := bytes.Clone(good)
 	binary.LittleEndian.PutUint32(hugeRecord[24+8:], 1<<30) // caplen far beyond any snap length
@@ -345,6 +361,8 @@ func TestBadInput(t *testing.T) {
 		{"modified-pcap-magic", append([]byte{0x34, 0xcd, 0xb2, 0xa1}, good[4:]...), ErrUnknownFormat, true, 0, 0},
 		{"pcap-header-cut", good[:20], ErrTruncated, true, 0, 0},
 		{"pcap-bad-version", badVersion, ErrCorrupt, true, 0, 0},
+		{"pcap-bad-minor-version", badMinor, ErrCorrupt, true, 0, 0},
+		{"pcap-2.2-swapped-lengths", swapped, ErrCorrupt, false, 0, 1},
 		{"pcap-huge-record", hugeRecord, ErrCorrupt, false, 0, 1},
 		{"pcap-caplen-over-wirelen", capOverWire, ErrCorrupt, false, 0, 1},
 		{"pcapng-bad-interface-id", badIface, ErrCorrupt, false, 0, 1},
