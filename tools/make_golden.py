@@ -4,7 +4,8 @@ model format, inputs, and scikit-learn's predictions on them.
 
     /usr/bin/python3 tools/make_golden.py [engine/tree/testdata]
 
-For each case it writes <case>.model.json and <case>.csv (feature columns, then
+For each case it writes <case>.train.csv (the training rows: features, label),
+<case>.model.json and <case>.csv (feature columns, then
 "want_class" and "want_prob": scikit-learn's predict and the probability of that class
 from predict_proba, as float32). Inputs are written with 9 significant digits, which
 round-trips float32 exactly. Besides random rows, the inputs hold, for every split, the
@@ -87,6 +88,11 @@ def main():
         with open(os.path.join(out, name + ".model.json"), "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
+        with open(os.path.join(out, name + ".train.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(names + ["label"])
+            for r in range(len(X)):
+                w.writerow(["%.9g" % v for v in X[r]] + [y[r]])
         rng = np.random.RandomState(seed + 100)
         Xt, _ = data(seed + 50, 500, d, k)
         Xt = np.vstack([Xt, boundary_rows(clf, X, rng)]).astype(np.float32)

@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
-	"math/rand/v2"
 )
 
 // Params are the training parameters, named and defaulted like scikit-learn's
@@ -17,7 +16,7 @@ type Params struct {
 	MaxLeafNodes        int       // 0: unlimited; else grow best-first up to this many leaves
 	MinImpurityDecrease float64   // split only if the weighted impurity decrease is at least this
 	ClassWeight         []float64 // per-class weight multiplier (nil: 1), see BalancedWeights
-	Seed                uint64    // seeds the order in which features are tried (ties)
+	Seed                uint64    // random_state: the order features are tried in (ties), as scikit-learn draws it from the low 32 bits
 	// Progress, when set, is called with the number of training samples that reached
 	// a leaf so far (out of the total); it lets commands show progress.
 	Progress func(done, total int)
@@ -74,7 +73,7 @@ func Fit(X [][]float32, y []int32, numClasses int, sampleWeight []float64, p Par
 	if sampleWeight != nil && len(sampleWeight) != n {
 		return nil, fmt.Errorf("%w: %d sample weights for %d samples", ErrData, len(sampleWeight), n)
 	}
-	b := &builder{p: p, nc: numClasses, y: y, n: n, rng: rand.New(rand.NewPCG(p.Seed, 0x5eed))}
+	b := &builder{p: p, nc: numClasses, y: y, n: n, rr: randR(sklearnSeed(uint32(p.Seed)))}
 	b.w = make([]float64, n)
 	for i, c := range y {
 		if c < 0 || int(c) >= numClasses {
@@ -92,6 +91,10 @@ func Fit(X [][]float32, y []int32, numClasses int, sampleWeight []float64, p Par
 		}
 		b.w[i] = w
 		b.totalW += w
+	}
+	b.unit = true
+	for _, w := range b.w {
+		b.unit = b.unit && w == 1
 	}
 	b.prepare(X)
 	b.build()
@@ -162,7 +165,8 @@ type pending struct {
 	id         int32
 	start, end int
 	depth      int
-	active     []int32 // features not constant at this node
+	active     []int32 // features not constant at the parent (all candidates here)
+	nConst     int     // features known constant (scikit-learn's n_constant_features)
 	leaf       bool
 	split      split
 }
@@ -172,13 +176,17 @@ type builder struct {
 	nc, n  int
 	y      []int32
 	w      []float64
+	unit   bool // every sample weighs 1
 	totalW float64
-	rng    *rand.Rand
+	rr     randR // scikit-learn's feature-order generator
 
 	cols   [][]float32 // sanitised columns (shared with X when already finite)
 	idx    [][]int32   // per feature: sample indices sorted by value, partitioned by node
 	active []int32     // features that are not constant over the whole training set
-	left   []bool      // per sample: goes left in the split being applied
+	feats      []int32 // scikit-learn's splitter feature array (persists across nodes)
+	constFeats []int32 // scikit-learn's constant_features array
+	isActive   []bool  // scratch: features that are candidates at the node being split
+	left   []uint64    // bit per sample: goes left in the split being applied
 	tmp    []int32     // partition scratch
 	nodes  []bnode
 	done   int
@@ -214,7 +222,13 @@ func (b *builder) prepare(X [][]float32) {
 		b.idx[f] = ix
 		b.active = append(b.active, int32(f))
 	}
-	b.left = make([]bool, b.n)
+	b.feats = make([]int32, len(X))
+	for f := range b.feats {
+		b.feats[f] = int32(f)
+	}
+	b.constFeats = make([]int32, len(X))
+	b.isActive = make([]bool, len(X))
+	b.left = make([]uint64, (b.n+63)/64)
 	b.tmp = make([]int32, b.n)
 	b.cl = make([]float64, b.nc)
 	b.cr = make([]float64, b.nc)
@@ -259,6 +273,9 @@ func radixSort(keys []uint32, idx []int32, kt []uint32, it []int32) {
 		for _, k := range src {
 			count[(k>>shift)&2047]++
 		}
+		if count[(src[0]>>shift)&2047] == len(src) {
+			continue // every key has this digit: the pass would not move anything
+		}
 		sum := 0
 		for d := range count {
 			c := count[d]
@@ -274,13 +291,14 @@ func radixSort(keys []uint32, idx []int32, kt []uint32, it []int32) {
 		src, dst = dst, src
 		si, di = di, si
 	}
-	// three passes leave the result in the scratch arrays
-	copy(idx, si)
+	if &si[0] != &idx[0] {
+		copy(idx, si)
+	}
 }
 
 // build grows the tree depth-first, or best-first when MaxLeafNodes is set.
 func (b *builder) build() {
-	root := b.newNode(0, b.n, 0, b.active)
+	root := b.newNode(0, b.n, 0, b.active, 0)
 	if b.p.MaxLeafNodes > 0 {
 		b.bestFirst(root)
 		return
@@ -289,6 +307,7 @@ func (b *builder) build() {
 	for len(stack) > 0 {
 		nd := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		b.evaluate(nd)
 		if nd.leaf {
 			b.leafDone(nd)
 			continue
@@ -343,8 +362,11 @@ func (b *builder) makeLeaf(nd *pending) {
 }
 
 // newNode records a node for samples [start, end) and finds its best split.
-func (b *builder) newNode(start, end, depth int, active []int32) *pending {
+func (b *builder) newNode(start, end, depth int, active []int32, nConst int) *pending {
 	nd := &pending{id: int32(len(b.nodes)), start: start, end: end, depth: depth}
+	if b.p.MaxLeafNodes > 0 {
+		nConst = 0 // scikit-learn's best-first builder starts every node with none known
+	}
 	value := make([]float64, b.nc)
 	var seg []int32
 	if len(active) > 0 {
@@ -361,14 +383,27 @@ func (b *builder) newNode(start, end, depth int, active []int32) *pending {
 	b.nodes = append(b.nodes, bnode{feature: -1, left: -1, right: -1, value: value, impurity: imp, samples: end - start, weight: wsum})
 	n := end - start
 	p := &b.p
-	nd.leaf = (p.MaxDepth > 0 && depth >= p.MaxDepth) || n < p.MinSamplesSplit || n < 2*p.MinSamplesLeaf || imp <= epsilon || len(active) == 0
-	if !nd.leaf {
-		nd.split, nd.active = b.bestSplit(start, end, active, value, wsum, imp)
-		if nd.split.feature < 0 || nd.split.improvement+epsilon < p.MinImpurityDecrease {
-			nd.leaf = true
-		}
+	nd.leaf = (p.MaxDepth > 0 && depth >= p.MaxDepth) || n < p.MinSamplesSplit || n < 2*p.MinSamplesLeaf || imp <= epsilon
+	nd.active, nd.nConst = active, nConst
+	if p.MaxLeafNodes > 0 {
+		b.evaluate(nd) // best-first: scikit-learn splits nodes as they are added
 	}
 	return nd
+}
+
+// evaluate finds the best split of a node that is not already a leaf; a node without
+// a split good enough becomes a leaf. Depth-first growth calls it when the node is
+// taken off the stack, best-first growth when the node is created: the same order as
+// scikit-learn, so the feature-order generator gives the same draws.
+func (b *builder) evaluate(nd *pending) {
+	if nd.leaf {
+		return
+	}
+	n := &b.nodes[nd.id]
+	nd.split, nd.active, nd.nConst = b.bestSplit(nd.start, nd.end, nd.active, n.value, n.weight, nd.nConst)
+	if nd.split.feature < 0 || nd.split.improvement+epsilon < b.p.MinImpurityDecrease {
+		nd.leaf = true
+	}
 }
 
 // samples returns the node's sample indices when no feature is active (only for the
@@ -386,14 +421,7 @@ func (b *builder) impurity(value []float64, w float64) float64 {
 		return 0
 	}
 	if b.p.Criterion == Entropy {
-		e := 0.0
-		for _, c := range value {
-			if c > 0 {
-				q := c / w
-				e -= q * math.Log2(q)
-			}
-		}
-		return e
+		return entropyOf(value, w)
 	}
 	s := 0.0
 	for _, c := range value {
@@ -402,72 +430,62 @@ func (b *builder) impurity(value []float64, w float64) float64 {
 	return 1 - s/(w*w)
 }
 
-// bestSplit tries every active feature in a seeded random order and returns the split
-// with the best proxy improvement (first found wins ties), and the features that are
-// not constant at this node.
-func (b *builder) bestSplit(start, end int, active []int32, value []float64, wsum, imp float64) (split, []int32) {
-	order := append([]int32(nil), active...)
-	b.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+// bestSplit finds the node's best split exactly as scikit-learn's BestSplitter does,
+// including the order in which features are tried (drawn from the splitter's generator
+// over its persistent feature array, with the constant-feature bookkeeping), so that
+// the first of equally good splits is the same one. nKnown is the number of features
+// known to be constant from the ancestors (scikit-learn's n_constant_features). It
+// returns the split (feature -1: none), the features evaluated as non-constant here,
+// and the new number of known constant features.
+func (b *builder) bestSplit(start, end int, active []int32, value []float64, wsum float64, nKnown int) (split, []int32, int) {
+	for _, f := range active {
+		b.isActive[f] = true
+	}
+	defer func() {
+		for _, f := range active {
+			b.isActive[f] = false
+		}
+	}()
+	features, constant := b.feats, b.constFeats
 	best := split{feature: -1}
 	bestProxy := math.Inf(-1)
-	keep := order[:0:0]
-	keep = make([]int32, 0, len(order))
-	msl := b.p.MinSamplesLeaf
-	entropy := b.p.Criterion == Entropy
-	for _, f := range order {
-		seg := b.idx[f][start:end]
+	keep := make([]int32, 0, len(active))
+	fi := len(features)
+	nVisited, nFound, nDrawn := 0, 0, 0
+	nTotal := nKnown
+	for fi > nTotal && (nVisited < len(features) || nVisited <= nFound+nDrawn) {
+		nVisited++
+		fj := b.rr.intn(nDrawn, fi-nFound)
+		if fj < nKnown {
+			features[nDrawn], features[fj] = features[fj], features[nDrawn]
+			nDrawn++
+			continue
+		}
+		fj += nFound
+		f := features[fj]
+		var seg []int32
+		if b.isActive[f] {
+			seg = b.idx[f][start:end]
+		}
 		col := b.cols[f]
-		if float64(col[seg[len(seg)-1]]) <= float64(col[seg[0]])+featureThreshold {
-			continue // constant at this node and below
+		if seg == nil || float64(col[seg[len(seg)-1]]) <= float64(col[seg[0]])+featureThreshold {
+			features[fj], features[nTotal] = features[nTotal], features[fj]
+			nFound++
+			nTotal++
+			continue
 		}
+		fi--
+		features[fi], features[fj] = features[fj], features[fi]
 		keep = append(keep, f)
-		cl, cr := b.cl, b.cr
-		clear(cl)
-		copy(cr, value)
-		wl, wr := 0.0, wsum
-		sl, sr := 0.0, 0.0 // Σc² left/right (gini)
-		for _, c := range value {
-			sr += c * c
-		}
-		fbest, fproxy := -1, math.Inf(-1)
-		last := len(seg) - 1
-		for k, i := range seg[:last] {
-			c, w := b.y[i], b.w[i]
-			if !entropy {
-				sl += w * (2*cl[c] + w)
-				sr += w * (w - 2*cr[c])
-			}
-			cl[c] += w
-			cr[c] -= w
-			wl += w
-			wr -= w
-			v := float64(col[i])
-			if float64(col[seg[k+1]]) <= v+featureThreshold {
-				continue
-			}
-			if k+1 < msl || len(seg)-k-1 < msl {
-				continue
-			}
-			var proxy float64
-			if entropy {
-				proxy = -entropyTerm(cl, wl) - entropyTerm(cr, wr)
-			} else {
-				if wl <= 0 || wr <= 0 {
-					continue
-				}
-				proxy = sl/wl + sr/wr
-			}
-			if proxy > fproxy {
-				fproxy, fbest = proxy, k+1
-			}
-		}
-		if fbest >= 0 && fproxy > bestProxy {
-			bestProxy = fproxy
-			best = split{feature: f, pos: start + fbest}
+		if pos, proxy := b.scan(seg, col, value, wsum); pos >= 0 && proxy > bestProxy {
+			bestProxy = proxy
+			best = split{feature: f, pos: start + pos}
 		}
 	}
+	copy(features[:nKnown], constant[:nKnown])
+	copy(constant[nKnown:nKnown+nFound], features[nKnown:nKnown+nFound])
 	if best.feature < 0 {
-		return best, keep
+		return best, keep, nTotal
 	}
 	// Threshold and exact improvement of the chosen split.
 	seg := b.idx[best.feature][start:end]
@@ -490,22 +508,125 @@ func (b *builder) bestSplit(start, end int, active []int32, value []float64, wsu
 	}
 	wr := wsum - wl
 	il, ir := b.impurity(b.cl, wl), b.impurity(b.cr, wr)
+	imp := b.impurity(value, wsum)
 	best.improvement = wsum / b.totalW * (imp - wr/wsum*ir - wl/wsum*il)
-	return best, keep
+	return best, keep, nTotal
 }
 
-// entropyTerm is w·log(w) - Σ c·log(c): the weighted entropy (natural log) of one side.
-func entropyTerm(counts []float64, w float64) float64 {
-	if w <= 0 {
-		return 0
+// scan evaluates every split position of one feature (seg: the node's samples sorted
+// by the feature) and returns the best position (samples seg[:pos] go left; -1: none)
+// and its proxy improvement, computed with scikit-learn's formulas.
+func (b *builder) scan(seg []int32, col []float32, value []float64, wsum float64) (int, float64) {
+	if b.unit && b.p.Criterion != Entropy {
+		return b.scanGiniUnit(seg, col, value, wsum)
 	}
-	s := w * math.Log(w)
-	for _, c := range counts {
-		if c > 0 {
-			s -= c * math.Log(c)
+	cl, cr := b.cl, b.cr
+	clear(cl)
+	copy(cr, value)
+	wl, wr := 0.0, wsum
+	sl, sr := 0.0, 0.0 // Σ count² left/right (gini), exact for integer weights
+	for _, c := range value {
+		sr += c * c
+	}
+	msl := b.p.MinSamplesLeaf
+	entropy := b.p.Criterion == Entropy
+	best, bestProxy := -1, math.Inf(-1)
+	last := len(seg) - 1
+	prev := float64(col[seg[0]])
+	for k, i := range seg[:last] {
+		c, w := b.y[i], b.w[i]
+		if !entropy {
+			sl += w * (2*cl[c] + w)
+			sr += w * (w - 2*cr[c])
+		}
+		cl[c] += w
+		cr[c] -= w
+		wl += w
+		wr -= w
+		next := float64(col[seg[k+1]])
+		if next <= prev+featureThreshold {
+			prev = next
+			continue
+		}
+		prev = next
+		if k+1 < msl || len(seg)-k-1 < msl {
+			continue
+		}
+		var proxy float64
+		if entropy {
+			proxy = -wr*entropyOf(cr, wr) - wl*entropyOf(cl, wl)
+		} else {
+			proxy = -wr*(1-sr/(wr*wr)) - wl*(1-sl/(wl*wl))
+		}
+		if proxy > bestProxy {
+			bestProxy, best = proxy, k+1
 		}
 	}
-	return s
+	return best, bestProxy
+}
+
+// scanGiniUnit is scan for the gini criterion when every sample weighs 1. Class
+// counts are updated a run of equal classes at a time (sorted data has long runs), so
+// the loop does not wait on its own stores; sums stay exact integers in float64.
+func (b *builder) scanGiniUnit(seg []int32, col []float32, value []float64, wsum float64) (int, float64) {
+	cl, cr := b.cl, b.cr
+	clear(cl)
+	copy(cr, value)
+	sl, sr := 0.0, 0.0
+	for _, c := range value {
+		sr += c * c
+	}
+	msl := b.p.MinSamplesLeaf
+	y := b.y
+	best, bestProxy := -1, math.Inf(-1)
+	last := len(seg) - 1
+	prev := float64(col[seg[0]])
+	run, rc := 0.0, y[seg[0]] // pending run of class rc not yet added to the counts
+	for k, i := range seg[:last] {
+		c := y[i]
+		if c != rc {
+			l, r := cl[rc], cr[rc]
+			sl += run * (2*l + run)
+			sr += run * (run - 2*r)
+			cl[rc], cr[rc] = l+run, r-run
+			run, rc = 0, c
+		}
+		run++
+		next := float64(col[seg[k+1]])
+		if next <= prev+featureThreshold {
+			prev = next
+			continue
+		}
+		prev = next
+		if k+1 < msl || len(seg)-k-1 < msl {
+			continue
+		}
+		l, r := cl[rc], cr[rc]
+		sl += run * (2*l + run)
+		sr += run * (run - 2*r)
+		cl[rc], cr[rc] = l+run, r-run
+		run = 0
+		wl := float64(k + 1)
+		wr := wsum - wl
+		proxy := -wr*(1-sr/(wr*wr)) - wl*(1-sl/(wl*wl))
+		if proxy > bestProxy {
+			bestProxy, best = proxy, k+1
+		}
+	}
+	return best, bestProxy
+}
+
+// entropyOf is scikit-learn's entropy of one side: -Σ p·log2(p) with log2(x) computed
+// as ln(x)/ln(2), like sklearn/tree/_utils.pyx.
+func entropyOf(counts []float64, w float64) float64 {
+	e := 0.0
+	for _, c := range counts {
+		if c > 0 {
+			p := c / w
+			e -= p * (math.Log(p) / math.Ln2)
+		}
+	}
+	return e
 }
 
 // apply splits a node: it partitions every feature's segment (stable, so each stays
@@ -514,31 +635,35 @@ func (b *builder) apply(nd *pending) (l, r *pending) {
 	s := nd.split
 	seg := b.idx[s.feature][nd.start:nd.end]
 	nl := s.pos - nd.start
+	bits := b.left
 	for k, i := range seg {
-		b.left[i] = k < nl
+		if k < nl {
+			bits[i>>6] |= 1 << (i & 63)
+		} else {
+			bits[i>>6] &^= 1 << (i & 63)
+		}
 	}
+	tmp := b.tmp[:len(seg)]
 	for _, f := range nd.active {
 		if f == s.feature {
 			continue
 		}
 		seg := b.idx[f][nd.start:nd.end]
-		tmp := b.tmp[:0]
-		j := 0
+		j, t := 0, 0
 		for _, i := range seg {
-			if b.left[i] {
-				seg[j] = i
-				j++
-			} else {
-				tmp = append(tmp, i)
-			}
+			bit := int(bits[i>>6]>>(i&63)) & 1
+			seg[j] = i
+			tmp[t] = i
+			j += bit
+			t += 1 - bit
 		}
-		copy(seg[j:], tmp)
+		copy(seg[j:], tmp[:t])
 	}
 	n := &b.nodes[nd.id]
 	n.feature, n.threshold = s.feature, s.threshold
-	l = b.newNode(nd.start, s.pos, nd.depth+1, nd.active)
+	l = b.newNode(nd.start, s.pos, nd.depth+1, nd.active, nd.nConst)
 	b.nodes[nd.id].left = l.id
-	r = b.newNode(s.pos, nd.end, nd.depth+1, nd.active)
+	r = b.newNode(s.pos, nd.end, nd.depth+1, nd.active, nd.nConst)
 	b.nodes[nd.id].right = r.id
 	return l, r
 }
