@@ -26,22 +26,22 @@ import (
 )
 
 type result struct {
-	Dataset     string  `json:"dataset"`
-	Rows        int     `json:"rows"`
-	Features    int     `json:"features"`
-	Classes     int     `json:"classes"`
-	TrainRows   int     `json:"train_rows"`
-	TestRows    int     `json:"test_rows"`
-	Accuracy    float64 `json:"accuracy"`
-	MacroF1     float64 `json:"macro_f1"`
-	FitSeconds  float64 `json:"fit_seconds"`
-	PredictNs   float64 `json:"predict_ns_per_row"`
-	Depth       int     `json:"depth"`
-	Leaves      int     `json:"leaves"`
-	MaxDepth    int     `json:"max_depth"`
-	Criterion   string  `json:"criterion"`
-	FitRepeats  int     `json:"fit_repeats"`
-	HeapMiB     float64 `json:"peak_heap_mib"`
+	Dataset    string  `json:"dataset"`
+	Rows       int     `json:"rows"`
+	Features   int     `json:"features"`
+	Classes    int     `json:"classes"`
+	TrainRows  int     `json:"train_rows"`
+	TestRows   int     `json:"test_rows"`
+	Accuracy   float64 `json:"accuracy"`
+	MacroF1    float64 `json:"macro_f1"`
+	FitSeconds float64 `json:"fit_seconds"`
+	PredictNs  float64 `json:"predict_ns_per_row"`
+	Depth      int     `json:"depth"`
+	Leaves     int     `json:"leaves"`
+	MaxDepth   int     `json:"max_depth"`
+	Criterion  string  `json:"criterion"`
+	FitRepeats int     `json:"fit_repeats"`
+	HeapMiB    float64 `json:"peak_heap_mib"`
 }
 
 func main() {

@@ -180,16 +180,16 @@ type builder struct {
 	totalW float64
 	rr     randR // scikit-learn's feature-order generator
 
-	cols   [][]float32 // sanitised columns (shared with X when already finite)
-	idx    [][]int32   // per feature: sample indices sorted by value, partitioned by node
-	active []int32     // features that are not constant over the whole training set
-	feats      []int32 // scikit-learn's splitter feature array (persists across nodes)
-	constFeats []int32 // scikit-learn's constant_features array
-	isActive   []bool  // scratch: features that are candidates at the node being split
-	left   []uint64    // bit per sample: goes left in the split being applied
-	tmp    []int32     // partition scratch
-	nodes  []bnode
-	done   int
+	cols       [][]float32 // sanitised columns (shared with X when already finite)
+	idx        [][]int32   // per feature: sample indices sorted by value, partitioned by node
+	active     []int32     // features that are not constant over the whole training set
+	feats      []int32     // scikit-learn's splitter feature array (persists across nodes)
+	constFeats []int32     // scikit-learn's constant_features array
+	isActive   []bool      // scratch: features that are candidates at the node being split
+	left       []uint64    // bit per sample: goes left in the split being applied
+	tmp        []int32     // partition scratch
+	nodes      []bnode
+	done       int
 
 	cl, cr []float64 // class weights left/right of a candidate split
 }
