@@ -14,6 +14,9 @@ const (
 	// MaxFrameLen is the largest frame the generator writes (an Ethernet frame with a
 	// 1500-byte IP packet). Buffers passed to Next need at least this capacity.
 	MaxFrameLen = ethLen + 1500
+	// minFrameLen is the Ethernet minimum frame length without the FCS: shorter frames
+	// are padded with zeros, as they appear in real captures.
+	minFrameLen = 60
 )
 
 // TCP flag bits.
@@ -92,6 +95,32 @@ func l3(buf []byte, v6 bool, s, d *endpoint, proto uint8, l4len int, tos uint8, 
 	copy(h[16:20], d.addr[:4])
 	binary.BigEndian.PutUint16(h[10:], ^fold(sum(h, 0)))
 	return ethLen + ip4Len
+}
+
+// fragData is the IP payload carried by each IPv4 fragment at a 1500-byte MTU.
+const fragData = 1480
+
+// fragFrame writes an IPv4 fragment of a datagram from s to d: data at byte offset
+// off of the IP payload, with more fragments to follow when more is set. The
+// fragments of one datagram share s.ipid (the caller advances it after the last).
+func fragFrame(buf []byte, s, d *endpoint, proto uint8, off int, more bool, data []byte) int {
+	copy(buf[0:6], d.mac[:])
+	copy(buf[6:12], s.mac[:])
+	binary.BigEndian.PutUint16(buf[12:], 0x0800)
+	h := buf[ethLen : ethLen+ip4Len]
+	h[0], h[1] = 0x45, 0
+	binary.BigEndian.PutUint16(h[2:], uint16(ip4Len+len(data)))
+	binary.BigEndian.PutUint16(h[4:], s.ipid)
+	fo := uint16(off / 8)
+	if more {
+		fo |= 0x2000
+	}
+	binary.BigEndian.PutUint16(h[6:], fo)
+	h[8], h[9], h[10], h[11] = s.ttl, proto, 0, 0
+	copy(h[12:16], s.addr[:4])
+	copy(h[16:20], d.addr[:4])
+	binary.BigEndian.PutUint16(h[10:], ^fold(sum(h, 0)))
+	return ethLen + ip4Len + copy(buf[ethLen+ip4Len:], data)
 }
 
 // sum adds b to the ones' complement accumulator s (big-endian 16-bit words).

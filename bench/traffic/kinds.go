@@ -38,7 +38,11 @@ type class struct {
 	gapNS   float64
 	tokens  float64 // ICMP error rate limit (Linux: burst 6, 1/s)
 	tokT    int64
+	burst   int // flood packets left in the current train
 }
+
+// floodTrain is the mean number of packets in a flood tool's train of back-to-back packets.
+const floodTrain = 16
 
 // addrPlan maps the configured prefixes to host addresses.
 type addrPlan struct {
@@ -154,6 +158,18 @@ func (g *Generator) spawnNext(sp *flow) {
 			sp.t = t + int64(c.gapNS*(0.8+0.4*g.rng.Float64())) + 1
 		case kBulk:
 			sp.t = math.MaxInt64
+		case kSYN, kACKF, kUDPF: // flood tools send trains of back-to-back packets
+			if c.burst > 0 {
+				c.burst--
+				if g.rng.IntN(10) < 7 {
+					sp.t = t + int64(200+g.rng.IntN(1300)) // back to back
+				} else {
+					sp.t = t + g.exp(float64(40*us)) + 1 // the sender's scheduler
+				}
+			} else {
+				c.burst = int(g.rng.ExpFloat64() * floodTrain)
+				sp.t = t + g.exp(floodTrain*float64(s)/c.rate) + 1
+			}
 		default:
 			sp.t = t + g.exp(float64(s)/c.rate) + 1
 		}
@@ -498,7 +514,7 @@ func (g *Generator) script(f *flow) (step, bool) {
 			}
 			return step{dir: cli, bytes: int(clampF(g.lognormal(480, 0.35), 150, 4000)), delay: think, content: req}, true
 		}
-		size := clampF(g.lognormal(9000, 1.6), 180, 8e6)
+		size := clampF(g.lognormal(3000, 1.6), 180, 8e6)
 		proc := int64(clampF(g.lognormal(float64(8*ms), 1.0), float64(200*us), float64(3*s)))
 		return step{dir: srv, bytes: int(size), delay: proc, content: res}, true
 	case kSSH, kBrute:
@@ -632,7 +648,15 @@ func (g *Generator) simpleStep(f *flow, buf []byte) int {
 		f.t = t + g.exp(float64(200*us)) + 1
 		f.dead = int(f.state) >= f.n
 	case kAmp:
-		n = g.udpFrame(buf, f.v6, &f.c, &f.s, f.k+g.between(-40, 0), contentDNSR, uint32(f.state))
+		if f.v6 { // IPv6 answers stay within the MTU (EDNS buffer 1232)
+			n = g.udpFrame(buf, f.v6, &f.c, &f.s, f.k-g.between(0, 200), contentDNSR, uint32(f.state))
+		} else {
+			n = g.ampFragment(f, buf)
+			if f.x.sent < f.x.nseg {
+				f.t = t + int64(g.between(2, 14))*us // the next fragment, back to back
+				return n
+			}
+		}
 		f.state++
 		f.t = t + g.exp(float64(5*ms)) + 1
 		f.dead = int(f.state) >= f.n
@@ -640,6 +664,39 @@ func (g *Generator) simpleStep(f *flow, buf []byte) int {
 		n = g.scanTCP(f, buf)
 	case kScanUDP:
 		n = g.scanUDP(f, buf)
+	}
+	return n
+}
+
+// ampFragment emits the next IPv4 fragment of an amplified DNS answer of about f.k
+// bytes (an RRSIG/ANY answer larger than the MTU, as reflectors send them).
+func (g *Generator) ampFragment(f *flow, buf []byte) int {
+	x := &f.x
+	if x.sent >= x.nseg { // a new datagram
+		x.bytes = f.k + g.between(-600, 600)
+		x.nseg = (udpLen + x.bytes + fragData - 1) / fragData
+		x.sent = 0
+		x.seq0 = g.rng.Uint32() // payload salt
+	}
+	// rebuild the datagram (deterministic) and cut fragment x.sent out of it
+	d := g.big[:udpLen+x.bytes]
+	binary.BigEndian.PutUint16(d[0:], f.c.port)
+	binary.BigEndian.PutUint16(d[2:], f.s.port)
+	binary.BigEndian.PutUint16(d[4:], uint16(len(d)))
+	d[6], d[7] = 0, 0
+	g.fill(d[udpLen:], contentDNSR, 0, x.seq0)
+	c := ^fold(sum(d, pseudo(false, &f.c, &f.s, 17, len(d))))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(d[6:], c)
+	off := x.sent * fragData
+	part := d[off:min(len(d), off+fragData)]
+	x.sent++
+	more := x.sent < x.nseg
+	n := fragFrame(buf, &f.c, &f.s, 17, off, more, part)
+	if !more {
+		f.c.ipid++
 	}
 	return n
 }

@@ -36,8 +36,8 @@ var Attacks = []Attack{
 		func(g *Generator, c *class) { c.size = 512 }},
 	{"ack-flood", ACKFlood, "TCP ACK flood to port 80 from random spoofed sources with random sequence numbers; the victim answers each with a RST.", 5000, kACKF, 2,
 		func(g *Generator, c *class) { c.reply = true }},
-	{"dns-amp", DNSAmplification, "DNS amplification: ~1400-byte answers from 200 open resolvers (source port 53) to random ports of the web server.", 3000, kAmp, 6,
-		func(g *Generator, c *class) { c.size = 1400; g.makeBots(c, 200) }},
+	{"dns-amp", DNSAmplification, "DNS amplification: ~4200-byte RRSIG/ANY answers from 200 open resolvers (source port 53) to random ports of the web server, IPv4 answers fragmented (3 fragments) as reflectors send them, IPv6 answers within the MTU.", 3000, kAmp, 15,
+		func(g *Generator, c *class) { c.size = 4200; g.makeBots(c, 200) }},
 	{"scan-syn", PortScan, "SYN port scan (nmap -sS) of ports 1–1024 of the web server in random order; open ports answer SYN-ACK and the scanner resets, closed ones RST-ACK.", 600, kScanTCP, 2,
 		func(g *Generator, c *class) { c.flags = syn; g.makePorts(c) }},
 	{"scan-fin", PortScan, "FIN scan (nmap -sF) of ports 1–1024; closed ports answer RST-ACK, open ports stay silent.", 600, kScanTCP, 2,
@@ -69,7 +69,7 @@ var benignMix = []struct {
 	share   float64
 	perFlow float64
 }{
-	{"web", kWeb, 0.40, 125},
+	{"web", kWeb, 0.40, 60},
 	{"tls", kTLSDown, 0.25, 3000},
 	{"dns", kDNS, 0.08, 2},
 	{"ssh", kSSH, 0.05, 200},
@@ -138,7 +138,7 @@ func Scenarios() []Scenario {
 }
 
 var benignDesc = map[string]string{
-	"web":  "HTTP/1.1 and HTTPS (70%) keep-alive sessions: TLS 1.3 handshake, 1–60 requests (lognormal ~480 B), responses lognormal (median 9 KB, heavy tail), think times exponential (resources) or Pareto (reading), closed by FIN (either side) or RST.",
+	"web":  "HTTP/1.1 and HTTPS (70%) keep-alive sessions: TLS 1.3 handshake, 1–60 requests (lognormal ~480 B), responses lognormal (median 3 KB, heavy tail), think times exponential (resources) or Pareto (reading), closed by FIN (either side) or RST.",
 	"tls":  "TLS downloads: handshake, one request, a lognormal response (median 1.5 MB) paced by slow start and a lognormal bottleneck (median 30 Mbit/s).",
 	"dns":  "DNS queries over UDP to the resolver and their answers (70% cached, sub-millisecond; 30% recursive, lognormal ~25 ms).",
 	"ssh":  "Interactive SSH: key exchange, authentication, then keystrokes (36-byte packets, lognormal ~180 ms apart) echoed, with occasional command output.",

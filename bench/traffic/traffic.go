@@ -157,6 +157,7 @@ type Generator struct {
 	perLbl  [NumLabels]uint64
 	done    bool
 	scratch [128]byte
+	big     [1 << 16]byte // a datagram being fragmented
 }
 
 // New returns a generator for cfg.
@@ -225,6 +226,10 @@ func (g *Generator) Next(buf []byte) (frame []byte, ts int64, label Label, err e
 			g.fix(0)
 		}
 		if n > 0 {
+			if n < minFrameLen { // NICs pad short frames to the Ethernet minimum
+				clear(buf[n:minFrameLen])
+				n = minFrameLen
+			}
 			g.packets++
 			g.perLbl[f.label]++
 			return buf[:n], t, f.label, nil
