@@ -23,22 +23,23 @@ type class struct {
 	first [2]int64
 	last  [2]int64
 
-	v6      bool       // single-attacker attacks: the attacker's family
-	hosts   [][16]byte // bots or reflectors (per family: IPv4 first, then IPv6)
-	hosts6  [][16]byte //
-	victim  [2][16]byte
-	ports   []uint16 // scan order
-	targets []byte   // horizontal scan: host numbers in the servers prefix
-	pos     int
-	sport   uint16 // scanner's source port
-	flags   uint8  // TCP scan flags
-	size    int    // flood payload size
-	reply   bool   // the victim answers (SYN-ACK/RST)
-	bots    bool   // sources are real hosts (botnet), not spoofed
-	gapNS   float64
-	tokens  float64 // ICMP error rate limit (Linux: burst 6, 1/s)
-	tokT    int64
-	burst   int // flood packets left in the current train
+	v6        bool       // single-attacker attacks: the attacker's family
+	hosts     [][16]byte // bots or reflectors (per family: IPv4 first, then IPv6)
+	hosts6    [][16]byte //
+	victim    [2][16]byte
+	ports     []uint16 // scan order
+	targets   []byte   // horizontal scan: host numbers in the servers prefix
+	pos       int
+	sport     uint16 // scanner's source port
+	flags     uint8  // TCP scan flags
+	size      int    // flood payload size
+	reply     bool   // the victim answers (SYN-ACK/RST)
+	bots      bool   // sources are real hosts (botnet), not spoofed
+	gapNS     float64
+	tokens    float64 // ICMP error rate limit (Linux: burst 6, 1/s)
+	tokT      int64
+	burst     int   // flood packets left in the current train
+	nextTrain int64 // start of the next train
 }
 
 // floodTrain is the mean number of packets in a flood tool's train of back-to-back packets.
@@ -166,9 +167,10 @@ func (g *Generator) spawnNext(sp *flow) {
 				} else {
 					sp.t = t + g.exp(float64(40*us)) + 1 // the sender's scheduler
 				}
-			} else {
+			} else { // the next train starts a mean train length of packets later
+				sp.t = max(c.nextTrain, t+1)
 				c.burst = int(g.rng.ExpFloat64() * floodTrain)
-				sp.t = t + g.exp(floodTrain*float64(s)/c.rate) + 1
+				c.nextTrain = sp.t + g.exp(float64(c.burst+1)*float64(s)/c.rate) + 1
 			}
 		default:
 			sp.t = t + g.exp(float64(s)/c.rate) + 1
