@@ -157,6 +157,9 @@ type split struct {
 	pos         int // samples [start, pos) go left
 	threshold   float64
 	improvement float64
+	valL, valR  []float64 // class weights of the children
+	wL, wR      float64   // and their total weights
+	impL, impR  float64   // and impurities
 }
 
 // pending is a node awaiting its split (its samples are segment [start, end) of every
@@ -298,7 +301,11 @@ func radixSort(keys []uint32, idx []int32, kt []uint32, it []int32) {
 
 // build grows the tree depth-first, or best-first when MaxLeafNodes is set.
 func (b *builder) build() {
-	root := b.newNode(0, b.n, 0, b.active, 0)
+	value := make([]float64, b.nc)
+	for i, c := range b.y {
+		value[c] += b.w[i]
+	}
+	root := b.newNode(0, b.n, 0, b.active, 0, value, b.totalW, b.impurity(value, b.totalW))
 	if b.p.MaxLeafNodes > 0 {
 		b.bestFirst(root)
 		return
@@ -362,24 +369,11 @@ func (b *builder) makeLeaf(nd *pending) {
 }
 
 // newNode records a node for samples [start, end) and finds its best split.
-func (b *builder) newNode(start, end, depth int, active []int32, nConst int) *pending {
+func (b *builder) newNode(start, end, depth int, active []int32, nConst int, value []float64, wsum, imp float64) *pending {
 	nd := &pending{id: int32(len(b.nodes)), start: start, end: end, depth: depth}
 	if b.p.MaxLeafNodes > 0 {
 		nConst = 0 // scikit-learn's best-first builder starts every node with none known
 	}
-	value := make([]float64, b.nc)
-	var seg []int32
-	if len(active) > 0 {
-		seg = b.idx[active[0]][start:end]
-	} else {
-		seg = b.samples(start, end)
-	}
-	wsum := 0.0
-	for _, i := range seg {
-		value[b.y[i]] += b.w[i]
-		wsum += b.w[i]
-	}
-	imp := b.impurity(value, wsum)
 	b.nodes = append(b.nodes, bnode{feature: -1, left: -1, right: -1, value: value, impurity: imp, samples: end - start, weight: wsum})
 	n := end - start
 	p := &b.p
@@ -406,14 +400,42 @@ func (b *builder) evaluate(nd *pending) {
 	}
 }
 
-// samples returns the node's sample indices when no feature is active (only for the
-// root of data with all features constant, where the node is a leaf anyway).
-func (b *builder) samples(start, end int) []int32 {
-	s := make([]int32, 0, end-start)
-	for i := start; i < end; i++ {
-		s = append(s, int32(i))
+// partition reorders every active feature's segment of the node (stably, so each stays
+// sorted) into the samples going left followed by those going right.
+func (b *builder) partition(nd *pending) {
+	s := nd.split
+	seg := b.idx[s.feature][nd.start:nd.end]
+	nl := s.pos - nd.start
+	bits := b.left
+	for k, i := range seg {
+		if k < nl {
+			bits[i>>6] |= 1 << (i & 63)
+		} else {
+			bits[i>>6] &^= 1 << (i & 63)
+		}
 	}
-	return s
+	tmp := b.tmp[:len(seg)]
+	for _, f := range nd.active {
+		if f == s.feature {
+			continue
+		}
+		seg := b.idx[f][nd.start:nd.end]
+		j, t := 0, 0
+		for _, i := range seg {
+			bit := int(bits[i>>6]>>(i&63)) & 1
+			seg[j] = i
+			tmp[t] = i
+			j += bit
+			t += 1 - bit
+		}
+		copy(seg[j:], tmp[:t])
+	}
+}
+
+// sureLeaf reports whether a node with these properties is a leaf whatever its data.
+func (b *builder) sureLeaf(depth, n int, imp float64) bool {
+	p := &b.p
+	return (p.MaxDepth > 0 && depth >= p.MaxDepth) || n < p.MinSamplesSplit || n < 2*p.MinSamplesLeaf || imp <= epsilon
 }
 
 func (b *builder) impurity(value []float64, w float64) float64 {
@@ -510,6 +532,8 @@ func (b *builder) bestSplit(start, end int, active []int32, value []float64, wsu
 	il, ir := b.impurity(b.cl, wl), b.impurity(b.cr, wr)
 	imp := b.impurity(value, wsum)
 	best.improvement = wsum / b.totalW * (imp - wr/wsum*ir - wl/wsum*il)
+	best.valL, best.valR = append([]float64(nil), b.cl...), append([]float64(nil), b.cr...)
+	best.wL, best.wR, best.impL, best.impR = wl, wr, il, ir
 	return best, keep, nTotal
 }
 
@@ -633,37 +657,15 @@ func entropyOf(counts []float64, w float64) float64 {
 // sorted) into the left samples followed by the right ones, and creates both children.
 func (b *builder) apply(nd *pending) (l, r *pending) {
 	s := nd.split
-	seg := b.idx[s.feature][nd.start:nd.end]
 	nl := s.pos - nd.start
-	bits := b.left
-	for k, i := range seg {
-		if k < nl {
-			bits[i>>6] |= 1 << (i & 63)
-		} else {
-			bits[i>>6] &^= 1 << (i & 63)
-		}
-	}
-	tmp := b.tmp[:len(seg)]
-	for _, f := range nd.active {
-		if f == s.feature {
-			continue
-		}
-		seg := b.idx[f][nd.start:nd.end]
-		j, t := 0, 0
-		for _, i := range seg {
-			bit := int(bits[i>>6]>>(i&63)) & 1
-			seg[j] = i
-			tmp[t] = i
-			j += bit
-			t += 1 - bit
-		}
-		copy(seg[j:], tmp[:t])
+	if !b.sureLeaf(nd.depth+1, nl, s.impL) || !b.sureLeaf(nd.depth+1, nd.end-s.pos, s.impR) {
+		b.partition(nd) // (when neither child will be split, their order does not matter)
 	}
 	n := &b.nodes[nd.id]
 	n.feature, n.threshold = s.feature, s.threshold
-	l = b.newNode(nd.start, s.pos, nd.depth+1, nd.active, nd.nConst)
+	l = b.newNode(nd.start, s.pos, nd.depth+1, nd.active, nd.nConst, s.valL, s.wL, s.impL)
 	b.nodes[nd.id].left = l.id
-	r = b.newNode(s.pos, nd.end, nd.depth+1, nd.active, nd.nConst)
+	r = b.newNode(s.pos, nd.end, nd.depth+1, nd.active, nd.nConst, s.valR, s.wR, s.impR)
 	b.nodes[nd.id].right = r.id
 	return l, r
 }
