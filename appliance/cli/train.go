@@ -95,8 +95,10 @@ func trainCommand() *cli.Command {
 			"DecisionTreeClassifier), prints the classification report on the held-out rows and saves the " +
 			"model with its training metadata. NaN is treated as missing and goes to the right child of every " +
 			"split; ±Inf are clamped to ±MaxFloat32. A model whose features are all flow features gets " +
-			"schema \"flow\" and can run in the appliance; use --flow-features to keep only those.",
-		Flags: append(dataFlags(),
+			"schema \"flow\" and can run in the appliance; use --flow-features to keep only those. The --data " +
+			"files may also be pcap/pcapng captures, labelled by --labels: the flow engine rebuilds their flows " +
+			"(with the table flags and --decision-packets as in flowsieve flows) and trains on them.",
+		Flags: append(append(dataFlags(), tableFlags()...),
 			&cli.StringFlag{Name: trainFlagOut, Aliases: []string{"o"}, Required: true, EnvVars: []string{"FLOWSIEVE_MODEL_OUT"},
 				Usage: "File to write the model to (JSON)."},
 			&cli.IntFlag{Name: trainFlagMaxDepth, EnvVars: []string{"FLOWSIEVE_MAX_DEPTH"},
@@ -127,6 +129,8 @@ func trainCommand() *cli.Command {
 				Usage: "Early decision point the data was extracted at (flowsieve flows --early N), recorded in the model; 0 means whole flows."},
 			&cli.IntFlag{Name: trainFlagDigits, Value: 4,
 				Usage: "Digits of the scores in the printed report."},
+			&cli.StringFlag{Name: trainFlagLabels, EnvVars: []string{"FLOWSIEVE_LABELS"},
+				Usage: "Labels file (engine/labels format) for training straight from captures: when the --data files are pcap/pcapng captures, their flows are rebuilt by the flow engine and labelled by this file's rules."},
 		),
 		Action: runTrain,
 	}
@@ -137,7 +141,7 @@ func runTrain(c *cli.Context) error {
 	if crit != tree.Gini && crit != tree.Entropy {
 		return cli.Exit(fmt.Sprintf("--%s %q: want gini or entropy", trainFlagCriterion, crit), 2)
 	}
-	d, err := loadData(c)
+	d, err := trainData(c)
 	if err != nil {
 		return err
 	}
