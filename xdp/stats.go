@@ -52,19 +52,19 @@ type Counters [NumCounters]uint64
 
 // Stats reads the program's per-CPU counters.
 type Stats struct {
-	m   *ebpf.Map
-	buf []flowsieveFsCounters
+	m *ebpf.Map
 }
 
-// Read sums the per-CPU counters. It is not safe for concurrent use.
+// Read sums the per-CPU counters (safe for concurrent use, e.g. metric scrapes).
 func (s *Stats) Read() (Counters, error) {
 	var c Counters
-	if err := s.m.Lookup(uint32(0), &s.buf); err != nil {
+	var perCPU []flowsieveFsCounters
+	if err := s.m.Lookup(uint32(0), &perCPU); err != nil {
 		return c, fmt.Errorf("xdp: read counters: %w", err)
 	}
-	for i := range s.buf {
+	for i := range perCPU {
 		for j := range c {
-			c[j] += s.buf[i].C[j]
+			c[j] += perCPU[i].C[j]
 		}
 	}
 	return c, nil

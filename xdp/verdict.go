@@ -194,6 +194,23 @@ func (vs *Verdicts) List() ([]Key, []Verdict, error) {
 	return keys, vals, nil
 }
 
+// Sweep deletes the entries whose deadline has passed at now (a MonotonicNow
+// value) and returns how many it removed. The XDP program already ignores
+// expired entries; sweeping frees their slots before the LRU would.
+func (vs *Verdicts) Sweep(now uint64) (int, error) {
+	keys, vals, err := vs.List()
+	if err != nil {
+		return 0, err
+	}
+	var expired []Key
+	for i := range vals {
+		if vals[i].Expires != 0 && vals[i].Expires <= now {
+			expired = append(expired, keys[i])
+		}
+	}
+	return vs.Delete(expired)
+}
+
 // Blocklist holds source-prefix verdicts (blocklists and host-scoped verdicts) in
 // the IPv4 and IPv6 LPM tries; the longest matching prefix of a packet's source
 // address decides when its flow has no verdict of its own.

@@ -121,8 +121,9 @@ func or(v, def int) int {
 
 // Datapath is the loaded program with its maps, and its attachments once Attach ran.
 type Datapath struct {
-	opts Options
-	log  *slog.Logger
+	opts   Options
+	log    *slog.Logger
+	closed bool
 	objs flowsieveObjects
 	// newPins are map pins this Load created (removed again if Load fails).
 	newPins []string
@@ -463,6 +464,10 @@ func (d *Datapath) UnregisterSocket(ifname string, queue int) error {
 // Close detaches the program and removes the pins, or, with KeepState, leaves
 // pinned links and maps in place so the program keeps enforcing the verdicts.
 func (d *Datapath) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
 	keep := d.opts.KeepState
 	errs := []error{d.detach(keep)}
 	if d.opts.PinDir != "" && !keep {

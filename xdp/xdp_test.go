@@ -176,8 +176,21 @@ func TestVerdictsBatch(t *testing.T) {
 	if _, ok, _ := d.Verdicts.Lookup(keys[150]); ok {
 		t.Fatal("deleted key still present")
 	}
-	if _, ok, _ := d.Verdicts.Lookup(keys[250]); !ok {
+	if _, ok, _ := d.Verdicts.Lookup(keys[2500]); !ok {
 		t.Fatal("key not deleted is gone")
+	}
+	// Sweep removes exactly the expired entries: Expires = i, so keys 200..1000
+	// (0..199 are gone already; 0 would mean never).
+	swept, err := d.Verdicts.Sweep(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := d.Verdicts.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if swept != 1000-200+1 || len(left) != n-200-swept {
+		t.Fatalf("Sweep removed %d, %d left; want %d and %d", swept, len(left), 1000-200+1, n-200-(1000-200+1))
 	}
 	// Invalid verdicts are rejected before anything is written.
 	bad := []Verdict{{Action: ActionDrop}, {Action: ActionTag, DSCP: 64}}
@@ -296,11 +309,14 @@ func TestPinnedMapsSurviveAndSpecChanges(t *testing.T) {
 	if _, ok, err := d.Verdicts.Lookup(k); err != nil || ok {
 		t.Fatalf("replaced map still has the old entry: %v %v", ok, err)
 	}
-	if !strings.Contains(logs.String(), "replacing it") || !strings.Contains(logs.String(), "map=fs_flows") {
-		t.Fatalf("no warning about the replaced map:\n%s", logs.String())
-	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if !strings.Contains(logs.String(), "replacing it") || !strings.Contains(logs.String(), "map=fs_flows") {
+		t.Fatalf("no warning about the replaced map:\n%s", logs.String())
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pin dir left behind: %v", err)
