@@ -124,7 +124,7 @@ type Datapath struct {
 	opts   Options
 	log    *slog.Logger
 	closed bool
-	objs flowsieveObjects
+	objs   flowsieveObjects
 	// newPins are map pins this Load created (removed again if Load fails).
 	newPins []string
 	ifaces  []attached
