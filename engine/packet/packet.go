@@ -58,14 +58,14 @@ type Packet struct {
 
 	VLANs   [2]uint16 // 802.1Q VLAN IDs, outermost first
 	NVLANs  uint8     // number of VLAN tags seen (capped at 2 recorded; more are skipped)
-	EthType uint16    // EtherType of the network layer (after VLAN tags)
+	EthType uint16    // EtherType of the network layer (after VLAN tags); 0 for 802.3 LLC
 
 	IPVersion uint8    // 4 or 6; 0 when the frame is not IP
 	SrcIP     [16]byte // source address (IPv4 in the first 4 bytes)
 	DstIP     [16]byte // destination address
 	TOS       uint8    // IPv4 TOS / IPv6 traffic class (DSCP<<2 | ECN)
 	TTL       uint8    // IPv4 TTL / IPv6 hop limit
-	IPLen     uint16   // IP total length (IPv4) or 40+payload length (IPv6)
+	IPLen     uint16   // IP total length (IPv4) or 40+payload length (IPv6), at most 65535
 	IPHdrLen  uint16   // IPv4 header length incl. options / IPv6 40 + extension headers
 	Fragment  bool     // the packet is an IP fragment (MF set or non-zero offset)
 	FragOff   uint16   // fragment offset in bytes
@@ -84,8 +84,9 @@ type Packet struct {
 	L4HdrLen  uint16 // TCP header length incl. options; UDP 8; ICMP 8
 
 	L3Off      uint16 // offset of the IP header in the frame
-	L4Off      uint16 // offset of the transport header in the frame
-	PayloadLen uint16 // transport payload length, from the IP length fields (not the capture length)
+	L4Off      uint16 // offset of the transport header in the frame (set with any IP header)
+	PayloadLen uint16 // transport payload length, from the IP length fields (not the capture length);
+	// for packets without L4 the whole IP payload; Ethernet padding never counts
 }
 
 // IsIPv4 reports whether the packet carries IPv4.

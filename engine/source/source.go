@@ -38,7 +38,7 @@ var (
 type Frame struct {
 	Data      []byte          // captured bytes; valid until the next call to Next
 	Timestamp int64           // unix nanoseconds
-	WireLen   int             // original length on the wire (link header included)
+	WireLen   int             // original length on the wire (link header included); never below len(Data)
 	Link      packet.LinkType // link type of this frame (per interface in pcapng)
 	Interface int             // pcapng interface index (0 for pcap)
 }
