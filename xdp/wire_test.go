@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
@@ -49,32 +46,23 @@ func newWire(t *testing.T) *wire {
 	if err := netns.AddVeth(netns.Veth{Name: "fwa1", Peer: "fwr1", NS: w.app, PeerNS: w.rcv}); err != nil {
 		t.Fatal(err)
 	}
-	pass, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.XDP, License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, xdpPass), asm.Return()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pass.Close() })
 	for _, e := range []struct {
 		ns   *netns.NS
 		name string
 	}{{w.rcv, "fwr1"}, {w.snd, "fws0"}} {
-		err = e.ns.Do(func() error {
-			idx, err := ifindex(e.name)
+		err := e.ns.Do(func() error {
+			c, err := AttachPass(e.name)
 			if err != nil {
 				return err
 			}
-			l, err := link.AttachXDP(link.XDPOptions{Program: pass, Interface: idx, Flags: link.XDPDriverMode})
-			if err != nil {
-				return err
-			}
-			t.Cleanup(func() { l.Close() })
+			t.Cleanup(func() { c.Close() })
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	var err error
 	w.tx, err = sender.New(w.snd, "fws0")
 	if err != nil {
 		t.Fatal(err)

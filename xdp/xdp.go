@@ -4,8 +4,24 @@
 // verdicts survive a daemon restart and keep being enforced while the daemon is down
 // (frames without a verdict then fail open).
 //
-// The program, its maps and their layouts are defined in bpf/flowsieve.c and
-// bpf/flowsieve.h and compiled with bpf2go (`make generate`).
+// The program (bpf/flowsieve.c, types in bpf/flowsieve.h, compiled by bpf2go with
+// `make generate`) decides every frame in this order:
+//
+//   - non-IP (ARP, LLDP, ...), ICMPv6 ND (types 133-137) and broken L2/L3 headers:
+//     forwarded in the kernel, never to user space, never looked up;
+//   - fs_flows (LRU hash, Key → Verdict): the canonical 5-tuple, see Key;
+//   - fs_prefix_v4 / fs_prefix_v6 (LPM tries, source prefix → Verdict): the
+//     packet's source address, longest prefix (Blocklist);
+//   - a verdict (not expired) is enforced: DROP drops, TAG rewrites DSCP (IPv4
+//     checksum updated incrementally) and forwards, PASS forwards;
+//   - no verdict: redirect to fs_xsks[xsk_base + rx queue] (the AF_XDP socket of
+//     that queue, RegisterSocket), or forward when no socket is registered (fail open).
+//
+// Forwarding is XDP_PASS in monitor mode and a redirect through fs_peers (devmap
+// hash, ingress ifindex → peer ifindex) in inline mode; fs_config (hash, ifindex →
+// mode, peer, xsk_base) is written by Attach. fs_stats is one per-CPU array entry
+// of NumCounters counters (Stats). Verdicts expire on the bpf_ktime_get_ns clock
+// (CLOCK_MONOTONIC; see Deadline) and count packets and bytes atomically.
 package xdp
 
 import (
