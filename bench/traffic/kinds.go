@@ -42,6 +42,9 @@ type class struct {
 	nextTrain int64 // start of the next train
 }
 
+// slowlorisSockets is how many connections a slowloris attacker holds open.
+const slowlorisSockets = 500
+
 // floodTrain is the mean number of packets in a flood tool's train of back-to-back packets.
 const floodTrain = 16
 
@@ -386,6 +389,11 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		f.srvDelay = int64(g.lognormal(float64(30*us), 0.4))
 		f.win[cli] = 1024
 	case kBrute, kSlow, kHulk:
+		if c.kind == kSlow && c.pos >= slowlorisSockets {
+			g.release(f)
+			return false
+		}
+		c.pos++
 		f.v6 = c.v6
 		f.c.addr = a.attacker(10+c.inst, f.v6)
 		g.hostProfile(&f.c, 12)

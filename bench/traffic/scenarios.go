@@ -58,7 +58,7 @@ var Attacks = []Attack{
 			}
 		}},
 	{"ssh-bruteforce", SSHPatator, "SSH password guessing (patator/hydra style): many short connections, full key exchange, 1–3 failed attempts each, closed by the server.", 60, kBrute, 32, nil},
-	{"slowloris", Slowloris, "Slowloris: connections to the web server that send a partial request and then one header line every 10–15 s, never completing it.", 100, kSlow, 4, nil},
+	{"slowloris", Slowloris, "Slowloris: up to 500 connections to the web server (opened at --rate/4 per second) that send a partial request and then one header line every 10–15 s, never completing it.", 100, kSlow, 4, nil},
 	{"http-flood", HTTPFlood, "HTTP GET flood (HULK style): one request with a random query per connection, full responses, client closes.", 3000, kHulk, 20, nil},
 }
 
