@@ -244,6 +244,16 @@ func TestWireVerdicts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// IPv6: a source prefix TAG verdict rewrites the traffic class, keeping ECN
+	// and the flow label.
+	src6 := netip.MustParseAddr("2001:db8:9::1")
+	if err := d.Blocklist.Put(netip.MustParsePrefix("2001:db8:9::/48"), Verdict{Action: ActionTag, DSCP: 10}); err != nil {
+		t.Fatal(err)
+	}
+	f6 := cat(eth(0x86dd), ip6{src: src6, dst: netip.MustParseAddr("2001:db8:9::2"), tc: 0x02, flow: 0x12345, proto: 17}.build(udp(1, 9010, 32)))
+	if _, err := w.tx.Send(f6, wireN); err != nil {
+		t.Fatal(err)
+	}
 	all := capt.frames(t, func([]byte) bool { return true })
 	for _, s := range sends {
 		n := 0
@@ -265,6 +275,19 @@ func TestWireVerdicts(t *testing.T) {
 			t.Errorf("%s:%d -> :%d: receiver got %d frames, want %d", s.src, s.sport, s.dport, n, s.want)
 		}
 	}
+	n6 := 0
+	for _, f := range all {
+		if len(f) < 14+40 || binary.BigEndian.Uint16(f[12:]) != 0x86dd || netip.AddrFrom16([16]byte(f[22:38])) != src6 {
+			continue
+		}
+		n6++
+		if w := binary.BigEndian.Uint32(f[14:]); uint8(w>>20) != 10<<2|0x02 || w&0xfffff != 0x12345 {
+			t.Errorf("tagged IPv6 frame: first word %#x, want traffic class %#x and flow label 0x12345", w, 10<<2|0x02)
+		}
+	}
+	if n6 != wireN {
+		t.Errorf("receiver got %d tagged IPv6 frames, want %d", n6, wireN)
+	}
 	c, err := d.Stats.Read()
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +295,7 @@ func TestWireVerdicts(t *testing.T) {
 	for _, x := range []struct {
 		c    Counter
 		want uint64
-	}{{CounterDrop, 2 * wireN}, {CounterTag, wireN}, {CounterPass, wireN}, {CounterFlowHit, 3 * wireN}, {CounterPrefixHit, wireN}} {
+	}{{CounterDrop, 2 * wireN}, {CounterTag, 2 * wireN}, {CounterPass, wireN}, {CounterFlowHit, 3 * wireN}, {CounterPrefixHit, 2 * wireN}} {
 		if c[x.c] != x.want {
 			t.Errorf("counter %s = %d, want %d", x.c, c[x.c], x.want)
 		}
