@@ -330,7 +330,10 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		f.rtt = int64(g.lognormal(float64(50*ms), 0.6))
 		f.srvDelay = int64(g.lognormal(float64(30*us), 0.4))
 		f.win[cli] = uint16(g.between(512, 65535))
-		f.reply = c.reply
+		f.reply = c.reply && g.rng.IntN(2) == 0 // about half get an answer (see Attacks)
+		if c.bots && c.kind == kSYN {
+			f.s.port = uint16(g.between(1, 65535)) // botnet tools spray ports (as in CIC-DDoS2019)
+		}
 		if c.kind == kUDPF {
 			f.s.port = uint16(g.between(1, 65535))
 			f.n = 1 + int(clampF(g.pareto(1, 1.5), 1, 50)) - 1
@@ -634,6 +637,12 @@ func (g *Generator) simpleStep(f *flow, buf []byte) int {
 			n = g.tcpFrame(buf, f.v6, &f.c, &f.s, &ts)
 			f.state, f.t, f.dead = 1, t+f.srvDelay, !f.reply
 		case 1:
+			if !isOpen(hostWeb, f.s.port, 6) { // a closed port resets
+				ts := tcpSeg{flags: rst | ack, ack: f.seq[cli] + 1}
+				n = g.tcpFrame(buf, f.v6, &f.s, &f.c, &ts)
+				f.dead = true
+				break
+			}
 			ts := tcpSeg{flags: syn | ack, seq: f.seq[srv], ack: f.seq[cli] + 1, win: 64240, opts: optMSS}
 			n = g.tcpFrame(buf, f.v6, &f.s, &f.c, &ts)
 			f.state, f.t, f.dead = 2, t+f.rtt, !f.cls.bots

@@ -28,13 +28,13 @@ type Attack struct {
 
 // Attacks lists the attacks.
 var Attacks = []Attack{
-	{"syn-flood", SYNFlood, "TCP SYN flood to the web server's port 80 from random spoofed sources (the spoofed range); the victim answers each SYN with a SYN-ACK (SYN cookies).", 5000, kSYN, 2,
+	{"syn-flood", SYNFlood, "TCP SYN flood to the web server's port 80 from random spoofed sources (the spoofed range); the victim answers about half of the SYNs with a SYN-ACK (the rest are dropped by its backlog and SYN-ACK rate limit), so flows appear one- and two-way as in captures taken upstream or at the server.", 5000, kSYN, 1.5,
 		func(g *Generator, c *class) { c.reply = true }},
-	{"syn-flood-botnet", SYNFlood, "TCP SYN flood from a fixed botnet (--hosts bots, default 50, in the spoofed range); the victim answers SYN-ACK and each bot's kernel resets it.", 5000, kSYN, 3,
+	{"syn-flood-botnet", SYNFlood, "TCP SYN flood to random ports of the web server from a fixed botnet (--hosts bots, default 50, in the spoofed range); the victim answers about half with SYN-ACK (open port 80) or RST-ACK, and each bot's kernel resets a SYN-ACK.", 5000, kSYN, 2,
 		func(g *Generator, c *class) { c.reply, c.bots = true, true; g.makeBots(c, 50) }},
 	{"udp-flood", UDPFlood, "UDP flood of ~512-byte zero-filled datagrams to random ports of the web server from random spoofed sources, in short bursts per source port.", 5000, kUDPF, 2.5,
 		func(g *Generator, c *class) { c.size = 512 }},
-	{"ack-flood", ACKFlood, "TCP ACK flood to port 80 from random spoofed sources with random sequence numbers; the victim answers each with a RST.", 5000, kACKF, 2,
+	{"ack-flood", ACKFlood, "TCP ACK flood to port 80 from random spoofed sources with random sequence numbers; the victim answers about half with a RST.", 5000, kACKF, 1.5,
 		func(g *Generator, c *class) { c.reply = true }},
 	{"dns-amp", DNSAmplification, "DNS amplification: ~4200-byte RRSIG/ANY answers from 200 open resolvers (source port 53) to random ports of the web server, IPv4 answers fragmented (3 fragments) as reflectors send them, IPv6 answers within the MTU.", 3000, kAmp, 15,
 		func(g *Generator, c *class) { c.size = 4200; g.makeBots(c, 200) }},
