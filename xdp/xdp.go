@@ -156,6 +156,7 @@ type attached struct {
 	ifindex int
 	link    link.Link
 	pin     string // "" when not pinned
+	reused  bool   // the pinned link existed before this Attach
 }
 
 // Open loads the program and attaches it to every interface: Load then Attach.
@@ -321,7 +322,7 @@ func (d *Datapath) Attach() error {
 	for i, name := range d.opts.Interfaces {
 		a, err := d.attach(name, idx[i])
 		if err != nil {
-			return errors.Join(err, d.detach(false))
+			return errors.Join(err, d.undoAttach())
 		}
 		d.ifaces = append(d.ifaces, a)
 	}
@@ -370,7 +371,7 @@ func (d *Datapath) attach(name string, ifindex int) (attached, error) {
 					return a, fmt.Errorf("xdp: update pinned link %s: %w", a.pin, err)
 				}
 				d.log.Info("xdp: replaced the program on the pinned link", "interface", name, "pin", a.pin)
-				a.link = l
+				a.link, a.reused = l, true
 				return a, nil
 			}
 			d.log.Warn("xdp: pinned link belongs to another interface; replacing it", "interface", name, "pin", a.pin)
@@ -409,6 +410,26 @@ func (d *Datapath) attach(name string, ifindex int) (attached, error) {
 	}
 	a.link = l
 	return a, nil
+}
+
+// undoAttach detaches what a failed Attach attached. Links pinned by an earlier
+// run stay pinned (that run's state, now running this program with the same
+// pinned maps, keeps being enforced); the per-interface configuration stays, as
+// such a link needs it and it is inert without one.
+func (d *Datapath) undoAttach() error {
+	var errs []error
+	for _, a := range d.ifaces {
+		if a.pin != "" && !a.reused {
+			if err := a.link.Unpin(); err != nil {
+				errs = append(errs, fmt.Errorf("xdp: unpin link %s: %w", a.pin, err))
+			}
+		}
+		if err := a.link.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("xdp: detach %s: %w", a.name, err))
+		}
+	}
+	d.ifaces = nil
+	return errors.Join(errs...)
 }
 
 // detach closes (and, unless keep, unpins) every attachment: without a pin
