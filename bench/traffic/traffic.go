@@ -6,8 +6,17 @@
 // merged by timestamp with a heap, so the output is a realistic capture as seen at the
 // servers' edge: RTTs, think times, TCP slow start, delayed ACKs and orderly closes.
 //
-// The same Config (and seed) gives byte-identical output. Next streams frames without
-// allocating per packet, so a benchmark sender can take them directly.
+// The same Config (and seed) gives byte-identical output (on one architecture: the
+// distributions use math.Exp, math.Pow and floating-point arithmetic that other
+// architectures may round differently). Next streams frames without allocating per
+// packet, so a benchmark sender can take them directly; OnRule receives the ground
+// truth as engine/labels rules.
+//
+// Capture point and realism: timestamps are those seen at the servers' edge (client
+// packets arrive, server packets leave), so a client's answer to a server packet comes
+// one RTT later. Frames are padded to the Ethernet minimum of 60 bytes. IPv4 DNS
+// amplification answers are IP-fragmented; nothing else is. TestRealism compares the
+// attack scenarios with real captures.
 package traffic
 
 import (
