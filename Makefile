@@ -8,7 +8,7 @@ BPF_CLANG ?= clang
 BPF_CFLAGS ?= -O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu
 DEMO_DIR ?= $(CURDIR)/.demo
 
-.PHONY: all build test test-short demo bench generate check-generate lint deps fuzz clean
+.PHONY: all build test test-short demo bench bench-sklearn bench-kmeans generate check-generate lint deps fuzz clean
 
 all: build
 
@@ -30,7 +30,7 @@ demo: build
 	./tools/demo.sh $(BIN) $(DEMO_DIR)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/... ./xdp/... | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/... ./xdp/... ./bench/... | tee bench.txt
 
 generate:
 	cd xdp && BPF_CLANG=$(BPF_CLANG) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./...
@@ -49,3 +49,11 @@ fuzz:
 
 clean:
 	rm -rf bin .demo bench.txt
+
+# Reference comparisons against scikit-learn (Debian's python3-sklearn; `make deps`).
+bench-sklearn:
+	./bench/sklearn/compare.sh
+
+bench-kmeans:
+	./bench/kmeans/compare.sh
+	$(GO) run ./bench/kmeans/iotsentinel

@@ -21,3 +21,18 @@ echo "== labelled flow records"
 "$BIN" flows --labels "$DIR/mixed.labels.csv" --out "$DIR/mixed.flows.csv" "$DIR/mixed.pcap"
 echo "$DIR/mixed.flows.csv: flows per label:"
 awk -F, 'NR > 1 { n[$NF]++ } END { for (l in n) printf "  %-20s %d\n", l, n[l] }' "$DIR/mixed.flows.csv" | sort
+
+echo "== a second capture with another seed, for testing"
+"$BIN" gen --scenario mixed --seed 2 --duration 30s --ipv6-share 0.2 \
+	--out "$DIR/test.pcap" --labels "$DIR/test.labels.csv" >/dev/null
+"$BIN" flows --labels "$DIR/test.labels.csv" --out "$DIR/test.flows.csv" "$DIR/test.pcap"
+
+echo "== training a decision tree on the first capture's flows (flow features only: deployable)"
+"$BIN" train --data "$DIR/mixed.flows.csv" --flow-features --max-depth 12 --min-samples-leaf 5 \
+	--out "$DIR/model.json"
+
+echo "== evaluating it on the second capture (confusion matrix: $DIR/confusion.png)"
+"$BIN" eval --model "$DIR/model.json" --data "$DIR/test.flows.csv" --plot "$DIR/confusion.png"
+
+echo "== clustering the flows with mini-batch k-means (plots in $DIR/clusters)"
+"$BIN" cluster --data "$DIR/mixed.flows.csv" --k 8 --transform log1p --seed 1 --plot "$DIR/clusters" | head -40
