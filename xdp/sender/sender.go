@@ -34,12 +34,22 @@ type xdpMD struct {
 	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
 }
 
-// Sender transmits frames out of one interface inside a network namespace.
+// Sender transmits frames out of one interface inside a network namespace. A
+// goroutine stays on an OS thread inside the namespace (entered with netns.Do)
+// and runs the sends, so a Send costs no namespace switch.
 type Sender struct {
 	ns      *netns.NS
 	ifname  string
 	ifindex int
 	prog    *ebpf.Program
+	reqs    chan request
+	done    chan error
+}
+
+type request struct {
+	frame  []byte
+	repeat uint32
+	reply  chan error
 }
 
 // New prepares a sender that transmits out of ifname inside ns.
@@ -71,14 +81,30 @@ func New(ns *netns.NS, ifname string) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sender: load program: %w", err)
 	}
+	s.reqs, s.done = make(chan request), make(chan error, 1)
+	go func() { s.done <- ns.Do(s.serve) }()
 	return s, nil
+}
+
+// serve runs inside the namespace until Close closes the request channel.
+func (s *Sender) serve() error {
+	for r := range s.reqs {
+		_, err := s.prog.Run(&ebpf.RunOptions{
+			Data:    r.frame,
+			Repeat:  r.repeat,
+			Flags:   bpfFTestXDPLiveFrames,
+			Context: xdpMD{DataEnd: uint32(len(r.frame)), IngressIfindex: uint32(s.ifindex)},
+		})
+		r.reply <- err
+	}
+	return nil
 }
 
 // Send transmits frame repeat times out of the interface and returns how many
 // frames the kernel ran through XDP_TX (repeat, or more if the run was restarted
 // after a signal). Whether the far end accepted them shows in its own counters:
 // a veth drops frames when its peer's ring is full or it has no XDP program.
-// It blocks until all are sent.
+// It blocks until all are sent. Sends from several goroutines are serialised.
 func (s *Sender) Send(frame []byte, repeat uint32) (uint64, error) {
 	if len(frame) < MinFrame || len(frame) > MaxFrame {
 		return 0, fmt.Errorf("%w: %d bytes (want %d..%d)", ErrFrame, len(frame), MinFrame, MaxFrame)
@@ -86,27 +112,28 @@ func (s *Sender) Send(frame []byte, repeat uint32) (uint64, error) {
 	if repeat == 0 {
 		return 0, nil
 	}
-	err := s.ns.Do(func() error {
-		_, err := s.prog.Run(&ebpf.RunOptions{
-			Data:    frame,
-			Repeat:  repeat,
-			Flags:   bpfFTestXDPLiveFrames,
-			Context: xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(s.ifindex)},
-		})
-		return err
-	})
-	if err != nil {
+	if s.prog == nil {
+		return 0, ErrClosed
+	}
+	reply := make(chan error, 1)
+	s.reqs <- request{frame: frame, repeat: repeat, reply: reply}
+	if err := <-reply; err != nil {
 		return 0, fmt.Errorf("sender: send on %s: %w", s.ifname, err)
 	}
 	return uint64(repeat), nil
 }
 
-// Close releases the program.
+// ErrClosed is returned by Send after Close.
+var ErrClosed = errors.New("sender: closed")
+
+// Close stops the sending goroutine and releases the program. Send must not be
+// running concurrently.
 func (s *Sender) Close() error {
 	if s.prog == nil {
 		return nil
 	}
-	err := s.prog.Close()
+	close(s.reqs)
+	err := errors.Join(<-s.done, s.prog.Close())
 	s.prog = nil
 	return err
 }

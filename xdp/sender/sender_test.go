@@ -141,6 +141,12 @@ func TestSendRejectsBadFrames(t *testing.T) {
 			t.Errorf("%d bytes: err %v, want ErrFrame", size, err)
 		}
 	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(make([]byte, 64), 1); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close: %v, want ErrClosed", err)
+	}
 	if _, err := New(ns, "nonexistent0"); err == nil {
 		t.Error("New on a missing interface: no error")
 	}
