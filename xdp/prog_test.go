@@ -37,9 +37,10 @@ type xdpMD struct {
 type progEnv struct {
 	ns               *netns.NS
 	d                *Datapath
-	inline, monitor  int // ifindex of fsx0 (inline, peer fsx1) and of an unconfigured lo
-	hairpin          int // lo configured inline with itself as peer (XDP_TX)
-	xskFD            int
+	inline, monitor  int            // ifindex of fsx0 (inline, peer fsx1) and of fsm0 (monitor)
+	second           int            // ifindex of fsx1 (inline, peer fsx0; XSKMAP slots after fsx0's)
+	hairpin          int            // lo configured inline with itself as peer (XDP_TX)
+	xsks             map[string]int // AF_XDP sockets by interface
 	monitorDatapath  *Datapath
 	monitorInterface int
 }
@@ -75,7 +76,7 @@ func newProgEnv(t *testing.T) *progEnv {
 			t.Fatal(err)
 		}
 	}
-	e := &progEnv{ns: ns, xskFD: -1}
+	e := &progEnv{ns: ns, xsks: map[string]int{}}
 	err = ns.Do(func() error {
 		d, err := Open(Options{Interfaces: []string{"fsx0", "fsx1"}, Inline: true, Queues: 1})
 		if err != nil {
@@ -83,6 +84,9 @@ func newProgEnv(t *testing.T) *progEnv {
 		}
 		e.d = d
 		if e.inline, err = ifindex("fsx0"); err != nil {
+			return err
+		}
+		if e.second, err = ifindex("fsx1"); err != nil {
 			return err
 		}
 		if e.monitor, err = ifindex("fsm0"); err != nil {
@@ -106,8 +110,8 @@ func newProgEnv(t *testing.T) *progEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if e.xskFD >= 0 {
-			unix.Close(e.xskFD)
+		for _, fd := range e.xsks {
+			unix.Close(fd)
 		}
 		if err := errors.Join(e.d.Close(), e.monitorDatapath.Close()); err != nil {
 			t.Error(err)
@@ -277,7 +281,7 @@ func TestProgramVerdicts(t *testing.T) {
 
 	cases := []struct {
 		name     string
-		dp       string // "inline" (default), "monitor", "hairpin"
+		dp       string // "inline" (default), "second", "monitor", "hairpin"
 		frame    []byte
 		flows    []flowEntry
 		prefixes []prefixEntry
@@ -292,6 +296,10 @@ func TestProgramVerdicts(t *testing.T) {
 			counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "no-verdict-to-socket", frame: tcp4, socket: true, want: xdpRedirect,
 			counts: counts{CounterUser: 1}},
+		{name: "no-verdict-to-socket-second-interface", dp: "second", frame: tcp4, socket: true, want: xdpRedirect,
+			counts: counts{CounterUser: 1}},
+		{name: "no-verdict-second-interface-fail-open", dp: "second", frame: tcp4, want: xdpRedirect,
+			counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "flow-drop-reverse-key", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
 			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
 		{name: "flow-drop-enforced-without-socket", dp: "monitor", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}},
@@ -382,6 +390,8 @@ func TestProgramVerdicts(t *testing.T) {
 				d, ifx, ifname = e.monitorDatapath, e.monitor, "fsm0"
 			case "hairpin":
 				ifx = e.hairpin
+			case "second":
+				ifx, ifname = e.second, "fsx1"
 			}
 			e.reset(t, d)
 			var keys []Key
@@ -398,14 +408,15 @@ func TestProgramVerdicts(t *testing.T) {
 				}
 			}
 			if c.socket {
-				if e.xskFD < 0 {
-					fd, err := e.openXSK(ifname)
-					if err != nil {
+				fd, ok := e.xsks[ifname]
+				if !ok {
+					var err error
+					if fd, err = e.openXSK(ifname); err != nil {
 						t.Fatal(err)
 					}
-					e.xskFD = fd
+					e.xsks[ifname] = fd
 				}
-				if err := d.RegisterSocket(ifname, 0, e.xskFD); err != nil {
+				if err := d.RegisterSocket(ifname, 0, fd); err != nil {
 					t.Fatal(err)
 				}
 			}
