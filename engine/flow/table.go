@@ -89,6 +89,11 @@ type Flow struct {
 	// EarlyDone is set once the flow was handed to the sink at the early decision
 	// point, so the sink can tell at the flow's end that it was already classified.
 	EarlyDone bool
+	// Mark belongs to the table's user, who keeps a small per-flow value in it (the
+	// inspector keeps the action decided for the flow, so later packets of the flow
+	// get it without a second lookup). The table zeroes it when the flow starts,
+	// reports it per packet in Input.Mark and sets it with SetMark.
+	Mark uint8
 
 	live     bool
 	finLo    bool // a FIN was sent by the low endpoint
@@ -309,6 +314,10 @@ type Input struct {
 	Packet  packet.Packet
 	Time    int64
 	WireLen int
+	// Mark is set by UpdateBatch: the Mark of the packet's flow once the packet was
+	// accounted (sinks run during the update may have set it), 0 for packets
+	// without a flow (non-IP, non-first fragments).
+	Mark uint8
 }
 
 // batchMax is the number of packets UpdateBatch looks up ahead.
@@ -344,8 +353,9 @@ func (t *Table) batch(in []Input) {
 		x := &in[j]
 		t.stats.Packets++
 		t.sweep(x.Time)
+		x.Mark = 0
 		if t.accept(&x.Packet) {
-			t.apply(&x.Packet, &keys[j], hashes[j], lo[j], x.Time, x.WireLen)
+			x.Mark = t.apply(&x.Packet, &keys[j], hashes[j], lo[j], x.Time, x.WireLen)
 		}
 	}
 }
@@ -387,8 +397,9 @@ func (t *Table) accept(p *packet.Packet) bool {
 	return true
 }
 
-// apply adds packet p with key k (hash h) to its flow, creating the flow if needed.
-func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64, wireLen int) {
+// apply adds packet p with key k (hash h) to its flow, creating the flow if needed,
+// and returns the flow's Mark after the update.
+func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64, wireLen int) uint8 {
 	isTCP := p.Proto == packet.ProtoTCP && p.HasL4
 	fp := features.Packet{
 		Time:    ts,
@@ -401,8 +412,7 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 	}
 
 	if i, ok := t.find(k, h); ok {
-		t.update(&t.flows[i], &fp, srcIsLo, wireLen, i)
-		return
+		return t.update(&t.flows[i], &fp, srcIsLo, wireLen, i)
 	}
 
 	// New flow.
@@ -414,7 +424,7 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 	t.live++
 	f := &t.flows[i]
 	t.start(f, k, h, &fp, srcIsLo, wireLen)
-	t.after(f, &fp, srcIsLo, i)
+	return t.after(f, &fp, srcIsLo, i)
 }
 
 // start makes f a new flow whose first packet is fp.
@@ -424,15 +434,15 @@ func (t *Table) start(f *Flow, k *Key, h uint64, fp *features.Packet, srcIsLo bo
 		dport = k.LoPort
 	}
 	f.Key, f.hash, f.live, f.FwdIsLo = *k, h, true, srcIsLo
-	f.finLo, f.finHi, f.closerLo, f.closing, f.EarlyDone = false, false, false, false, false
+	f.finLo, f.finHi, f.closerLo, f.closing, f.EarlyDone, f.Mark = false, false, false, false, false, 0
 	f.FwdWireBytes, f.BwdWireBytes = uint64(wireLen), 0
 	f.Acc.Start(fp, dport, k.Proto)
 	t.stats.Flows++
 }
 
 // update adds a packet to the existing flow f (record idx), restarting it first if it
-// timed out or a new TCP connection reuses its 5-tuple.
-func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, idx uint64) {
+// timed out or a new TCP connection reuses its 5-tuple, and returns the flow's Mark.
+func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, idx uint64) uint8 {
 	var why Reason
 	switch {
 	case fp.Time-f.Acc.Last > t.idle:
@@ -446,8 +456,7 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 		t.emit(f, why)
 		k := f.Key
 		t.start(f, &k, f.hash, fp, srcIsLo, wireLen)
-		t.after(f, fp, srcIsLo, idx)
-		return
+		return t.after(f, fp, srcIsLo, idx)
 	}
 	fwd := srcIsLo == f.FwdIsLo
 	if fwd {
@@ -456,11 +465,12 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 		f.BwdWireBytes += uint64(wireLen)
 	}
 	f.Acc.Add(fp, fwd)
-	t.after(f, fp, srcIsLo, idx)
+	return t.after(f, fp, srcIsLo, idx)
 }
 
-// after runs the early decision point and TCP termination for the packet just added.
-func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
+// after runs the early decision point and TCP termination for the packet just added
+// and returns the flow's Mark after both (read before a flow that ends is removed).
+func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) uint8 {
 	if t.early != 0 && f.Acc.Packets() == t.early && t.sink != nil {
 		t.stats.Sunk[Early]++
 		f.EarlyDone = true
@@ -468,11 +478,11 @@ func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
 	}
 	fl := fp.Flags
 	if fl == 0 {
-		return
+		return f.Mark
 	}
 	switch {
 	case fl&packet.TCPRst != 0:
-		t.end(f, idx, EndRST)
+		return t.end(f, idx, EndRST)
 	case fl&packet.TCPFin != 0:
 		if srcIsLo {
 			f.finLo = true
@@ -483,8 +493,9 @@ func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
 			f.closing, f.closerLo = true, srcIsLo
 		}
 	case f.closing && fl&packet.TCPAck != 0 && srcIsLo != f.closerLo:
-		t.end(f, idx, EndFIN)
+		return t.end(f, idx, EndFIN)
 	}
+	return f.Mark
 }
 
 func (t *Table) emit(f *Flow, why Reason) {
@@ -494,10 +505,13 @@ func (t *Table) emit(f *Flow, why Reason) {
 	}
 }
 
-// end hands flow record idx to the sink and removes it from the table.
-func (t *Table) end(f *Flow, idx uint64, why Reason) {
+// end hands flow record idx to the sink and removes it from the table. It returns
+// the flow's Mark as the sink left it.
+func (t *Table) end(f *Flow, idx uint64, why Reason) uint8 {
 	t.emit(f, why)
+	m := f.Mark
 	t.remove(idx)
+	return m
 }
 
 // remove empties record i, shifting later records of its probe run back so every
@@ -573,6 +587,29 @@ func (t *Table) evict(now int64) {
 		why = EndEvicted
 	}
 	t.end(f, best, why)
+}
+
+// SetMark sets the Mark of the live flow with key k whose first packet was at first
+// (unix ns, Flow.First), and reports whether there is one: a flow that ended, or was
+// replaced by a new flow with the same key, is left alone. It may be called from a
+// sink. It does not allocate.
+func (t *Table) SetMark(k *Key, first int64, mark uint8) bool {
+	i, ok := t.find(k, k.hash(t.seed))
+	if !ok || t.flows[i].Acc.First != first {
+		return false
+	}
+	t.flows[i].Mark = mark
+	return true
+}
+
+// SetEarlyPackets moves the early decision point (Config.EarlyPackets; 0 turns it
+// off), e.g. when a new model is deployed. Live flows that already passed the new
+// point are not handed to the sink early: they reach it when they end.
+func (t *Table) SetEarlyPackets(n int) {
+	if n < 0 {
+		n = 0
+	}
+	t.early = uint64(n)
 }
 
 // Expire ends every flow that timed out at time now (unix ns). It walks the whole

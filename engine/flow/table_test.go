@@ -308,3 +308,59 @@ func TestUpdateBatchEqualsUpdate(t *testing.T) {
 		t.Errorf("stream did not exercise every path: %+v", s)
 	}
 }
+
+// TestMark checks the user's per-flow Mark: zero for a new flow, set by SetMark (also
+// from a sink), reported per packet by UpdateBatch (for a flow ending with the packet
+// too), and left alone for a flow that is gone or was replaced.
+func TestMark(t *testing.T) {
+	var tab *Table
+	var key Key
+	var first int64
+	sink := func(f *Flow, why Reason) {
+		if why == Early && f.First() == 0 { // the first flow only
+			key, first = f.Key, f.First()
+			if !tab.SetMark(&f.Key, f.First(), 7) {
+				t.Errorf("SetMark from the early sink found no flow")
+			}
+		}
+	}
+	tab, err := New(Config{Seed: 1, EarlyPackets: 2}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := int64(time.Millisecond)
+	in := []Input{
+		{Packet: pkt(A, B, 1000, 80, tcp, syn, 0), Time: 0},
+		{Packet: pkt(B, A, 80, 1000, tcp, syn|ack, 0), Time: 1 * ms},
+		{Packet: pkt(A, B, 1000, 80, tcp, ack, 0), Time: 2 * ms},
+		{Packet: pkt(A, "10.0.0.3", 1000, 80, tcp, syn, 0), Time: 3 * ms},
+		{Packet: pkt(B, A, 80, 1000, tcp, rst, 0), Time: 4 * ms},
+	}
+	tab.UpdateBatch(in)
+	for i, want := range []uint8{0, 7, 7, 0, 7} {
+		if in[i].Mark != want {
+			t.Errorf("packet %d: Mark %d, want %d", i, in[i].Mark, want)
+		}
+	}
+	if tab.SetMark(&key, first, 1) {
+		t.Errorf("SetMark on a flow that ended (RST) reported success")
+	}
+	// A new flow with the same key starts unmarked, and a stale first time misses it.
+	in = in[:1]
+	in[0].Time = 10 * ms
+	tab.UpdateBatch(in)
+	if in[0].Mark != 0 {
+		t.Errorf("new flow on a reused key: Mark %d, want 0", in[0].Mark)
+	}
+	if tab.SetMark(&key, first, 1) {
+		t.Errorf("SetMark with the old flow's first time marked the new flow")
+	}
+	if !tab.SetMark(&key, 10*ms, 3) {
+		t.Errorf("SetMark missed the live flow")
+	}
+	in[0].Time = 11 * ms
+	tab.UpdateBatch(in)
+	if in[0].Mark != 3 {
+		t.Errorf("after SetMark: Mark %d, want 3", in[0].Mark)
+	}
+}
