@@ -23,11 +23,16 @@ type cnode struct {
 // probability per node in side arrays read once per row. It is immutable and safe for
 // concurrent use.
 type Compiled struct {
-	nodes   []cnode
-	class   []int32
-	prob    []float32
-	minCols int // the batch must have at least this many columns
-	depth   int
+	nodes    []cnode
+	class    []int32
+	prob     []float32
+	minCols  int // the batch must have at least this many columns
+	depth    int
+	minDepth int // depth of the shallowest leaf
+	// branchFree selects the branch-free 8-lane walk over the branchy one-row walk:
+	// set when the training data says rows take the minority way at 2 or more nodes
+	// on average (see minorityTurns), where branch mispredictions would dominate.
+	branchFree bool
 }
 
 // Compile flattens t for prediction. cols maps each tree feature to the batch column
@@ -42,7 +47,7 @@ func Compile(t *Tree, cols []int) (*Compiled, error) {
 		return nil, fmt.Errorf("%w: %d column indices for %d features", ErrTree, len(cols), t.NumFeatures)
 	}
 	c := &Compiled{nodes: make([]cnode, len(t.Nodes)), class: make([]int32, len(t.Nodes)),
-		prob: make([]float32, len(t.Nodes)), minCols: 1, depth: t.Depth()}
+		prob: make([]float32, len(t.Nodes)), minCols: 1, depth: t.Depth(), minDepth: t.minLeafDepth()}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		cl, p := n.Class()
@@ -61,8 +66,13 @@ func Compile(t *Tree, cols []int) (*Compiled, error) {
 		c.minCols = max(c.minCols, col+1)
 		c.nodes[i] = cnode{thr: Float32Below(n.Threshold), col: int32(col), left: n.Left, right: n.Right}
 	}
+	c.branchFree = t.minorityTurns() >= 2
 	return c, nil
 }
+
+// BranchFree reports whether PredictBatch walks rows branch-free, 8 at a time (trees
+// whose rows often take the minority way), or one at a time with branches.
+func (c *Compiled) BranchFree() bool { return c.branchFree }
 
 // Float32Below returns the largest float32 that is <= t.
 func Float32Below(t float64) float32 {
@@ -117,6 +127,10 @@ func (c *Compiled) PredictBatch(b *features.Batch, dst []int32, prob []float32) 
 		// Fast path: the columns live in one array with a fixed stride (as NewBatch and
 		// Grow lay them out), so a value is one load at base + (col*stride + row)*4;
 		// flat has checked that every address the tree can form is inside the array.
+		if !c.branchFree {
+			c.walkBranchy(base, stride, n, dst, prob)
+			return
+		}
 		r = c.walkFlat(base, stride, n, dst, prob)
 	}
 	// Walk `lanes` rows at once, step by step, without branches on the data: a leaf
@@ -203,18 +217,19 @@ func flat(cols [][]float32, need, n int) (unsafe.Pointer, int, bool) {
 }
 
 // walkFlat predicts whole groups of 8 rows from flat column storage and returns the
-// number of rows done. Every row takes exactly Depth steps (a leaf points at itself),
-// so the loop has no data-dependent branch; the 8 walks are independent, which lets
-// the CPU overlap their memory latencies.
+// number of rows done. The 8 walks are independent, so the CPU overlaps their memory
+// latencies, and a step has no data-dependent branch (a leaf points at itself). Every
+// row takes at least minDepth steps (the depth of the shallowest leaf), done without
+// any check; then the group stops at the first step that moves no lane, or at Depth.
 func (c *Compiled) walkFlat(base unsafe.Pointer, stride, n int, dst []int32, prob []float32) int {
 	nodes := unsafe.Pointer(unsafe.SliceData(c.nodes))
-	depth := c.depth
+	fixed, depth := c.minDepth, c.depth
 	r := 0
 	var at [8]int32
 	for ; r+8 <= n; r += 8 {
 		row := unsafe.Add(base, r*4)
 		var a0, a1, a2, a3, a4, a5, a6, a7 int32
-		for d := 0; d < depth; d++ {
+		for d := 0; d < fixed; d++ {
 			a0 = step(nodes, row, stride, a0, 0)
 			a1 = step(nodes, row, stride, a1, 1)
 			a2 = step(nodes, row, stride, a2, 2)
@@ -223,6 +238,21 @@ func (c *Compiled) walkFlat(base unsafe.Pointer, stride, n int, dst []int32, pro
 			a5 = step(nodes, row, stride, a5, 5)
 			a6 = step(nodes, row, stride, a6, 6)
 			a7 = step(nodes, row, stride, a7, 7)
+		}
+		for d := fixed; d < depth; d++ {
+			b0 := step(nodes, row, stride, a0, 0)
+			b1 := step(nodes, row, stride, a1, 1)
+			b2 := step(nodes, row, stride, a2, 2)
+			b3 := step(nodes, row, stride, a3, 3)
+			b4 := step(nodes, row, stride, a4, 4)
+			b5 := step(nodes, row, stride, a5, 5)
+			b6 := step(nodes, row, stride, a6, 6)
+			b7 := step(nodes, row, stride, a7, 7)
+			moved := (b0 ^ a0) | (b1 ^ a1) | (b2 ^ a2) | (b3 ^ a3) | (b4 ^ a4) | (b5 ^ a5) | (b6 ^ a6) | (b7 ^ a7)
+			a0, a1, a2, a3, a4, a5, a6, a7 = b0, b1, b2, b3, b4, b5, b6, b7
+			if moved == 0 {
+				break
+			}
 		}
 		at = [8]int32{a0, a1, a2, a3, a4, a5, a6, a7}
 		c.emit(at[:], r, dst, prob)
@@ -236,4 +266,30 @@ func step(nodes, row unsafe.Pointer, stride int, i int32, k int) int32 {
 	nd := (*cnode)(unsafe.Add(nodes, uintptr(i)*unsafe.Sizeof(cnode{})))
 	x := *(*float32)(unsafe.Add(row, (int(nd.col)*stride+k)*4))
 	return nd.left + b2i(!(x <= nd.thr))*(nd.right-nd.left)
+}
+
+// walkBranchy predicts rows one at a time with an ordinary branch per node: when most
+// rows take the same way at most nodes, the branch predictor runs ahead and overlaps
+// rows better than any branch-free walk.
+func (c *Compiled) walkBranchy(base unsafe.Pointer, stride, n int, dst []int32, prob []float32) {
+	nodes := unsafe.Pointer(unsafe.SliceData(c.nodes))
+	for r := 0; r < n; r++ {
+		row := unsafe.Add(base, r*4)
+		i := int32(0)
+		for {
+			nd := (*cnode)(unsafe.Add(nodes, uintptr(i)*unsafe.Sizeof(cnode{})))
+			if nd.left == i {
+				break
+			}
+			if *(*float32)(unsafe.Add(row, int(nd.col)*stride*4)) <= nd.thr {
+				i = nd.left
+			} else {
+				i = nd.right
+			}
+		}
+		dst[r] = c.class[i]
+		if prob != nil {
+			prob[r] = c.prob[i]
+		}
+	}
 }

@@ -181,3 +181,34 @@ func (t *Tree) Predict(row []float32) *Node {
 		}
 	}
 }
+
+// minLeafDepth returns the depth of the shallowest leaf.
+func (t *Tree) minLeafDepth() int {
+	var walk func(i int32) int
+	walk = func(i int32) int {
+		n := &t.Nodes[i]
+		if n.Leaf() {
+			return 0
+		}
+		return 1 + min(walk(n.Left), walk(n.Right))
+	}
+	return walk(0)
+}
+
+// minorityTurns is the expected number of nodes per row at which a training row takes
+// the less travelled way (weighted by the training samples' weights): a measure of how
+// often a branch predictor that learnt the usual way would miss.
+func (t *Tree) minorityTurns() float64 {
+	var turns float64
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		if n.Leaf() {
+			continue
+		}
+		turns += min(t.Nodes[n.Left].Weight, t.Nodes[n.Right].Weight)
+	}
+	if t.Nodes[0].Weight <= 0 {
+		return 0
+	}
+	return turns / t.Nodes[0].Weight
+}

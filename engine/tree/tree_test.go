@@ -42,24 +42,27 @@ func TestCompiledMatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, size := range []int{1, 7, 8, 1000, 1003} {
-			test, _ := synthetic(size, 9)
-			withSpecials(test, 2)
-			dst := make([]int32, size)
-			prob := make([]float32, size)
-			// the flat fast path and, with a copied column, the generic path
-			c.PredictBatch(test, dst, prob)
-			split := &features.Batch{Names: test.Names, Cols: append([][]float32(nil), test.Cols...), Len: test.Len}
-			split.Cols[1] = append([]float32(nil), test.Cols[1]...)
-			dst2 := make([]int32, size)
-			c.PredictBatch(split, dst2, nil)
-			row := make([]float32, features.NumFeatures)
-			for r := range size {
-				leaf := tr.Predict(test.Row(r, row))
-				want, wp := leaf.Class()
-				got, gp := c.PredictRow(row)
-				if dst[r] != int32(want) || dst2[r] != int32(want) || got != int32(want) || prob[r] != float32(wp) || gp != float32(wp) {
-					t.Fatalf("%+v size %d row %d: batch %d/%d, row %d, want %d (p %v %v %v)", p, size, r, dst[r], dst2[r], got, want, prob[r], gp, wp)
+		for _, branchFree := range []bool{false, true} {
+			c.branchFree = branchFree
+			for _, size := range []int{1, 7, 8, 1000, 1003} {
+				test, _ := synthetic(size, 9)
+				withSpecials(test, 2)
+				dst := make([]int32, size)
+				prob := make([]float32, size)
+				// the flat fast path and, with a copied column, the generic path
+				c.PredictBatch(test, dst, prob)
+				split := &features.Batch{Names: test.Names, Cols: append([][]float32(nil), test.Cols...), Len: test.Len}
+				split.Cols[1] = append([]float32(nil), test.Cols[1]...)
+				dst2 := make([]int32, size)
+				c.PredictBatch(split, dst2, nil)
+				row := make([]float32, features.NumFeatures)
+				for r := range size {
+					leaf := tr.Predict(test.Row(r, row))
+					want, wp := leaf.Class()
+					got, gp := c.PredictRow(row)
+					if dst[r] != int32(want) || dst2[r] != int32(want) || got != int32(want) || prob[r] != float32(wp) || gp != float32(wp) {
+						t.Fatalf("%+v branch-free %v size %d row %d: batch %d/%d, row %d, want %d (p %v %v %v)", p, branchFree, size, r, dst[r], dst2[r], got, want, prob[r], gp, wp)
+					}
 				}
 			}
 		}
