@@ -15,7 +15,7 @@ import (
 
 type flowsieveFsCounters struct {
 	_ structs.HostLayout
-	C [18]uint64
+	C [19]uint64
 }
 
 type flowsieveFsFlowKey struct {
@@ -33,7 +33,7 @@ type flowsieveFsIface struct {
 	Mode        uint32
 	PeerIfindex uint32
 	XskBase     uint32
-	Pad         uint32
+	XskCount    uint32
 }
 
 type flowsieveFsLpmV4Key struct {

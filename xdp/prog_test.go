@@ -35,14 +35,14 @@ type xdpMD struct {
 // progEnv is a namespace with a veth pair (both ends inside) the program is
 // attached to inline, so test runs can name real ingress interfaces.
 type progEnv struct {
-	ns               *netns.NS
-	d                *Datapath
-	inline, monitor  int            // ifindex of fsx0 (inline, peer fsx1) and of fsm0 (monitor)
-	second           int            // ifindex of fsx1 (inline, peer fsx0; XSKMAP slots after fsx0's)
-	hairpin          int            // lo configured inline with itself as peer (XDP_TX)
-	xsks             map[string]int // AF_XDP sockets by interface
-	monitorDatapath  *Datapath
-	monitorInterface int
+	ns              *netns.NS
+	d               *Datapath
+	inline, monitor int            // ifindex of fsx0 (inline, peer fsx1) and of fsm0 (monitor)
+	second          int            // ifindex of fsx1 (inline, peer fsx0; XSKMAP slots after fsx0's)
+	hairpin         int            // lo configured inline with itself as peer (XDP_TX)
+	unconfigured    int            // ifindex of fsp0 (no configuration)
+	xsks            map[string]int // AF_XDP sockets by interface
+	monitorDatapath *Datapath
 }
 
 func newProgEnv(t *testing.T) *progEnv {
@@ -68,7 +68,7 @@ func newProgEnv(t *testing.T) *progEnv {
 	// fsx0 and fsx1 are the inline pair; each is a veth to its own far end
 	// (pairing fsx0 with its own veth peer would loop frames forever).
 	for _, v := range []netns.Veth{
-		{Name: "fsx0", Peer: "fsp0", NS: ns, PeerNS: ns},
+		{Name: "fsx0", Peer: "fsp0", NS: ns, PeerNS: ns, Queues: 2},
 		{Name: "fsx1", Peer: "fsp1", NS: ns, PeerNS: ns},
 		{Name: "fsm0", Peer: "fsm1", NS: ns, PeerNS: ns},
 	} {
@@ -89,6 +89,9 @@ func newProgEnv(t *testing.T) *progEnv {
 		if e.second, err = ifindex("fsx1"); err != nil {
 			return err
 		}
+		if e.unconfigured, err = ifindex("fsp0"); err != nil {
+			return err
+		}
 		if e.monitor, err = ifindex("fsm0"); err != nil {
 			return err
 		}
@@ -100,7 +103,7 @@ func newProgEnv(t *testing.T) *progEnv {
 		}
 		e.monitorDatapath = md
 		e.hairpin = 1 // lo
-		cfg := flowsieveFsIface{Mode: 1, PeerIfindex: 1, XskBase: 0}
+		cfg := flowsieveFsIface{Mode: 1, PeerIfindex: 1, XskBase: 0, XskCount: 1}
 		return d.objs.FsConfig.Update(uint32(1), &cfg, ebpf.UpdateAny)
 	})
 	if err != nil {
@@ -139,13 +142,18 @@ func ifindex(name string) (int, error) {
 
 // run runs the program of d once on frame arriving on ifindex queue 0.
 func (e *progEnv) run(d *Datapath, ifindex int, frame []byte) (uint32, []byte, error) {
+	return e.runQueue(d, ifindex, 0, frame)
+}
+
+// runQueue runs the program of d once on frame arriving on ifindex, RX queue q.
+func (e *progEnv) runQueue(d *Datapath, ifindex int, q uint32, frame []byte) (uint32, []byte, error) {
 	var ret uint32
 	out := make([]byte, len(frame)+256)
 	err := e.ns.Do(func() error {
 		opts := ebpf.RunOptions{
 			Data:    frame,
 			DataOut: out,
-			Context: xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex)},
+			Context: xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: uint32(ifindex), RxQueueIndex: q},
 			Repeat:  1,
 		}
 		var err error
@@ -281,11 +289,12 @@ func TestProgramVerdicts(t *testing.T) {
 
 	cases := []struct {
 		name     string
-		dp       string // "inline" (default), "second", "monitor", "hairpin"
+		dp       string // "inline" (default), "second", "monitor", "hairpin", "unconfigured"
 		frame    []byte
 		flows    []flowEntry
 		prefixes []prefixEntry
 		socket   bool
+		queue    uint32 // RX queue of the frame
 		want     uint32
 		counts   counts
 		check    func(t *testing.T, out []byte)
@@ -298,6 +307,12 @@ func TestProgramVerdicts(t *testing.T) {
 			counts: counts{CounterUser: 1}},
 		{name: "no-verdict-to-socket-second-interface", dp: "second", frame: tcp4, socket: true, want: xdpRedirect,
 			counts: counts{CounterUser: 1}},
+		{name: "queue-without-slot-fails-open", frame: tcp4, queue: 1, socket: true, want: xdpRedirect,
+			counts: counts{CounterQueueUnmapped: 1, CounterFailOpen: 1, CounterForward: 1}},
+		{name: "unconfigured-interface-fails-open", dp: "unconfigured", frame: tcp4, want: xdpPass,
+			counts: counts{CounterQueueUnmapped: 1, CounterFailOpen: 1, CounterForward: 1}},
+		{name: "unconfigured-interface-drop", dp: "unconfigured", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}},
+			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
 		{name: "no-verdict-second-interface-fail-open", dp: "second", frame: tcp4, want: xdpRedirect,
 			counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "flow-drop-reverse-key", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
@@ -392,6 +407,8 @@ func TestProgramVerdicts(t *testing.T) {
 				ifx = e.hairpin
 			case "second":
 				ifx, ifname = e.second, "fsx1"
+			case "unconfigured":
+				ifx = e.unconfigured
 			}
 			e.reset(t, d)
 			var keys []Key
@@ -424,7 +441,7 @@ func TestProgramVerdicts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ret, out, err := e.run(d, ifx, c.frame)
+			ret, out, err := e.runQueue(d, ifx, c.queue, c.frame)
 			if err != nil {
 				t.Fatal(err)
 			}

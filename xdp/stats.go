@@ -12,31 +12,32 @@ type Counter int
 
 // Counters kept by the XDP program, per action and per reason.
 const (
-	CounterRX          Counter = iota // frames seen
-	CounterDrop                       // dropped by a verdict
-	CounterTag                        // DSCP rewritten by a verdict, then forwarded
-	CounterPass                       // forwarded by a PASS verdict
-	CounterUser                       // redirected to an AF_XDP socket (no verdict)
-	CounterForward                    // forwarded without a verdict (non-IP, parse error, fail open)
-	CounterFailOpen                   // no verdict and no socket for the queue
-	CounterNonIP                      // not IPv4/IPv6 (ARP, LLDP, ...)
-	CounterND                         // ICMPv6 router/neighbour discovery
-	CounterParseError                 // truncated or malformed L2/L3 header
-	CounterL4Truncated                // L4 header cut short: looked up without ports
-	CounterFragment                   // non-first fragment: looked up without ports
-	CounterExtLimit                   // too many IPv6 extension headers
-	CounterExpired                    // an expired verdict was ignored
-	CounterFlowHit                    // verdict from the flow map
-	CounterPrefixHit                  // verdict from a source prefix trie
-	CounterBadVerdict                 // entry with an unknown action was ignored
-	CounterNoPeer                     // inline interface without a devmap peer
+	CounterRX            Counter = iota // frames seen
+	CounterDrop                         // dropped by a verdict
+	CounterTag                          // DSCP rewritten by a verdict, then forwarded
+	CounterPass                         // forwarded by a PASS verdict
+	CounterUser                         // redirected to an AF_XDP socket (no verdict)
+	CounterForward                      // forwarded without a verdict (non-IP, parse error, fail open)
+	CounterFailOpen                     // no verdict and no socket for the queue
+	CounterNonIP                        // not IPv4/IPv6 (ARP, LLDP, ...)
+	CounterND                           // ICMPv6 router/neighbour discovery
+	CounterParseError                   // truncated or malformed L2/L3 header
+	CounterL4Truncated                  // L4 header cut short: looked up without ports
+	CounterFragment                     // non-first fragment: looked up without ports
+	CounterExtLimit                     // too many IPv6 extension headers
+	CounterExpired                      // an expired verdict was ignored
+	CounterFlowHit                      // verdict from the flow map
+	CounterPrefixHit                    // verdict from a source prefix trie
+	CounterBadVerdict                   // entry with an unknown action was ignored
+	CounterNoPeer                       // inline interface without a devmap peer
+	CounterQueueUnmapped                // RX queue without an XSKMAP slot (unmanaged interface or queue ≥ Options.Queues): fail open
 	NumCounters
 )
 
 var counterNames = [NumCounters]string{
 	"rx", "drop", "tag", "pass", "user", "forward", "fail_open", "non_ip", "nd",
 	"parse_error", "l4_truncated", "fragment", "ext_limit", "expired", "flow_hit",
-	"prefix_hit", "bad_verdict", "no_peer",
+	"prefix_hit", "bad_verdict", "no_peer", "queue_unmapped",
 }
 
 // String is the counter's snake_case name (used as a metrics label).

@@ -77,7 +77,8 @@ type Options struct {
 	// mounted on /sys/fs/bpf when PinDir is below it and it is not mounted yet.
 	PinDir string
 	// Queues is the number of RX queues per interface that can have an AF_XDP
-	// socket (XSKMAP slots per interface); 0 means DefaultQueues.
+	// socket (XSKMAP slots per interface); 0 means DefaultQueues. Frames on higher
+	// queues never reach user space: they fail open (counter queue_unmapped).
 	Queues int
 	// FlowEntries and PrefixEntries size the flow LRU map and each prefix trie;
 	// 0 means the default. Changing them replaces pinned maps (losing their entries).
@@ -307,7 +308,7 @@ func (d *Datapath) Attach() error {
 		return err
 	}
 	for i := range idx {
-		cfg := flowsieveFsIface{Mode: 0, XskBase: uint32(i * d.opts.queues())}
+		cfg := flowsieveFsIface{Mode: 0, XskBase: uint32(i * d.opts.queues()), XskCount: uint32(d.opts.queues())}
 		if d.opts.Inline {
 			peer := idx[1-i]
 			cfg.Mode, cfg.PeerIfindex = 1, uint32(peer)

@@ -451,10 +451,14 @@ int flowsieve(struct xdp_md *ctx)
 	}
 
 	struct fs_iface *cfg = iface_config(ctx);
-	__u32 slot = (cfg ? cfg->xsk_base : 0) + ctx->rx_queue_index;
-	if (bpf_redirect_map(&fs_xsks, slot, 0) == XDP_REDIRECT) {
-		st->c[FS_CNT_USER]++;
-		return XDP_REDIRECT;
+	__u32 queue = ctx->rx_queue_index;
+	if (cfg && queue < cfg->xsk_count) {
+		if (bpf_redirect_map(&fs_xsks, cfg->xsk_base + queue, 0) == XDP_REDIRECT) {
+			st->c[FS_CNT_USER]++;
+			return XDP_REDIRECT;
+		}
+	} else {
+		st->c[FS_CNT_QUEUE_UNMAPPED]++;
 	}
 	st->c[FS_CNT_FAIL_OPEN]++;
 	st->c[FS_CNT_FORWARD]++;

@@ -69,15 +69,15 @@ struct fs_lpm_v6_key {
 
 /*
  * Per ingress interface configuration (config map, keyed by ifindex).
- * Interfaces without an entry behave as FS_MODE_MONITOR with xsk_base 0.
- * The XSKMAP slot for a frame is xsk_base + rx_queue_index, so several
- * interfaces can share one XSKMAP.
+ * Interfaces without an entry behave as FS_MODE_MONITOR without sockets.
+ * The XSKMAP slot for a frame is xsk_base + rx_queue_index (when
+ * rx_queue_index < xsk_count), so several interfaces can share one XSKMAP.
  */
 struct fs_iface {
 	__u32 mode;         /* enum fs_mode */
 	__u32 peer_ifindex; /* inline: egress interface (== ingress: XDP_TX) */
 	__u32 xsk_base;     /* first XSKMAP slot of this interface */
-	__u32 pad;
+	__u32 xsk_count;    /* its number of slots: higher RX queues fail open */
 };
 
 /* Per-CPU counters (stats map index). Keep in sync with package xdp's names. */
@@ -100,6 +100,7 @@ enum fs_counter {
 	FS_CNT_PREFIX_HIT,      /* verdict from a source prefix trie */
 	FS_CNT_BAD_VERDICT,     /* entry with an unknown action was ignored */
 	FS_CNT_NO_PEER,         /* inline interface without a devmap peer: XDP_PASS */
+	FS_CNT_QUEUE_UNMAPPED,  /* RX queue beyond the interface's XSKMAP slots: fail open */
 	FS_CNT_MAX,
 };
 
