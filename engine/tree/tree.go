@@ -3,6 +3,35 @@
 // Tree in its serialisable node-array form, a compiled flat evaluator (Compiled) that
 // predicts columnar feature batches without allocating, and the Scaler fitted with a model.
 //
+// # Parity with scikit-learn
+//
+// Fit reproduces scikit-learn 1.2's best splitter: the same candidate thresholds
+// (midpoints of consecutive distinct float32 values, FEATURE_THRESHOLD 1e-7), the same
+// proxy improvement formulas, the same stopping rules, depth-first growth or best-first
+// growth when MaxLeafNodes is set, and the same order of trying features — drawn from
+// numpy's RandomState(Seed) and scikit-learn's rand_r generator over the splitter's
+// persistent feature array — so ties between equally good splits go the same way. With
+// unit sample weights the trees are identical node for node (checked by the golden
+// tests and bench/sklearn on NSL-KDD, KDD Cup 99, CIC-IDS2017 and UNSW-NB15). With
+// fractional weights (class_weight balanced) the weight sums depend on the order
+// scikit-learn adds them in, so near-ties may resolve differently.
+//
+// Training presorts every non-constant feature once (radix sort) and keeps per-feature
+// index arrays partitioned in place at each split: memory is 4 bytes per row per
+// non-constant feature (about 240 MB for KDD Cup 99's 494,021 rows × 122 columns), time
+// linear in rows × features per tree level.
+//
+// # Prediction
+//
+// Compiled stores nodes in depth-first pre-order as 16-byte records (float32 threshold
+// rounded down so that float32 x <= it exactly when float64(x) <= the float64 threshold,
+// batch column, left and right child; leaves point at themselves). PredictBatch reads
+// the batch's columns in place and picks one of two walks per tree: a branchy walk of
+// one row at a time, which the branch predictor runs ahead on when rows mostly take the
+// usual way, or a branch-free walk of 8 rows at once (conditional moves, independent
+// loads overlapping), chosen when training rows take the less travelled way at 2 or
+// more nodes per row. Both give identical results.
+//
 // # Non-finite values
 //
 // CIC-IDS2017 and similar data hold ±Inf and NaN. Training clamps +Inf to
