@@ -314,9 +314,10 @@ type Input struct {
 	Packet  packet.Packet
 	Time    int64
 	WireLen int
-	// Mark is set by UpdateBatch: the Mark of the packet's flow once the packet was
-	// accounted (sinks run during the update may have set it), 0 for packets
-	// without a flow (non-IP, non-first fragments).
+	// Mark is set by UpdateBatch: the Mark of the packet's flow as earlier packets
+	// left it (0 for a packet that starts a flow, and for packets without a flow:
+	// non-IP, non-first fragments). What a sink marks while this packet is accounted
+	// shows from the flow's next packet on.
 	Mark uint8
 }
 
@@ -424,7 +425,8 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 	t.live++
 	f := &t.flows[i]
 	t.start(f, k, h, &fp, srcIsLo, wireLen)
-	return t.after(f, &fp, srcIsLo, i)
+	t.after(f, &fp, srcIsLo, i)
+	return 0
 }
 
 // start makes f a new flow whose first packet is fp.
@@ -456,7 +458,8 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 		t.emit(f, why)
 		k := f.Key
 		t.start(f, &k, f.hash, fp, srcIsLo, wireLen)
-		return t.after(f, fp, srcIsLo, idx)
+		t.after(f, fp, srcIsLo, idx)
+		return 0
 	}
 	fwd := srcIsLo == f.FwdIsLo
 	if fwd {
@@ -465,12 +468,13 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 		f.BwdWireBytes += uint64(wireLen)
 	}
 	f.Acc.Add(fp, fwd)
-	return t.after(f, fp, srcIsLo, idx)
+	m := f.Mark
+	t.after(f, fp, srcIsLo, idx)
+	return m
 }
 
-// after runs the early decision point and TCP termination for the packet just added
-// and returns the flow's Mark after both (read before a flow that ends is removed).
-func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) uint8 {
+// after runs the early decision point and TCP termination for the packet just added.
+func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
 	if t.early != 0 && f.Acc.Packets() == t.early && t.sink != nil {
 		t.stats.Sunk[Early]++
 		f.EarlyDone = true
@@ -478,11 +482,11 @@ func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) ui
 	}
 	fl := fp.Flags
 	if fl == 0 {
-		return f.Mark
+		return
 	}
 	switch {
 	case fl&packet.TCPRst != 0:
-		return t.end(f, idx, EndRST)
+		t.end(f, idx, EndRST)
 	case fl&packet.TCPFin != 0:
 		if srcIsLo {
 			f.finLo = true
@@ -493,9 +497,8 @@ func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) ui
 			f.closing, f.closerLo = true, srcIsLo
 		}
 	case f.closing && fl&packet.TCPAck != 0 && srcIsLo != f.closerLo:
-		return t.end(f, idx, EndFIN)
+		t.end(f, idx, EndFIN)
 	}
-	return f.Mark
 }
 
 func (t *Table) emit(f *Flow, why Reason) {
@@ -505,13 +508,10 @@ func (t *Table) emit(f *Flow, why Reason) {
 	}
 }
 
-// end hands flow record idx to the sink and removes it from the table. It returns
-// the flow's Mark as the sink left it.
-func (t *Table) end(f *Flow, idx uint64, why Reason) uint8 {
+// end hands flow record idx to the sink and removes it from the table.
+func (t *Table) end(f *Flow, idx uint64, why Reason) {
 	t.emit(f, why)
-	m := f.Mark
 	t.remove(idx)
-	return m
 }
 
 // remove empties record i, shifting later records of its probe run back so every

@@ -310,8 +310,9 @@ func TestUpdateBatchEqualsUpdate(t *testing.T) {
 }
 
 // TestMark checks the user's per-flow Mark: zero for a new flow, set by SetMark (also
-// from a sink), reported per packet by UpdateBatch (for a flow ending with the packet
-// too), and left alone for a flow that is gone or was replaced.
+// from a sink: it shows from the flow's next packet on), reported per packet by
+// UpdateBatch (for a flow ending with the packet too), and left alone for a flow that
+// is gone or was replaced.
 func TestMark(t *testing.T) {
 	var tab *Table
 	var key Key
@@ -337,7 +338,7 @@ func TestMark(t *testing.T) {
 		{Packet: pkt(B, A, 80, 1000, tcp, rst, 0), Time: 4 * ms},
 	}
 	tab.UpdateBatch(in)
-	for i, want := range []uint8{0, 7, 7, 0, 7} {
+	for i, want := range []uint8{0, 0, 7, 0, 7} {
 		if in[i].Mark != want {
 			t.Errorf("packet %d: Mark %d, want %d", i, in[i].Mark, want)
 		}

@@ -1,0 +1,366 @@
+// Package inspect is the engine's one seam: per worker, frames with timestamps go in
+// and verdicts come out. It joins the decoder (engine/packet), the flow table
+// (engine/flow), the feature batch (engine/features), the compiled tree
+// (engine/tree), the k-means anomaly score (engine/cluster) and the policy
+// (engine/policy). The appliance's workers, offline analysis and the benchmarks
+// all call it, so what is measured and tested is what runs.
+//
+// A flow is classified once: when it reaches the model's decision point (its first
+// N packets, Verdict.Early) or, if it ends before that or the model classifies at
+// flow end only, when it ends. Its feature row goes into a columnar batch; a full
+// batch (or Flush, Expire, End) is scaled, predicted by the tree, scored by the
+// k-means model and decided by the policy in one pass, and every row becomes a
+// Verdict handed to the sink. Later frames of a flow decided DROP are reported as
+// DROP by Process.
+//
+// The Models are read from an atomic pointer once per batch: storing a new
+// *Models swaps model and policy at the next batch without losing flows.
+//
+// An Inspector is not safe for concurrent use (each worker owns one) except
+// Stats, which any goroutine may call. Process allocates nothing per frame and
+// classification nothing per row.
+package inspect
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowsieve/flowsieve/engine/features"
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/packet"
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/engine/source"
+)
+
+// DefaultBatchSize is the number of rows per classification batch when
+// Config.BatchSize is 0.
+const DefaultBatchSize = 64
+
+// Verdict is the classification of one flow and what the policy decided for it.
+// The sink gets a pointer that is reused for the next verdict: copy what you keep.
+type Verdict struct {
+	// The flow's forward direction (that of its first packet).
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	Proto            uint8
+
+	Class   int32   // class id in the model's class list
+	Label   string  // the class name (interned in the model: no allocation)
+	Prob    float32 // the tree's probability of Class
+	Score   float32 // k-means anomaly score (0 when the model has no cluster section)
+	Anomaly bool    // Score at or above the cluster model's threshold
+
+	Decision policy.Decision
+
+	Early   bool        // decided at the early decision point (else at flow end)
+	Why     flow.Reason // why the flow was handed over: flow.Early, or how it ended
+	Packets uint64      // packets of the flow (both directions) when it was classified
+	First   int64       // first packet time, unix ns
+	Last    int64       // last packet time when classified, unix ns
+}
+
+// Config configures an Inspector.
+type Config struct {
+	// Flow configures the inspector's flow table (its shard). Flow.EarlyPackets, when
+	// not 0, overrides the models' decision point; 0 follows the deployed model's.
+	Flow flow.Config
+	// BatchSize is the number of rows per classification batch (default 64). Larger
+	// batches classify faster per row; smaller ones decide sooner.
+	BatchSize int
+}
+
+// Inspector is one worker's engine: a flow table shard, a feature batch and the
+// scratch space to classify it.
+type Inspector struct {
+	models *atomic.Pointer[Models]
+	sink   func(*Verdict)
+	table  *flow.Table
+
+	fixedEarly bool
+	early      int // the table's decision point now
+
+	in  [chunk]flow.Input
+	idx [chunk]int32 // frame index of in[j]
+
+	batch  *features.Batch // flow schema rows awaiting classification
+	rows   []pending       // identity of batch rows
+	scaled *features.Batch // model feature order, scaled (models with a scaler)
+	class  []int32
+	prob   []float32
+	clus   []int32
+	score  []float32
+
+	cur      *Models          // the models the scratch space is laid out for
+	classCtr []*atomic.Uint64 // per class of cur: counter in labels
+
+	v Verdict
+	c counters
+
+	mu     sync.Mutex                // guards labels (taken on a model change and by Stats)
+	labels map[string]*atomic.Uint64 // classified flows per label, over all models
+}
+
+// chunk is how many frames Process decodes before handing them to the table.
+const chunk = 64
+
+// marks kept in flow.Flow.Mark: 0 undecided, else 1 + the decided action.
+const markDrop = 1 + uint8(policy.ActionDrop)
+
+// pending is the identity of one batch row.
+type pending struct {
+	key      flow.Key
+	src, dst netip.Addr
+	sport    uint16
+	dport    uint16
+	proto    uint8
+	why      flow.Reason
+	packets  uint64
+	first    int64
+	last     int64
+}
+
+// New returns an Inspector that classifies with *models (which must hold Models)
+// and hands every verdict to sink. The flow table and batches are allocated here.
+func New(cfg Config, models *atomic.Pointer[Models], sink func(*Verdict)) (*Inspector, error) {
+	if models == nil || models.Load() == nil {
+		return nil, fmt.Errorf("%w: no models deployed", ErrModel)
+	}
+	if sink == nil {
+		return nil, fmt.Errorf("inspect: nil verdict sink")
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.BatchSize < 1 || cfg.BatchSize > 1<<16 {
+		return nil, fmt.Errorf("%w: batch size %d is not in 1..65536", flow.ErrConfig, cfg.BatchSize)
+	}
+	n := cfg.BatchSize
+	in := &Inspector{
+		models:     models,
+		sink:       sink,
+		fixedEarly: cfg.Flow.EarlyPackets != 0,
+		early:      cfg.Flow.EarlyPackets,
+		batch:      features.NewFlowBatch(n),
+		rows:       make([]pending, n),
+		class:      make([]int32, n),
+		prob:       make([]float32, n),
+		clus:       make([]int32, n),
+		score:      make([]float32, n),
+		labels:     map[string]*atomic.Uint64{},
+	}
+	t, err := flow.New(cfg.Flow, in.flowDone)
+	if err != nil {
+		return nil, err
+	}
+	in.table = t
+	in.use(models.Load())
+	return in, nil
+}
+
+// Table returns the inspector's flow table (for its Stats and Len; do not feed it).
+func (in *Inspector) Table() *flow.Table { return in.table }
+
+// Process decodes frames, accounts them to their flows and classifies flows that
+// reach their decision point or end (when a batch fills). actions, when not nil,
+// must hold len(frames) entries: actions[i] is what to do with frame i now —
+// DROP for frames of a flow this inspector already decided DROP, else PASS
+// (undecodable and non-IP frames pass: the appliance fails open).
+func (in *Inspector) Process(frames []source.Frame, actions []policy.Action) {
+	if actions != nil && len(actions) < len(frames) {
+		panic("inspect: actions shorter than frames")
+	}
+	if m := in.models.Load(); m != in.cur {
+		in.use(m)
+	}
+	for off := 0; off < len(frames); off += chunk {
+		end := min(off+chunk, len(frames))
+		var act []policy.Action
+		if actions != nil {
+			act = actions[off:end]
+		}
+		in.chunk(frames[off:end], act)
+	}
+	in.publish()
+}
+
+func (in *Inspector) chunk(frames []source.Frame, actions []policy.Action) {
+	var dec packet.Counters
+	k := 0
+	for i := range frames {
+		f := &frames[i]
+		x := &in.in[k]
+		err := packet.Decode(f.Link, f.Data, &x.Packet)
+		if err != nil {
+			dec[packet.ReasonOf(err)]++
+			if actions != nil {
+				actions[i] = policy.ActionPass
+			}
+			continue
+		}
+		dec[packet.ReasonNone]++
+		x.Time, x.WireLen = f.Timestamp, f.WireLen
+		in.idx[k] = int32(i)
+		k++
+	}
+	in.table.UpdateBatch(in.in[:k])
+	var dropped uint64
+	for j := range k {
+		a := policy.ActionPass
+		if in.in[j].Mark == markDrop {
+			a = policy.ActionDrop
+			dropped++
+		}
+		if actions != nil {
+			actions[in.idx[j]] = a
+		}
+	}
+	in.c.frames.Add(uint64(len(frames)))
+	for r, n := range dec {
+		if n != 0 {
+			in.c.decode[r].Add(n)
+		}
+	}
+	if dropped != 0 {
+		in.c.droppedFrames.Add(dropped)
+	}
+}
+
+// Flush classifies the rows pending in the batch (call it on a timer so a quiet
+// link does not hold decisions back). Live flows stay in the table.
+func (in *Inspector) Flush() {
+	in.classify()
+	in.publish()
+}
+
+// Expire ends every flow that timed out at now (unix ns) and classifies what is
+// pending. Call it when the link is quiet, so flows end without further packets.
+func (in *Inspector) Expire(now int64) {
+	in.table.Expire(now)
+	in.classify()
+	in.publish()
+}
+
+// End ends every live flow (end of input: they are classified at their end unless
+// already decided early) and classifies everything pending. The inspector can take
+// more frames afterwards.
+func (in *Inspector) End() {
+	in.table.Flush()
+	in.classify()
+	in.publish()
+}
+
+// flowDone is the flow table's sink: it queues flows reaching the decision point,
+// and flows ending undecided, for classification.
+func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
+	if why != flow.Early && f.EarlyDone {
+		return // classified at its decision point
+	}
+	i := f.WriteRow(in.batch)
+	r := &in.rows[i]
+	r.key, r.why = f.Key, why
+	r.src, r.sport = f.Src()
+	r.dst, r.dport = f.Dst()
+	r.proto = f.Proto()
+	r.packets = f.FwdPackets() + f.BwdPackets()
+	r.first, r.last = f.First(), f.Last()
+	if in.batch.Full() {
+		in.classify()
+	}
+}
+
+// use lays the scratch space out for models m: the scaled batch, the per-class
+// counters and the table's decision point. Only a model change allocates.
+func (in *Inspector) use(m *Models) {
+	if in.cur != nil {
+		in.c.swaps.Add(1)
+	}
+	in.cur = m
+	if m.scaler != nil && (in.scaled == nil || len(in.scaled.Cols) != len(m.cols)) {
+		in.scaled = features.NewBatch(m.Model.Features, in.batch.Cap())
+	}
+	in.mu.Lock()
+	in.classCtr = in.classCtr[:0]
+	for _, name := range m.Model.Classes {
+		ctr := in.labels[name]
+		if ctr == nil {
+			ctr = new(atomic.Uint64)
+			in.labels[name] = ctr
+		}
+		in.classCtr = append(in.classCtr, ctr)
+	}
+	in.mu.Unlock()
+	if !in.fixedEarly && in.early != m.early {
+		in.early = m.early
+		in.table.SetEarlyPackets(m.early)
+	}
+}
+
+// classify runs the batch through the models and hands every row's verdict to the
+// sink; flows decided at their decision point get the decision as their mark.
+func (in *Inspector) classify() {
+	n := in.batch.Len
+	if n == 0 {
+		return
+	}
+	m := in.models.Load() // once per batch: a swap takes effect here
+	if m != in.cur {
+		in.use(m)
+	}
+	x := in.batch
+	if m.scaler != nil {
+		s := in.scaled
+		for f, j := range m.cols {
+			m.scaler.TransformColumn(f, s.Cols[f][:n], x.Cols[j][:n])
+		}
+		s.Len = n
+		x = s
+	}
+	class, prob, score := in.class[:n], in.prob[:n], in.score[:n]
+	m.tree.PredictBatch(x, class, prob)
+	anomalies := uint64(0)
+	if m.cluster != nil {
+		if err := m.cluster.Score(in.batch, in.clus[:n], score); err != nil {
+			in.c.clusterErrors.Add(1)
+			clear(score)
+		}
+	} else {
+		clear(score)
+	}
+	var byAction [numActions]uint64
+	early := uint64(0)
+	v := &in.v
+	for i := range n {
+		r := &in.rows[i]
+		c := class[i]
+		v.Src, v.Dst, v.SrcPort, v.DstPort, v.Proto = r.src, r.dst, r.sport, r.dport, r.proto
+		v.Class, v.Label, v.Prob, v.Score = c, m.Model.Classes[c], prob[i], score[i]
+		v.Anomaly = m.cluster != nil && m.cluster.Anomalous(score[i])
+		v.Decision = m.Policy.DecideClass(int(c), prob[i], v.Anomaly, r.src)
+		v.Early, v.Why = r.why == flow.Early, r.why
+		v.Packets, v.First, v.Last = r.packets, r.first, r.last
+		if v.Early {
+			early++
+			in.table.SetMark(&r.key, r.first, 1+uint8(v.Decision.Action))
+		}
+		if v.Anomaly {
+			anomalies++
+		}
+		if int(v.Decision.Action) < numActions {
+			byAction[v.Decision.Action]++
+		}
+		in.classCtr[c].Add(1)
+		in.sink(v)
+	}
+	in.batch.Reset()
+	in.c.batches.Add(1)
+	in.c.classified.Add(uint64(n))
+	in.c.early.Add(early)
+	in.c.anomalies.Add(anomalies)
+	for a, k := range byAction {
+		if k != 0 {
+			in.c.verdicts[a].Add(k)
+		}
+	}
+}
