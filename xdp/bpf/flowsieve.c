@@ -89,6 +89,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fs_stats SEC(".maps");
 
+/* Ethernet header without the packed attribute, so the EtherType is one 16-bit load. */
+struct eth_hdr {
+	__u8 dst[6];
+	__u8 src[6];
+	__be16 proto;
+};
+
 struct vlan_hdr {
 	__be16 tci;
 	__be16 proto;
@@ -120,9 +127,9 @@ struct packet {
 	__u8 ipv6;
 };
 
+/* Writes ::ffff:addr into dst, whose first 10 bytes are already zero. */
 static __always_inline void put_v4_mapped(__u8 *dst, __be32 addr)
 {
-	__builtin_memset(dst, 0, 10);
 	dst[10] = 0xff;
 	dst[11] = 0xff;
 	__builtin_memcpy(dst + 12, &addr, 4);
@@ -141,12 +148,15 @@ static __always_inline int addr_cmp(const __u8 *a, const __u8 *b)
 	return 0;
 }
 
-/* Orders the key's endpoints so that both directions of a flow give the same key. */
-static __always_inline void canonicalise(struct fs_flow_key *k)
+/*
+ * Orders the key's endpoints so that both directions of a flow give the same key;
+ * returns whether it swapped them (the source is then the hi endpoint).
+ */
+static __always_inline int canonicalise(struct fs_flow_key *k)
 {
 	int c = addr_cmp(k->lo_addr, k->hi_addr);
 	if (c < 0 || (c == 0 && k->lo_port <= k->hi_port))
-		return;
+		return 0;
 	__u8 tmp[16];
 	__builtin_memcpy(tmp, k->lo_addr, 16);
 	__builtin_memcpy(k->lo_addr, k->hi_addr, 16);
@@ -154,6 +164,7 @@ static __always_inline void canonicalise(struct fs_flow_key *k)
 	__u16 p = k->lo_port;
 	k->lo_port = k->hi_port;
 	k->hi_port = p;
+	return 1;
 }
 
 /* Reads the ports (or the ICMPv6 type) at l4; sets *cnt for truncation or ND. */
@@ -281,10 +292,10 @@ static __always_inline int parse(struct xdp_md *ctx, struct packet *p, __u32 *cn
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
+	struct eth_hdr *eth = data;
 	if ((void *)(eth + 1) > end)
 		return PARSE_ERROR;
-	__be16 proto = eth->h_proto;
+	__be16 proto = eth->proto;
 	void *cur = eth + 1;
 #pragma unroll
 	for (int i = 0; i < MAX_VLAN; i++) {
@@ -404,19 +415,7 @@ int flowsieve(struct xdp_md *ctx)
 	}
 
 	__u8 action = FS_ACTION_NONE, dscp = 0;
-	union {
-		struct fs_lpm_v4_key v4;
-		struct fs_lpm_v6_key v6;
-	} src;
-	if (p.ipv6) {
-		src.v6.prefixlen = 128;
-		__builtin_memcpy(src.v6.addr, p.key.lo_addr, 16);
-	} else {
-		src.v4.prefixlen = 32;
-		__builtin_memcpy(src.v4.addr, p.key.lo_addr + 12, 4);
-	}
-
-	canonicalise(&p.key);
+	int swapped = canonicalise(&p.key);
 	struct fs_verdict *v = bpf_map_lookup_elem(&fs_flows, &p.key);
 	if (v) {
 		action = use_verdict(v, len, st);
@@ -426,8 +425,17 @@ int flowsieve(struct xdp_md *ctx)
 		}
 	}
 	if (action == FS_ACTION_NONE) {
-		v = p.ipv6 ? bpf_map_lookup_elem(&fs_prefix_v6, &src.v6)
-			   : bpf_map_lookup_elem(&fs_prefix_v4, &src.v4);
+		/* The source address is the lo or hi endpoint, depending on the order. */
+		const __u8 *sa = swapped ? p.key.hi_addr : p.key.lo_addr;
+		if (p.ipv6) {
+			struct fs_lpm_v6_key k6 = {.prefixlen = 128};
+			__builtin_memcpy(k6.addr, sa, 16);
+			v = bpf_map_lookup_elem(&fs_prefix_v6, &k6);
+		} else {
+			struct fs_lpm_v4_key k4 = {.prefixlen = 32};
+			__builtin_memcpy(k4.addr, sa + 12, 4);
+			v = bpf_map_lookup_elem(&fs_prefix_v4, &k4);
+		}
 		if (v) {
 			action = use_verdict(v, len, st);
 			if (action != FS_ACTION_NONE) {
