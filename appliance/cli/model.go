@@ -70,7 +70,7 @@ func runModelShow(c *cli.Context) error {
 		fmt.Fprintf(out, "decision point: at the end of the flow\n")
 	}
 	if m.Scaler != nil {
-		fmt.Fprintf(out, "scaler: log1p=%v standardise=%v\n", m.Scaler.Log1p != nil, m.Scaler.Mean != nil)
+		fmt.Fprintf(out, "scaler: log1p=%v standardise=%v (thresholds below are in the scaled space)\n", m.Scaler.Log1p != nil, m.Scaler.Mean != nil)
 	}
 	if m.Cluster != nil {
 		fmt.Fprintf(out, "cluster section: present\n")
