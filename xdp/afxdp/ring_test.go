@@ -262,7 +262,8 @@ func TestDataBounds(t *testing.T) {
 		{Desc{Addr: 2048, Len: 2048}, true},
 		{Desc{Addr: 2000, Len: 100}, false}, // crosses frames
 		{Desc{Addr: size - 10, Len: 20}, false},
-		{Desc{Addr: ^uint64(0) - 5, Len: 20}, false}, // wraps
+		{Desc{Addr: ^uint64(0) - 5, Len: 20}, false},   // wraps
+		{Desc{Addr: ^uint64(0) - 99, Len: 100}, false}, // wraps to 0, last byte in the top frame
 		{Desc{Addr: size, Len: 0}, false},
 	} {
 		if got := u.Data(tc.d); (got != nil) != tc.ok || (tc.ok && len(got) != int(tc.d.Len)) {

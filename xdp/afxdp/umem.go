@@ -125,8 +125,9 @@ func (u *UMEM) FreeFrames() int { return len(u.stack) }
 // lies outside the UMEM or crosses a frame boundary. The slice aliases the UMEM: it is
 // valid until the frame is handed back to the kernel (Fill, Transmit) or freed.
 func (u *UMEM) Data(d Desc) []byte {
-	end := d.Addr + uint64(d.Len)
-	if d.Len == 0 || end > uint64(len(u.area)) || end < d.Addr || (d.Addr^(end-1))>>u.frameShift != 0 {
+	size := uint64(len(u.area))
+	end := d.Addr + uint64(d.Len) // cannot wrap once Addr < size: Len is 32 bits
+	if d.Addr >= size || end > size || d.Len == 0 || (d.Addr^(end-1))>>u.frameShift != 0 {
 		return nil
 	}
 	return u.area[d.Addr:end:end]
