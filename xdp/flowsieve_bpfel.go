@@ -40,6 +40,7 @@ type flowsieveFsLpmV4Key struct {
 	_         structs.HostLayout
 	Prefixlen uint32
 	Addr      [4]uint8
+	Pad       [4]uint8
 }
 
 type flowsieveFsLpmV6Key struct {

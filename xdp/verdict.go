@@ -222,6 +222,7 @@ type Blocklist struct {
 type lpmV4Key struct {
 	Prefixlen uint32
 	Addr      [4]byte
+	_         [4]byte // keeps the trie's values 8-byte aligned
 }
 
 type lpmV6Key struct {

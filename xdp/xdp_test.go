@@ -111,6 +111,13 @@ func TestLayouts(t *testing.T) {
 	if binary.Size(lpmV4Key{}) != binary.Size(flowsieveFsLpmV4Key{}) || binary.Size(lpmV6Key{}) != binary.Size(flowsieveFsLpmV6Key{}) {
 		t.Error("LPM key sizes differ")
 	}
+	// The tries store values right after the key data: it must be a multiple of
+	// 8 bytes so the counters' atomic adds are aligned.
+	for _, size := range []int{binary.Size(lpmV4Key{}), binary.Size(lpmV6Key{})} {
+		if (size-4)%8 != 0 {
+			t.Errorf("LPM key of %d bytes: %d data bytes misalign the values", size, size-4)
+		}
+	}
 	h := readHeader(t)
 	for _, c := range []string{"FS_ACTION_PASS = 1", "FS_ACTION_DROP = 2", "FS_ACTION_TAG = 3", "FS_MODE_INLINE = 1"} {
 		if !bytes.Contains(h, []byte(c)) {
