@@ -1,0 +1,205 @@
+// Package engine measures the engine alone: generated, labelled traffic held in
+// memory goes through engine/inspect (decode, flow table, features, tree, k-means,
+// policy) on one goroutine, with no kernel, sockets or copies. Its packets per
+// second are the "engine alone" baseline the benchmark harness reports (engine_pps)
+// beside the inline rates, and its tests check the seam on realistic traffic.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowsieve/flowsieve/bench/traffic"
+	"github.com/flowsieve/flowsieve/engine/features"
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/inspect"
+	"github.com/flowsieve/flowsieve/engine/labels"
+	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/engine/packet"
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/engine/source"
+	"github.com/flowsieve/flowsieve/engine/tree"
+)
+
+// Capture is a generated capture held in memory with its ground truth.
+type Capture struct {
+	Frames []source.Frame  // in time order; Data slices share one buffer
+	Truth  []traffic.Label // the label of every frame's flow
+	Labels *labels.Set     // the generator's labels (BENIGN by 5-tuple, attacks by source)
+	Rules  []labels.Rule   // the rules behind Labels
+	Config traffic.Config  // the configuration in effect
+	bytes  int             // frame bytes held
+}
+
+// Bytes returns the number of frame bytes the capture holds.
+func (c *Capture) Bytes() int { return c.bytes }
+
+// Generate runs the traffic generator for cfg into memory.
+func Generate(cfg traffic.Config) (*Capture, error) {
+	g, err := traffic.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Capture{Config: g.Config()}
+	g.OnRule = func(r labels.Rule) { c.Rules = append(c.Rules, r) }
+	var data []byte
+	var ends []int
+	buf := make([]byte, traffic.MaxFrameLen)
+	var ts []int64
+	for {
+		fr, t, l, err := g.Next(buf)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("generating %s: %w", cfg.Scenario, err)
+		}
+		data = append(data, fr...)
+		ends = append(ends, len(data))
+		ts = append(ts, t)
+		c.Truth = append(c.Truth, l)
+	}
+	c.Frames = make([]source.Frame, len(ends))
+	prev := 0
+	for i, e := range ends {
+		d := data[prev:e:e]
+		c.Frames[i] = source.Frame{Data: d, Timestamp: ts[i], WireLen: len(d), Link: packet.LinkEthernet}
+		prev = e
+	}
+	c.bytes = len(data)
+	c.Labels = labels.NewSet(c.Rules)
+	return c, nil
+}
+
+// Flows are the feature rows the inspector classifies for a capture: the snapshot
+// of every flow at the decision point, or at its end if it ends before, in the order
+// a flow table hands them over.
+type Flows struct {
+	X      *features.Batch // flow schema rows
+	Labels []string        // ground truth of each row ("" when no rule labels it)
+	IDs    []FlowID        // identity of each row
+}
+
+// FlowID identifies a flow: its forward 5-tuple and first packet time.
+type FlowID struct {
+	Src, Dst netip.AddrPort
+	Proto    uint8
+	First    int64 // unix ns
+}
+
+// Rows returns the rows of c at decision point decision (packets; 0: flow end).
+func Rows(c *Capture, decision int) (*Flows, error) {
+	fl := &Flows{X: features.NewFlowBatch(1024)}
+	sink := func(f *flow.Flow, why flow.Reason) {
+		if why != flow.Early && f.EarlyDone {
+			return
+		}
+		src, sp := f.Src()
+		dst, dp := f.Dst()
+		fl.X.Grow(1)
+		f.WriteRow(fl.X)
+		fl.Labels = append(fl.Labels, c.Labels.Label(src, dst, sp, dp, f.Proto(), f.First(), f.Last()))
+		fl.IDs = append(fl.IDs, FlowID{netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), f.Proto(), f.First()})
+	}
+	t, err := flow.New(flow.Config{Seed: 1, EarlyPackets: decision, Capacity: 1 << 18}, sink)
+	if err != nil {
+		return nil, err
+	}
+	in := make([]flow.Input, RxBatch)
+	for off := 0; off < len(c.Frames); off += len(in) {
+		n := 0
+		for _, fr := range c.Frames[off:min(off+len(in), len(c.Frames))] {
+			if packet.Decode(fr.Link, fr.Data, &in[n].Packet) != nil {
+				continue
+			}
+			in[n].Time, in[n].WireLen = fr.Timestamp, fr.WireLen
+			n++
+		}
+		t.UpdateBatch(in[:n])
+	}
+	t.Flush()
+	return fl, nil
+}
+
+// Train trains a flow model on c: a tree over the flow features at the decision
+// point (decision packets; 0 = flow end) of the flows the labels name, classes in
+// sorted label order.
+func Train(c *Capture, decision int, p tree.Params) (*model.Model, error) {
+	fl, err := Rows(c, decision)
+	if err != nil {
+		return nil, err
+	}
+	var rows []int
+	for i, l := range fl.Labels {
+		if l != "" {
+			rows = append(rows, i)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("engine: no labelled flow in the %s capture", c.Config.Scenario)
+	}
+	var classes []string
+	for _, i := range rows {
+		classes = append(classes, fl.Labels[i])
+	}
+	slices.Sort(classes)
+	classes = slices.Compact(classes)
+	y := make([]int32, len(rows))
+	cols := make([][]float32, len(fl.X.Cols))
+	for j := range cols {
+		cols[j] = make([]float32, len(rows))
+	}
+	for k, i := range rows {
+		c, _ := slices.BinarySearch(classes, fl.Labels[i])
+		y[k] = int32(c)
+		for j := range cols {
+			cols[j][k] = fl.X.Cols[j][i]
+		}
+	}
+	t, err := tree.Fit(cols, y, len(classes), nil, p)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(t, tree.Gini, model.SchemaFlow, features.Names[:], classes, nil)
+	if err != nil {
+		return nil, err
+	}
+	m.DecisionPoint.Packets = decision
+	return m, nil
+}
+
+// RxBatch is the number of frames MeasureEngine hands to Process at once: the
+// size of an AF_XDP receive batch in the appliance.
+const RxBatch = 64
+
+// MeasureEngine runs frames once through a fresh Inspector with models and cfg
+// (decode, flow table, features, classification, policy; verdicts discarded) on
+// the calling goroutine, in receive batches of RxBatch frames, ends the input
+// (every flow classified) and returns the rate in frames per second of wall time
+// and the inspector's counters. Use a capture of at least a few hundred thousand
+// frames for a stable figure.
+func MeasureEngine(frames []source.Frame, models *inspect.Models, cfg inspect.Config) (pps float64, stats inspect.Stats, err error) {
+	if len(frames) == 0 {
+		return 0, inspect.Stats{}, errors.New("engine: no frames to measure")
+	}
+	var ptr atomic.Pointer[inspect.Models]
+	ptr.Store(models)
+	in, err := inspect.New(cfg, &ptr, func(*inspect.Verdict) {})
+	if err != nil {
+		return 0, inspect.Stats{}, err
+	}
+	actions := make([]policy.Action, RxBatch)
+	start := time.Now()
+	for off := 0; off < len(frames); off += RxBatch {
+		end := min(off+RxBatch, len(frames))
+		in.Process(frames[off:end], actions[:end-off])
+	}
+	in.End()
+	el := time.Since(start)
+	return float64(len(frames)) / el.Seconds(), in.Stats(), nil
+}
