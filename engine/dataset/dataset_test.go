@@ -146,6 +146,10 @@ func TestLoadFormats(t *testing.T) {
 					t.Errorf("empty field = %v, want NaN", d.X.Cols[3][0])
 				}
 			}},
+		{name: "unsw original columns", file: "u.csv", text: "id,dur,proto,service,state,spkts,sbytes,dbytes,attack_cat,label\n1,0.1,tcp,-,FIN,4,200,300,Exploits,1\n",
+			format: UNSW, rows: 1, cols: 4, labels: []string{"1"}},
+		{name: "unsw attack category as label", file: "u.csv", text: "id,dur,proto,service,state,spkts,sbytes,dbytes,attack_cat,label\n1,0.1,tcp,-,FIN,4,200,300,Exploits,1\n",
+			o: Options{LabelColumn: "attack_cat"}, format: UNSW, rows: 1, cols: 4, labels: []string{"Exploits"}},
 		{name: "generic csv, label column option", file: "g.csv", text: "a,b,class\n1,2,x\n3,4,y\n",
 			o: Options{LabelColumn: "class"}, format: CSV, rows: 2, cols: 2, labels: []string{"x", "y"}},
 		{name: "max rows", file: "g.csv", text: "a,b,label\n1,2,x\n3,4,y\n",
