@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/appliance/metrics"
+	"github.com/flowsieve/flowsieve/appliance/pipeline"
+	"github.com/flowsieve/flowsieve/xdp"
+)
+
+// runCommand is `flowsieve run`: the daemon.
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run the appliance: inline between two interfaces (--in, --out) or on a mirror port (--monitor)",
+		Description: "Loads the model and policy, attaches the XDP program, opens one AF_XDP socket per queue and " +
+			"interface and starts one worker per queue. Inline (--in IF --out IF), traffic in both directions is " +
+			"inspected and forwarded; flows are classified at the model's decision point and the policy's " +
+			"verdicts (DROP, TAG, PASS) are enforced by the XDP program from the next packet on. With --monitor IF " +
+			"traffic is inspected and verdicts recorded, nothing is forwarded. Settings come from the config file " +
+			"(--config, see configs/flowsieve.yaml), the environment and flags. SIGHUP reloads the model and the " +
+			"policy (an invalid file is rejected and the running ones stay); SIGINT and SIGTERM stop the daemon, " +
+			"which by default leaves the program attached and the verdict maps pinned so enforcement and " +
+			"forwarding continue until it is back. Prometheus metrics and /healthz are served on metrics.listen.",
+		Flags:  config.Flags(),
+		Action: runRun,
+	}
+}
+
+// newLogger builds the daemon's structured logger from the log settings.
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	switch strings.ToLower(cfg.Log.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runRun(c *cli.Context) error {
+	cfg, err := config.FromCLI(c)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	// --monitor alone means monitor mode unless the mode was set explicitly.
+	if cfg.Interfaces.Monitor != "" && cfg.Interfaces.In == "" && cfg.Interfaces.Out == "" && cfg.Origin("mode") == "default" {
+		cfg.Mode = "monitor"
+	}
+	if err := cfg.RequireInterfaces(); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	log := newLogger(c.App.ErrWriter, cfg)
+
+	// Signals are caught before the data path exists, so none is lost during set-up.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	p, err := pipeline.Start(cfg, log)
+	if err != nil {
+		code := 1
+		if errors.Is(err, xdp.ErrUnsupported) {
+			code = 3
+		}
+		return cli.Exit(fmt.Sprintf("run: %v", err), code)
+	}
+	var srv *metrics.Server
+	if cfg.Metrics.Listen != "" {
+		if srv, err = metrics.Serve(cfg.Metrics.Listen, p, log); err != nil {
+			return cli.Exit(fmt.Sprintf("run: %v", errors.Join(err, p.Close())), 1)
+		}
+	}
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			p.Reload() // logs and keeps the running model and policy on error
+			continue
+		}
+		log.Info("stopping", "signal", sig.String())
+		break
+	}
+	var errs []error
+	if srv != nil {
+		errs = append(errs, srv.Close())
+	}
+	errs = append(errs, p.Close())
+	if err := errors.Join(errs...); err != nil {
+		return cli.Exit(fmt.Sprintf("run: shutdown: %v", err), 1)
+	}
+	return nil
+}

@@ -1,0 +1,365 @@
+// Package pipeline is the flowsieve daemon's data path in user space: the supervisor
+// that probes the kernel, loads the model and policy, loads and attaches the XDP
+// program, opens one AF_XDP socket per queue and interface and starts one worker per
+// queue; the workers (goroutines locked to their OS threads and pinned to CPUs, each
+// owning its sockets, flow-table shard and batch, with no lock on the packet path);
+// the verdict writer that applies the policy's decisions to the XDP maps in batches;
+// and the model and policy hot swap.
+//
+// Inline mode joins two interfaces: the sockets of queue q on both share one UMEM, so
+// a frame received on one is transmitted on the other from the same buffer, unless its
+// action is DROP. Both directions of a flow may arrive on different queues; each
+// worker hashes the canonical 5-tuple to the worker owning the flow and hands it the
+// packet's headers through a single-producer/single-consumer ring, while forwarding
+// the frame itself at once, so the flow's features see both directions.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/inspect"
+	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/afxdp"
+)
+
+// Errors of Start and Reload.
+var (
+	// ErrSetup wraps every failure to bring the data path up.
+	ErrSetup = errors.New("pipeline: setup failed")
+	// ErrReload wraps a rejected model or policy reload (the old ones stay in force).
+	ErrReload = errors.New("pipeline: reload rejected")
+)
+
+// Sizes of each worker's UMEM and rings.
+const (
+	umemFrames = 4096
+	ringSize   = 1024
+	// handoffRing is the number of packets in flight from one worker to another.
+	handoffRing = 4096
+	// verdictRing is the number of verdicts a worker may queue for the writer.
+	verdictRing = 8192
+)
+
+// Pipeline is the running data path. Create it with Start, stop it with Close.
+type Pipeline struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	dp      *xdp.Datapath
+	models  atomic.Pointer[inspect.Models]
+	workers []*worker
+	writer  *writer
+	ifaces  []string
+	policy  string // file the policy came from ("" built-in)
+
+	stop       atomic.Bool
+	wg         sync.WaitGroup
+	writerStop chan struct{}
+	writerDone chan struct{}
+	reloadMu   sync.Mutex
+	reloads    atomic.Uint64
+	reloadErrs atomic.Uint64
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// loadModels loads and validates the configured model and active policy.
+func loadModels(cfg *config.Config) (*inspect.Models, string, error) {
+	m, err := model.Load(cfg.Model.Path)
+	if err != nil {
+		return nil, "", err
+	}
+	p, _, from, err := cfg.LoadActivePolicy()
+	if err != nil {
+		return nil, "", err
+	}
+	ms, err := inspect.NewModels(m, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("model %s with policy %s: %w", cfg.Model.Path, policyName(from), err)
+	}
+	return ms, from, nil
+}
+
+func policyName(from string) string {
+	if from == "" {
+		return "(built-in)"
+	}
+	return from
+}
+
+// Start brings the data path up as cfg says, in the calling thread's network
+// namespace. It is all or nothing: on error everything it made is undone.
+func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := xdp.Probe(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	if err := cfg.RequireInterfaces(); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: cfg, log: log}
+	ms, from, err := loadModels(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	p.models.Store(ms)
+	p.policy = from
+
+	inline := cfg.Mode == "inline"
+	if inline {
+		p.ifaces = []string{cfg.Interfaces.In, cfg.Interfaces.Out}
+	} else {
+		p.ifaces = []string{cfg.Interfaces.Monitor}
+	}
+	queues, maxQ, err := p.queues()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	mode := xdp.AttachMode(cfg.XDP.Mode)
+	if mode == xdp.ModeNative && cfg.XDP.AllowGenericFallback {
+		mode = xdp.ModeAuto
+	}
+	p.dp, err = xdp.Load(xdp.Options{
+		Interfaces: p.ifaces, Inline: inline, Mode: mode, PinDir: cfg.XDP.PinDir,
+		Queues: maxQ, KeepState: cfg.XDP.KeepStateOnExit, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	defer func() {
+		if err != nil {
+			p.closeWorkers()
+			err = errors.Join(err, p.dp.Close())
+		}
+	}()
+	if err := p.openWorkers(queues, inline); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	if err := p.dp.Attach(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+
+	// The writer and the workers.
+	p.writer = &writer{
+		dp: p.dp, batch: cfg.Verdicts.WriterBatch, interval: cfg.Verdicts.FlushInterval, log: log,
+		stats: &WriterStats{perLabel: map[string]uint64{}},
+	}
+	for _, w := range p.workers {
+		p.writer.rings = append(p.writer.rings, w.verdicts)
+	}
+	p.writerStop, p.writerDone = make(chan struct{}), make(chan struct{})
+	go p.writer.run(p.writerStop, p.writerDone)
+	pinErrs := make(chan error, len(p.workers))
+	for _, w := range p.workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			w.run(&p.stop, pinErrs)
+		}()
+	}
+	for _, w := range p.workers {
+		if e := <-pinErrs; e != nil {
+			err = fmt.Errorf("%w: pinning worker %d to CPU %d: %w", ErrSetup, w.id, w.cpu, e)
+		}
+	}
+	if err != nil {
+		p.stopWorkers()
+		return nil, err
+	}
+	log.Info("flowsieve running", "mode", cfg.Mode, "interfaces", p.ifaces, "workers", len(p.workers),
+		"model", cfg.Model.Path, "policy", policyName(from), "pin_dir", cfg.XDP.PinDir,
+		"early_packets", cfg.Flow.EarlyPackets)
+	return p, nil
+}
+
+// queues returns the number of workers (queues served on every interface) and the
+// largest queue count of the interfaces (XSKMAP slots).
+func (p *Pipeline) queues() (int, int, error) {
+	n, maxQ := 0, 0
+	for _, name := range p.ifaces {
+		q, err := afxdp.Queues(name)
+		if err != nil {
+			return 0, 0, err
+		}
+		if n == 0 || q < n {
+			n = q
+		}
+		maxQ = max(maxQ, q)
+	}
+	if want := p.cfg.Queues; want > 0 {
+		if want > n {
+			return 0, 0, fmt.Errorf("queues: %d requested but %v have only %d in common", want, p.ifaces, n)
+		}
+		n = want
+	}
+	if n < maxQ {
+		p.log.Warn("some queues have no worker and fail open (forwarded uninspected)", "served", n, "queues", maxQ)
+	}
+	return n, maxQ, nil
+}
+
+// openWorkers creates one worker per queue with its UMEM, sockets (registered in the
+// XSKMAP), inspector and rings.
+func (p *Pipeline) openWorkers(n int, inline bool) error {
+	cfg := p.cfg
+	per := max(cfg.Flow.Capacity/n, 1024)
+	for q := range n {
+		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}}
+		if len(cfg.CPUs) > 0 {
+			w.cpu = cfg.CPUs[q%len(cfg.CPUs)]
+		}
+		p.workers = append(p.workers, w)
+		u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: umemFrames})
+		if err != nil {
+			return err
+		}
+		w.umem = u
+		for i, name := range p.ifaces {
+			s, err := u.Open(afxdp.SocketConfig{Interface: name, Queue: q, RXSize: ringSize, TXSize: ringSize,
+				FillSize: ringSize, CompletionSize: ringSize, Logger: p.log})
+			if err != nil {
+				return err
+			}
+			w.socks[i] = s
+			if err := p.dp.RegisterSocket(name, q, s.Fd()); err != nil {
+				return err
+			}
+		}
+		w.verdicts = NewRing[inspect.Verdict](verdictRing)
+		w.insp, err = inspect.New(inspect.Config{
+			Flow: flow.Config{
+				Capacity: per, IdleTimeout: cfg.Flow.IdleTimeout, ActiveTimeout: cfg.Flow.ActiveTimeout,
+				EarlyPackets: cfg.Flow.EarlyPackets,
+			},
+			BatchSize: cfg.BatchSize,
+		}, &p.models, w.sink)
+		if err != nil {
+			return err
+		}
+		w.alloc(cfg.BatchSize)
+	}
+	// One ring per ordered pair of workers.
+	for _, w := range p.workers {
+		w.out = make([]*Ring[handoff], n)
+		w.in = make([]*Ring[handoff], n)
+	}
+	if n > 1 {
+		for _, a := range p.workers {
+			for _, b := range p.workers {
+				if a != b {
+					r := NewRing[handoff](handoffRing)
+					a.out[b.id], b.in[a.id] = r, r
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Reload loads the model and policy again and swaps them in with one atomic store.
+// Invalid files are rejected (ErrReload) and the running ones stay in force.
+func (p *Pipeline) Reload() error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	ms, from, err := loadModels(p.cfg)
+	if err != nil {
+		p.reloadErrs.Add(1)
+		p.log.Error("reload rejected, keeping the running model and policy", "err", err)
+		return fmt.Errorf("%w: %w", ErrReload, err)
+	}
+	p.models.Store(ms)
+	p.policy = from
+	p.reloads.Add(1)
+	p.log.Info("model and policy reloaded", "model", p.cfg.Model.Path, "policy", policyName(from))
+	return nil
+}
+
+// Models returns the model and policy in force.
+func (p *Pipeline) Models() *inspect.Models { return p.models.Load() }
+
+// Reloads returns the number of accepted and rejected reloads.
+func (p *Pipeline) Reloads() (ok, rejected uint64) { return p.reloads.Load(), p.reloadErrs.Load() }
+
+// Datapath is the loaded XDP program (its counters are read at scrape time).
+func (p *Pipeline) Datapath() *xdp.Datapath { return p.dp }
+
+// Writer returns the verdict writer's counters.
+func (p *Pipeline) Writer() *WriterStats { return p.writer.stats }
+
+// QueueStats is one worker's view for metrics: its counters and sockets.
+type QueueStats struct {
+	Queue   int
+	CPU     int // -1: not pinned
+	Stats   *WorkerStats
+	Sockets []*afxdp.Socket      // one per interface; Stats is safe to call concurrently
+	Inspect func() inspect.Stats // the worker's inspector counters (safe to call concurrently)
+}
+
+// Healthy returns nil while every worker runs, else why not.
+func (p *Pipeline) Healthy() error {
+	if p.stop.Load() {
+		return errors.New("shutting down")
+	}
+	for _, w := range p.workers {
+		if !w.stats.Running.Load() {
+			return fmt.Errorf("worker %d is not running", w.id)
+		}
+	}
+	return nil
+}
+
+// Queues returns every worker's counters and sockets.
+func (p *Pipeline) Queues() []QueueStats {
+	out := make([]QueueStats, 0, len(p.workers))
+	for _, w := range p.workers {
+		q := QueueStats{Queue: w.id, CPU: w.cpu, Stats: w.stats, Inspect: w.insp.Stats}
+		for _, s := range w.socks {
+			if s != nil {
+				q.Sockets = append(q.Sockets, s)
+			}
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+func (p *Pipeline) stopWorkers() {
+	p.stop.Store(true)
+	p.wg.Wait()
+	if p.writerStop != nil {
+		close(p.writerStop)
+		<-p.writerDone
+		p.writerStop = nil
+	}
+}
+
+func (p *Pipeline) closeWorkers() error {
+	var errs []error
+	for _, w := range p.workers {
+		if w.umem != nil {
+			errs = append(errs, w.umem.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the workers (their flows end and are classified), writes the last
+// verdicts, closes the sockets and detaches the program, or with
+// xdp.keep_state_on_exit leaves it attached with its maps pinned, so verdicts stay
+// enforced and traffic is forwarded by the kernel until the daemon is back.
+func (p *Pipeline) Close() error {
+	p.closeOnce.Do(func() {
+		p.stopWorkers()
+		p.closeErr = errors.Join(p.closeWorkers(), p.dp.Close())
+		p.log.Info("flowsieve stopped", "kept_state", p.cfg.XDP.KeepStateOnExit)
+	})
+	return p.closeErr
+}

@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowsieve/flowsieve/engine/inspect"
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/xdp"
+)
+
+// sweepEvery is how often the writer deletes expired flow verdicts from the kernel map.
+const sweepEvery = time.Second
+
+// WriterStats are the verdict writer's counters, read at scrape time.
+type WriterStats struct {
+	FlowWritten   atomic.Uint64 // flow-scoped verdicts stored in the flow map
+	PrefixWritten atomic.Uint64 // source/prefix-scoped verdicts stored in the LPM tries
+	Failed        atomic.Uint64 // verdicts the kernel refused (logged)
+	Expired       atomic.Uint64 // expired flow verdicts swept from the map
+	Batches       atomic.Uint64 // batched flow-map updates
+
+	mu       sync.Mutex
+	perLabel map[string]uint64 // classifications per label
+	perAct   [4]uint64         // decisions per policy.Action
+}
+
+// Classifications returns the number of classified flows per label and per policy action.
+func (s *WriterStats) Classifications() (map[string]uint64, map[string]uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	labels := make(map[string]uint64, len(s.perLabel))
+	for k, v := range s.perLabel {
+		labels[k] = v
+	}
+	acts := map[string]uint64{}
+	for a, v := range s.perAct {
+		acts[policy.Action(a).String()] = v
+	}
+	return labels, acts
+}
+
+// writer takes the workers' verdicts from their rings and writes them to the XDP maps
+// in batches: flow scope to the flow map (one batched update), source and prefix scope
+// to the blocklist tries.
+type writer struct {
+	dp       *xdp.Datapath
+	rings    []*Ring[inspect.Verdict]
+	batch    int
+	interval time.Duration
+	log      *slog.Logger
+	stats    *WriterStats
+
+	keys []xdp.Key
+	vals []xdp.Verdict
+}
+
+// run drains the rings every interval until stop is closed, then once more.
+func (w *writer) run(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(w.interval)
+	defer tick.Stop()
+	lastSweep := time.Now()
+	for {
+		select {
+		case <-stop:
+			w.drain()
+			return
+		case now := <-tick.C:
+			w.drain()
+			if now.Sub(lastSweep) >= sweepEvery {
+				lastSweep = now
+				n, err := w.dp.Verdicts.Sweep(xdp.MonotonicNow())
+				if err != nil {
+					w.log.Warn("sweeping expired verdicts", "err", err)
+				}
+				w.stats.Expired.Add(uint64(n))
+			}
+		}
+	}
+}
+
+// drain takes every queued verdict and writes them.
+func (w *writer) drain() {
+	for _, r := range w.rings {
+		for {
+			k := 0
+			for ; ; k++ {
+				v := r.Peek(k)
+				if v == nil {
+					break
+				}
+				w.add(v)
+				if len(w.keys) >= w.batch {
+					w.flush()
+				}
+			}
+			if k == 0 {
+				break
+			}
+			r.Release(k)
+		}
+	}
+	w.flush()
+}
+
+// kernelVerdict maps a policy decision to what the XDP program enforces: ALERT forwards
+// in the kernel like PASS (the decision is recorded and logged here).
+func kernelVerdict(d *policy.Decision) xdp.Verdict {
+	v := xdp.Verdict{Action: xdp.ActionPass, Expires: xdp.Deadline(d.TTL)}
+	switch d.Action {
+	case policy.ActionDrop:
+		v.Action = xdp.ActionDrop
+	case policy.ActionTag:
+		v.Action, v.DSCP = xdp.ActionTag, d.DSCP
+	}
+	return v
+}
+
+// verdictPrefix is the source prefix a source- or prefix-scoped decision covers.
+func verdictPrefix(v *inspect.Verdict) (netip.Prefix, bool) {
+	src := v.Src.Unmap()
+	bits := int(v.Decision.PrefixLen)
+	if !src.IsValid() || bits <= 0 || bits > src.BitLen() {
+		return netip.Prefix{}, false
+	}
+	p, err := src.Prefix(bits)
+	return p, err == nil
+}
+
+func (w *writer) add(v *inspect.Verdict) {
+	d := &v.Decision
+	w.stats.mu.Lock()
+	w.stats.perLabel[v.Label]++
+	if int(d.Action) < len(w.stats.perAct) {
+		w.stats.perAct[d.Action]++
+	}
+	w.stats.mu.Unlock()
+	if d.Action != policy.ActionPass {
+		w.log.Debug("verdict", "src", v.Src, "dst", v.Dst, "sport", v.SrcPort, "dport", v.DstPort, "proto", v.Proto,
+			"label", v.Label, "prob", v.Prob, "anomaly", v.Anomaly, "action", d.Action, "scope", d.Scope,
+			"ttl", d.TTL, "rule", d.Rule, "early", v.Early, "packets", v.Packets)
+	}
+	kv := kernelVerdict(d)
+	if d.Scope == policy.ScopeFlow || d.PrefixLen == 0 {
+		w.keys = append(w.keys, xdp.FlowKey(v.Src, v.Dst, v.SrcPort, v.DstPort, v.Proto))
+		w.vals = append(w.vals, kv)
+		return
+	}
+	p, ok := verdictPrefix(v)
+	if !ok {
+		w.stats.Failed.Add(1)
+		return
+	}
+	if err := w.dp.Blocklist.Put(p, kv); err != nil {
+		w.stats.Failed.Add(1)
+		w.log.Warn("writing prefix verdict", "prefix", p, "err", err)
+		return
+	}
+	w.stats.PrefixWritten.Add(1)
+}
+
+func (w *writer) flush() {
+	if len(w.keys) == 0 {
+		return
+	}
+	if err := w.dp.Verdicts.Put(w.keys, w.vals); err != nil {
+		w.stats.Failed.Add(uint64(len(w.keys)))
+		w.log.Warn("writing flow verdicts", "count", len(w.keys), "err", err)
+	} else {
+		w.stats.FlowWritten.Add(uint64(len(w.keys)))
+		w.stats.Batches.Add(1)
+	}
+	w.keys, w.vals = w.keys[:0], w.vals[:0]
+}

@@ -1,0 +1,34 @@
+package xdp
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// ErrUnsupported wraps every reason Probe gives for a kernel path that cannot run here.
+var ErrUnsupported = errors.New("xdp: kernel path unavailable")
+
+// Probe reports why this process cannot run the kernel path (root, the memlock limit,
+// XDP programs, AF_XDP socket maps), or nil when it can. The daemon calls it before
+// touching anything so a missing capability is one clear error instead of a failed
+// load half way.
+func Probe() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: needs root (euid 0)", ErrUnsupported)
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("%w: cannot lift the memlock limit: %w", ErrUnsupported, err)
+	}
+	if err := features.HaveProgramType(ebpf.XDP); err != nil {
+		return fmt.Errorf("%w: kernel lacks XDP programs: %w", ErrUnsupported, err)
+	}
+	if err := features.HaveMapType(ebpf.XSKMap); err != nil {
+		return fmt.Errorf("%w: kernel lacks AF_XDP (XSKMAP): %w", ErrUnsupported, err)
+	}
+	return nil
+}
