@@ -40,6 +40,7 @@ func commands() []*cli.Command {
 		evalCommand(),
 		modelCommand(),
 		genCommand(),
+		runCommand(),
 	}
 }
 
