@@ -266,30 +266,35 @@ func sortKey(v float32) uint32 {
 	return u | 1<<31
 }
 
-// radixSort sorts idx by keys (LSD, 3 passes of 11 bits), using kt, it as scratch.
+// radixSort sorts idx by keys (LSD, 3 passes of 11 bits), using kt, it as scratch. One
+// read pass counts all three digits; a pass whose digit is the same for every key is
+// skipped (common: small integers, flags, one-hot columns).
 func radixSort(keys []uint32, idx []int32, kt []uint32, it []int32) {
-	var count [2048]int
+	var count [3][2048]int
+	for _, k := range keys {
+		count[0][k&2047]++
+		count[1][(k>>11)&2047]++
+		count[2][(k>>22)&2047]++
+	}
 	src, dst := keys, kt
 	si, di := idx, it
-	for shift := uint(0); shift < 33; shift += 11 {
-		clear(count[:])
-		for _, k := range src {
-			count[(k>>shift)&2047]++
-		}
-		if count[(src[0]>>shift)&2047] == len(src) {
+	for pass := range 3 {
+		shift := uint(11 * pass)
+		c := &count[pass]
+		if c[(src[0]>>shift)&2047] == len(src) {
 			continue // every key has this digit: the pass would not move anything
 		}
 		sum := 0
-		for d := range count {
-			c := count[d]
-			count[d] = sum
-			sum += c
+		for d := range c {
+			n := c[d]
+			c[d] = sum
+			sum += n
 		}
 		for j, k := range src {
 			d := (k >> shift) & 2047
-			dst[count[d]] = k
-			di[count[d]] = si[j]
-			count[d]++
+			dst[c[d]] = k
+			di[c[d]] = si[j]
+			c[d]++
 		}
 		src, dst = dst, src
 		si, di = di, si
@@ -541,8 +546,8 @@ func (b *builder) bestSplit(start, end int, active []int32, value []float64, wsu
 // by the feature) and returns the best position (samples seg[:pos] go left; -1: none)
 // and its proxy improvement, computed with scikit-learn's formulas.
 func (b *builder) scan(seg []int32, col []float32, value []float64, wsum float64) (int, float64) {
-	if b.unit && b.p.Criterion != Entropy {
-		return b.scanGiniUnit(seg, col, value, wsum)
+	if b.unit {
+		return b.scanUnit(seg, col, value, wsum)
 	}
 	cl, cr := b.cl, b.cr
 	clear(cl)
@@ -589,10 +594,10 @@ func (b *builder) scan(seg []int32, col []float32, value []float64, wsum float64
 	return best, bestProxy
 }
 
-// scanGiniUnit is scan for the gini criterion when every sample weighs 1. Class
-// counts are updated a run of equal classes at a time (sorted data has long runs), so
-// the loop does not wait on its own stores; sums stay exact integers in float64.
-func (b *builder) scanGiniUnit(seg []int32, col []float32, value []float64, wsum float64) (int, float64) {
+// scanUnit is scan when every sample weighs 1. Class counts are updated a run of
+// equal classes at a time (sorted data has long runs), so the loop does not wait on its
+// own stores; counts and sums stay exact integers in float64.
+func (b *builder) scanUnit(seg []int32, col []float32, value []float64, wsum float64) (int, float64) {
 	cl, cr := b.cl, b.cr
 	clear(cl)
 	copy(cr, value)
@@ -601,6 +606,7 @@ func (b *builder) scanGiniUnit(seg []int32, col []float32, value []float64, wsum
 		sr += c * c
 	}
 	msl := b.p.MinSamplesLeaf
+	entropy := b.p.Criterion == Entropy
 	y := b.y
 	best, bestProxy := -1, math.Inf(-1)
 	last := len(seg) - 1
@@ -632,7 +638,12 @@ func (b *builder) scanGiniUnit(seg []int32, col []float32, value []float64, wsum
 		run = 0
 		wl := float64(k + 1)
 		wr := wsum - wl
-		proxy := -wr*(1-sr/(wr*wr)) - wl*(1-sl/(wl*wl))
+		var proxy float64
+		if entropy {
+			proxy = -wr*entropyOf(cr, wr) - wl*entropyOf(cl, wl)
+		} else {
+			proxy = -wr*(1-sr/(wr*wr)) - wl*(1-sl/(wl*wl))
+		}
 		if proxy > bestProxy {
 			bestProxy, best = proxy, k+1
 		}
