@@ -26,17 +26,20 @@ const (
 func analyzeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
-		Usage:     "summarise captures: packets, bytes, flows, protocols, top talkers and ports, decode errors",
+		Usage:     "summarise captures: packets, bytes, flows, protocols, top talkers and ports, decode errors, and with --model the verdicts",
 		ArgsUsage: "CAPTURE...",
 		Description: "Reads pcap and pcapng captures (gzip-compressed or not) through the same decoder and flow " +
 			"table as the appliance and prints a summary: packets, wire bytes, flows and why they ended, the " +
 			"time span, traffic per IP protocol, the hosts that moved the most bytes, the busiest server ports " +
 			"(destination port of each flow's first packet) and the frames that could not be decoded, by reason. " +
-			"--json prints the same as one JSON object.",
+			"With --model (and --policy), every flow is also classified by the appliance's engine, at the model's " +
+			"decision point or at its end, and a verdicts section shows the classified flows per label and per " +
+			"action, early versus at flow end, the packets dropped after their flow's decision and the sources " +
+			"with the most flows dropped. --json prints the same as one JSON object.",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: analyzeFlagJSON, EnvVars: []string{"FLOWSIEVE_ANALYZE_JSON"}, Usage: "Print the summary as JSON instead of text."},
 			&cli.IntFlag{Name: analyzeFlagTop, Value: 10, Usage: "How many talkers and ports to list."},
-		}, tableFlags()...),
+		}, append(analyzeVerdictFlags(), tableFlags()...)...),
 		Action: runAnalyze,
 	}
 }
@@ -58,6 +61,7 @@ type analyzeSummary struct {
 	TopTalkers      []talkerStat      `json:"top_talkers"`
 	TopPorts        []portStat        `json:"top_ports"`
 	DecodeErrors    []reasonCount     `json:"decode_errors"`
+	Verdicts        *verdictSummary   `json:"verdicts,omitempty"`
 	Errors          []string          `json:"errors,omitempty"`
 }
 
@@ -193,10 +197,17 @@ func runAnalyze(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit("analyze: "+err.Error(), 2)
 	}
+	verdicts, err := newVerdictCollector(c, cfg)
+	if err != nil {
+		return cli.Exit("analyze: "+err.Error(), 2)
+	}
 	o := &flow.Offline{Table: t, OnFrame: func(f *source.Frame, p *packet.Packet, err error) {
 		if err == nil && p.IPVersion != 0 {
 			protoPkts[p.Proto]++
 			protoBytes[p.Proto] += uint64(f.WireLen)
+		}
+		if verdicts != nil {
+			verdicts.frame(f)
 		}
 	}}
 	readErr := readCaptures(c, paths, o)
@@ -246,6 +257,9 @@ func runAnalyze(c *cli.Context) error {
 		if n := o.Decode[r]; n > 0 {
 			sum.DecodeErrors = append(sum.DecodeErrors, reasonCount{r.String(), n})
 		}
+	}
+	if verdicts != nil {
+		sum.Verdicts = verdicts.finish(top)
 	}
 	if readErr != nil {
 		sum.Errors = append(sum.Errors, readErr.Error())
@@ -302,6 +316,9 @@ func writeAnalyze(w io.Writer, s *analyzeSummary) error {
 		for _, r := range s.DecodeErrors {
 			fmt.Fprintf(tw, "%s\t%d\n", r.Reason, r.Count)
 		}
+	}
+	if s.Verdicts != nil {
+		writeVerdicts(tw, s.Verdicts)
 	}
 	for _, e := range s.Errors {
 		fmt.Fprintf(tw, "\nerror\t%s\n", e)
