@@ -431,3 +431,55 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsConcurrent reads Stats from another goroutine while the worker runs, as a
+// metrics scrape does (run with -race), and checks the final counters add up.
+func TestStatsConcurrent(t *testing.T) {
+	tr := genTraffic(600, 13)
+	m := trainModel(t, trainOpts{seed: 1})
+	in, err := New(Config{Flow: flow.Config{Seed: 4}, BatchSize: 8}, deploy(t, m, mustPolicy(t, dropFlood())), func(*Verdict) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	scraped := make(chan Stats)
+	go func() {
+		var last Stats
+		for {
+			select {
+			case <-done:
+				scraped <- last
+				return
+			default:
+				s := in.Stats()
+				if s.Frames < last.Frames || s.Classified < last.Classified {
+					t.Errorf("counters went back: %d → %d frames", last.Frames, s.Frames)
+				}
+				last = s
+			}
+		}
+	}()
+	actions := make([]policy.Action, 64)
+	for off := 0; off < len(tr.frames); off += 64 {
+		end := min(off+64, len(tr.frames))
+		in.Process(tr.frames[off:end], actions[:end-off])
+	}
+	in.End()
+	close(done)
+	<-scraped
+	st := in.Stats()
+	var sum Stats
+	sum.Add(&st)
+	sum.Add(&st)
+	if st.Frames != uint64(len(tr.frames)) || st.Decode[packet.ReasonNone] != st.Frames || st.Live != 0 ||
+		sum.Classified != 2*st.Classified || sum.ByLabel["Flood"] != 2*st.ByLabel["Flood"] {
+		t.Errorf("stats %+v, sum of two %+v", st, sum)
+	}
+	var ended uint64
+	for r := flow.EndIdle; r < flow.NumReasons; r++ {
+		ended += st.Ended[r]
+	}
+	if ended != st.Flows || st.Ended[flow.Early] != st.Early {
+		t.Errorf("flows %d, ended %d; early handed over %d, classified early %d", st.Flows, ended, st.Ended[flow.Early], st.Early)
+	}
+}
