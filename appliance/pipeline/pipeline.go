@@ -21,6 +21,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/flowsieve/flowsieve/appliance/config"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
@@ -42,7 +44,7 @@ const (
 	umemFrames = 4096
 	ringSize   = 1024
 	// handoffRing is the number of packets in flight from one worker to another.
-	handoffRing = 4096
+	handoffRing = 512
 	// verdictRing is the number of verdicts a worker may queue for the writer.
 	verdictRing = 8192
 )
@@ -150,10 +152,11 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
 	// The writer and the workers.
 	p.writer = &writer{
 		dp: p.dp, batch: cfg.Verdicts.WriterBatch, interval: cfg.Verdicts.FlushInterval, log: log,
-		stats: &WriterStats{perLabel: map[string]uint64{}},
+		stats: &WriterStats{perLabel: map[string]uint64{}}, wake: make(chan struct{}, 1),
 	}
 	for _, w := range p.workers {
 		p.writer.rings = append(p.writer.rings, w.verdicts)
+		w.wake = p.writer.wake
 	}
 	p.writerStop, p.writerDone = make(chan struct{}), make(chan struct{})
 	go p.writer.run(p.writerStop, p.writerDone)
@@ -212,11 +215,16 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 	cfg := p.cfg
 	per := max(cfg.Flow.Capacity/n, 1024)
 	for q := range n {
-		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}}
+		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}, efd: -1}
+		p.workers = append(p.workers, w)
+		efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("eventfd: %w", err)
+		}
+		w.efd = efd
 		if len(cfg.CPUs) > 0 {
 			w.cpu = cfg.CPUs[q%len(cfg.CPUs)]
 		}
-		p.workers = append(p.workers, w)
 		u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: umemFrames})
 		if err != nil {
 			return err
@@ -239,23 +247,29 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 				Capacity: per, IdleTimeout: cfg.Flow.IdleTimeout, ActiveTimeout: cfg.Flow.ActiveTimeout,
 				EarlyPackets: cfg.Flow.EarlyPackets,
 			},
-			BatchSize: cfg.BatchSize,
+			// One row per classification: the flow is classified inside the update of
+			// the packet that reaches its decision point, so the inspector reports DROP
+			// for the very next packet even when it is in the same receive batch (a
+			// burst); larger classification batches would let the rest of a burst
+			// through. Flows are far fewer than packets, so this costs little.
+			BatchSize: 1,
 		}, &p.models, w.sink)
 		if err != nil {
 			return err
 		}
-		w.alloc(cfg.BatchSize)
 	}
 	// One ring per ordered pair of workers.
 	for _, w := range p.workers {
-		w.out = make([]*Ring[handoff], n)
-		w.in = make([]*Ring[handoff], n)
+		w.peers = p.workers
+		w.out = make([]*Loan[handoff], n)
+		w.in = make([]*Loan[handoff], n)
+		w.alloc(cfg.BatchSize)
 	}
 	if n > 1 {
 		for _, a := range p.workers {
 			for _, b := range p.workers {
 				if a != b {
-					r := NewRing[handoff](handoffRing)
+					r := NewLoan[handoff](handoffRing)
 					a.out[b.id], b.in[a.id] = r, r
 				}
 			}
@@ -346,6 +360,10 @@ func (p *Pipeline) closeWorkers() error {
 	for _, w := range p.workers {
 		if w.umem != nil {
 			errs = append(errs, w.umem.Close())
+		}
+		if w.efd >= 0 {
+			unix.Close(w.efd)
+			w.efd = -1
 		}
 	}
 	return errors.Join(errs...)

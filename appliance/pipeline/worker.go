@@ -14,16 +14,16 @@ import (
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
 )
 
-// handoffBytes is how much of a frame a worker copies for the owner of its flow: every
-// L2-L4 header the decoder reads fits (payload lengths come from the IP header).
-const handoffBytes = 256
-
-// handoff is one packet's metadata handed to the worker that owns its flow.
+// handoff lends one received frame of a flow another worker owns to that owner: the
+// owner runs it through its inspector (reading it in the lender's UMEM, no copy) and
+// writes the action back; the lender then forwards or drops the frame. So both
+// directions of a flow meet in one flow table, and DROP applies from the next packet
+// whichever queue or interface it arrives on.
 type handoff struct {
-	ts   int64 // arrival time, Unix ns
-	wire int32 // length on the wire
-	n    uint16
-	data [handoffBytes]byte
+	desc   afxdp.Desc
+	ts     int64         // arrival time, Unix ns
+	sock   uint8         // index of the lender's socket the frame arrived on
+	action policy.Action // written by the owner
 }
 
 // expireEvery is how often a worker ends idle flows and publishes its inspector's stats.
@@ -39,8 +39,8 @@ type WorkerStats struct {
 	Forwarded, FwdBytes    atomic.Uint64 // frames queued on the peer's TX ring (inline)
 	Dropped, DropBytes     atomic.Uint64 // frames dropped in user space by a DROP action
 	TXFull                 atomic.Uint64 // frames dropped because the peer's TX ring was full
-	HandoffOut, HandoffIn  atomic.Uint64 // packet metadata sent to / processed for other workers' flows
-	HandoffFull            atomic.Uint64 // metadata lost because the owner's ring was full
+	HandoffOut, HandoffIn  atomic.Uint64 // frames lent to / inspected for the owners of their flows
+	HandoffFull            atomic.Uint64 // frames forwarded uninspected because the owner's ring was full
 	Verdicts, VerdictsLost atomic.Uint64 // verdicts passed to the writer / lost on a full ring
 	Polls                  atomic.Uint64 // times the worker slept in poll(2)
 	Running                atomic.Bool   // the worker's loop is running
@@ -59,12 +59,19 @@ type worker struct {
 	insp   *inspect.Inspector
 
 	owners   int              // number of workers (flow shards)
-	out      []*Ring[handoff] // out[j]: metadata for worker j (nil for j == id)
-	in       []*Ring[handoff] // in[j]: metadata from worker j
+	peers    []*worker        // every worker, by id
+	out      []*Loan[handoff] // out[j]: frames lent to worker j (nil for j == id)
+	in       []*Loan[handoff] // in[j]: frames lent by worker j
+	efd      int              // eventfd other workers write to wake this one from poll
+	sleeping atomic.Bool      // the worker is (about to be) asleep in poll
+	wakeOwn  []bool           // owners to wake after this batch
 	verdicts *Ring[inspect.Verdict]
+	wake     chan<- struct{} // the writer's wake-up (capacity 1)
+	queued   bool            // verdicts were queued in this turn
 
 	descs   []afxdp.Desc
-	txd     []afxdp.Desc
+	txd     [2][]afxdp.Desc // frames to transmit out of socks[i]
+	ntx     [2]int
 	addrs   []uint64
 	frames  []source.Frame
 	actions []policy.Action
@@ -78,7 +85,7 @@ type worker struct {
 
 func (w *worker) alloc(batch int) {
 	w.descs = make([]afxdp.Desc, batch)
-	w.txd = make([]afxdp.Desc, batch)
+	w.txd = [2][]afxdp.Desc{make([]afxdp.Desc, batch*2), make([]afxdp.Desc, batch*2)}
 	w.addrs = make([]uint64, batch*2)
 	w.frames = make([]source.Frame, batch)
 	w.actions = make([]policy.Action, batch)
@@ -89,12 +96,15 @@ func (w *worker) alloc(batch int) {
 			w.fds = append(w.fds, unix.PollFd{Fd: int32(s.Fd()), Events: unix.POLLIN})
 		}
 	}
+	w.fds = append(w.fds, unix.PollFd{Fd: int32(w.efd), Events: unix.POLLIN})
+	w.wakeOwn = make([]bool, w.owners)
 }
 
 // sink receives the inspector's verdicts on the worker goroutine and queues them for
 // the writer.
 func (w *worker) sink(v *inspect.Verdict) {
 	if w.verdicts.Push(v) {
+		w.queued = true
 		w.stats.Verdicts.Add(1)
 	} else {
 		w.stats.VerdictsLost.Add(1)
@@ -141,10 +151,20 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 		if w.drainHandoff() {
 			busy = true
 		}
+		if w.reap() {
+			busy = true
+		}
 		if busy {
 			// Rows that reached their decision point in this turn are classified now,
 			// so DROP and TAG apply from the next packet rather than the next full batch.
 			w.insp.Flush()
+		}
+		if w.queued {
+			w.queued = false
+			select {
+			case w.wake <- struct{}{}:
+			default: // the writer is already due to run
+			}
 		}
 		if now-lastExpire >= int64(expireEvery) {
 			w.insp.Expire(now)
@@ -155,8 +175,7 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 			continue
 		}
 		if idle++; idle >= idleSpins {
-			w.stats.Polls.Add(1)
-			unix.Poll(w.fds, 1)
+			w.sleep()
 		}
 	}
 	w.drainHandoff()
@@ -188,29 +207,28 @@ func (w *worker) complete() bool {
 	return moved
 }
 
-// rx handles n descriptors received on socks[i]: flows this worker owns go through its
-// inspector, metadata of the others' flows to their owners; then every frame not
-// dropped is transmitted on the peer socket (inline) or recycled (monitor).
+// rx handles n descriptors received on socks[i]: frames of flows this worker owns go
+// through its inspector and are then transmitted on the peer socket (inline) unless
+// their action is DROP; frames of other workers' flows are lent to their owners and
+// sent when they come back (reap).
 func (w *worker) rx(i int, now int64, n int) {
-	s := w.socks[i]
 	descs := w.descs[:n]
-	var bytes uint64
+	var bytes, hOut, hFull uint64
 	nl := 0
-	var hOut, hFull uint64
 	for k, d := range descs {
 		data := w.umem.Data(d)
 		bytes += uint64(len(data))
-		w.drop[k] = false
 		if w.owners > 1 {
 			if o := w.owner(data); o != w.id {
 				if h := w.out[o].Slot(); h != nil {
-					h.ts, h.wire = now, int32(len(data))
-					h.n = uint16(copy(h.data[:], data))
+					h.desc, h.ts, h.sock, h.action = d, now, uint8(i), policy.ActionPass
 					w.out[o].Commit()
+					w.wakeOwn[o] = true
 					hOut++
-				} else {
-					hFull++
+					continue
 				}
+				hFull++ // the owner is behind: forward uninspected rather than stall
+				w.pass(i, d)
 				continue
 			}
 		}
@@ -221,8 +239,11 @@ func (w *worker) rx(i int, now int64, n int) {
 	if nl > 0 {
 		w.insp.Process(w.frames[:nl], w.actions[:nl])
 		for j := range nl {
+			d := descs[w.local[j]]
 			if w.actions[j] == policy.ActionDrop {
-				w.drop[w.local[j]] = true
+				w.discard(i, d)
+			} else {
+				w.pass(i, d)
 			}
 		}
 	}
@@ -231,72 +252,154 @@ func (w *worker) rx(i int, now int64, n int) {
 	st.RXBytes.Add(bytes)
 	if hOut > 0 {
 		st.HandoffOut.Add(hOut)
+		for o, ok := range w.wakeOwn {
+			if ok {
+				w.wakeOwn[o] = false
+				if p := w.peers[o]; p.sleeping.Load() {
+					var one = [8]byte{1}
+					unix.Write(p.efd, one[:])
+				}
+			}
+		}
 	}
 	if hFull > 0 {
 		st.HandoffFull.Add(hFull)
 	}
+	w.transmit()
+}
+
+// pass queues a frame received on socks[i] for the peer socket (inline) or gives it
+// back to the fill ring (monitor).
+func (w *worker) pass(i int, d afxdp.Desc) {
 	if !w.inline {
-		s.Recycle(descs)
+		w.recycle(i, d)
 		return
 	}
-	peer := w.socks[1-i]
-	m, nd := 0, 0
-	var fb, db uint64
-	for k, d := range descs {
-		if w.drop[k] {
-			w.addrs[nd] = d.Addr
-			nd++
-			db += uint64(d.Len)
-			continue
-		}
-		w.txd[m] = d
-		m++
-		fb += uint64(d.Len)
+	o := 1 - i
+	if w.ntx[o] == len(w.txd[o]) {
+		w.transmit()
 	}
-	if nd > 0 {
-		if f := s.Fill(w.addrs[:nd]); f < nd {
-			w.umem.Free(w.addrs[f:nd])
-		}
-		st.Dropped.Add(uint64(nd))
-		st.DropBytes.Add(db)
-	}
-	if m > 0 {
-		sent := peer.Transmit(w.txd[:m])
-		if sent < m {
-			for k, d := range w.txd[sent:m] {
-				w.addrs[k] = d.Addr
-				fb -= uint64(d.Len)
-			}
-			w.umem.Free(w.addrs[:m-sent])
-			st.TXFull.Add(uint64(m - sent))
-		}
-		peer.WakeTX()
-		st.Forwarded.Add(uint64(sent))
-		st.FwdBytes.Add(fb)
+	w.txd[o][w.ntx[o]] = d
+	w.ntx[o]++
+}
+
+// discard drops a frame received on socks[i] (DROP action).
+func (w *worker) discard(i int, d afxdp.Desc) {
+	w.stats.Dropped.Add(1)
+	w.stats.DropBytes.Add(uint64(d.Len))
+	w.recycle(i, d)
+}
+
+// recycle gives a frame back to socks[i]'s fill ring, or the free stack.
+func (w *worker) recycle(i int, d afxdp.Desc) {
+	w.addrs[0] = d.Addr
+	if w.socks[i].Fill(w.addrs[:1]) == 0 {
+		w.umem.Free(w.addrs[:1])
 	}
 }
 
-// drainHandoff runs the metadata other workers handed over through the inspector.
-func (w *worker) drainHandoff() bool {
-	any := false
-	for _, r := range w.in {
-		if r == nil {
+// transmit sends the queued frames out of each socket; frames the TX ring has no room
+// for are dropped (counted as TXFull).
+func (w *worker) transmit() {
+	for o, s := range w.socks {
+		m := w.ntx[o]
+		if m == 0 || s == nil {
 			continue
 		}
+		w.ntx[o] = 0
+		descs := w.txd[o][:m]
+		sent := s.Transmit(descs)
+		var fb uint64
+		for _, d := range descs[:sent] {
+			fb += uint64(d.Len)
+		}
+		if sent < m {
+			for k, d := range descs[sent:] {
+				w.addrs[k] = d.Addr
+			}
+			w.umem.Free(w.addrs[:m-sent])
+			w.stats.TXFull.Add(uint64(m - sent))
+		}
+		s.WakeTX()
+		w.stats.Forwarded.Add(uint64(sent))
+		w.stats.FwdBytes.Add(fb)
+	}
+}
+
+// reap takes back the frames the owners have inspected and forwards or drops them as
+// the owners said.
+func (w *worker) reap() bool {
+	any := false
+	for _, l := range w.out {
+		if l == nil {
+			continue
+		}
+		k := 0
+		for h := l.Reap(k); h != nil; h = l.Reap(k) {
+			if h.action == policy.ActionDrop {
+				w.discard(int(h.sock), h.desc)
+			} else {
+				w.pass(int(h.sock), h.desc)
+			}
+			k++
+		}
+		if k > 0 {
+			l.Reaped(k)
+			any = true
+		}
+	}
+	if any {
+		w.transmit()
+	}
+	return any
+}
+
+// sleep waits in poll(2) for frames, a wake-up from a worker that lent this one frames,
+// or 1 ms (frames lent out come back without a wake-up).
+func (w *worker) sleep() {
+	w.sleeping.Store(true)
+	// Re-check after announcing the sleep: a lender that committed before seeing the
+	// flag is caught here, one that commits after it writes the eventfd.
+	for _, l := range w.in {
+		if l != nil && l.Peek(0) != nil {
+			w.sleeping.Store(false)
+			return
+		}
+	}
+	w.stats.Polls.Add(1)
+	unix.Poll(w.fds, 1)
+	w.sleeping.Store(false)
+	var buf [8]byte
+	unix.Read(w.efd, buf[:])
+}
+
+// drainHandoff runs the frames other workers lent this one through its inspector and
+// writes each frame's action back.
+func (w *worker) drainHandoff() bool {
+	any := false
+	for j, l := range w.in {
+		if l == nil {
+			continue
+		}
+		u := w.peers[j].umem
 		for {
 			k := 0
 			for ; k < len(w.frames); k++ {
-				h := r.Peek(k)
+				h := l.Peek(k)
 				if h == nil {
 					break
 				}
-				w.frames[k] = source.Frame{Data: h.data[:h.n], Timestamp: h.ts, WireLen: int(h.wire), Link: packet.LinkEthernet}
+				data := u.Data(h.desc)
+				w.frames[k] = source.Frame{Data: data, Timestamp: h.ts, WireLen: len(data), Link: packet.LinkEthernet}
 			}
 			if k == 0 {
 				break
 			}
 			w.insp.Process(w.frames[:k], w.actions[:k])
-			r.Release(k)
+			for i := range k {
+				l.Peek(i).action = w.actions[i]
+			}
+			l.Release(k)
 			w.stats.HandoffIn.Add(uint64(k))
 			any = true
 		}

@@ -53,12 +53,16 @@ type writer struct {
 	interval time.Duration
 	log      *slog.Logger
 	stats    *WriterStats
+	// wake is signalled (without blocking) by a worker that queued verdicts in a turn,
+	// so they reach the kernel within microseconds instead of at the next tick.
+	wake chan struct{}
 
 	keys []xdp.Key
 	vals []xdp.Verdict
 }
 
-// run drains the rings every interval until stop is closed, then once more.
+// run drains the rings when a worker wakes it and every interval, until stop is
+// closed, then once more.
 func (w *writer) run(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	tick := time.NewTicker(w.interval)
@@ -69,6 +73,8 @@ func (w *writer) run(stop <-chan struct{}, done chan<- struct{}) {
 		case <-stop:
 			w.drain()
 			return
+		case <-w.wake:
+			w.drain()
 		case now := <-tick.C:
 			w.drain()
 			if now.Sub(lastSweep) >= sweepEvery {
