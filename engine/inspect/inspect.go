@@ -84,14 +84,16 @@ type Inspector struct {
 	in  [chunk]flow.Input
 	idx [chunk]int32 // frame index of in[j]
 
-	batch  *features.Batch // flow schema rows awaiting classification
-	rows   []pending       // identity of batch rows
-	scaled *features.Batch // model feature order, scaled (models with a scaler)
+	stage  [][features.NumFeatures]float32 // rows awaiting classification, row-major
+	rows   []pending                       // identity of the staged rows
+	batch  *features.Batch                 // the staged rows in columns (those the models read)
+	scaled *features.Batch                 // model feature order, scaled (models with a scaler)
 	class  []int32
 	prob   []float32
 	clus   []int32
 	score  []float32
 
+	n        int              // rows staged
 	cur      *Models          // the models the scratch space is laid out for
 	classCtr []*atomic.Uint64 // per class of cur: counter in labels
 
@@ -142,6 +144,7 @@ func New(cfg Config, models *atomic.Pointer[Models], sink func(*Verdict)) (*Insp
 		sink:       sink,
 		fixedEarly: cfg.Flow.EarlyPackets != 0,
 		early:      cfg.Flow.EarlyPackets,
+		stage:      make([][features.NumFeatures]float32, n),
 		batch:      features.NewFlowBatch(n),
 		rows:       make([]pending, n),
 		class:      make([]int32, n),
@@ -257,7 +260,9 @@ func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
 	if why != flow.Early && f.EarlyDone {
 		return // classified at its decision point
 	}
-	i := f.WriteRow(in.batch)
+	i := in.n
+	f.Values(&in.stage[i])
+	in.n++
 	r := &in.rows[i]
 	r.key, r.why = f.Key, why
 	r.src, r.sport = f.Src()
@@ -265,7 +270,7 @@ func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
 	r.proto = f.Proto()
 	r.packets = f.FwdPackets() + f.BwdPackets()
 	r.first, r.last = f.First(), f.Last()
-	if in.batch.Full() {
+	if in.n == len(in.stage) {
 		in.classify()
 	}
 }
@@ -300,7 +305,7 @@ func (in *Inspector) use(m *Models) {
 // classify runs the batch through the models and hands every row's verdict to the
 // sink; flows decided at their decision point get the decision as their mark.
 func (in *Inspector) classify() {
-	n := in.batch.Len
+	n := in.n
 	if n == 0 {
 		return
 	}
@@ -308,10 +313,20 @@ func (in *Inspector) classify() {
 	if m != in.cur {
 		in.use(m)
 	}
+	// Rows to columns, only the columns the models read (the tree never looks at
+	// the others, which keep stale values).
 	x := in.batch
+	for _, j := range m.need {
+		col := x.Cols[j][:n]
+		for i := range col {
+			col[i] = in.stage[i][j]
+		}
+	}
+	x.Len = n
 	if m.scaler != nil {
 		s := in.scaled
-		for f, j := range m.cols {
+		for _, f := range m.used {
+			j := m.cols[f]
 			m.scaler.TransformColumn(f, s.Cols[f][:n], x.Cols[j][:n])
 		}
 		s.Len = n
@@ -354,6 +369,7 @@ func (in *Inspector) classify() {
 		in.sink(v)
 	}
 	in.batch.Reset()
+	in.n = 0
 	in.c.batches.Add(1)
 	in.c.classified.Add(uint64(n))
 	in.c.early.Add(early)

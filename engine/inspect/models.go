@@ -3,6 +3,7 @@ package inspect
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/flowsieve/flowsieve/engine/cluster"
 	"github.com/flowsieve/flowsieve/engine/features"
@@ -28,6 +29,8 @@ type Models struct {
 	scaler  *tree.Scaler   // nil: identity
 	cluster *cluster.Model // nil: no anomaly score
 	early   int            // decision point, packets (0: at flow end)
+	used    []int          // model features the tree splits on (all the scaler must transform)
+	need    []int          // flow columns the tree and the k-means model read
 }
 
 // NewModels validates m for the flow engine (schema "flow", every tree and cluster
@@ -69,6 +72,23 @@ func NewModels(m *model.Model, p *policy.Policy) (*Models, error) {
 			return nil, fmt.Errorf("%w: cluster features: %w", ErrModel, err)
 		}
 	}
+	// Only the columns the models read are copied into the batch and scaled.
+	var need []int
+	seen := make([]bool, len(m.Features))
+	for _, nd := range m.Tree.Nodes {
+		if f := int(nd.Feature); f >= 0 && f < len(seen) && !seen[f] {
+			seen[f] = true
+			ms.used = append(ms.used, f)
+			need = append(need, cols[f])
+		}
+	}
+	if m.Cluster != nil {
+		cc, _ := flowColumns(m.Cluster.Features)
+		need = append(need, cc...)
+	}
+	slices.Sort(ms.used)
+	slices.Sort(need)
+	ms.need = slices.Compact(need)
 	if p == nil {
 		if p, err = policy.Compile(policy.Spec{}); err != nil {
 			return nil, fmt.Errorf("%w: default policy: %w", ErrModel, err)
