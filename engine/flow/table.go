@@ -475,7 +475,7 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 
 // after runs the early decision point and TCP termination for the packet just added.
 func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
-	if t.early != 0 && f.Acc.Packets() == t.early && t.sink != nil {
+	if t.early != 0 && f.Acc.Packets() == t.early && !f.EarlyDone && t.sink != nil {
 		t.stats.Sunk[Early]++
 		f.EarlyDone = true
 		t.sink(f, Early)
@@ -604,7 +604,8 @@ func (t *Table) SetMark(k *Key, first int64, mark uint8) bool {
 
 // SetEarlyPackets moves the early decision point (Config.EarlyPackets; 0 turns it
 // off), e.g. when a new model is deployed. Live flows that already passed the new
-// point are not handed to the sink early: they reach it when they end.
+// point are not handed to the sink early: they reach it when they end. A flow is
+// handed over early at most once, also when the point moves past it.
 func (t *Table) SetEarlyPackets(n int) {
 	if n < 0 {
 		n = 0

@@ -365,3 +365,39 @@ func TestMark(t *testing.T) {
 		t.Errorf("after SetMark: Mark %d, want 3", in[0].Mark)
 	}
 }
+
+// TestSetEarlyPackets checks that moving the decision point applies to later packets
+// and that a flow is handed over early at most once when the point moves past it.
+func TestSetEarlyPackets(t *testing.T) {
+	var early []uint64
+	tab, err := New(Config{Seed: 1, EarlyPackets: 2}, func(f *Flow, why Reason) {
+		if why == Early {
+			early = append(early, f.Acc.Packets())
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := int64(time.Millisecond)
+	send := func(n int, from int64) {
+		for i := range n {
+			p := pkt(A, B, 1000, 53, udp, 0, 10)
+			tab.Update(&p, (from+int64(i))*ms, 60)
+		}
+	}
+	send(2, 0) // early at 2
+	tab.SetEarlyPackets(4)
+	send(3, 2) // the flow passes 4: no second early hand-over
+	p := pkt(A, "10.0.0.9", 1000, 53, udp, 0, 10)
+	for i := range 4 { // a new flow: early at 4
+		tab.Update(&p, int64(10+i)*ms, 60)
+	}
+	tab.SetEarlyPackets(0)
+	q := pkt(A, "10.0.0.8", 1000, 53, udp, 0, 10)
+	for i := range 5 {
+		tab.Update(&q, int64(20+i)*ms, 60)
+	}
+	if len(early) != 2 || early[0] != 2 || early[1] != 4 {
+		t.Fatalf("early hand-overs at %v packets, want [2 4]", early)
+	}
+}

@@ -254,63 +254,100 @@ func frameFlows(t *testing.T, tr *traffic) []flowID {
 	return ids
 }
 
-// TestHotSwap swaps model and policy mid-stream: verdicts before the swap follow the
-// old policy, verdicts after it the new one, and no flow is lost or classified twice.
+// TestHotSwap swaps models and policies mid-stream: verdicts before the swap follow
+// the old ones, verdicts after it the new ones, and every flow is classified exactly
+// once across the swap, also when the decision point moves.
 func TestHotSwap(t *testing.T) {
 	tr := genTraffic(900, 21)
-	m1 := trainModel(t, trainOpts{seed: 1})
-	m2 := trainModel(t, trainOpts{seed: 5, cluster: true})
-	ptr := deploy(t, m1, nil)
-	var got []Verdict
-	in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: 8}, ptr, collect(&got))
-	if err != nil {
-		t.Fatal(err)
+	plain := trainModel(t, trainOpts{seed: 1})
+	withCluster := trainModel(t, trainOpts{seed: 5, cluster: true})
+	endOnly := *plain
+	endOnly.DecisionPoint.Packets = 0
+	later := *plain
+	later.DecisionPoint.Packets = 6
+	cases := []struct {
+		name         string
+		from, to     *model.Model
+		pfrom, pto   policy.Spec
+		dropsAfter   bool // the new policy drops floods
+		wantClusters bool // verdicts after the swap carry k-means scores
+	}{
+		{"policy", plain, plain, policy.Spec{}, dropFlood(), true, false},
+		{"model+policy", plain, withCluster, policy.Spec{}, dropFlood(), true, true},
+		{"early to end only", plain, &endOnly, dropFlood(), dropFlood(), true, false},
+		{"end only to early", &endOnly, plain, policy.Spec{}, policy.Spec{}, false, false},
+		{"decision point moves", plain, &later, policy.Spec{}, policy.Spec{}, false, false},
 	}
-	half := len(tr.frames) / 2
-	actions := make([]policy.Action, len(tr.frames))
-	in.Process(tr.frames[:half], actions[:half])
-	before := len(got)
-	for _, a := range actions[:half] {
-		if a != policy.ActionPass {
-			t.Fatal("a frame was dropped under the pass-all policy")
-		}
-	}
-	m2ms, err := NewModels(m2, mustPolicy(t, dropFlood()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ptr.Store(m2ms)
-	in.Process(tr.frames[half:], actions[half:])
-	in.End()
-	if want := len(flowRows(t, tr, decisionPackets)); len(got) != want {
-		t.Fatalf("%d verdicts over the swap, want one per flow: %d", len(got), want)
-	}
-	drops := 0
-	for i, v := range got {
-		if i < before && v.Decision.Action != policy.ActionPass {
-			t.Fatalf("verdict %d before the swap: %v", i, v.Decision.Action)
-		}
-		if i >= before {
-			if (v.Decision.Action == policy.ActionDrop) != (v.Label == "Flood") {
-				t.Fatalf("verdict %d after the swap: %s → %v", i, v.Label, v.Decision.Action)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ptr := deploy(t, tc.from, mustPolicy(t, tc.pfrom))
+			var got []Verdict
+			in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: 8}, ptr, collect(&got))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if v.Decision.Action == policy.ActionDrop {
-				drops++
+			half := len(tr.frames) / 2
+			actions := make([]policy.Action, len(tr.frames))
+			in.Process(tr.frames[:half], actions[:half])
+			in.Flush() // what is pending is decided under the old models
+			before := len(got)
+			next, err := NewModels(tc.to, mustPolicy(t, tc.pto))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	if drops == 0 {
-		t.Fatal("the swapped-in policy dropped nothing")
-	}
-	st := in.Stats()
-	if st.ModelSwaps != 1 {
-		t.Errorf("ModelSwaps %d, want 1", st.ModelSwaps)
-	}
-	if st.DroppedFrames == 0 {
-		t.Errorf("no frame dropped after the swap")
-	}
-	if st.Anomalies == 0 && st.Classified > 0 {
-		t.Logf("no anomalies flagged by the swapped-in cluster model")
+			ptr.Store(next)
+			in.Process(tr.frames[half:], actions[half:])
+			in.End()
+
+			// Every flow exactly once.
+			all := map[flowID]bool{}
+			for _, r := range flowRows(t, tr, 0) {
+				all[r.id] = true
+			}
+			seen := map[flowID]bool{}
+			for _, v := range got {
+				id := idOfVerdict(&v)
+				if !all[id] || seen[id] {
+					t.Fatalf("verdict for unknown or already classified flow %+v", id)
+				}
+				seen[id] = true
+			}
+			if len(seen) != len(all) {
+				t.Fatalf("%d flows classified over the swap, want %d", len(seen), len(all))
+			}
+			drops, scored := 0, 0
+			for i, v := range got {
+				if i < before {
+					want := tc.pfrom.Rules != nil && v.Label == "Flood"
+					if (v.Decision.Action == policy.ActionDrop) != want {
+						t.Fatalf("verdict %d before the swap: %s → %v", i, v.Label, v.Decision.Action)
+					}
+					continue
+				}
+				if (v.Decision.Action == policy.ActionDrop) != (tc.dropsAfter && v.Label == "Flood") {
+					t.Fatalf("verdict %d after the swap: %s → %v", i, v.Label, v.Decision.Action)
+				}
+				if v.Decision.Action == policy.ActionDrop {
+					drops++
+				}
+				if v.Score != 0 {
+					scored++
+				}
+				if v.Early && v.Packets != uint64(tc.to.DecisionPoint.Packets) && v.Packets != uint64(tc.from.DecisionPoint.Packets) {
+					t.Fatalf("early verdict after %d packets", v.Packets)
+				}
+			}
+			if tc.dropsAfter && drops == 0 {
+				t.Error("the swapped-in policy dropped nothing")
+			}
+			if tc.wantClusters != (scored > 0) {
+				t.Errorf("%d verdicts after the swap carry an anomaly score", scored)
+			}
+			if st := in.Stats(); st.ModelSwaps != 1 {
+				t.Errorf("ModelSwaps %d, want 1", st.ModelSwaps)
+			}
+			t.Logf("%d verdicts before the swap, %d after, %d DROP after", before, len(got)-before, drops)
+		})
 	}
 }
 
