@@ -294,3 +294,10 @@ func deploy(t testing.TB, m *model.Model, p *policy.Policy) *atomic.Pointer[Mode
 	ptr.Store(ms)
 	return &ptr
 }
+
+// deployModels returns an atomic pointer holding ms.
+func deployModels(ms *Models) *atomic.Pointer[Models] {
+	var ptr atomic.Pointer[Models]
+	ptr.Store(ms)
+	return &ptr
+}
