@@ -204,3 +204,13 @@ func MeasureEngine(frames []source.Frame, models *inspect.Models, cfg inspect.Co
 	in.End()
 	return float64(len(frames)) / el.Seconds(), in.Stats(), nil
 }
+
+// Measure generates the capture of cfg in memory and measures the engine on it with
+// MeasureEngine: the harness's engine_pps for a scenario, next to its inline rates.
+func Measure(cfg traffic.Config, models *inspect.Models, icfg inspect.Config) (pps float64, stats inspect.Stats, err error) {
+	c, err := Generate(cfg)
+	if err != nil {
+		return 0, inspect.Stats{}, err
+	}
+	return MeasureEngine(c.Frames, models, icfg)
+}

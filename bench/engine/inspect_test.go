@@ -198,6 +198,13 @@ func TestMeasureEngine(t *testing.T) {
 		t.Fatalf("pps %v, stats %+v", pps, st)
 	}
 	t.Logf("engine alone: %.0f pkt/s over %d frames (%d flows classified)", pps, st.Frames, st.Classified)
+	pps, st, err = Measure(traffic.Config{Scenario: "syn-flood", Seed: 3, Duration: 5 * time.Second}, ms, inspect.Config{})
+	if err != nil || pps <= 0 || st.Frames == 0 || st.Classified == 0 {
+		t.Fatalf("Measure: %v pkt/s, stats %+v, %v", pps, st, err)
+	}
+	if _, _, err := Measure(traffic.Config{Scenario: "no-such"}, ms, inspect.Config{}); err == nil {
+		t.Error("Measure: no error for an unknown scenario")
+	}
 	if _, _, err := MeasureEngine(nil, ms, inspect.Config{}); err == nil {
 		t.Error("no error for an empty capture")
 	}
