@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,17 +14,6 @@ import (
 	"github.com/flowsieve/flowsieve/engine/model"
 )
 
-// clusterSharedData returns ../shared/data relative to the module root, skipping when absent.
-func clusterSharedData(t *testing.T, sub string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data %s not found (%v): run inside the project workspace", p, err)
-	}
-	return p
-}
-
 func clusterRunCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := Run(append([]string{"flowsieve"}, args...), &out, &errb)
@@ -31,7 +21,7 @@ func clusterRunCLI(args ...string) (int, string, string) {
 }
 
 func TestClusterCaptures(t *testing.T) {
-	dir := clusterSharedData(t, "aucad/iot-sentinel")
+	dir := shareddata.Dir(t, "aucad/iot-sentinel")
 	data := []string{"--data", filepath.Join(dir, "Aria"), "--data", filepath.Join(dir, "HueBridge"), "--data", filepath.Join(dir, "D-LinkCam")}
 	tmp := t.TempDir()
 	model := filepath.Join(tmp, "km.json")
@@ -86,7 +76,7 @@ func TestClusterCaptures(t *testing.T) {
 }
 
 func TestClusterErrors(t *testing.T) {
-	dir := clusterSharedData(t, "aucad/iot-sentinel")
+	dir := shareddata.Dir(t, "aucad/iot-sentinel")
 	aria := filepath.Join(dir, "Aria")
 	for _, tc := range []struct {
 		name string
@@ -110,7 +100,7 @@ func TestClusterErrors(t *testing.T) {
 }
 
 func TestClusterCSV(t *testing.T) {
-	dir := clusterSharedData(t, "cicids2017-improved/rnd_2500")
+	dir := shareddata.Dir(t, "cicids2017-improved/rnd_2500")
 	code, out, errs := clusterRunCLI("cluster", "--data", filepath.Join(dir, "FTP-Patator_2500.csv"),
 		"--data", filepath.Join(dir, "Portscan_2500.csv"), "--data", filepath.Join(dir, "BENIGN_2500.csv"), "--k", "3", "--json")
 	if code != 0 {
@@ -148,7 +138,7 @@ func TestClusterCSV(t *testing.T) {
 }
 
 func TestClusterInto(t *testing.T) {
-	dir := clusterSharedData(t, "aucad/iot-sentinel")
+	dir := shareddata.Dir(t, "aucad/iot-sentinel")
 	_, file, _, _ := runtime.Caller(0)
 	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "engine", "tree", "testdata", "gini_depth8.model.json"))
 	if err != nil {
@@ -170,7 +160,7 @@ func TestClusterInto(t *testing.T) {
 		t.Fatalf("after --into: cluster %v, classes %v", m.Cluster, m.Classes)
 	}
 	// CIC columns outside the flow schema cannot go into a flow-schema model.
-	cic := clusterSharedData(t, "cicids2017-improved/rnd_2500")
+	cic := shareddata.Dir(t, "cicids2017-improved/rnd_2500")
 	code, _, errs = clusterRunCLI("cluster", "--data", filepath.Join(cic, "Botnet_736.csv"), "--k", "2", "--into", path)
 	if code == 0 || !strings.Contains(errs, "not a flow feature") {
 		t.Errorf("exit %d, stderr %q: want a refusal naming the feature", code, errs)

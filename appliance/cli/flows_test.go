@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,10 +154,7 @@ func TestFlowsCSV(t *testing.T) {
 }
 
 func TestFlowsDeterministic(t *testing.T) {
-	data := filepath.Join("..", "..", "..", "shared", "data", "ndpi", "pcap", "1kxun.pcap")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("shared capture absent (%v)", err)
-	}
+	data := shareddata.Dir(t, "ndpi", "pcap", "1kxun.pcap")
 	first, stderr, code := run(t, "flows", "--format", "jsonl", data)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

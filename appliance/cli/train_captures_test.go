@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,21 +10,8 @@ import (
 	"github.com/flowsieve/flowsieve/engine/model"
 )
 
-// sharedDataDir returns ../shared/data from the module root, skipping when absent.
-func sharedDataDir(t *testing.T) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data set not available at %s: %v", d, err)
-	}
-	return d
-}
-
 func TestTrainFromCaptures(t *testing.T) {
-	data := sharedDataDir(t)
+	data := shareddata.Dir(t)
 	dir := t.TempDir()
 	lab := filepath.Join(dir, "labels.csv")
 	os.WriteFile(lab, []byte("src,label\n172.16.0.5,DDoS\n*,BENIGN\n"), 0o644)

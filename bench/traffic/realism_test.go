@@ -3,6 +3,7 @@ package traffic
 import (
 	"errors"
 	"fmt"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"io"
 	"math"
 	"net/netip"
@@ -18,30 +19,6 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/source"
 )
-
-// dataDir finds ../shared/data from the module root, or skips.
-func dataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("real captures not available at %s (%v): realism comparison skipped", d, err)
-	}
-	return d
-}
 
 // trafficStats summarises one direction of a capture: the packets a filter selects.
 type trafficStats struct {
@@ -248,7 +225,7 @@ func genStats(t *testing.T, cfg Config, sel selector) *trafficStats {
 // the comparison table and fails when the dominant TCP flags differ or the median
 // packet size is off by more than the stated tolerance.
 func TestRealism(t *testing.T) {
-	data := dataDir(t)
+	data := shareddata.Dir(t)
 	cases := []struct {
 		scenario string
 		file     string

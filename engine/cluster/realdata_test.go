@@ -1,25 +1,14 @@
 package cluster
 
 import (
-	"os"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"testing"
 
 	"github.com/flowsieve/flowsieve/engine/dataset"
 	"github.com/flowsieve/flowsieve/engine/features"
 )
-
-func cicDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "cicids2017-improved", "rnd_2500")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("CIC-IDS2017 sample not found at %s: %v", dir, err)
-	}
-	return dir
-}
 
 // finiteRows returns the rows of x whose values are all finite (CICFlowMeter writes
 // NaN/Inf rates for zero-length flows).
@@ -42,7 +31,7 @@ func finiteRows(x *features.Batch) *features.Batch {
 // attacks that look like short benign exchanges (port scans, FTP brute force) score
 // higher than benign flows but stay within the loose p99 radius.
 func TestAnomalyOnCICIDS2017(t *testing.T) {
-	dir := cicDir(t)
+	dir := shareddata.Dir(t, "cicids2017-improved", "rnd_2500")
 	load := func(name string) *features.Batch {
 		ds, err := dataset.Load([]string{filepath.Join(dir, name)}, dataset.Options{})
 		if err != nil {
@@ -128,12 +117,7 @@ func TestAnomalyOnCICIDS2017(t *testing.T) {
 // BenchmarkFitCIC fits k=8 (standardised, scikit-learn's defaults otherwise) on the
 // finite rows of the whole CIC-IDS2017 sample.
 func BenchmarkFitCIC(b *testing.B) {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "cicids2017-improved", "rnd_2500")
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-	if len(paths) == 0 {
-		b.Skipf("CIC-IDS2017 sample not found at %s", dir)
-	}
+	paths, _ := filepath.Glob(filepath.Join(shareddata.Dir(b, "cicids2017-improved", "rnd_2500"), "*.csv"))
 	ds, err := dataset.Load(paths, dataset.Options{})
 	if err != nil {
 		b.Fatal(err)

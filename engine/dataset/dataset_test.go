@@ -3,6 +3,7 @@ package dataset
 import (
 	"compress/gzip"
 	"errors"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,30 +14,6 @@ import (
 
 	"github.com/flowsieve/flowsieve/engine/features"
 )
-
-// sharedData returns ../shared/data relative to the module root, skipping when absent.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data set not available at %s: %v", d, err)
-	}
-	return d
-}
 
 func write(t *testing.T, name, text string, gz bool) string {
 	t.Helper()
@@ -243,7 +220,7 @@ func TestCanonical(t *testing.T) {
 }
 
 func TestRealData(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	cic, _ := filepath.Glob(filepath.Join(data, "cicids2017-improved", "rnd_2500", "*.csv"))
 	tests := []struct {
 		name    string

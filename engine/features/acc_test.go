@@ -3,6 +3,7 @@ package features
 import (
 	"encoding/csv"
 	"errors"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -11,30 +12,6 @@ import (
 	"strconv"
 	"testing"
 )
-
-// sharedData returns ../shared/data seen from the module root, or skips the test.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data set absent (%v): skipping the comparison with real CICFlowMeter output", err)
-	}
-	return d
-}
 
 func TestStatMatchesTwoPass(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -118,7 +95,7 @@ func cicRow(t *testing.T, path, id string) map[string]string {
 // sizes and times reconstructed from the row itself) and compares every feature
 // with the value CICFlowMeter wrote.
 func TestValuesMatchCICFlowMeter(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	us := int64(1000)
 	cases := []struct {
 		file, id string

@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -201,7 +202,7 @@ func BenchmarkEngine(b *testing.B) {
 		runEngine(b, syntheticCapture(1<<20, 10_000), 10_000)
 	})
 	b.Run("capture=cicddos2019", func(b *testing.B) {
-		files, _ := filepath.Glob(filepath.Join(sharedData(b), "cicddos2019-lucid", "*"))
+		files, _ := filepath.Glob(filepath.Join(shareddata.Dir(b), "cicddos2019-lucid", "*"))
 		for _, f := range files {
 			if st, err := os.Stat(f); err == nil && !st.IsDir() && filepath.Ext(f) != ".md" && filepath.Ext(f) != ".txt" {
 				runEngine(b, loadCapture(b, f), 1<<16)

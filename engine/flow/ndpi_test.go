@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,30 +17,6 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/source"
 )
-
-// sharedData returns ../shared/data seen from the module root, or skips the test.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data set absent (%v): skipping the comparison with real third-party output", err)
-	}
-	return d
-}
 
 // tuple is an unordered 5-tuple: lo ≤ hi as printed endpoints.
 type tuple struct {
@@ -213,7 +190,7 @@ func cause(k tuple, want tally, got *ours) string {
 // capture in ../shared/data/ndpi. At least 97% of the 5-tuples must agree exactly;
 // every disagreement is attributed to a known cause or reported as unexplained.
 func TestAgreesWithNDPI(t *testing.T) {
-	dir := filepath.Join(sharedData(t), "ndpi")
+	dir := filepath.Join(shareddata.Dir(t), "ndpi")
 	outs, err := filepath.Glob(filepath.Join(dir, "result", "*.out"))
 	if err != nil || len(outs) == 0 {
 		t.Skipf("no nDPI results under %s", dir)
@@ -299,7 +276,7 @@ func TestAgreesWithNDPI(t *testing.T) {
 // every packet the decoder accepted lands in exactly one flow, and read errors name
 // the file.
 func TestOfflineRealCaptures(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	var files []string
 	for _, dir := range []string{"zeek-traces", "debian-pkg-pcaps", "stopddos"} {
 		filepath.WalkDir(filepath.Join(data, dir), func(p string, d os.DirEntry, err error) error {

@@ -3,6 +3,7 @@ package packet_test
 import (
 	"errors"
 	"fmt"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,30 +14,6 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/source"
 )
-
-// sharedData returns ../shared/data/sub relative to the module root, or skips.
-func sharedData(t testing.TB, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found; shared data unavailable")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data %s absent (%v): real-capture test skipped", p, err)
-	}
-	return p
-}
 
 // captures opens every capture under dir (files that are not captures are skipped
 // by their magic bytes, as source reports them) and calls fn for each frame.
@@ -89,7 +66,7 @@ func TestDecodeRealCaptures(t *testing.T) {
 			perFile := map[string]int{}
 			var ip4, ip6, l4, frags int
 			var p packet.Packet
-			files := captures(t, sharedData(t, dir), func(path string, f *source.Frame) {
+			files := captures(t, shareddata.Dir(t, dir), func(path string, f *source.Frame) {
 				err := packet.Decode(f.Link, f.Data, &p)
 				c.Count(err)
 				links[f.Link]++
@@ -176,7 +153,7 @@ func sorted(m map[packet.LinkType]int) string {
 func BenchmarkDecodeCapture(b *testing.B) {
 	for _, name := range []string{"stopddos/pkt.TCP.synflood.spoofed.pcap", "stopddos/amp.dns.RRSIG.fragmented.pcap", "zeek-traces/echo-connections.pcap.gz"} {
 		b.Run(filepath.Base(name), func(b *testing.B) {
-			r, err := source.Open(sharedData(b, name))
+			r, err := source.Open(shareddata.Dir(b, name))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"io"
 	"os"
 	"path/filepath"
@@ -454,7 +455,7 @@ func TestNextAllocs(t *testing.T) {
 func TestRealCaptures(t *testing.T) {
 	var files []string
 	for _, dir := range []string{"stopddos", "debian-pkg-pcaps", "zeek-traces"} {
-		files = append(files, captureFiles(t, sharedData(t, dir))...)
+		files = append(files, captureFiles(t, shareddata.Dir(t, dir))...)
 	}
 	formats := map[string]int{}
 	total := 0

@@ -157,30 +157,6 @@ func readAllMaybeGzip(t testing.TB, path string) []byte {
 	return b
 }
 
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t testing.TB, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found; shared data unavailable")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data %s absent (%v): real-capture test skipped", p, err)
-	}
-	return p
-}
-
 // captureFiles lists every regular file under dir except READMEs.
 func captureFiles(t testing.TB, dir string) []string {
 	t.Helper()

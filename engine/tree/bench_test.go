@@ -2,6 +2,7 @@ package tree
 
 import (
 	"fmt"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -85,7 +86,7 @@ func BenchmarkPredict(b *testing.B) {
 		t, test := benchTree(b, depth)
 		benchPredict(b, fmt.Sprintf("depth=%d", depth), t, test)
 	}
-	paths, _ := filepath.Glob(filepath.Join(sharedData(b), "cicids2017-improved", "rnd_2500", "*.csv"))
+	paths, _ := filepath.Glob(filepath.Join(shareddata.Dir(b), "cicids2017-improved", "rnd_2500", "*.csv"))
 	d, err := dataset.Load(paths, dataset.Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -1,40 +1,16 @@
 package tree
 
 import (
-	"os"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"path/filepath"
 	"testing"
 
 	"github.com/flowsieve/flowsieve/engine/dataset"
 )
 
-// sharedData returns ../shared/data relative to the module root, skipping when absent.
-func sharedData(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		tb.Skipf("shared data set not available at %s: %v", d, err)
-	}
-	return d
-}
-
 func loadReal(tb testing.TB, rel string) (*dataset.Dataset, []int32, []string) {
 	tb.Helper()
-	paths, _ := filepath.Glob(filepath.Join(sharedData(tb), rel))
+	paths, _ := filepath.Glob(filepath.Join(shareddata.Dir(tb), rel))
 	d, err := dataset.Load(paths, dataset.Options{})
 	if err != nil {
 		tb.Fatal(err)
