@@ -233,6 +233,9 @@ func (in *Inspector) chunk(frames []source.Frame, actions []policy.Action) {
 // Flush classifies the rows pending in the batch (call it on a timer so a quiet
 // link does not hold decisions back). Live flows stay in the table.
 func (in *Inspector) Flush() {
+	if in.n == 0 {
+		return // nothing changed since Process, Expire or End published
+	}
 	in.classify()
 	in.publish()
 }
