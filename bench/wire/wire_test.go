@@ -115,15 +115,23 @@ func train(t *testing.T, dir string) string {
 	return model
 }
 
-const policyYAML = `version: 1
+// policyYAML is the test policy; floodScope is the scope of the DoS Hulk rule.
+func policyYAML(floodScope string) string {
+	return `version: 1
 rules:
   - name: tag-slow
     labels: "` + tagLabel + `"
     action: TAG
     dscp: 46
     ttl: 5m
+  - name: flood
+    labels: "DoS Hulk"
+    min_probability: 0.9
+    action: DROP
+    scope: ` + floodScope + `
+    ttl: 5m
   - name: attacks
-    labels: ["SYN Flood", "DoS Hulk", "PortScan", "DoS slowloris"]
+    labels: ["SYN Flood", "PortScan", "DoS slowloris"]
     min_probability: 0.9
     action: DROP
     ttl: 5m
@@ -131,6 +139,7 @@ default:
   action: PASS
   ttl: 5m
 `
+}
 
 // daemon is a `flowsieve run` child process inside the appliance namespace.
 type daemon struct {
@@ -139,8 +148,20 @@ type daemon struct {
 	done chan error
 }
 
-func startDaemon(t *testing.T, tp *topo, dir, model, pinDir string, keep bool) *daemon {
+func startDaemon(t *testing.T, tp *topo, dir, model, pinDir string, keep bool, floodScope string) *daemon {
 	t.Helper()
+	d, err := launch(tp, dir, model, pinDir, keep, floodScope)
+	if d != nil {
+		t.Cleanup(func() { d.stop(t, syscall.SIGKILL) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// launch starts the daemon and waits until /healthz answers ok.
+func launch(tp *topo, dir, model, pinDir string, keep bool, floodScope string) (*daemon, error) {
 	cfg := fmt.Sprintf(`mode: inline
 interfaces: {in: a0, out: a1}
 queues: 2
@@ -155,47 +176,49 @@ control: {socket: %s}
 log: {level: %s}
 `, pinDir, keep, earlyPackets, model, filepath.Join(dir, "state"), filepath.Join(dir, "control.sock"), logLevel())
 	if err := os.WriteFile(filepath.Join(dir, "flowsieve.yaml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policyYAML), 0o600); err != nil {
-		t.Fatal(err)
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policyYAML(floodScope)), 0o600); err != nil {
+		return nil, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	d := &daemon{log: &bytes.Buffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command("ip", "netns", "exec", tp.app.Name(), exe, "run", "--config", filepath.Join(dir, "flowsieve.yaml"))
 	d.cmd.Env = append(os.Environ(), envDaemon+"=1")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() { d.stop(t, syscall.SIGKILL) })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		body, err := scrape(tp.app, "/healthz")
 		if err == nil && strings.TrimSpace(body) == "ok" {
-			return d
+			return d, nil
 		}
 		select {
 		case err := <-d.done:
 			d.done <- err
-			t.Fatalf("daemon exited during start-up (%v):\n%s", err, d.log.String())
+			return d, fmt.Errorf("daemon exited during start-up (%v):\n%s", err, d.log.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("daemon not healthy after 20 s (%v):\n%s", err, d.log.String())
+			return d, fmt.Errorf("daemon not healthy after 20 s (%v):\n%s", err, d.log.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
 // stop signals the daemon and waits for it (idempotent).
 func (d *daemon) stop(t *testing.T, sig syscall.Signal) error {
-	if d.cmd.ProcessState != nil {
-		return nil
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return err
+	default:
 	}
 	// ip netns exec execs the binary, so the PID is the daemon's.
 	d.cmd.Process.Signal(sig)
@@ -359,6 +382,8 @@ type sent struct {
 	toSrv   bool // client → server (else server → client)
 	after   bool // the frame comes after its flow's early decision point
 	flowKey xdp.Key
+	src     netip.Addr
+	at      time.Duration // when it was sent, since the start of the replay
 }
 
 // replay generates the test mix and sends it in real time from both ends, returning
@@ -405,11 +430,11 @@ func replay(t *testing.T, tp *topo, seed uint64, dur time.Duration, during func(
 				during(time.Since(start))
 			}
 		}
-		s := sent{id: frameID(f), label: label.String()}
+		s := sent{id: frameID(f), label: label.String(), at: time.Since(start)}
 		if len(f) >= 34 && binary.BigEndian.Uint16(f[12:]) == 0x0800 {
 			src := netip.AddrFrom4([4]byte(f[26:30]))
 			dst := netip.AddrFrom4([4]byte(f[30:34]))
-			s.toSrv = !servers.Contains(src)
+			s.toSrv, s.src = !servers.Contains(src), src
 			ihl := int(f[14]&0xf) * 4
 			var sp, dp uint16
 			proto := f[23]
@@ -519,6 +544,23 @@ func leakedAfter(frames []sent, rcv *received) []sent {
 	return out
 }
 
+// mountBPF mounts a bpffs instance for the test in the host's mount namespace and
+// returns its path. `ip netns exec` gives the daemon a private /sys, so pins under
+// /sys/fs/bpf would vanish with its process; a bpffs mounted elsewhere is shared with
+// it and outlives it, as the host's /sys/fs/bpf does for a daemon run without ip netns.
+func mountBPF(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bpf")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatalf("mount bpffs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
 func testPinDir(name string) string {
 	return fmt.Sprintf("/sys/fs/bpf/fs-wire-%s-%d", name, os.Getpid())
 }
@@ -534,7 +576,7 @@ func TestWireInline(t *testing.T) {
 	tp := newTopo(t, 2)
 	pin := testPinDir("inline")
 	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false)
+	d := startDaemon(t, tp, dir, model, pin, false, "flow")
 
 	start := time.Now()
 	frames, rcv := replay(t, tp, 7, 10*time.Second, nil)
@@ -609,5 +651,131 @@ func TestWireInline(t *testing.T) {
 			t.Logf("benign flow %v: %d frames lost", k, n)
 		}
 		t.Logf("daemon log:\n%s", d.log.String())
+	}
+}
+
+// TestWireKillRestart kills the daemon with SIGKILL in the middle of a replay: the
+// pinned program keeps forwarding (fail open) within a second and keeps enforcing the
+// DROP verdicts written before (a source-scoped DROP of the flooding host); a restarted daemon picks up the pinned maps and
+// counters and inspects again.
+func TestWireKillRestart(t *testing.T) {
+	kerneltest.Require(t)
+	dir := t.TempDir()
+	model := train(t, dir)
+	tp := newTopo(t, 2)
+	pin := filepath.Join(mountBPF(t), "flowsieve")
+	d := startDaemon(t, tp, dir, model, pin, true, "source")
+
+	const killAt, restartAt = 3 * time.Second, 6 * time.Second
+	var (
+		mu          sync.Mutex
+		killed      time.Duration
+		restarted   time.Duration
+		d2          *daemon
+		restartErr  error
+		dropsBefore float64
+	)
+	done := make(chan struct{})
+	frames, rcv := replay(t, tp, 7, 9*time.Second, func(el time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case el >= killAt && killed == 0:
+			if m, err := scrape(tp.app, "/metrics"); err == nil {
+				dropsBefore = metric(m, "flowsieve_xdp_packets_total", `counter="drop"`)
+			}
+			d.cmd.Process.Kill()
+			killed = el
+		case el >= restartAt && restarted == 0:
+			restarted = el
+			go func() {
+				defer close(done)
+				nd, err := launch(tp, dir, model, pin, true, "source")
+				mu.Lock()
+				d2, restartErr = nd, err
+				mu.Unlock()
+			}()
+		}
+	})
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if d2 != nil {
+		t.Cleanup(func() { d2.stop(t, syscall.SIGKILL) })
+	}
+	if restartErr != nil {
+		t.Fatalf("restart: %v", restartErr)
+	}
+	if <-d.done; true {
+		d.done <- nil
+	}
+	t.Logf("killed at %v, restarted at %v", killed.Round(time.Millisecond), restarted.Round(time.Millisecond))
+
+	// While the daemon is down (from a second after the kill to the restart), benign
+	// traffic flows through the kernel, and flows decided DROP before the kill stay
+	// dropped.
+	left := map[uint64]int{}
+	for k, v := range rcv.count {
+		left[k] = v
+	}
+	decidedDrop := map[netip.Addr]bool{}
+	var benign, benignOK, enforced, enforcedDropped int
+	for _, s := range frames {
+		got := left[s.id] > 0
+		if got {
+			left[s.id]--
+		}
+		switch {
+		case s.at < killed:
+			// An attacker whose frames past the decision point were dropped before the
+			// kill got a source-scoped DROP (the policy's flood rule).
+			if s.after && !got && s.toSrv && s.label == "DoS Hulk" {
+				decidedDrop[s.src] = true
+			}
+		case s.at >= killed+time.Second && s.at < restarted:
+			if s.label == "BENIGN" {
+				benign++
+				if got {
+					benignOK++
+				}
+			} else if s.toSrv && decidedDrop[s.src] {
+				enforced++
+				if !got {
+					enforcedDropped++
+				}
+			}
+		}
+	}
+	t.Logf("daemon down: benign delivered %d of %d; frames from sources dropped before the kill: %d of %d dropped",
+		benignOK, benign, enforcedDropped, enforced)
+	if benign == 0 || float64(benignOK) < 0.995*float64(benign) {
+		t.Errorf("daemon down: benign delivered %d of %d, want >= 99.5%%", benignOK, benign)
+	}
+	if enforced == 0 || enforcedDropped != enforced {
+		t.Errorf("daemon down: %d of %d frames from sources decided DROP before the kill were dropped, want all", enforcedDropped, enforced)
+	}
+
+	// The restarted daemon reuses the pinned maps: the program's counters go on from
+	// where they were, and it inspects and classifies again.
+	m, err := scrape(tp.app, "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(m, "\n") {
+		if strings.HasPrefix(line, "flowsieve_xdp_packets_total") && !strings.HasSuffix(line, " 0") {
+			t.Log(line)
+		}
+	}
+	if drops := metric(m, "flowsieve_xdp_packets_total", `counter="drop"`); drops < dropsBefore || dropsBefore == 0 {
+		t.Errorf("xdp drop counter %v after the restart, %v before the kill: pinned state not reused", drops, dropsBefore)
+	}
+	if n := metric(m, "flowsieve_queue_packets_total", `action="received"`); n == 0 {
+		t.Error("the restarted daemon received no frame")
+	}
+	if err := d2.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("restarted daemon exit: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("restarted daemon log:\n%s", d2.log.String())
 	}
 }
