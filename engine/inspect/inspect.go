@@ -230,6 +230,11 @@ func (in *Inspector) chunk(frames []source.Frame, actions []policy.Action) {
 	}
 }
 
+// Pending returns the number of flows waiting for classification in the batch: a
+// worker that flushes on a timer can skip or delay tiny batches (the k-means kernel
+// is vectorised over 8 rows and more).
+func (in *Inspector) Pending() int { return in.n }
+
 // Flush classifies the rows pending in the batch (call it on a timer so a quiet
 // link does not hold decisions back). Live flows stay in the table.
 func (in *Inspector) Flush() {

@@ -520,3 +520,22 @@ func TestStatsConcurrent(t *testing.T) {
 		t.Errorf("flows %d, ended %d; early handed over %d, classified early %d", st.Flows, ended, st.Ended[flow.Early], st.Early)
 	}
 }
+
+// TestPending checks that Pending counts the rows waiting and Flush empties them.
+func TestPending(t *testing.T) {
+	tr := genTraffic(90, 2)
+	got := 0
+	in, err := New(Config{Flow: flow.Config{Seed: 1}, BatchSize: 1000}, deploy(t, trainModel(t, trainOpts{seed: 1}), nil), func(*Verdict) { got++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Process(tr.frames, nil)
+	n := in.Pending()
+	if n == 0 || got != 0 {
+		t.Fatalf("pending %d, verdicts %d before Flush", n, got)
+	}
+	in.Flush()
+	if in.Pending() != 0 || got != n {
+		t.Fatalf("after Flush: pending %d, verdicts %d, want 0 and %d", in.Pending(), got, n)
+	}
+}
