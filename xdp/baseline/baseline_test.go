@@ -1,0 +1,55 @@
+package baseline
+
+import (
+	"testing"
+
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/sender"
+)
+
+// TestDropCounts sends frames into a veth whose far end runs the bare drop
+// program and checks every one was counted.
+func TestDropCounts(t *testing.T) {
+	kerneltest.Require(t)
+	var nss [2]*netns.NS
+	for i := range nss {
+		ns, err := netns.New("fs-baseline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ns.Close() })
+		nss[i] = ns
+	}
+	if err := netns.AddVeth(netns.Veth{Name: "bls0", Peer: "blr0", NS: nss[0], PeerNS: nss[1]}); err != nil {
+		t.Fatal(err)
+	}
+	var d *Drop
+	if err := nss[1].Do(func() (err error) { d, err = AttachDrop("blr0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := nss[1].Do(func() error { _, err := AttachDrop("nope0"); return err }); err == nil {
+		t.Error("AttachDrop on a missing interface: no error")
+	}
+	s, err := sender.New(nss[0], "bls0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	frame := make([]byte, 60)
+	copy(frame, []byte{2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45})
+	const n = 5000
+	sent, err := s.Send(frame, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The interface's own chatter (IPv6 router solicitation, MLD) may add a few.
+	if got < sent || got > sent+16 {
+		t.Fatalf("counted %d, sent %d", got, sent)
+	}
+}
