@@ -372,6 +372,9 @@ func TestNewModelsRejects(t *testing.T) {
 		}), "Bogus Feature"},
 		{"decision point", clone(func(m *model.Model) { m.DecisionPoint.Packets = -1 }), "decision_point"},
 		{"no classes", clone(func(m *model.Model) { m.Classes = nil }), "classes"},
+		{"fewer classes than the tree", clone(func(m *model.Model) { m.Classes = m.Classes[:2] }), "3 classes"},
+		{"fewer features than the tree", clone(func(m *model.Model) { m.Features = m.Features[:10] }), "features"},
+		{"no tree", clone(func(m *model.Model) { m.Tree = nil }), "no model"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

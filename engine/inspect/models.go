@@ -47,6 +47,12 @@ func NewModels(m *model.Model, p *policy.Policy) (*Models, error) {
 	if len(m.Classes) == 0 {
 		return nil, fmt.Errorf("%w: no classes", ErrModel)
 	}
+	if m.Tree.NumClasses != len(m.Classes) {
+		return nil, fmt.Errorf("%w: the tree has %d classes, the model names %d", ErrModel, m.Tree.NumClasses, len(m.Classes))
+	}
+	if m.Tree.NumFeatures != len(m.Features) {
+		return nil, fmt.Errorf("%w: the tree has %d features, the model names %d", ErrModel, m.Tree.NumFeatures, len(m.Features))
+	}
 	if m.DecisionPoint.Packets < 0 {
 		return nil, fmt.Errorf("%w: decision_point.packets %d is negative", ErrModel, m.DecisionPoint.Packets)
 	}
