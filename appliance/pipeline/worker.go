@@ -354,14 +354,21 @@ func (w *worker) reap() bool {
 	return any
 }
 
-// sleep waits in poll(2) for frames, a wake-up from a worker that lent this one frames,
-// or 1 ms (frames lent out come back without a wake-up).
+// sleep waits in poll(2), up to 1 ms, for frames or a wake-up from a worker that lent
+// this one frames; it does not sleep while frames it lent are still out.
 func (w *worker) sleep() {
 	w.sleeping.Store(true)
 	// Re-check after announcing the sleep: a lender that committed before seeing the
 	// flag is caught here, one that commits after it writes the eventfd.
 	for _, l := range w.in {
 		if l != nil && l.Peek(0) != nil {
+			w.sleeping.Store(false)
+			return
+		}
+	}
+	// Frames lent to owners come back without a wake-up: spin until they have.
+	for _, l := range w.out {
+		if l != nil && l.Lent() > 0 {
 			w.sleeping.Store(false)
 			return
 		}
