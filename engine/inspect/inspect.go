@@ -22,6 +22,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -104,6 +105,10 @@ type Inspector struct {
 	labels map[string]*atomic.Uint64 // classified flows per label, over all models
 }
 
+// ErrConfig is returned by New for an invalid configuration (the flow table's own
+// errors wrap flow.ErrConfig).
+var ErrConfig = errors.New("inspect: invalid configuration")
+
 // chunk is how many frames Process decodes before handing them to the table.
 const chunk = 64
 
@@ -130,13 +135,13 @@ func New(cfg Config, models *atomic.Pointer[Models], sink func(*Verdict)) (*Insp
 		return nil, fmt.Errorf("%w: no models deployed", ErrModel)
 	}
 	if sink == nil {
-		return nil, fmt.Errorf("inspect: nil verdict sink")
+		return nil, fmt.Errorf("%w: nil verdict sink", ErrConfig)
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.BatchSize < 1 || cfg.BatchSize > 1<<16 {
-		return nil, fmt.Errorf("%w: batch size %d is not in 1..65536", flow.ErrConfig, cfg.BatchSize)
+		return nil, fmt.Errorf("%w: batch size %d is not in 1..65536", ErrConfig, cfg.BatchSize)
 	}
 	n := cfg.BatchSize
 	in := &Inspector{

@@ -387,8 +387,19 @@ func TestNewModelsRejects(t *testing.T) {
 	if _, err := New(Config{}, &atomic.Pointer[Models]{}, func(*Verdict) {}); !errors.Is(err, ErrModel) {
 		t.Errorf("New with no models: %v", err)
 	}
-	if _, err := New(Config{BatchSize: -1}, deploy(t, good, nil), func(*Verdict) {}); err == nil {
-		t.Errorf("New with batch size -1: no error")
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		sink func(*Verdict)
+		want error
+	}{
+		{"batch size", Config{BatchSize: -1}, func(*Verdict) {}, ErrConfig},
+		{"sink", Config{}, nil, ErrConfig},
+		{"flow table", Config{Flow: flow.Config{Capacity: -5}}, func(*Verdict) {}, flow.ErrConfig},
+	} {
+		if _, err := New(tc.cfg, deploy(t, good, nil), tc.sink); !errors.Is(err, tc.want) {
+			t.Errorf("New with a bad %s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
 
