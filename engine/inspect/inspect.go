@@ -167,7 +167,8 @@ func New(cfg Config, models *atomic.Pointer[Models], sink func(*Verdict)) (*Insp
 	return in, nil
 }
 
-// Table returns the inspector's flow table (for its Stats and Len; do not feed it).
+// Table returns the inspector's flow table, for its Len and Capacity on the worker's
+// goroutine (other goroutines use Stats). Do not feed it.
 func (in *Inspector) Table() *flow.Table { return in.table }
 
 // Process decodes frames, accounts them to their flows and classifies flows that
@@ -252,6 +253,8 @@ func (in *Inspector) Flush() {
 
 // Expire ends every flow that timed out at now (unix ns) and classifies what is
 // pending. Call it when the link is quiet, so flows end without further packets.
+// It walks the whole flow table (flow.Table.Expire): about 1 ms per 64K flows of
+// capacity here, so call it every so often, not every turn.
 func (in *Inspector) Expire(now int64) {
 	in.table.Expire(now)
 	in.classify()
@@ -356,7 +359,7 @@ func (in *Inspector) classify() {
 	} else {
 		clear(score)
 	}
-	var byAction [numActions]uint64
+	var byAction [NumActions]uint64
 	early := uint64(0)
 	v := &in.v
 	for i := range n {
@@ -375,7 +378,7 @@ func (in *Inspector) classify() {
 		if v.Anomaly {
 			anomalies++
 		}
-		if int(v.Decision.Action) < numActions {
+		if int(v.Decision.Action) < NumActions {
 			byAction[v.Decision.Action]++
 		}
 		in.classCtr[c].Add(1)

@@ -7,8 +7,9 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 )
 
-// numActions is the number of policy actions (PASS, DROP, TAG, ALERT).
-const numActions = 4
+// NumActions is the number of policy actions (PASS, DROP, TAG, ALERT): the size of
+// Stats.Verdicts, indexed by policy.Action.
+const NumActions = 4
 
 // Stats counts what an Inspector did. It is a snapshot: Stats may be called from any
 // goroutine while the worker runs (metrics scrapes); counters are published after
@@ -25,7 +26,7 @@ type Stats struct {
 	Classified    uint64                  // flows classified (verdicts)
 	Early         uint64                  // of those, at the early decision point
 	Anomalies     uint64                  // verdicts flagged anomalous by the k-means model
-	Verdicts      [numActions]uint64      // verdicts by policy action (index policy.Action)
+	Verdicts      [NumActions]uint64      // verdicts by policy action (index policy.Action)
 	DroppedFrames uint64                  // frames Process reported DROP (flow decided DROP)
 	ByLabel       map[string]uint64       // verdicts per class label, over every model deployed
 	ModelSwaps    uint64                  // model changes picked up from the pointer
@@ -40,7 +41,7 @@ type counters struct {
 	live                                                        atomic.Int64
 	decode                                                      [packet.NumReasons]atomic.Uint64
 	ended                                                       [flow.NumReasons]atomic.Uint64
-	verdicts                                                    [numActions]atomic.Uint64
+	verdicts                                                    [NumActions]atomic.Uint64
 }
 
 // publish copies the flow table's counters (owned by the worker) into the atomics.
