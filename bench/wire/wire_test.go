@@ -162,8 +162,11 @@ func startDaemon(t *testing.T, tp *topo, dir, model, pinDir string, keep bool, f
 
 // launch starts the daemon and waits until /healthz answers ok.
 func launch(tp *topo, dir, model, pinDir string, keep bool, floodScope string) (*daemon, error) {
-	cfg := fmt.Sprintf(`mode: inline
-interfaces: {in: a0, out: a1}
+	mode := "mode: inline\ninterfaces: {in: a0, out: a1}"
+	if floodScope == "monitor" { // monitor mode on a0 (the policy's flood rule is per flow)
+		mode, floodScope = "mode: monitor\ninterfaces: {monitor: a0}", "flow"
+	}
+	cfg := fmt.Sprintf(mode+`
 queues: 2
 xdp: {mode: native, pin_dir: %s, keep_state_on_exit: %v}
 flow: {early_packets: %d, idle_timeout: 5s, active_timeout: 2m, capacity: 65536}
@@ -834,5 +837,50 @@ func TestWireReload(t *testing.T) {
 	}
 	if !strings.Contains(d.log.String(), "reload rejected") {
 		t.Errorf("the rejected reload was not logged:\n%s", d.log.String())
+	}
+}
+
+// TestWireMonitor runs the daemon in monitor mode on the appliance's client-side
+// interface: the traffic the client sends is inspected and classified and verdicts are
+// written, and nothing is forwarded by user space.
+func TestWireMonitor(t *testing.T) {
+	kerneltest.Require(t)
+	dir := t.TempDir()
+	model := train(t, dir)
+	tp := newTopo(t, 2)
+	pin := testPinDir("monitor")
+	t.Cleanup(func() { os.RemoveAll(pin) })
+	d := startDaemon(t, tp, dir, model, pin, false, "monitor")
+	frames, _ := replay(t, tp, 7, 4*time.Second, nil)
+	m, err := scrape(tp.app, "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("daemon exit: %v\n%s", err, d.log.String())
+	}
+	toSrv := 0
+	for _, s := range frames {
+		if s.toSrv {
+			toSrv++
+		}
+	}
+	for _, line := range strings.Split(m, "\n") {
+		if strings.HasPrefix(line, "flowsieve_xdp_packets_total") && !strings.HasSuffix(line, " 0") {
+			t.Log(line)
+		}
+	}
+	got := metric(m, "flowsieve_queue_packets_total", `action="received"`)
+	fwd := metric(m, "flowsieve_queue_packets_total", `action="forwarded"`)
+	cls := metric(m, "flowsieve_classifications_total")
+	t.Logf("client sent %d frames; user space received %v, forwarded %v; %v flows classified", toSrv, got, fwd, cls)
+	if got == 0 || cls == 0 {
+		t.Errorf("monitor mode inspected %v frames and classified %v flows, want both > 0", got, cls)
+	}
+	if fwd != 0 {
+		t.Errorf("monitor mode forwarded %v frames", fwd)
+	}
+	if t.Failed() {
+		t.Logf("daemon log:\n%s", d.log.String())
 	}
 }
