@@ -4,38 +4,14 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"github.com/flowsieve/flowsieve/engine/source"
 )
-
-// sharedData returns ../shared/data seen from the module root, or skips the test.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data set absent (%v): skipping the real-capture check", err)
-	}
-	return d
-}
 
 // TestRealCaptures runs real third-party captures (odd link types, tunnels,
 // fragments, truncated and malformed packets, floods) through the inspector with a
@@ -43,7 +19,7 @@ func sharedData(t testing.TB) string {
 // (flow.Offline) on the same frames: the same decode outcomes by reason, the same
 // flows, one verdict per flow, and no panic.
 func TestRealCaptures(t *testing.T) {
-	data := sharedData(t)
+	data := shareddata.Dir(t)
 	var files []string
 	for _, dir := range []string{"zeek-traces", "debian-pkg-pcaps", "stopddos", "cicddos2019-lucid", "esnet-curated-pcaps", "malcolm-pcap", "slips", "ndpi"} {
 		filepath.WalkDir(filepath.Join(data, dir), func(p string, d fs.DirEntry, err error) error {
