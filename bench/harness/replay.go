@@ -1,0 +1,431 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flowsieve/flowsieve/xdp"
+)
+
+// Path names how traffic crosses the appliance namespace.
+const (
+	// PathXDPVerdicts: flowsieve's XDP program inline between ha0 and ha1, with DROP
+	// verdicts for attack flows written by the harness from ground truth once the
+	// flow's Decision-th frame has been sent (no AF_XDP, no engine on the wire).
+	PathXDPVerdicts = "xdp-verdicts"
+)
+
+// ReplayConfig describes one replay through the wire.
+type ReplayConfig struct {
+	Trace      *Trace
+	Queues     int
+	Sender     string // "afxdp" (default) or "tcpreplay"
+	Timing     Timing
+	MaxPackets int           // 0: the whole trace
+	MaxTime    time.Duration // 0: 10 s
+	// Decision is the frame of an attack flow after which its DROP verdict is written
+	// (the model's decision point); 0 writes every verdict before the replay.
+	Decision int
+	TempDir  string
+}
+
+// LabelResult is the ground-truth accounting of one label.
+type LabelResult struct {
+	Flows     int    `json:"flows"`
+	Offered   uint64 `json:"offered"`   // frames sent
+	Delivered uint64 `json:"delivered"` // counted at the receiver
+	Dropped   uint64 `json:"dropped"`   // dropped by a verdict at the appliance
+	Lost      uint64 `json:"lost"`      // neither: lost on the wire (rings full)
+	Expected  string `json:"expected"`  // "deliver" or "drop"
+	// IdealDropped is what verdicts at the decision point would drop with no delay:
+	// every frame of an attack flow after its Decision-th.
+	IdealDropped uint64  `json:"ideal_dropped"`
+	Correct      float64 `json:"correct"` // share of offered frames treated as expected
+}
+
+// Replay is what one replay through the wire measured.
+type Replay struct {
+	Name         string                  `json:"name"`
+	Path         string                  `json:"path"`
+	Sender       string                  `json:"sender"`
+	Timing       string                  `json:"timing"`
+	Queues       int                     `json:"queues"`
+	Frames       int                     `json:"frames"`  // frames offered
+	Skipped      int                     `json:"skipped"` // frames of the source not replayable
+	Seconds      float64                 `json:"seconds"`
+	OfferedPPS   float64                 `json:"offered_pps"`
+	DeliveredPPS float64                 `json:"delivered_pps"`
+	Delivered    uint64                  `json:"delivered"`
+	Dropped      uint64                  `json:"dropped"`
+	PerLabel     map[string]*LabelResult `json:"per_label"`
+	// Mitigation: per attack flow with at least Decision+1 frames, the frames that
+	// reached the receiver (the ideal is Decision).
+	Decision       int       `json:"decision"`
+	MitigationP50  float64   `json:"ttm_packets_p50"`
+	MitigationP99  float64   `json:"ttm_packets_p99"`
+	MitigationMax  float64   `json:"ttm_packets_max"`
+	MitigationTime float64   `json:"ttm_verdict_write_us"` // mean time to write one batch of verdicts
+	Mitigation     []float64 `json:"-"`
+	// CPU: this process's user+system seconds per second of replay, and the machine's
+	// busy share over the replay (/proc/stat).
+	ProcessCPU float64 `json:"process_cpu"`
+	MachineCPU float64 `json:"machine_cpu"`
+	// Kernel counters: the appliance's XDP counters, the receiver's, the sender socket's.
+	ApplianceCounters map[string]uint64 `json:"appliance_counters"`
+	ReceiverCounters  map[string]uint64 `json:"receiver_counters"`
+	Socket            any               `json:"sender_socket,omitempty"`
+	Unattributed      uint64            `json:"unattributed"` // frames at the receiver of no trace flow
+	Offered           []Sample          `json:"-"`
+	DeliveredSeries   []Sample          `json:"-"`
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func pow2(n int) int {
+	p := 1024
+	for p < n {
+		p <<= 1
+	}
+	return p
+}
+
+// RunReplay builds the wire, replays the trace through it and accounts every frame
+// against ground truth. The wire is removed before it returns.
+func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
+	t := c.Trace
+	n := t.Len()
+	if c.MaxPackets > 0 && c.MaxPackets < n {
+		n = c.MaxPackets
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: %s: empty", ErrTrace, t.Name)
+	}
+	if c.MaxTime <= 0 {
+		c.MaxTime = 10 * time.Second
+	}
+	if c.Sender == "" {
+		c.Sender = "afxdp"
+	}
+	w, err := NewWire(c.Queues)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, w.Close()) }()
+	entries := pow2(2 * len(t.Flows))
+	var app, recv *xdp.Datapath
+	if err := w.Appliance.Do(func() (err error) {
+		app, err = xdp.Open(xdp.Options{Interfaces: []string{AppIn, AppOut}, Inline: true, Mode: xdp.ModeNative,
+			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("harness: appliance: %w", err)
+	}
+	defer func() { err = errors.Join(err, app.Close()) }()
+	if err := w.Receiver.Do(func() (err error) {
+		recv, err = xdp.Open(xdp.Options{Interfaces: []string{RecvIf}, Mode: xdp.ModeNative,
+			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("harness: receiver: %w", err)
+	}
+	defer func() { err = errors.Join(err, recv.Close()) }()
+
+	// The receiver counts every flow's frames in its PASS verdicts.
+	benign := -1
+	for i, l := range t.Labels {
+		if l == Benign {
+			benign = i
+		}
+	}
+	isAttack := func(f int32) bool {
+		l := t.Flows[f].Label
+		return l != benign && t.Labels[l] != Unlabelled
+	}
+	keys := make([]xdp.Key, len(t.Flows))
+	pass := make([]xdp.Verdict, len(t.Flows))
+	index := make(map[xdp.Key]int32, len(t.Flows))
+	for i, f := range t.Flows {
+		keys[i] = f.Key
+		pass[i] = xdp.Verdict{Action: xdp.ActionPass}
+		index[f.Key] = int32(i)
+	}
+	if err := recv.Verdicts.Put(keys, pass); err != nil {
+		return nil, err
+	}
+	// Verdict triggers: the frame after which an attack flow's DROP is written.
+	trigger := make([]int32, n)
+	seen := make([]int32, len(t.Flows))
+	var pre []xdp.Key
+	for i := range n {
+		trigger[i] = -1
+		f := t.Flow[i]
+		if f < 0 || !isAttack(f) {
+			continue
+		}
+		seen[f]++
+		if c.Decision == 0 && seen[f] == 1 {
+			pre = append(pre, t.Flows[f].Key)
+		} else if c.Decision > 0 && int(seen[f]) == c.Decision {
+			trigger[i] = f
+		}
+	}
+	drop := func(ks []xdp.Key) error {
+		vs := make([]xdp.Verdict, len(ks))
+		for i := range vs {
+			vs[i] = xdp.Verdict{Action: xdp.ActionDrop}
+		}
+		return app.Verdicts.Put(ks, vs)
+	}
+	if len(pre) > 0 {
+		if err := drop(pre); err != nil {
+			return nil, err
+		}
+	}
+	var writeErr error
+	var writes int
+	var writeTime time.Duration
+	done := 0
+	batch := make([]xdp.Key, 0, 64)
+	after := func(sent int) {
+		batch = batch[:0]
+		for ; done < sent; done++ {
+			if f := trigger[done]; f >= 0 {
+				batch = append(batch, t.Flows[f].Key)
+			}
+		}
+		if len(batch) > 0 && writeErr == nil {
+			t0 := time.Now()
+			writeErr = drop(batch)
+			writeTime += time.Since(t0)
+			writes++
+		}
+	}
+
+	// Delivered over time, sampled from the receiver's counters.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var series []Sample
+	start := time.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			if cs, err := recv.Stats.Read(); err == nil {
+				series = append(series, Sample{At: time.Since(start), Count: cs[xdp.CounterPass]})
+			}
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	cpu0, ru0 := readProcStat(), rusage()
+	deadline := time.Now().Add(c.MaxTime)
+	var sent Sent
+	switch c.Sender {
+	case "afxdp":
+		sent, err = SendAfxdp(ctx, w.Sender, SendIf, t, n, c.Timing, deadline, after)
+	case "tcpreplay":
+		if c.Decision > 0 {
+			// No hook into tcpreplay: every verdict goes in before the replay.
+			c.Decision = 0
+			var all []xdp.Key
+			for f := range t.Flows {
+				if isAttack(int32(f)) {
+					all = append(all, t.Flows[f].Key)
+				}
+			}
+			if err := drop(all); err != nil {
+				return nil, err
+			}
+		}
+		sent, err = SendTcpreplay(ctx, w.Sender, SendIf, t, n, c.Timing, deadline, c.TempDir)
+	default:
+		err = fmt.Errorf("harness: unknown sender %q (afxdp, tcpreplay)", c.Sender)
+	}
+	time.Sleep(100 * time.Millisecond) // let the last frames cross the wire
+	cpu1, ru1 := readProcStat(), rusage()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if writeErr != nil {
+		return nil, writeErr
+	}
+	r = &Replay{Name: t.Name, Path: PathXDPVerdicts, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
+		Frames: sent.Frames, Skipped: t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision,
+		PerLabel: map[string]*LabelResult{}, Offered: sent.Timeline, DeliveredSeries: series}
+	if sent.Socket != nil {
+		r.Socket = sent.Socket
+	}
+	if writes > 0 {
+		r.MitigationTime = float64(writeTime.Microseconds()) / float64(writes)
+	}
+	secs := sent.Elapsed.Seconds()
+	r.ProcessCPU = (ru1 - ru0) / secs
+	r.MachineCPU = cpu1.busyShare(cpu0)
+
+	// Account every frame against ground truth.
+	label := func(f int32) *LabelResult {
+		name := NonIP
+		if f >= 0 {
+			name = t.Labels[t.Flows[f].Label]
+		}
+		lr := r.PerLabel[name]
+		if lr == nil {
+			lr = &LabelResult{Expected: "deliver"}
+			if f >= 0 && isAttack(f) {
+				lr.Expected = "drop"
+			}
+			r.PerLabel[name] = lr
+		}
+		return lr
+	}
+	offered := make([]int32, len(t.Flows))
+	for i := range sent.Frames {
+		f := t.Flow[i]
+		lr := label(f)
+		lr.Offered++
+		if f >= 0 {
+			if offered[f] == 0 {
+				lr.Flows++
+			}
+			offered[f]++
+		}
+	}
+	delivered := make([]uint64, len(t.Flows))
+	rk, rv, err := recv.Verdicts.List()
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range rk {
+		if f, ok := index[k]; ok {
+			delivered[f] = rv[i].Packets
+		}
+	}
+	ak, av, err := app.Verdicts.List()
+	if err != nil {
+		return nil, err
+	}
+	dropped := make([]uint64, len(t.Flows))
+	for i, k := range ak {
+		if f, ok := index[k]; ok && av[i].Action == xdp.ActionDrop {
+			dropped[f] = av[i].Packets
+		}
+	}
+	for f := range t.Flows {
+		if offered[f] == 0 {
+			continue
+		}
+		lr := label(int32(f))
+		lr.Delivered += delivered[f]
+		lr.Dropped += dropped[f]
+		r.Delivered += delivered[f]
+		r.Dropped += dropped[f]
+		if isAttack(int32(f)) && int(offered[f]) > c.Decision {
+			lr.IdealDropped += uint64(int(offered[f]) - c.Decision)
+		}
+		if c.Decision > 0 && isAttack(int32(f)) && int(offered[f]) > c.Decision {
+			r.Mitigation = append(r.Mitigation, float64(delivered[f]))
+		}
+	}
+	for _, lr := range r.PerLabel {
+		if acc := lr.Delivered + lr.Dropped; acc < lr.Offered {
+			lr.Lost = lr.Offered - acc
+		}
+		if lr.Offered > 0 {
+			ok := lr.Delivered
+			if lr.Expected == "drop" {
+				ok = lr.Dropped
+			}
+			lr.Correct = float64(ok) / float64(lr.Offered)
+		}
+	}
+	if len(r.Mitigation) > 0 {
+		slices.Sort(r.Mitigation)
+		r.MitigationP50 = quantile(r.Mitigation, 0.5)
+		r.MitigationP99 = quantile(r.Mitigation, 0.99)
+		r.MitigationMax = r.Mitigation[len(r.Mitigation)-1]
+	}
+	if secs > 0 {
+		r.OfferedPPS = float64(sent.Frames) / secs
+		r.DeliveredPPS = float64(r.Delivered) / secs
+	}
+	if cs, err := app.Stats.Read(); err == nil {
+		r.ApplianceCounters = counterMap(cs)
+	}
+	if cs, err := recv.Stats.Read(); err == nil {
+		r.ReceiverCounters = counterMap(cs)
+		if p := cs[xdp.CounterPass]; p > r.Delivered {
+			r.Unattributed = p - r.Delivered
+		}
+	}
+	return r, nil
+}
+
+func counterMap(cs xdp.Counters) map[string]uint64 {
+	m := map[string]uint64{}
+	for i, v := range cs {
+		if v != 0 {
+			m[xdp.Counter(i).String()] = v
+		}
+	}
+	return m
+}
+
+// quantile of sorted v (nearest rank).
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(v))+0.5) - 1
+	return v[max(0, min(i, len(v)-1))]
+}
+
+// rusage returns this process's user+system CPU seconds.
+func rusage() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+type procStat struct{ busy, total uint64 }
+
+// readProcStat reads the machine's aggregate CPU jiffies.
+func readProcStat() procStat {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return procStat{}
+	}
+	var v [8]uint64
+	fmt.Sscanf(string(b), "cpu %d %d %d %d %d %d %d %d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7])
+	var s procStat
+	for i, x := range v {
+		s.total += x
+		if i != 3 && i != 4 { // idle, iowait
+			s.busy += x
+		}
+	}
+	return s
+}
+
+func (s procStat) busyShare(before procStat) float64 {
+	if s.total <= before.total {
+		return 0
+	}
+	return float64(s.busy-before.busy) / float64(s.total-before.total)
+}
