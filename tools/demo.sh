@@ -34,5 +34,8 @@ echo "== training a decision tree on the first capture's flows (flow features on
 echo "== evaluating it on the second capture (confusion matrix: $DIR/confusion.png)"
 "$BIN" eval --model "$DIR/model.json" --data "$DIR/test.flows.csv" --plot "$DIR/confusion.png"
 
+echo "== the whole engine offline: verdicts for the second capture (model + configs/policy.yaml)"
+"$BIN" analyze --model "$DIR/model.json" --policy "$(dirname "$0")/../configs/policy.yaml" "$DIR/test.pcap" | sed -n '/verdict/,$p'
+
 echo "== clustering the flows with mini-batch k-means (plots in $DIR/clusters)"
 "$BIN" cluster --data "$DIR/mixed.flows.csv" --k 8 --transform log1p --seed 1 --plot "$DIR/clusters" | head -40
