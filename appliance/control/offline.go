@@ -1,0 +1,428 @@
+package control
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/xdp"
+)
+
+// OfflineOptions configure Offline.
+type OfflineOptions struct {
+	// PinDir is the bpffs directory where the daemon pinned its maps (xdp.pin_dir).
+	PinDir string
+	// StatePath is the persisted block and allow state (config BlocksPath).
+	StatePath string
+	// Policy is the policy the daemon will run with; blocks overlapping its
+	// allowlist are refused. Nil means no policy allowlist.
+	Policy *policy.Policy
+	// Now is the clock (nil: time.Now); tests move it.
+	Now func() time.Time
+}
+
+// Offline is the Backend used while the daemon is stopped: blocks, allows and
+// per-flow verdicts are edited directly in the maps the daemon left pinned
+// (the XDP program, left attached by keep_state_on_exit, enforces them at
+// once) and in the persisted state file, which the daemon reloads when it
+// starts. When nothing is pinned (the daemon never ran, or removed its pins),
+// blocks and allows are recorded in the state file only and take effect when
+// the daemon starts; verdict and stats methods then fail with ErrNotPinned.
+// Status, policy and model methods need the daemon and return ErrUnsupported.
+type Offline struct {
+	o    OfflineOptions
+	maps *xdp.Pinned // nil when nothing is pinned
+}
+
+var _ Backend = (*Offline)(nil)
+
+// ErrNotPinned is returned by Offline's map methods when no maps are pinned.
+var ErrNotPinned = xdp.ErrNotPinned
+
+// OpenOffline opens the pinned maps (if any) for offline editing.
+func OpenOffline(o OfflineOptions) (*Offline, error) {
+	if o.StatePath == "" {
+		return nil, errors.New("control: offline: no state path")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &Offline{o: o}
+	m, err := xdp.OpenPinned(o.PinDir)
+	switch {
+	case err == nil:
+		f.maps = m
+	case errors.Is(err, xdp.ErrNotPinned):
+	default:
+		return nil, err
+	}
+	return f, nil
+}
+
+// Pinned reports whether the maps are pinned (edits take effect at once)
+// rather than recorded for the daemon's next start only.
+func (f *Offline) Pinned() bool { return f.maps != nil }
+
+// Close releases the maps; pins and entries stay.
+func (f *Offline) Close() error {
+	if f.maps == nil {
+		return nil
+	}
+	return f.maps.Close()
+}
+
+func (f *Offline) needMaps(m Method) error {
+	if f.maps == nil {
+		return fmt.Errorf("%w: %s needs the XDP maps, and none are pinned in %s (is xdp.keep_state_on_exit off, or did the daemon never run?)", ErrNotPinned, m, f.o.PinDir)
+	}
+	return nil
+}
+
+func offlineUnsupported(m Method) error {
+	return fmt.Errorf("%w: %s needs the running daemon (start it with `flowsieve run`)", ErrUnsupported, m)
+}
+
+// Status implements Backend: unsupported offline.
+func (f *Offline) Status(context.Context) (Status, error) {
+	return Status{}, offlineUnsupported(MethodStatus)
+}
+
+// PolicyShow implements Backend: unsupported offline.
+func (f *Offline) PolicyShow(context.Context) (PolicyInfo, error) {
+	return PolicyInfo{}, offlineUnsupported(MethodPolicyShow)
+}
+
+// PolicyApply implements Backend: unsupported offline.
+func (f *Offline) PolicyApply(context.Context, *policy.Policy, bool) (PolicyApplied, error) {
+	return PolicyApplied{}, offlineUnsupported(MethodPolicyApply)
+}
+
+// ModelLoad implements Backend: unsupported offline.
+func (f *Offline) ModelLoad(context.Context, string) (ModelInfo, error) {
+	return ModelInfo{}, offlineUnsupported(MethodModelLoad)
+}
+
+// ModelShow implements Backend: unsupported offline.
+func (f *Offline) ModelShow(context.Context) (ModelInfo, error) {
+	return ModelInfo{}, offlineUnsupported(MethodModelShow)
+}
+
+func (f *Offline) loadState() (*policy.State, error) {
+	st, err := policy.LoadState(f.o.StatePath)
+	if err != nil {
+		return nil, err
+	}
+	st.Prune(f.o.Now())
+	return st, nil
+}
+
+// deadline converts a wall-clock expiry into the XDP program's monotonic clock.
+func (f *Offline) deadline(expires time.Time) uint64 {
+	if expires.IsZero() {
+		return 0
+	}
+	return xdp.Deadline(max(expires.Sub(f.o.Now()), time.Nanosecond))
+}
+
+// Block implements Backend: a DROP verdict for the prefix in the source trie
+// and a block entry in the state file.
+func (f *Offline) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
+	now := f.o.Now()
+	e, err := policy.NewEntry(r.Prefix.String(), r.Reason, now, r.TTL)
+	if err != nil {
+		return BlockEntry{}, err
+	}
+	if f.o.Policy != nil {
+		if a, ok := f.o.Policy.AllowOverlap(e.Prefix); ok {
+			return BlockEntry{}, fmt.Errorf("block %s: %w %s of the policy: it would drop allowlisted addresses", e.Prefix, ErrAllowlisted, a)
+		}
+	}
+	st, err := f.loadState()
+	if err != nil {
+		return BlockEntry{}, err
+	}
+	if err := st.Block(e); err != nil {
+		return BlockEntry{}, fmt.Errorf("block %s: %w", e.Prefix, err)
+	}
+	out := entryOf("block", e)
+	if f.maps != nil {
+		old, had, err := f.maps.Blocklist.Lookup(e.Prefix)
+		if err != nil {
+			return BlockEntry{}, err
+		}
+		if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionDrop, Expires: f.deadline(e.Expires)}); err != nil {
+			return BlockEntry{}, err
+		}
+		if err := st.Save(f.o.StatePath); err != nil {
+			return BlockEntry{}, errors.Join(err, f.restore(e.Prefix, old, had))
+		}
+		out.Action, out.Enforced = "DROP", true
+		return out, nil
+	}
+	return out, st.Save(f.o.StatePath)
+}
+
+// restore puts back the trie entry a failed change replaced.
+func (f *Offline) restore(p netip.Prefix, old xdp.Verdict, had bool) error {
+	if had {
+		return f.maps.Blocklist.Put(p, old)
+	}
+	_, err := f.maps.Blocklist.Delete(p)
+	return err
+}
+
+// Unblock implements Backend: removes the state entry and the trie entry for
+// exactly prefix (whether the operator or the policy made it).
+func (f *Offline) Unblock(_ context.Context, prefix netip.Prefix) (bool, error) {
+	st, err := f.loadState()
+	if err != nil {
+		return false, err
+	}
+	inState := st.Unblock(prefix)
+	inMaps := false
+	if f.maps != nil {
+		old, had, err := f.maps.Blocklist.Lookup(prefix)
+		if err != nil {
+			return false, err
+		}
+		if had && old.Action != xdp.ActionPass { // a PASS entry is an allow, not a block
+			if _, err := f.maps.Blocklist.Delete(prefix); err != nil {
+				return false, err
+			}
+			inMaps = true
+		}
+		if inState {
+			if err := st.Save(f.o.StatePath); err != nil {
+				return false, errors.Join(err, f.restore(prefix, old, had))
+			}
+		}
+		return inState || inMaps, nil
+	}
+	if inState {
+		return true, st.Save(f.o.StatePath)
+	}
+	return false, nil
+}
+
+// Allow implements Backend: the prefix gets a PASS verdict in the source trie
+// (the longest prefix wins, so it overrides any wider block), DROP and TAG
+// entries inside it are removed from the trie and DROP and TAG flow verdicts
+// with an endpoint inside it are flushed; blocks recorded inside it stay in
+// the state file, not enforced, until unblocked.
+func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
+	e, err := policy.NewEntry(r.Prefix.String(), r.Reason, f.o.Now(), r.TTL)
+	if err != nil {
+		return BlockEntry{}, err
+	}
+	st, err := f.loadState()
+	if err != nil {
+		return BlockEntry{}, err
+	}
+	if err := st.Allow(e); err != nil {
+		return BlockEntry{}, fmt.Errorf("allow %s: %w", e.Prefix, err)
+	}
+	out := entryOf("allow", e)
+	if f.maps == nil {
+		return out, st.Save(f.o.StatePath)
+	}
+	// Save first: a failure leaves the maps untouched; a failure after it leaves
+	// the allow recorded, which the daemon enforces when it starts.
+	if err := st.Save(f.o.StatePath); err != nil {
+		return BlockEntry{}, err
+	}
+	if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionPass, Expires: f.deadline(e.Expires)}); err != nil {
+		return BlockEntry{}, err
+	}
+	list, err := f.maps.Blocklist.List()
+	if err != nil {
+		return BlockEntry{}, err
+	}
+	for _, pv := range list {
+		if pv.Verdict.Action != xdp.ActionPass && pv.Prefix.Bits() >= e.Prefix.Bits() && e.Prefix.Contains(pv.Prefix.Addr()) {
+			if _, err := f.maps.Blocklist.Delete(pv.Prefix); err != nil {
+				return BlockEntry{}, err
+			}
+		}
+	}
+	if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, true); err != nil {
+		return BlockEntry{}, err
+	}
+	out.Action, out.Enforced = "PASS", true
+	return out, nil
+}
+
+func entryOf(kind string, e policy.Entry) BlockEntry {
+	return BlockEntry{Prefix: e.Prefix.String(), Kind: kind, Reason: e.Reason, Added: e.Added, Expires: e.Expires}
+}
+
+func actionName(a xdp.Action) string { return strings.ToUpper(a.String()) }
+
+// BlocksList implements Backend: state entries joined with the trie entries
+// (their counters), then trie entries the policy made.
+func (f *Offline) BlocksList(context.Context) ([]BlockEntry, error) {
+	st, err := f.loadState()
+	if err != nil {
+		return nil, err
+	}
+	trie := map[netip.Prefix]xdp.Verdict{}
+	var order []netip.Prefix
+	if f.maps != nil {
+		list, err := f.maps.Blocklist.List()
+		if err != nil {
+			return nil, err
+		}
+		now := xdp.MonotonicNow()
+		for _, pv := range list {
+			if pv.Verdict.Expires != 0 && pv.Verdict.Expires <= now {
+				continue
+			}
+			trie[pv.Prefix] = pv.Verdict
+			order = append(order, pv.Prefix)
+		}
+	}
+	out := []BlockEntry{}
+	seen := map[netip.Prefix]bool{}
+	add := func(kind string, e policy.Entry, want xdp.Action) {
+		b := entryOf(kind, e)
+		if v, ok := trie[e.Prefix]; ok && v.Action == want {
+			b.Action, b.Enforced, b.Packets, b.Bytes = actionName(v.Action), true, v.Packets, v.Bytes
+			seen[e.Prefix] = true
+		}
+		out = append(out, b)
+	}
+	for _, e := range st.Blocks {
+		add("block", e, xdp.ActionDrop)
+	}
+	for _, e := range st.Allows {
+		add("allow", e, xdp.ActionPass)
+	}
+	for _, p := range order {
+		if seen[p] {
+			continue
+		}
+		v := trie[p]
+		out = append(out, BlockEntry{Prefix: p.String(), Kind: "policy", Action: actionName(v.Action),
+			Enforced: true, Packets: v.Packets, Bytes: v.Bytes})
+	}
+	return out, nil
+}
+
+// flowVerdicts lists the live flow verdicts q selects, most packets first.
+func (f *Offline) flowVerdicts(q VerdictQuery) ([]xdp.Key, []FlowVerdict, error) {
+	if q.Label != "" {
+		return nil, nil, fmt.Errorf("%w: labels are known only to the running daemon; filter by --action or prefix offline", ErrUnsupported)
+	}
+	keys, vals, err := f.maps.Verdicts.List()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := xdp.MonotonicNow()
+	type kv struct {
+		k xdp.Key
+		v FlowVerdict
+	}
+	var sel []kv
+	for i, v := range vals {
+		if v.Expires != 0 && v.Expires <= now {
+			continue
+		}
+		k := keys[i]
+		lo, hi := k.Lo(), k.Hi()
+		a := actionName(v.Action)
+		if !q.Matches("", a, lo.Addr(), hi.Addr()) {
+			continue
+		}
+		fv := FlowVerdict{Lo: lo.String(), Hi: hi.String(), Proto: k.Proto, Action: a, DSCP: v.DSCP, Packets: v.Packets, Bytes: v.Bytes}
+		if v.Expires != 0 {
+			d := Duration(time.Duration(v.Expires - now))
+			fv.Remaining = &d
+		}
+		sel = append(sel, kv{k, fv})
+	}
+	slices.SortStableFunc(sel, func(a, b kv) int {
+		return cmp.Or(cmp.Compare(b.v.Packets, a.v.Packets), cmp.Compare(a.v.Lo, b.v.Lo), cmp.Compare(a.v.Hi, b.v.Hi))
+	})
+	ks, fs := make([]xdp.Key, len(sel)), make([]FlowVerdict, len(sel))
+	for i := range sel {
+		ks[i], fs[i] = sel[i].k, sel[i].v
+	}
+	return ks, fs, nil
+}
+
+// VerdictsList implements Backend over the pinned flow map (no labels offline).
+func (f *Offline) VerdictsList(_ context.Context, q VerdictQuery) (VerdictList, error) {
+	if err := f.needMaps(MethodVerdictsList); err != nil {
+		return VerdictList{}, err
+	}
+	_, fs, err := f.flowVerdicts(q)
+	if err != nil {
+		return VerdictList{}, err
+	}
+	l := VerdictList{Total: len(fs), Verdicts: fs}
+	if q.Limit > 0 && len(fs) > q.Limit {
+		l.Verdicts = fs[:q.Limit]
+	}
+	return l, nil
+}
+
+// VerdictsFlush implements Backend over the pinned flow map.
+func (f *Offline) VerdictsFlush(_ context.Context, q VerdictQuery) (int, error) {
+	if err := f.needMaps(MethodVerdictsFlush); err != nil {
+		return 0, err
+	}
+	return f.flush(q, false)
+}
+
+// flush deletes the flow verdicts q selects; enforcingOnly keeps PASS verdicts.
+func (f *Offline) flush(q VerdictQuery, enforcingOnly bool) (int, error) {
+	ks, fs, err := f.flowVerdicts(q)
+	if err != nil {
+		return 0, err
+	}
+	var del []xdp.Key
+	for i := range ks {
+		if !enforcingOnly || fs[i].Action != "PASS" {
+			del = append(del, ks[i])
+		}
+	}
+	return f.maps.Verdicts.Delete(del)
+}
+
+// Stats implements Backend: the kernel counters and the flows and source
+// prefixes that dropped the most packets.
+func (f *Offline) Stats(context.Context) (Stats, error) {
+	if err := f.needMaps(MethodStats); err != nil {
+		return Stats{}, err
+	}
+	c, err := f.maps.Stats.Read()
+	if err != nil {
+		return Stats{}, err
+	}
+	s := Stats{Time: f.o.Now(), Kernel: map[string]uint64{}}
+	for i, v := range c {
+		s.Kernel[xdp.Counter(i).String()] = v
+	}
+	_, fs, err := f.flowVerdicts(VerdictQuery{Action: "DROP"})
+	if err != nil {
+		return Stats{}, err
+	}
+	s.TopFlows = fs[:min(len(fs), 10)]
+	blocks, err := f.BlocksList(context.Background())
+	if err != nil {
+		return Stats{}, err
+	}
+	for _, b := range blocks {
+		if b.Action == "DROP" {
+			s.TopSources = append(s.TopSources, b)
+		}
+	}
+	slices.SortStableFunc(s.TopSources, func(a, b BlockEntry) int { return cmp.Compare(b.Packets, a.Packets) })
+	s.TopSources = s.TopSources[:min(len(s.TopSources), 10)]
+	return s, nil
+}
