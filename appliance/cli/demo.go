@@ -1,0 +1,362 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/appliance/pipeline"
+	"github.com/flowsieve/flowsieve/bench/traffic"
+	"github.com/flowsieve/flowsieve/bench/wire"
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/inspect"
+	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/engine/packet"
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/engine/source"
+	"github.com/flowsieve/flowsieve/xdp"
+)
+
+// Flag names of the demo command.
+const (
+	demoFlagDuration = "duration"
+	demoFlagJSON     = "json"
+	demoFlagSeed     = "seed"
+	demoFlagVerbose  = "verbose"
+)
+
+// The demo's traffic mix, decision point and TAG label.
+const (
+	demoAttacks = "ssh-bruteforce,http-flood,slowloris,scan-syn,syn-flood"
+	demoEarly   = 8
+	demoDSCP    = 46
+)
+
+// demoPolicy drops the attacks (flow scope), tags SSH brute force and passes the rest.
+const demoPolicy = `version: 1
+rules:
+  - name: tag-ssh
+    labels: SSH-Patator
+    action: TAG
+    dscp: 46
+    ttl: 5m
+  - name: attacks
+    labels: ["SYN Flood", "DoS Hulk", "PortScan", "DoS slowloris"]
+    min_probability: 0.9
+    action: DROP
+    ttl: 5m
+default:
+  action: PASS
+  ttl: 5m
+`
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "build a virtual wire, train a model, run the appliance inline and replay benign and attack traffic through it",
+		Description: "Creates a client and a server network namespace joined through an appliance namespace by veth " +
+			"pairs (nothing outside these namespaces is touched), trains a model on labelled traffic it generates, " +
+			"runs the appliance inline in the appliance namespace, replays a different mix of benign and attack " +
+			"traffic in real time from both ends with live counters, and reports what arrived at the other end. " +
+			"The namespaces are always removed. Without root or BPF it says why and runs the same engine offline " +
+			"over the generated traffic instead.",
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: demoFlagDuration, Value: 20 * time.Second, EnvVars: []string{"FLOWSIEVE_DEMO_DURATION"},
+				Usage: "Length of the replayed traffic; training and set-up add a few seconds."},
+			&cli.BoolFlag{Name: demoFlagJSON, Usage: "Print the report as JSON."},
+			&cli.Uint64Flag{Name: demoFlagSeed, Value: 7, Usage: "Seed of the replayed traffic (the training traffic uses seed 1)."},
+			&cli.BoolFlag{Name: demoFlagVerbose, Usage: "Log the daemon's messages (info level) to stderr."},
+		},
+		Action: runDemo,
+	}
+}
+
+// demoLabel is one label's line of the report.
+type demoLabel struct {
+	Packets              int `json:"packets"`
+	Delivered            int `json:"delivered"`
+	AfterDecision        int `json:"after_decision"`
+	DroppedAfterDecision int `json:"dropped_after_decision"`
+	Tagged               int `json:"tagged"`
+}
+
+// demoReport is the demo's result.
+type demoReport struct {
+	Mode                 string                `json:"mode"` // inline or offline
+	Reason               string                `json:"offline_reason,omitempty"`
+	AttackPackets        int                   `json:"attack_packets"`
+	AttackDropped        int                   `json:"attack_dropped"`
+	AttackAfterDecision  int                   `json:"attack_after_decision"`
+	AttackDroppedAfter   int                   `json:"attack_dropped_after_decision"`
+	BenignPackets        int                   `json:"benign_packets"`
+	BenignDelivered      int                   `json:"benign_delivered"`
+	FlowsClassified      uint64                `json:"flows_classified"`
+	PerLabel             map[string]*demoLabel `json:"per_label"`
+	ThroughputPPS        float64               `json:"throughput_pps"`
+	Seconds              float64               `json:"seconds"`
+	HandedBetweenWorkers uint64                `json:"handed_between_workers,omitempty"`
+}
+
+func (r *demoReport) add(label string, l *demoLabel) {
+	r.PerLabel[label] = l
+	switch label {
+	case "BENIGN":
+		r.BenignPackets += l.Packets
+		r.BenignDelivered += l.Delivered
+	case "SSH-Patator": // tagged, not dropped, by the demo policy
+	default:
+		r.AttackPackets += l.Packets
+		r.AttackDropped += l.Packets - l.Delivered
+		r.AttackAfterDecision += l.AfterDecision
+		r.AttackDroppedAfter += l.DroppedAfterDecision
+	}
+}
+
+// demoTrain generates the training capture and trains the model; it returns the
+// model and policy paths.
+func demoTrain(dir string) (string, string, error) {
+	pcap, labels := filepath.Join(dir, "train.pcap"), filepath.Join(dir, "labels.csv")
+	mpath, ppath := filepath.Join(dir, "model.json"), filepath.Join(dir, "policy.yaml")
+	var out bytes.Buffer
+	if code := Run([]string{"flowsieve", "gen", "--scenario", "mixed", "--seed", "1", "--duration", "60s",
+		"--attacks", demoAttacks, "--rate", "300", "--out", pcap, "--labels", labels}, &out, &out); code != 0 {
+		return "", "", fmt.Errorf("generating training traffic: %s", out.String())
+	}
+	out.Reset()
+	if code := Run([]string{"flowsieve", "train", "--data", pcap, "--labels", labels, "--decision-packets",
+		strconv.Itoa(demoEarly), "--flow-features", "--max-depth", "10", "--min-samples-leaf", "5", "--out", mpath},
+		&out, &out); code != 0 {
+		return "", "", fmt.Errorf("training: %s", out.String())
+	}
+	if err := os.WriteFile(ppath, []byte(demoPolicy), 0o600); err != nil {
+		return "", "", err
+	}
+	return mpath, ppath, nil
+}
+
+func demoMix(seed uint64, d time.Duration) traffic.Config {
+	return traffic.Config{Scenario: "mixed", Seed: seed, Duration: d, Rate: 300, Attacks: strings.Split(demoAttacks, ",")}
+}
+
+func runDemo(c *cli.Context) error {
+	stderr := c.App.ErrWriter
+	dir, err := os.MkdirTemp("", "flowsieve-demo-")
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(stderr, "training a model on 60 s of generated traffic ...")
+	mpath, ppath, err := demoTrain(dir)
+	if err != nil {
+		return cli.Exit("demo: "+err.Error(), 1)
+	}
+	var rep *demoReport
+	reason := xdp.Probe()
+	if reason == nil {
+		if _, err := exec.LookPath("ip"); err != nil {
+			reason = errors.New("needs ip(8) from iproute2 for network namespaces")
+		}
+	}
+	if reason != nil {
+		fmt.Fprintf(stderr, "kernel path unavailable (%v): running the same engine offline over the traffic instead\n", reason)
+		rep, err = demoOffline(c.Uint64(demoFlagSeed), c.Duration(demoFlagDuration), mpath, ppath)
+		if rep != nil {
+			rep.Reason = reason.Error()
+		}
+	} else {
+		rep, err = demoInline(c, dir, mpath, ppath)
+	}
+	if err != nil {
+		return cli.Exit("demo: "+err.Error(), 1)
+	}
+	return writeDemoReport(c.App.Writer, rep, c.Bool(demoFlagJSON))
+}
+
+func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
+	stderr := c.App.ErrWriter
+	level := slog.LevelWarn
+	if c.Bool(demoFlagVerbose) {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	topo, err := wire.NewTopology("fs-demo", 2)
+	if err != nil {
+		return nil, err
+	}
+	defer topo.Close()
+	cfg, err := config.Load(config.Sources{Flags: map[string]string{
+		"mode": "inline", "interfaces.in": wire.InIf, "interfaces.out": wire.OutIf, "queues": "2",
+		"xdp.mode": "native", "xdp.pin_dir": fmt.Sprintf("/sys/fs/bpf/flowsieve-demo-%d", os.Getpid()),
+		"xdp.keep_state_on_exit": "false", "flow.early_packets": strconv.Itoa(demoEarly),
+		"model.path": mpath, "policy.path": ppath, "state_dir": filepath.Join(dir, "state"),
+		"verdicts.flush_interval": "5ms", "metrics.listen": "",
+	}})
+	if err != nil {
+		return nil, err
+	}
+	var p *pipeline.Pipeline
+	if err := topo.App.Do(func() (err error) {
+		p, err = pipeline.Start(cfg, log)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	fmt.Fprintf(stderr, "appliance running inline between %s and %s; replaying %v of benign and attack traffic ...\n",
+		wire.InIf, wire.OutIf, c.Duration(demoFlagDuration))
+	start := time.Now()
+	frames, rcv, err := topo.Replay(wire.ReplayConfig{
+		Traffic: demoMix(c.Uint64(demoFlagSeed), c.Duration(demoFlagDuration)), EarlyPackets: demoEarly,
+		Tick: func(el time.Duration) {
+			var rx, fwd, drop uint64
+			for _, q := range p.Queues() {
+				rx += q.Stats.RXPackets.Load()
+				fwd += q.Stats.Forwarded.Load()
+				drop += q.Stats.Dropped.Load()
+			}
+			cs, _ := p.Datapath().Stats.Read()
+			labels, _ := p.Writer().Classifications()
+			var classified uint64
+			for _, v := range labels {
+				classified += v
+			}
+			fmt.Fprintf(stderr, "  %3.0fs  kernel: %7d seen %6d dropped %7d passed %5d tagged | user space: %6d inspected %6d forwarded %5d dropped | %5d flows classified\n",
+				el.Seconds(), cs[xdp.CounterRX], cs[xdp.CounterDrop], cs[xdp.CounterPass], cs[xdp.CounterTag], rx, fwd, drop, classified)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	elapsed := time.Since(start)
+	rep := &demoReport{Mode: "inline", PerLabel: map[string]*demoLabel{}, Seconds: elapsed.Seconds()}
+	delivered := 0
+	for label, t := range wire.Outcome(frames, rcv, demoDSCP) {
+		rep.add(label, &demoLabel{Packets: t.Sent, Delivered: t.Delivered, AfterDecision: t.After,
+			DroppedAfterDecision: t.AfterDropped, Tagged: t.Tagged})
+		delivered += t.Delivered
+	}
+	labels, _ := p.Writer().Classifications()
+	for _, v := range labels {
+		rep.FlowsClassified += v
+	}
+	for _, q := range p.Queues() {
+		rep.HandedBetweenWorkers += q.Stats.HandoffIn.Load()
+	}
+	rep.ThroughputPPS = float64(len(frames)) / elapsed.Seconds()
+	return rep, nil
+}
+
+// demoOffline runs the inspection engine over the replay mix in memory: the frames a
+// flow's DROP verdict would stop are those Process reports DROP.
+func demoOffline(seed uint64, dur time.Duration, mpath, ppath string) (*demoReport, error) {
+	m, err := model.Load(mpath)
+	if err != nil {
+		return nil, err
+	}
+	pol, _, err := config.LoadPolicy(ppath)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := inspect.NewModels(m, pol)
+	if err != nil {
+		return nil, err
+	}
+	var models atomic.Pointer[inspect.Models]
+	models.Store(ms)
+	var classified uint64
+	in, err := inspect.New(inspect.Config{Flow: flow.Config{EarlyPackets: demoEarly, Seed: 1}, BatchSize: 1}, &models,
+		func(*inspect.Verdict) { classified++ })
+	if err != nil {
+		return nil, err
+	}
+	g, err := traffic.New(demoMix(seed, dur))
+	if err != nil {
+		return nil, err
+	}
+	rep := &demoReport{Mode: "offline", PerLabel: map[string]*demoLabel{}}
+	per := map[string]*demoLabel{}
+	buf := make([]byte, traffic.MaxFrameLen)
+	frames := make([]source.Frame, 1)
+	actions := make([]policy.Action, 1)
+	start := time.Now()
+	n := 0
+	for {
+		f, ts, label, err := g.Next(buf)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		frames[0] = source.Frame{Data: f, Timestamp: ts, WireLen: len(f), Link: packet.LinkEthernet}
+		in.Process(frames, actions)
+		l := per[label.String()]
+		if l == nil {
+			l = &demoLabel{}
+			per[label.String()] = l
+		}
+		l.Packets++
+		if actions[0] != policy.ActionDrop {
+			l.Delivered++
+		}
+		n++
+	}
+	in.End()
+	for label, l := range per {
+		rep.add(label, l)
+	}
+	rep.FlowsClassified = classified
+	rep.Seconds = time.Since(start).Seconds()
+	rep.ThroughputPPS = float64(n) / rep.Seconds
+	return rep, nil
+}
+
+func writeDemoReport(w io.Writer, r *demoReport, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	pct := func(a, b int) float64 {
+		if b == 0 {
+			return 0
+		}
+		return 100 * float64(a) / float64(b)
+	}
+	fmt.Fprintf(w, "flowsieve demo (%s)\n", r.Mode)
+	if r.Reason != "" {
+		fmt.Fprintf(w, "  offline because: %s\n", r.Reason)
+	}
+	fmt.Fprintf(w, "  benign packets delivered:  %d of %d (%.2f%%)\n", r.BenignDelivered, r.BenignPackets, pct(r.BenignDelivered, r.BenignPackets))
+	fmt.Fprintf(w, "  attack packets dropped:    %d of %d (%.2f%%)\n", r.AttackDropped, r.AttackPackets, pct(r.AttackDropped, r.AttackPackets))
+	if r.Mode == "inline" {
+		fmt.Fprintf(w, "    after the decision point: %d of %d (%.2f%%)\n", r.AttackDroppedAfter, r.AttackAfterDecision, pct(r.AttackDroppedAfter, r.AttackAfterDecision))
+	}
+	fmt.Fprintf(w, "  flows classified:          %d\n", r.FlowsClassified)
+	fmt.Fprintf(w, "  throughput:                %.0f packets/s over %.1f s\n", r.ThroughputPPS, r.Seconds)
+	labels := make([]string, 0, len(r.PerLabel))
+	for l := range r.PerLabel {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	fmt.Fprintf(w, "  %-14s %8s %9s %9s %9s %7s\n", "label", "packets", "delivered", "after-dp", "dropped", "tagged")
+	for _, l := range labels {
+		x := r.PerLabel[l]
+		fmt.Fprintf(w, "  %-14s %8d %9d %9d %9d %7d\n", l, x.Packets, x.Delivered, x.AfterDecision, x.DroppedAfterDecision, x.Tagged)
+	}
+	return nil
+}
