@@ -41,6 +41,8 @@ func commands() []*cli.Command {
 		modelCommand(),
 		genCommand(),
 		runCommand(),
+		demoCommand(),
+		benchCommand(),
 	}
 }
 
