@@ -42,7 +42,6 @@ func commands() []*cli.Command {
 		genCommand(),
 		runCommand(),
 		demoCommand(),
-		benchCommand(),
 	}
 }
 
