@@ -18,6 +18,16 @@ type flowsieveFsCounters struct {
 	C [19]uint64
 }
 
+type flowsieveFsFlow4Key struct {
+	_      structs.HostLayout
+	LoAddr [4]uint8
+	HiAddr [4]uint8
+	LoPort uint16
+	HiPort uint16
+	Proto  uint8
+	Pad    [3]uint8
+}
+
 type flowsieveFsFlowKey struct {
 	_      structs.HostLayout
 	LoAddr [16]uint8
@@ -65,6 +75,7 @@ type flowsieveFsVerdict struct {
 const (
 	flowsieveMapFsConfig   = "fs_config"
 	flowsieveMapFsFlows    = "fs_flows"
+	flowsieveMapFsFlows4   = "fs_flows4"
 	flowsieveMapFsPeers    = "fs_peers"
 	flowsieveMapFsPrefixV4 = "fs_prefix_v4"
 	flowsieveMapFsPrefixV6 = "fs_prefix_v6"
@@ -124,6 +135,7 @@ type flowsieveProgramSpecs struct {
 type flowsieveMapSpecs struct {
 	FsConfig   *ebpf.MapSpec `ebpf:"fs_config"`
 	FsFlows    *ebpf.MapSpec `ebpf:"fs_flows"`
+	FsFlows4   *ebpf.MapSpec `ebpf:"fs_flows4"`
 	FsPeers    *ebpf.MapSpec `ebpf:"fs_peers"`
 	FsPrefixV4 *ebpf.MapSpec `ebpf:"fs_prefix_v4"`
 	FsPrefixV6 *ebpf.MapSpec `ebpf:"fs_prefix_v6"`
@@ -159,6 +171,7 @@ func (o *flowsieveObjects) Close() error {
 type flowsieveMaps struct {
 	FsConfig   *ebpf.Map `ebpf:"fs_config"`
 	FsFlows    *ebpf.Map `ebpf:"fs_flows"`
+	FsFlows4   *ebpf.Map `ebpf:"fs_flows4"`
 	FsPeers    *ebpf.Map `ebpf:"fs_peers"`
 	FsPrefixV4 *ebpf.Map `ebpf:"fs_prefix_v4"`
 	FsPrefixV6 *ebpf.Map `ebpf:"fs_prefix_v6"`
@@ -170,6 +183,7 @@ func (m *flowsieveMaps) Close() error {
 	return _FlowsieveClose(
 		m.FsConfig,
 		m.FsFlows,
+		m.FsFlows4,
 		m.FsPeers,
 		m.FsPrefixV4,
 		m.FsPrefixV6,

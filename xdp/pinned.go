@@ -18,14 +18,14 @@ var ErrNotPinned = errors.New("xdp: no pinned flowsieve maps")
 // while the daemon is stopped, and the program (left attached with
 // Options.KeepState) enforces them at once.
 type Pinned struct {
-	// Verdicts, Blocklist and Stats are the pinned flow map, prefix tries and counters.
+	// Verdicts, Blocklist and Stats are the pinned flow maps, prefix tries and counters.
 	Verdicts  *Verdicts
 	Blocklist *Blocklist
 	Stats     *Stats
 	maps      []*ebpf.Map
 }
 
-// OpenPinned opens the flow map, prefix tries and counters pinned in pinDir.
+// OpenPinned opens the flow maps, prefix tries and counters pinned in pinDir.
 // Each map must match the program's layout (type, key and value size; the
 // number of entries may differ), so entries are never misread. Close releases
 // the maps; the pins and their entries stay.
@@ -59,18 +59,18 @@ func OpenPinned(pinDir string) (*Pinned, error) {
 		}
 		return m, nil
 	}
-	var flows, v4, v6, stats *ebpf.Map
+	var flows, flows4, v4, v6, stats *ebpf.Map
 	for _, o := range []struct {
 		name string
 		dst  **ebpf.Map
-	}{{flowsieveMapFsFlows, &flows}, {flowsieveMapFsPrefixV4, &v4}, {flowsieveMapFsPrefixV6, &v6}, {flowsieveMapFsStats, &stats}} {
+	}{{flowsieveMapFsFlows, &flows}, {flowsieveMapFsFlows4, &flows4}, {flowsieveMapFsPrefixV4, &v4}, {flowsieveMapFsPrefixV6, &v6}, {flowsieveMapFsStats, &stats}} {
 		m, err := open(o.name)
 		if err != nil {
 			return nil, errors.Join(err, p.Close())
 		}
 		*o.dst = m
 	}
-	p.Verdicts = &Verdicts{m: flows}
+	p.Verdicts = &Verdicts{m: flows, m4: flows4}
 	p.Blocklist = &Blocklist{v4: v4, v6: v6}
 	p.Stats = &Stats{m: stats}
 	return p, nil

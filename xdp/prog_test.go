@@ -167,7 +167,7 @@ func (e *progEnv) runQueue(d *Datapath, ifindex int, q uint32, frame []byte) (ui
 // reset empties the verdict maps and the socket map.
 func (e *progEnv) reset(t *testing.T, d *Datapath) {
 	t.Helper()
-	for _, m := range []*ebpf.Map{d.objs.FsFlows, d.objs.FsPrefixV4, d.objs.FsPrefixV6, d.objs.FsXsks} {
+	for _, m := range []*ebpf.Map{d.objs.FsFlows, d.objs.FsFlows4, d.objs.FsPrefixV4, d.objs.FsPrefixV6, d.objs.FsXsks} {
 		var keys [][]byte
 		k := make([]byte, m.KeySize())
 		it := m.Iterate()
@@ -285,6 +285,11 @@ func TestProgramVerdicts(t *testing.T) {
 	truncExt := cat(eth(0x86dd), ip6{src: a6, dst: b6, proto: 6, exts: [][]byte{ext6(0, 1)}}.build(nil))[:14+40+1]
 
 	flowTCP4 := FlowKey(b4, a4, 80, 40000, 6) // reverse direction: canonical order must match
+	// IPv6 packets whose addresses are IPv4-mapped share the IPv4 flow's verdict
+	// (fs_flows4); with only one mapped address the flow is IPv6 (fs_flows).
+	mapped6 := cat(eth(0x86dd), ip6{src: netip.AddrFrom16(a4.As16()), dst: netip.AddrFrom16(b4.As16()), proto: 6}.build(tcp(40000, 80, 10)))
+	halfMapped6 := cat(eth(0x86dd), ip6{src: netip.AddrFrom16(a4.As16()), dst: b6, proto: 6}.build(tcp(40000, 80, 10)))
+	flowHalfMapped6 := FlowKey(b6, netip.AddrFrom16(a4.As16()), 80, 40000, 6)
 	flowUDP6 := FlowKey(b6, a6, 53, 5353, 17)
 
 	cases := []struct {
@@ -317,6 +322,12 @@ func TestProgramVerdicts(t *testing.T) {
 			counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "flow-drop-reverse-key", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
 			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
+		{name: "flow-drop-ipv4-mapped-ipv6-packet", frame: mapped6, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
+			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
+		{name: "flow-drop-half-mapped-ipv6-packet", frame: halfMapped6, flows: []flowEntry{{flowHalfMapped6, drp}}, socket: true,
+			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
+		{name: "ipv4-verdict-not-for-half-mapped-ipv6-packet", frame: halfMapped6, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
+			want: xdpRedirect, counts: counts{CounterUser: 1}},
 		{name: "flow-drop-enforced-without-socket", dp: "monitor", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}},
 			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
 		{name: "flow-pass-inline", frame: tcp4, flows: []flowEntry{{flowTCP4, pas}}, socket: true,
@@ -485,7 +496,13 @@ func TestProgramVerdicts(t *testing.T) {
 // putRaw writes verdicts without validation (to store invalid ones as well).
 func putRaw(d *Datapath, keys []Key, vals []Verdict) error {
 	for i := range keys {
-		if err := d.objs.FsFlows.Update(&keys[i], &vals[i], ebpf.UpdateAny); err != nil {
+		var err error
+		if k4, ok := keys[i].v4(); ok {
+			err = d.objs.FsFlows4.Update(&k4, &vals[i], ebpf.UpdateAny)
+		} else {
+			err = d.objs.FsFlows.Update(&keys[i], &vals[i], ebpf.UpdateAny)
+		}
+		if err != nil {
 			return err
 		}
 	}

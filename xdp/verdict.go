@@ -83,8 +83,13 @@ func Deadline(ttl time.Duration) uint64 {
 }
 
 // Verdicts is the flow map: per-flow verdicts keyed by the canonical 5-tuple.
+// It hides that the kernel keeps two maps: fs_flows4 with a compact 16-byte key
+// for flows whose two addresses are IPv4(-mapped) (a shorter key makes the
+// program's per-packet lookup cheaper) and fs_flows with the 40-byte Key for the
+// others. Every method takes and returns Keys of either family.
 type Verdicts struct {
-	m *ebpf.Map
+	m  *ebpf.Map // fs_flows: Key → Verdict (IPv6)
+	m4 *ebpf.Map // fs_flows4: key4 → Verdict (IPv4)
 }
 
 // Put stores verdicts for keys (same length) in batches, falling back to one
@@ -99,13 +104,55 @@ func (vs *Verdicts) Put(keys []Key, vals []Verdict) error {
 			return fmt.Errorf("xdp: put verdict for %s: %w", keys[i], err)
 		}
 	}
+	k4, v4, k6, v6 := split(keys, vals)
+	if err := putMap(vs.m4, k4, v4); err != nil {
+		return err
+	}
+	return putMap(vs.m, k6, v6)
+}
+
+// split sorts keys (and their values) by family; keys of one family are not copied.
+func split(keys []Key, vals []Verdict) ([]key4, []Verdict, []Key, []Verdict) {
+	n4 := 0
+	for i := range keys {
+		if _, ok := keys[i].v4(); ok {
+			n4++
+		}
+	}
+	if n4 == 0 {
+		return nil, nil, keys, vals
+	}
+	k4 := make([]key4, 0, n4)
+	var v4 []Verdict
+	if vals != nil {
+		v4 = make([]Verdict, 0, n4)
+	}
+	var k6 []Key
+	var v6 []Verdict
+	for i := range keys {
+		if k, ok := keys[i].v4(); ok {
+			k4 = append(k4, k)
+			if vals != nil {
+				v4 = append(v4, vals[i])
+			}
+			continue
+		}
+		k6 = append(k6, keys[i])
+		if vals != nil {
+			v6 = append(v6, vals[i])
+		}
+	}
+	return k4, v4, k6, v6
+}
+
+func putMap[K fmt.Stringer](m *ebpf.Map, keys []K, vals []Verdict) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := vs.m.BatchUpdate(keys, vals, nil)
+	_, err := m.BatchUpdate(keys, vals, nil)
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		for i := range keys {
-			if err := vs.m.Update(&keys[i], &vals[i], ebpf.UpdateAny); err != nil {
+			if err := m.Update(&keys[i], &vals[i], ebpf.UpdateAny); err != nil {
 				return fmt.Errorf("xdp: put verdict for %s: %w", keys[i], err)
 			}
 		}
@@ -119,10 +166,20 @@ func (vs *Verdicts) Put(keys []Key, vals []Verdict) error {
 
 // Delete removes the verdicts of keys and returns how many existed.
 func (vs *Verdicts) Delete(keys []Key) (int, error) {
+	k4, _, k6, _ := split(keys, nil)
+	n4, err := deleteMap(vs.m4, k4)
+	if err != nil {
+		return n4, err
+	}
+	n6, err := deleteMap(vs.m, k6)
+	return n4 + n6, err
+}
+
+func deleteMap[K fmt.Stringer](m *ebpf.Map, keys []K) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	n, err := vs.m.BatchDelete(keys, nil)
+	n, err := m.BatchDelete(keys, nil)
 	if err == nil {
 		return n, nil
 	}
@@ -135,7 +192,7 @@ func (vs *Verdicts) Delete(keys []Key) (int, error) {
 		start, n = 0, 0
 	}
 	for i := start; i < len(keys); i++ {
-		err := vs.m.Delete(&keys[i])
+		err := m.Delete(&keys[i])
 		switch {
 		case err == nil:
 			n++
@@ -150,7 +207,12 @@ func (vs *Verdicts) Delete(keys []Key) (int, error) {
 // Lookup returns the verdict for k and whether one exists.
 func (vs *Verdicts) Lookup(k Key) (Verdict, bool, error) {
 	var v Verdict
-	err := vs.m.Lookup(&k, &v)
+	var err error
+	if k4, ok := k.v4(); ok {
+		err = vs.m4.Lookup(&k4, &v)
+	} else {
+		err = vs.m.Lookup(&k, &v)
+	}
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return Verdict{}, false, nil
 	}
@@ -160,16 +222,33 @@ func (vs *Verdicts) Lookup(k Key) (Verdict, bool, error) {
 	return v, true, nil
 }
 
-// List returns all entries, read in batches (or by iteration where batches are
-// unsupported). Entries added or removed concurrently may or may not appear.
+// List returns all entries (IPv4 flows first), read in batches (or by iteration
+// where batches are unsupported). Entries added or removed concurrently may or
+// may not appear.
 func (vs *Verdicts) List() ([]Key, []Verdict, error) {
+	k4, vals, err := listMap[key4](vs.m4)
+	if err != nil {
+		return nil, nil, err
+	}
+	k6, v6, err := listMap[Key](vs.m)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := make([]Key, 0, len(k4)+len(k6))
+	for i := range k4 {
+		keys = append(keys, k4[i].key())
+	}
+	return append(keys, k6...), append(vals, v6...), nil
+}
+
+func listMap[K any](m *ebpf.Map) ([]K, []Verdict, error) {
 	const chunk = 4096
-	var keys []Key
+	var keys []K
 	var vals []Verdict
-	kb, vb := make([]Key, chunk), make([]Verdict, chunk)
+	kb, vb := make([]K, chunk), make([]Verdict, chunk)
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := vs.m.BatchLookup(&cursor, kb, vb, nil)
+		n, err := m.BatchLookup(&cursor, kb, vb, nil)
 		keys, vals = append(keys, kb[:n]...), append(vals, vb[:n]...)
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return keys, vals, nil
@@ -182,9 +261,9 @@ func (vs *Verdicts) List() ([]Key, []Verdict, error) {
 		}
 	}
 	keys, vals = keys[:0], vals[:0]
-	var k Key
+	var k K
 	var v Verdict
-	it := vs.m.Iterate()
+	it := m.Iterate()
 	for it.Next(&k, &v) {
 		keys, vals = append(keys, k), append(vals, v)
 	}
@@ -192,6 +271,29 @@ func (vs *Verdicts) List() ([]Key, []Verdict, error) {
 		return nil, nil, fmt.Errorf("xdp: list verdicts: %w", err)
 	}
 	return keys, vals, nil
+}
+
+// migrate moves entries with IPv4-mapped keys from the IPv6 map to the IPv4 map,
+// counters included, and returns how many it moved. Maps pinned by a version
+// that kept every flow in fs_flows hold such entries; the program no longer
+// looks for them there.
+func (vs *Verdicts) migrate() (int, error) {
+	keys, vals, err := listMap[Key](vs.m)
+	if err != nil {
+		return 0, err
+	}
+	k4, v4, _, _ := split(keys, vals)
+	if len(k4) == 0 {
+		return 0, nil
+	}
+	if err := putMap(vs.m4, k4, v4); err != nil {
+		return 0, err
+	}
+	moved := make([]Key, len(k4))
+	for i := range k4 {
+		moved[i] = k4[i].key()
+	}
+	return deleteMap(vs.m, moved)
 }
 
 // Sweep deletes the entries whose deadline has passed at now (a MonotonicNow

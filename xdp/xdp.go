@@ -9,7 +9,9 @@
 //
 //   - non-IP (ARP, LLDP, ...), ICMPv6 ND (types 133-137) and broken L2/L3 headers:
 //     forwarded in the kernel, never to user space, never looked up;
-//   - fs_flows (LRU hash, Key → Verdict): the canonical 5-tuple, see Key;
+//   - fs_flows4 / fs_flows (LRU hashes, canonical 5-tuple → Verdict): flows whose
+//     two addresses are IPv4(-mapped) under a compact 16-byte key, the others
+//     under the 40-byte Key (Verdicts hides the split);
 //   - fs_prefix_v4 / fs_prefix_v6 (LPM tries, source prefix → Verdict): the
 //     packet's source address, longest prefix (Blocklist);
 //   - a verdict (not expired) is enforced: DROP drops, TAG rewrites DSCP (IPv4
@@ -80,7 +82,7 @@ type Options struct {
 	// socket (XSKMAP slots per interface); 0 means DefaultQueues. Frames on higher
 	// queues never reach user space: they fail open (counter queue_unmapped).
 	Queues int
-	// FlowEntries and PrefixEntries size the flow LRU map and each prefix trie;
+	// FlowEntries sizes each flow LRU map (IPv4 and IPv6), PrefixEntries each prefix trie;
 	// 0 means the default. Changing them replaces pinned maps (losing their entries).
 	FlowEntries, PrefixEntries int
 	// KeepState leaves pinned maps and links (the program stays attached) on Close.
@@ -189,6 +191,7 @@ func Load(o Options) (*Datapath, error) {
 		return nil, fmt.Errorf("xdp: %w", err)
 	}
 	spec.Maps[flowsieveMapFsFlows].MaxEntries = uint32(or(o.FlowEntries, DefaultFlowEntries))
+	spec.Maps[flowsieveMapFsFlows4].MaxEntries = uint32(or(o.FlowEntries, DefaultFlowEntries))
 	spec.Maps[flowsieveMapFsPrefixV4].MaxEntries = uint32(or(o.PrefixEntries, DefaultPrefixEntries))
 	spec.Maps[flowsieveMapFsPrefixV6].MaxEntries = uint32(or(o.PrefixEntries, DefaultPrefixEntries))
 	spec.Maps[flowsieveMapFsXsks].MaxEntries = uint32(o.queues() * len(o.Interfaces))
@@ -214,7 +217,12 @@ func Load(o Options) (*Datapath, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("xdp: load program: %w", err), d.removeNewPins())
 	}
-	d.Verdicts = &Verdicts{m: d.objs.FsFlows}
+	d.Verdicts = &Verdicts{m: d.objs.FsFlows, m4: d.objs.FsFlows4}
+	if n, err := d.Verdicts.migrate(); err != nil {
+		return nil, errors.Join(fmt.Errorf("xdp: move IPv4 verdicts to fs_flows4: %w", err), d.objs.Close(), d.removeNewPins())
+	} else if n > 0 {
+		d.log.Info("xdp: moved IPv4 verdicts of a pinned fs_flows to fs_flows4", "verdicts", n)
+	}
 	d.Blocklist = &Blocklist{v4: d.objs.FsPrefixV4, v6: d.objs.FsPrefixV6}
 	d.Stats = &Stats{m: d.objs.FsStats}
 	return d, nil
@@ -509,7 +517,7 @@ func (d *Datapath) Close() error {
 	keep := d.opts.KeepState
 	errs := []error{d.detach(keep)}
 	if d.opts.PinDir != "" && !keep {
-		for _, m := range []*ebpf.Map{d.objs.FsFlows, d.objs.FsPrefixV4, d.objs.FsPrefixV6,
+		for _, m := range []*ebpf.Map{d.objs.FsFlows, d.objs.FsFlows4, d.objs.FsPrefixV4, d.objs.FsPrefixV6,
 			d.objs.FsConfig, d.objs.FsPeers, d.objs.FsXsks, d.objs.FsStats} {
 			if m != nil {
 				errs = append(errs, m.Unpin())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
@@ -101,6 +102,14 @@ func TestLayouts(t *testing.T) {
 		unsafe.Offsetof(Key{}.Proto) != unsafe.Offsetof(flowsieveFsFlowKey{}.Proto) {
 		t.Error("Key field offsets differ from struct fs_flow_key")
 	}
+	if a, b := binary.Size(key4{}), binary.Size(flowsieveFsFlow4Key{}); a != b || a != 16 || unsafe.Sizeof(key4{}) != 16 {
+		t.Errorf("key4: %d bytes, C struct %d", a, b)
+	}
+	if unsafe.Offsetof(key4{}.HiAddr) != unsafe.Offsetof(flowsieveFsFlow4Key{}.HiAddr) ||
+		unsafe.Offsetof(key4{}.LoPort) != unsafe.Offsetof(flowsieveFsFlow4Key{}.LoPort) ||
+		unsafe.Offsetof(key4{}.Proto) != unsafe.Offsetof(flowsieveFsFlow4Key{}.Proto) {
+		t.Error("key4 field offsets differ from struct fs_flow4_key")
+	}
 	if a, b := binary.Size(Verdict{}), binary.Size(flowsieveFsVerdict{}); a != b || unsafe.Sizeof(Verdict{}) != 32 {
 		t.Errorf("Verdict: %d bytes, C struct %d", a, b)
 	}
@@ -148,6 +157,9 @@ func TestVerdictsBatch(t *testing.T) {
 	vals := make([]Verdict, n)
 	for i := range keys {
 		keys[i] = FlowKey(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), netip.MustParseAddr("192.0.2.1"), uint16(i), 443, 6)
+		if i%3 == 1 { // a third IPv6 (fs_flows), the rest IPv4 (fs_flows4)
+			keys[i] = FlowKey(netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 14: byte(i >> 8), 15: byte(i)}), netip.MustParseAddr("2001:db8::1"), uint16(i), 443, 6)
+		}
 		vals[i] = Verdict{Action: Action(1 + i%3), DSCP: uint8(i % 64), Expires: uint64(i)}
 	}
 	if err := d.Verdicts.Put(keys, vals); err != nil {
@@ -169,12 +181,25 @@ func TestVerdictsBatch(t *testing.T) {
 			t.Fatalf("List: %s = %+v, want %+v", gk[i], gv[i], want[gk[i]])
 		}
 	}
-	v, ok, err := d.Verdicts.Lookup(keys[42])
-	if err != nil || !ok || v != vals[42] {
-		t.Fatalf("Lookup: %+v %v %v", v, ok, err)
+	for _, i := range []int{42, 43} { // IPv4, IPv6
+		v, ok, err := d.Verdicts.Lookup(keys[i])
+		if err != nil || !ok || v != vals[i] {
+			t.Fatalf("Lookup %s: %+v %v %v", keys[i], v, ok, err)
+		}
+	}
+	// Each family is in its own map.
+	want6 := 0
+	for i := range keys {
+		if keys[i].Lo().Addr().Is6() {
+			want6++
+		}
+	}
+	if n4, n6 := mapLen(t, d.objs.FsFlows4), mapLen(t, d.objs.FsFlows); n4 != n-want6 || n6 != want6 || want6 == 0 {
+		t.Fatalf("fs_flows4 has %d entries, fs_flows %d; want %d and %d", n4, n6, n-want6, want6)
 	}
 	// Delete a mix of present and missing keys.
-	del := append(append([]Key{}, keys[:100]...), FlowKey(netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("2.2.2.2"), 1, 2, 6))
+	del := append(append([]Key{}, keys[:100]...), FlowKey(netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("2.2.2.2"), 1, 2, 6),
+		FlowKey(netip.MustParseAddr("2001:db8::7"), netip.MustParseAddr("2001:db8::8"), 1, 2, 6))
 	del = append(del, keys[100:200]...)
 	got, err := d.Verdicts.Delete(del)
 	if err != nil || got != 200 {
@@ -213,6 +238,72 @@ func TestVerdictsBatch(t *testing.T) {
 	}
 	if err := d.Verdicts.Put(nk, bad[:1]); err == nil {
 		t.Fatal("Put with mismatched lengths: no error")
+	}
+}
+
+func mapLen(t *testing.T, m *ebpf.Map) int {
+	t.Helper()
+	n := 0
+	k, v := make([]byte, m.KeySize()), make([]byte, m.ValueSize())
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPinnedIPv4VerdictsMoved: a pinned fs_flows from a version that kept IPv4
+// flows there too has its IPv4 entries (counters included) moved to fs_flows4 on
+// Load, where the program looks for them; IPv6 entries stay.
+func TestPinnedIPv4VerdictsMoved(t *testing.T) {
+	kerneltest.Require(t)
+	dir := testPinDir()
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := loadFlowsieve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := spec.Maps[flowsieveMapFsFlows].Copy()
+	ms.MaxEntries = DefaultFlowEntries
+	ms.Pinning = ebpf.PinNone
+	old, err := ebpf.NewMap(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.Pin(filepath.Join(dir, flowsieveMapFsFlows)); err != nil {
+		t.Fatal(err)
+	}
+	k4 := FlowKey(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 1, 2, 6)
+	k6 := FlowKey(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 1, 2, 6)
+	v4 := Verdict{Action: ActionDrop, Packets: 7, Bytes: 700}
+	v6 := Verdict{Action: ActionTag, DSCP: 10}
+	for _, e := range []struct {
+		k Key
+		v Verdict
+	}{{k4, v4}, {k6, v6}} {
+		if err := old.Update(&e.k, &e.v, ebpf.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := loadOnly(t, Options{PinDir: dir})
+	defer d.Close()
+	for _, e := range []struct {
+		k Key
+		v Verdict
+	}{{k4, v4}, {k6, v6}} {
+		if v, ok, err := d.Verdicts.Lookup(e.k); err != nil || !ok || v != e.v {
+			t.Fatalf("Lookup %s: %+v %v %v, want %+v", e.k, v, ok, err, e.v)
+		}
+	}
+	if n4, n6 := mapLen(t, d.objs.FsFlows4), mapLen(t, d.objs.FsFlows); n4 != 1 || n6 != 1 {
+		t.Fatalf("fs_flows4 has %d entries, fs_flows %d; want 1 and 1", n4, n6)
 	}
 }
 

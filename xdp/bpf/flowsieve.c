@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * flowsieve XDP program: parse L2-L4, look up a verdict (flow LRU hash by the
- * canonical 5-tuple, then source prefix LPM tries), and enforce it in the kernel:
+ * flowsieve XDP program: parse L2-L4, look up a verdict (flow LRU hashes by the
+ * canonical 5-tuple, IPv4 and IPv6 apart, then source prefix LPM tries), and enforce it in the kernel:
  * DROP, TAG (DSCP rewrite), PASS (forward); frames without a verdict go to the
  * AF_XDP socket of their RX queue, or fail open when no socket is registered.
  * Every read of packet data is bounds-checked against data_end.
@@ -38,6 +38,15 @@ struct {
 	__type(value, struct fs_verdict);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fs_flows SEC(".maps");
+
+/* Flows whose two addresses are IPv4 (or IPv4-mapped): the compact key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct fs_flow4_key);
+	__type(value, struct fs_verdict);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_flows4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -121,18 +130,43 @@ enum parse_result {
 	PARSE_ERROR,     /* broken L2/L3: forward without lookup */
 };
 
+/*
+ * A parsed packet: IPv4 fills key4 only (the compact key is what the IPv4 flow
+ * map wants, so the per-packet work stays small), IPv6 fills key only.
+ * Source as lo, destination as hi until canonicalised.
+ */
 struct packet {
-	struct fs_flow_key key; /* src as lo, dst as hi until canonicalised */
+	struct fs_flow_key key;
+	struct fs_flow4_key key4;
 	void *l3;
 	__u8 ipv6;
 };
 
-/* Writes ::ffff:addr into dst, whose first 10 bytes are already zero. */
-static __always_inline void put_v4_mapped(__u8 *dst, __be32 addr)
+/* Whether a 16-byte network-order address is IPv4-mapped (::ffff:a.b.c.d). */
+static __always_inline int is_v4_mapped(const __u8 *a)
 {
-	dst[10] = 0xff;
-	dst[11] = 0xff;
-	__builtin_memcpy(dst + 12, &addr, 4);
+	const __u32 *w = (const __u32 *)a;
+	return (w[0] | w[1]) == 0 && w[2] == bpf_htonl(0xffff);
+}
+
+/*
+ * Looks up the canonical key of an IPv6 packet: in fs_flows4 (as the compact key)
+ * when both addresses are IPv4-mapped, as user space stores such flows, else in
+ * fs_flows.
+ */
+static __always_inline struct fs_verdict *lookup_flow6(const struct fs_flow_key *k)
+{
+	if (is_v4_mapped(k->lo_addr) && is_v4_mapped(k->hi_addr)) {
+		struct fs_flow4_key k4 = {
+			.lo_port = k->lo_port,
+			.hi_port = k->hi_port,
+			.proto = k->proto,
+		};
+		__builtin_memcpy(k4.lo_addr, k->lo_addr + 12, 4);
+		__builtin_memcpy(k4.hi_addr, k->hi_addr + 12, 4);
+		return bpf_map_lookup_elem(&fs_flows4, &k4);
+	}
+	return bpf_map_lookup_elem(&fs_flows, k);
 }
 
 /* Compares two 16-byte network-order addresses like memcmp: <0, 0, >0. */
@@ -167,18 +201,43 @@ static __always_inline int canonicalise(struct fs_flow_key *k)
 	return 1;
 }
 
-/* Reads the ports (or the ICMPv6 type) at l4; sets *cnt for truncation or ND. */
-static __always_inline int parse_l4(void *l4, void *end, struct packet *p, __u32 *cnt)
+/*
+ * Orders the IPv4 key's endpoints like canonicalise (comparing the mapped
+ * addresses byte-wise is comparing the IPv4 ones); returns whether it swapped.
+ */
+static __always_inline int canonicalise4(struct fs_flow4_key *k)
 {
-	switch (p->key.proto) {
+	__u32 lo, hi;
+	__builtin_memcpy(&lo, k->lo_addr, 4);
+	__builtin_memcpy(&hi, k->hi_addr, 4);
+	lo = bpf_ntohl(lo);
+	hi = bpf_ntohl(hi);
+	if (lo < hi || (lo == hi && k->lo_port <= k->hi_port))
+		return 0;
+	__builtin_memcpy(k->lo_addr, k->hi_addr, 4);
+	hi = bpf_htonl(lo);
+	__builtin_memcpy(k->hi_addr, &hi, 4);
+	__u16 p = k->lo_port;
+	k->lo_port = k->hi_port;
+	k->hi_port = p;
+	return 1;
+}
+
+/*
+ * Reads the ports (or the ICMPv6 type) of protocol proto at l4 into *sport and
+ * *dport (left alone when there are none); sets *cnt for truncation or ND.
+ */
+static __always_inline int parse_l4(void *l4, void *end, __u8 proto, __u16 *sport, __u16 *dport, __u32 *cnt)
+{
+	switch (proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
 		if ((void *)(th + 1) > end) {
 			*cnt = FS_CNT_L4_TRUNCATED;
 			return PARSE_FLOW;
 		}
-		p->key.lo_port = bpf_ntohs(th->source);
-		p->key.hi_port = bpf_ntohs(th->dest);
+		*sport = bpf_ntohs(th->source);
+		*dport = bpf_ntohs(th->dest);
 		return PARSE_FLOW;
 	}
 	case IPPROTO_UDP: {
@@ -187,8 +246,8 @@ static __always_inline int parse_l4(void *l4, void *end, struct packet *p, __u32
 			*cnt = FS_CNT_L4_TRUNCATED;
 			return PARSE_FLOW;
 		}
-		p->key.lo_port = bpf_ntohs(uh->source);
-		p->key.hi_port = bpf_ntohs(uh->dest);
+		*sport = bpf_ntohs(uh->source);
+		*dport = bpf_ntohs(uh->dest);
 		return PARSE_FLOW;
 	}
 	case IPPROTO_ICMP: {
@@ -221,14 +280,15 @@ static __always_inline int parse_ipv4(void *l3, void *end, struct packet *p, __u
 	if (l3 + ihl > end)
 		return PARSE_ERROR;
 	p->l3 = l3;
-	p->key.proto = ip->protocol;
-	put_v4_mapped(p->key.lo_addr, ip->saddr);
-	put_v4_mapped(p->key.hi_addr, ip->daddr);
+	struct fs_flow4_key *k = &p->key4;
+	*k = (struct fs_flow4_key){.proto = ip->protocol};
+	__builtin_memcpy(k->lo_addr, &ip->saddr, 4);
+	__builtin_memcpy(k->hi_addr, &ip->daddr, 4);
 	if (ip->frag_off & bpf_htons(0x1fff)) {
 		*cnt = FS_CNT_FRAGMENT;
 		return PARSE_FLOW;
 	}
-	return parse_l4(l3 + ihl, end, p, cnt);
+	return parse_l4(l3 + ihl, end, k->proto, &k->lo_port, &k->hi_port, cnt);
 }
 
 static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u32 *cnt)
@@ -240,6 +300,7 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u
 		return PARSE_ERROR;
 	p->l3 = l3;
 	p->ipv6 = 1;
+	p->key = (struct fs_flow_key){};
 	__builtin_memcpy(p->key.lo_addr, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.hi_addr, &ip6->daddr, 16);
 
@@ -280,7 +341,7 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u
 		}
 		default:
 			p->key.proto = next;
-			return parse_l4(cur, end, p, cnt);
+			return parse_l4(cur, end, next, &p->key.lo_port, &p->key.hi_port, cnt);
 		}
 	}
 	p->key.proto = next;
@@ -392,7 +453,8 @@ int flowsieve(struct xdp_md *ctx)
 
 	__u32 len = ctx->data_end - ctx->data;
 
-	struct packet p = {};
+	struct packet p;
+	p.ipv6 = 0;
 	__u32 cnt = FS_CNT_MAX;
 	int res = parse(ctx, &p, &cnt);
 	if (cnt < FS_CNT_MAX)
@@ -415,8 +477,15 @@ int flowsieve(struct xdp_md *ctx)
 	}
 
 	__u8 action = FS_ACTION_NONE, dscp = 0;
-	int swapped = canonicalise(&p.key);
-	struct fs_verdict *v = bpf_map_lookup_elem(&fs_flows, &p.key);
+	int swapped;
+	struct fs_verdict *v;
+	if (!p.ipv6) {
+		swapped = canonicalise4(&p.key4);
+		v = bpf_map_lookup_elem(&fs_flows4, &p.key4);
+	} else {
+		swapped = canonicalise(&p.key);
+		v = lookup_flow6(&p.key);
+	}
 	if (v) {
 		action = use_verdict(v, len, st);
 		if (action != FS_ACTION_NONE) {
@@ -426,14 +495,13 @@ int flowsieve(struct xdp_md *ctx)
 	}
 	if (action == FS_ACTION_NONE) {
 		/* The source address is the lo or hi endpoint, depending on the order. */
-		const __u8 *sa = swapped ? p.key.hi_addr : p.key.lo_addr;
 		if (p.ipv6) {
 			struct fs_lpm_v6_key k6 = {.prefixlen = 128};
-			__builtin_memcpy(k6.addr, sa, 16);
+			__builtin_memcpy(k6.addr, swapped ? p.key.hi_addr : p.key.lo_addr, 16);
 			v = bpf_map_lookup_elem(&fs_prefix_v6, &k6);
 		} else {
 			struct fs_lpm_v4_key k4 = {.prefixlen = 32};
-			__builtin_memcpy(k4.addr, sa + 12, 4);
+			__builtin_memcpy(k4.addr, swapped ? p.key4.hi_addr : p.key4.lo_addr, 4);
 			v = bpf_map_lookup_elem(&fs_prefix_v4, &k4);
 		}
 		if (v) {
