@@ -10,10 +10,8 @@ package wire_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +30,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/appliance/cli"
 	"github.com/flowsieve/flowsieve/bench/traffic"
+	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
@@ -40,6 +39,31 @@ import (
 // envDaemon makes the test binary run the flowsieve CLI with its arguments instead of
 // the tests, so the daemon can run as a child process inside the appliance namespace.
 const envDaemon = "FLOWSIEVE_WIRE_DAEMON"
+
+// newTopo builds the virtual wire for a test and removes it at the end.
+func newTopo(t *testing.T, queues int) *wire.Topology {
+	t.Helper()
+	tp, err := wire.NewTopology("fs-wire", queues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tp.Close() })
+	return tp
+}
+
+// replay replays the test mix through the wire.
+func replay(t *testing.T, tp *wire.Topology, seed uint64, dur time.Duration, tick func(time.Duration)) ([]wire.Sent, *wire.Received) {
+	t.Helper()
+	frames, rcv, err := tp.Replay(wire.ReplayConfig{
+		Traffic: traffic.Config{Scenario: "mixed", Seed: seed, Duration: dur, Rate: 300,
+			Attacks: strings.Split(attacks, ",")},
+		EarlyPackets: earlyPackets, Tick: tick,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frames, rcv
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envDaemon) == "1" {
@@ -56,47 +80,6 @@ const (
 )
 
 var attacks = "ssh-bruteforce,http-flood,slowloris,scan-syn,syn-flood"
-
-// topo is the virtual wire: cli ns (c0) —veth— app ns (a0 | a1) —veth— srv ns (s0).
-type topo struct {
-	cli, app, srv *netns.NS
-}
-
-func newTopo(t *testing.T, queues int) *topo {
-	t.Helper()
-	tp := &topo{}
-	for _, p := range []**netns.NS{&tp.cli, &tp.app, &tp.srv} {
-		ns, err := netns.New("fs-wire")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ns.Close() })
-		*p = ns
-	}
-	if err := netns.AddVeth(netns.Veth{Name: "c0", Peer: "a0", NS: tp.cli, PeerNS: tp.app, Queues: queues}); err != nil {
-		t.Fatal(err)
-	}
-	if err := netns.AddVeth(netns.Veth{Name: "a1", Peer: "s0", NS: tp.app, PeerNS: tp.srv, Queues: queues}); err != nil {
-		t.Fatal(err)
-	}
-	// The far ends receive frames the appliance redirects (devmap): they need XDP on.
-	for _, e := range []struct {
-		ns   *netns.NS
-		name string
-	}{{tp.cli, "c0"}, {tp.srv, "s0"}} {
-		if err := e.ns.Do(func() error {
-			c, err := xdp.AttachPass(e.name)
-			if err != nil {
-				return err
-			}
-			t.Cleanup(func() { c.Close() })
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return tp
-}
 
 // train generates a labelled capture and trains a flow model on it with the CLI.
 func train(t *testing.T, dir string) string {
@@ -148,7 +131,7 @@ type daemon struct {
 	done chan error
 }
 
-func startDaemon(t *testing.T, tp *topo, dir, model, pinDir string, keep bool, floodScope string) *daemon {
+func startDaemon(t *testing.T, tp *wire.Topology, dir, model, pinDir string, keep bool, floodScope string) *daemon {
 	t.Helper()
 	d, err := launch(tp, dir, model, pinDir, keep, floodScope)
 	if d != nil {
@@ -161,7 +144,7 @@ func startDaemon(t *testing.T, tp *topo, dir, model, pinDir string, keep bool, f
 }
 
 // launch starts the daemon and waits until /healthz answers ok.
-func launch(tp *topo, dir, model, pinDir string, keep bool, floodScope string) (*daemon, error) {
+func launch(tp *wire.Topology, dir, model, pinDir string, keep bool, floodScope string) (*daemon, error) {
 	mode := "mode: inline\ninterfaces: {in: a0, out: a1}"
 	if floodScope == "monitor" { // monitor mode on a0 (the policy's flood rule is per flow)
 		mode, floodScope = "mode: monitor\ninterfaces: {monitor: a0}", "flow"
@@ -189,7 +172,7 @@ log: {level: %s}
 		return nil, err
 	}
 	d := &daemon{log: &bytes.Buffer{}, done: make(chan error, 1)}
-	d.cmd = exec.Command("ip", "netns", "exec", tp.app.Name(), exe, "run", "--config", filepath.Join(dir, "flowsieve.yaml"))
+	d.cmd = exec.Command("ip", "netns", "exec", tp.App.Name(), exe, "run", "--config", filepath.Join(dir, "flowsieve.yaml"))
 	d.cmd.Env = append(os.Environ(), envDaemon+"=1")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
@@ -198,7 +181,7 @@ log: {level: %s}
 	go func() { d.done <- d.cmd.Wait() }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		body, err := scrape(tp.app, "/healthz")
+		body, err := scrape(tp.App, "/healthz")
 		if err == nil && strings.TrimSpace(body) == "ok" {
 			return d, nil
 		}
@@ -281,229 +264,6 @@ func metric(text, name string, filters ...string) float64 {
 	return sum
 }
 
-// packetSock is an AF_PACKET socket bound to an interface inside a namespace.
-type packetSock struct {
-	fd      int
-	ifindex int
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-func openPacket(t *testing.T, ns *netns.NS, ifname string) *packetSock {
-	t.Helper()
-	ps := &packetSock{fd: -1}
-	err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		ps.ifindex = ifi.Index
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			return err
-		}
-		ps.fd = fd
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<20)
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
-		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
-	})
-	if err != nil {
-		if ps.fd >= 0 {
-			unix.Close(ps.fd)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(ps.fd) })
-	return ps
-}
-
-func (ps *packetSock) send(frame []byte) error {
-	for {
-		err := unix.Sendto(ps.fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: ps.ifindex})
-		if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) {
-			time.Sleep(50 * time.Microsecond)
-			continue
-		}
-		return err
-	}
-}
-
-// received is what a capture saw: frame identity → count, and the DSCP seen.
-type received struct {
-	mu    sync.Mutex
-	count map[uint64]int
-	dscp  map[uint64]uint8
-}
-
-// frameID identifies a frame regardless of its DSCP (which TAG rewrites, with the IPv4
-// checksum).
-func frameID(f []byte) uint64 {
-	h := fnv.New64a()
-	if len(f) >= 34 && binary.BigEndian.Uint16(f[12:]) == 0x0800 {
-		h.Write(f[:15])
-		h.Write(f[16:24])
-		h.Write(f[26:])
-	} else {
-		h.Write(f)
-	}
-	return h.Sum64()
-}
-
-// capture reads incoming frames until stop is closed.
-func (ps *packetSock) capture(stop <-chan struct{}, r *received, wg *sync.WaitGroup) {
-	defer wg.Done()
-	buf := make([]byte, 9000)
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		n, from, err := unix.Recvfrom(ps.fd, buf, 0)
-		if err != nil {
-			continue
-		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		id := frameID(buf[:n])
-		r.mu.Lock()
-		r.count[id]++
-		if n >= 16 && binary.BigEndian.Uint16(buf[12:]) == 0x0800 {
-			r.dscp[id] = buf[15] >> 2
-		}
-		r.mu.Unlock()
-	}
-}
-
-// sent is one replayed frame.
-type sent struct {
-	id      uint64
-	label   string
-	toSrv   bool // client → server (else server → client)
-	after   bool // the frame comes after its flow's early decision point
-	flowKey xdp.Key
-	src     netip.Addr
-	at      time.Duration // when it was sent, since the start of the replay
-}
-
-// replay generates the test mix and sends it in real time from both ends, returning
-// what was sent and what each end received.
-func replay(t *testing.T, tp *topo, seed uint64, dur time.Duration, during func(elapsed time.Duration)) ([]sent, *received) {
-	t.Helper()
-	g, err := traffic.New(traffic.Config{Scenario: "mixed", Seed: seed, Duration: dur, Rate: 300,
-		Attacks: strings.Split(attacks, ",")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	servers := g.Config().Servers
-	cs, ss := openPacket(t, tp.cli, "c0"), openPacket(t, tp.srv, "s0")
-	rcv := &received{count: map[uint64]int{}, dscp: map[uint64]uint8{}}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go cs.capture(stop, rcv, &wg)
-	go ss.capture(stop, rcv, &wg)
-
-	var out []sent
-	perFlow := map[xdp.Key]int{}
-	buf := make([]byte, traffic.MaxFrameLen)
-	var t0 int64
-	start := time.Now()
-	lastTick := time.Duration(-1)
-	for {
-		f, ts, label, err := g.Next(buf)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if t0 == 0 {
-			t0 = ts
-		}
-		if d := time.Duration(ts-t0) - time.Since(start); d > 500*time.Microsecond {
-			time.Sleep(d)
-		}
-		if during != nil {
-			if el := time.Since(start) / time.Second; el != lastTick {
-				lastTick = el
-				during(time.Since(start))
-			}
-		}
-		s := sent{id: frameID(f), label: label.String(), at: time.Since(start)}
-		if len(f) >= 34 && binary.BigEndian.Uint16(f[12:]) == 0x0800 {
-			src := netip.AddrFrom4([4]byte(f[26:30]))
-			dst := netip.AddrFrom4([4]byte(f[30:34]))
-			s.toSrv, s.src = !servers.Contains(src), src
-			ihl := int(f[14]&0xf) * 4
-			var sp, dp uint16
-			proto := f[23]
-			frag := binary.BigEndian.Uint16(f[20:])&0x1fff != 0
-			if (proto == 6 || proto == 17) && !frag && len(f) >= 14+ihl+4 {
-				sp, dp = binary.BigEndian.Uint16(f[14+ihl:]), binary.BigEndian.Uint16(f[16+ihl:])
-			}
-			s.flowKey = xdp.FlowKey(src, dst, sp, dp, proto)
-			s.after = perFlow[s.flowKey] >= earlyPackets
-			perFlow[s.flowKey]++
-		} else {
-			continue // the test mix is IPv4 only
-		}
-		sock := cs
-		if !s.toSrv {
-			sock = ss
-		}
-		if err := sock.send(f); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	return out, rcv
-}
-
-// tally is the outcome per label.
-type tally struct {
-	sent, delivered, after, afterDropped, tagged, afterTagged int
-}
-
-func outcome(frames []sent, rcv *received) map[string]*tally {
-	m := map[string]*tally{}
-	left := map[uint64]int{}
-	for k, v := range rcv.count {
-		left[k] = v
-	}
-	for _, s := range frames {
-		tl := m[s.label]
-		if tl == nil {
-			tl = &tally{}
-			m[s.label] = tl
-		}
-		tl.sent++
-		got := left[s.id] > 0
-		if got {
-			left[s.id]--
-			tl.delivered++
-			if rcv.dscp[s.id] == tagDSCP {
-				tl.tagged++
-			}
-		}
-		if s.after {
-			tl.after++
-			if !got {
-				tl.afterDropped++
-			} else if rcv.dscp[s.id] == tagDSCP {
-				tl.afterTagged++
-			}
-		}
-	}
-	return m
-}
-
 // logLevel is the daemon's log level: debug (every verdict) with FLOWSIEVE_WIRE_DEBUG=1.
 func logLevel() string {
 	if os.Getenv("FLOWSIEVE_WIRE_DEBUG") == "1" {
@@ -513,16 +273,16 @@ func logLevel() string {
 }
 
 // lostFrames returns the frames of label that did not arrive.
-func lostFrames(frames []sent, rcv *received, label string) []sent {
+func lostFrames(frames []wire.Sent, rcv *wire.Received, label string) []wire.Sent {
 	left := map[uint64]int{}
-	for k, v := range rcv.count {
+	for k, v := range rcv.Count {
 		left[k] = v
 	}
-	var out []sent
+	var out []wire.Sent
 	for _, s := range frames {
-		if left[s.id] > 0 {
-			left[s.id]--
-		} else if s.label == label {
+		if left[s.ID] > 0 {
+			left[s.ID]--
+		} else if s.Label == label {
 			out = append(out, s)
 		}
 	}
@@ -530,16 +290,16 @@ func lostFrames(frames []sent, rcv *received, label string) []sent {
 }
 
 // leakedAfter returns the attack frames after their decision point that arrived.
-func leakedAfter(frames []sent, rcv *received) []sent {
+func leakedAfter(frames []wire.Sent, rcv *wire.Received) []wire.Sent {
 	left := map[uint64]int{}
-	for k, v := range rcv.count {
+	for k, v := range rcv.Count {
 		left[k] = v
 	}
-	var out []sent
+	var out []wire.Sent
 	for _, s := range frames {
-		if left[s.id] > 0 {
-			left[s.id]--
-			if s.after && s.label != "BENIGN" && s.label != tagLabel {
+		if left[s.ID] > 0 {
+			left[s.ID]--
+			if s.After && s.Label != "BENIGN" && s.Label != tagLabel {
 				out = append(out, s)
 			}
 		}
@@ -584,21 +344,21 @@ func TestWireInline(t *testing.T) {
 	start := time.Now()
 	frames, rcv := replay(t, tp, 7, 10*time.Second, nil)
 	elapsed := time.Since(start)
-	metrics, err := scrape(tp.app, "/metrics")
+	metrics, err := scrape(tp.App, "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := d.stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("daemon exit: %v\n%s", err, d.log.String())
 	}
-	res := outcome(frames, rcv)
+	res := wire.Outcome(frames, rcv, tagDSCP)
 	var attackAfter, attackAfterDropped int
 	for label, tl := range res {
 		t.Logf("%-14s sent %6d delivered %6d (%.2f%%) | after decision point %6d dropped %6d tagged %6d",
-			label, tl.sent, tl.delivered, 100*float64(tl.delivered)/float64(tl.sent), tl.after, tl.afterDropped, tl.afterTagged)
+			label, tl.Sent, tl.Delivered, 100*float64(tl.Delivered)/float64(tl.Sent), tl.After, tl.AfterDropped, tl.AfterTagged)
 		if label != "BENIGN" && label != tagLabel {
-			attackAfter += tl.after
-			attackAfterDropped += tl.afterDropped
+			attackAfter += tl.After
+			attackAfterDropped += tl.AfterDropped
 		}
 	}
 	t.Logf("replayed %d frames in %v (%.0f pkt/s)", len(frames), elapsed.Round(time.Millisecond), float64(len(frames))/elapsed.Seconds())
@@ -611,11 +371,11 @@ func TestWireInline(t *testing.T) {
 		}
 	}
 	b := res["BENIGN"]
-	if b == nil || b.sent == 0 {
+	if b == nil || b.Sent == 0 {
 		t.Fatal("no benign traffic replayed")
 	}
-	if share := float64(b.delivered) / float64(b.sent); share < 0.995 {
-		t.Errorf("benign delivered %.2f%% (%d of %d), want >= 99.5%%", 100*share, b.delivered, b.sent)
+	if share := float64(b.Delivered) / float64(b.Sent); share < 0.995 {
+		t.Errorf("benign delivered %.2f%% (%d of %d), want >= 99.5%%", 100*share, b.Delivered, b.Sent)
 	}
 	if attackAfter == 0 {
 		t.Fatal("no attack packets after the decision point")
@@ -623,7 +383,7 @@ func TestWireInline(t *testing.T) {
 	if share := float64(attackAfterDropped) / float64(attackAfter); share < 0.95 {
 		t.Errorf("attack packets after the decision point dropped: %.2f%% (%d of %d), want >= 95%%", 100*share, attackAfterDropped, attackAfter)
 	}
-	if tl := res[tagLabel]; tl == nil || tl.afterTagged == 0 {
+	if tl := res[tagLabel]; tl == nil || tl.AfterTagged == 0 {
 		t.Errorf("no %s packet arrived with DSCP %d", tagLabel, tagDSCP)
 	}
 	if metric(metrics, "flowsieve_queue_handoff_total", `direction="in"`) == 0 {
@@ -636,8 +396,8 @@ func TestWireInline(t *testing.T) {
 		leak := map[string]int{}
 		leakFlows := map[xdp.Key]int{}
 		for _, s := range leakedAfter(frames, rcv) {
-			leak[fmt.Sprintf("%s toSrv=%v", s.label, s.toSrv)]++
-			leakFlows[s.flowKey]++
+			leak[fmt.Sprintf("%s toSrv=%v", s.Label, s.ToSrv)]++
+			leakFlows[s.FlowKey]++
 		}
 		i := 0
 		for k, n := range leakFlows {
@@ -648,7 +408,7 @@ func TestWireInline(t *testing.T) {
 		t.Logf("attack frames after the decision point that arrived: %v", leak)
 		lost := map[xdp.Key]int{}
 		for _, s := range lostFrames(frames, rcv, "BENIGN") {
-			lost[s.flowKey]++
+			lost[s.FlowKey]++
 		}
 		for k, n := range lost {
 			t.Logf("benign flow %v: %d frames lost", k, n)
@@ -684,7 +444,7 @@ func TestWireKillRestart(t *testing.T) {
 		defer mu.Unlock()
 		switch {
 		case el >= killAt && killed == 0:
-			if m, err := scrape(tp.app, "/metrics"); err == nil {
+			if m, err := scrape(tp.App, "/metrics"); err == nil {
 				dropsBefore = metric(m, "flowsieve_xdp_packets_total", `counter="drop"`)
 			}
 			d.cmd.Process.Kill()
@@ -718,36 +478,36 @@ func TestWireKillRestart(t *testing.T) {
 	// traffic flows through the kernel, and flows decided DROP before the kill stay
 	// dropped.
 	left := map[uint64]int{}
-	for k, v := range rcv.count {
+	for k, v := range rcv.Count {
 		left[k] = v
 	}
 	decidedDrop := map[netip.Addr]bool{}
 	lostBefore := map[netip.Addr]bool{} // sources with any frame lost before the kill
 	var benign, benignOK, enforced, enforcedDropped, fpFrames int
 	for _, s := range frames {
-		got := left[s.id] > 0
+		got := left[s.ID] > 0
 		if got {
-			left[s.id]--
+			left[s.ID]--
 		}
 		switch {
-		case s.at < killed:
+		case s.At < killed:
 			// An attacker whose frames past the decision point were dropped before the
 			// kill got a source-scoped DROP (the policy's flood rule).
-			if s.after && !got && s.toSrv && s.label == "DoS Hulk" {
-				decidedDrop[s.src] = true
+			if s.After && !got && s.ToSrv && s.Label == "DoS Hulk" {
+				decidedDrop[s.Src] = true
 			}
 			if !got {
-				lostBefore[s.src] = true
+				lostBefore[s.Src] = true
 			}
-		case s.at >= killed+time.Second && s.at < restarted:
-			if s.label == "BENIGN" && lostBefore[s.src] {
+		case s.At >= killed+time.Second && s.At < restarted:
+			if s.Label == "BENIGN" && lostBefore[s.Src] {
 				fpFrames++ // a source the model wrongly blocked before the kill stays blocked
-			} else if s.label == "BENIGN" {
+			} else if s.Label == "BENIGN" {
 				benign++
 				if got {
 					benignOK++
 				}
-			} else if s.toSrv && decidedDrop[s.src] {
+			} else if s.ToSrv && decidedDrop[s.Src] {
 				enforced++
 				if !got {
 					enforcedDropped++
@@ -766,7 +526,7 @@ func TestWireKillRestart(t *testing.T) {
 
 	// The restarted daemon reuses the pinned maps: the program's counters go on from
 	// where they were, and it inspects and classifies again.
-	m, err := scrape(tp.app, "/metrics")
+	m, err := scrape(tp.App, "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -809,7 +569,7 @@ func TestWireReload(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			m, err := scrape(tp.app, "/metrics")
+			m, err := scrape(tp.App, "/metrics")
 			if err == nil && metric(m, "flowsieve_reloads_total", `result="`+result+`"`) >= want {
 				return
 			}
@@ -824,7 +584,7 @@ func TestWireReload(t *testing.T) {
 	}
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	waitReloads("rejected", 1)
-	if body, err := scrape(tp.app, "/healthz"); err != nil || strings.TrimSpace(body) != "ok" {
+	if body, err := scrape(tp.App, "/healthz"); err != nil || strings.TrimSpace(body) != "ok" {
 		t.Fatalf("after a rejected reload: healthz %q, %v", body, err)
 	}
 	if err := os.WriteFile(model, good, 0o600); err != nil {
@@ -852,7 +612,7 @@ func TestWireMonitor(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(pin) })
 	d := startDaemon(t, tp, dir, model, pin, false, "monitor")
 	frames, _ := replay(t, tp, 7, 4*time.Second, nil)
-	m, err := scrape(tp.app, "/metrics")
+	m, err := scrape(tp.App, "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -861,7 +621,7 @@ func TestWireMonitor(t *testing.T) {
 	}
 	toSrv := 0
 	for _, s := range frames {
-		if s.toSrv {
+		if s.ToSrv {
 			toSrv++
 		}
 	}
