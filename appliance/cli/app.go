@@ -42,6 +42,7 @@ func commands() []*cli.Command {
 		genCommand(),
 		runCommand(),
 		demoCommand(),
+		benchCommand(),
 	}
 }
 

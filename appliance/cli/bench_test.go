@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowsieve/flowsieve/bench/harness"
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+)
+
+// TestBenchQuickJSON runs `flowsieve bench --quick --json` and checks the report
+// for sanity: within 45 s, delivered ≤ offered, the ratios present and positive,
+// per-label totals adding up to the frames offered, benign traffic delivered and
+// attack traffic dropped, and the plots written.
+func TestBenchQuickJSON(t *testing.T) {
+	kerneltest.Require(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	if code := Run([]string{"flowsieve", "bench", "--quick", "--json", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if el := time.Since(start); el > 45*time.Second {
+		t.Errorf("bench --quick took %s, want under 45 s", el)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &raw); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
+	}
+	for _, k := range []string{"offered_pps", "delivered_pps", "engine_pps", "xdp_drop_ratio", "afxdp_rx_ratio"} {
+		if v, ok := raw[k].(float64); !ok || !(v > 0) {
+			t.Errorf("%s = %v, want a positive number", k, raw[k])
+		}
+	}
+	var rep harness.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Check(); err != nil {
+		t.Error(err)
+	}
+	if rep.Path != harness.PathXDPVerdicts {
+		t.Errorf("path %q", rep.Path)
+	}
+	b := rep.PerLabel[harness.Benign]
+	if b == nil || b.Offered == 0 || b.Delivered+b.Lost != b.Offered || b.Dropped != 0 {
+		t.Errorf("benign: %+v, want every frame delivered (or lost on the wire), none dropped", b)
+	}
+	var dropped uint64
+	for name, l := range rep.PerLabel {
+		if l.Expected == "drop" {
+			dropped += l.Dropped
+		} else if l.Dropped != 0 {
+			t.Errorf("%s: %d frames dropped, expected delivery", name, l.Dropped)
+		}
+	}
+	if dropped == 0 {
+		t.Error("no attack frame dropped")
+	}
+	for _, f := range []string{"report.md", "report.json", "rate.png", "labels.png", "mitigation.png"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	if !strings.Contains(string(md), "xdp-verdicts") {
+		t.Errorf("report.md lacks the path:\n%s", md)
+	}
+}
+
+// TestBenchBadFlags checks that bad flags are refused before anything is built.
+func TestBenchBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--timing", "fast"},
+		{"--timing", "-2"},
+		{"--sender", "carrier-pigeon"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Run(append([]string{"flowsieve", "bench"}, args...), &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, stderr.String())
+		}
+	}
+}
