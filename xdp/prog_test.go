@@ -287,6 +287,11 @@ func TestProgramVerdicts(t *testing.T) {
 	flowTCP4 := FlowKey(b4, a4, 80, 40000, 6) // reverse direction: canonical order must match
 	// IPv6 packets whose addresses are IPv4-mapped share the IPv4 flow's verdict
 	// (fs_flows4); with only one mapped address the flow is IPv6 (fs_flows).
+	// The other direction (canonical key swapped in the kernel), and equal
+	// addresses ordered by port.
+	tcp4rev := cat(eth(0x0800), ip4{src: b4, dst: a4, proto: 6}.build(tcp(80, 40000, 10)))
+	sameAddr4 := cat(eth(0x0800), ip4{src: a4, dst: a4, proto: 6}.build(tcp(9000, 80, 10)))
+	flowSameAddr4 := FlowKey(a4, a4, 80, 9000, 6)
 	mapped6 := cat(eth(0x86dd), ip6{src: netip.AddrFrom16(a4.As16()), dst: netip.AddrFrom16(b4.As16()), proto: 6}.build(tcp(40000, 80, 10)))
 	halfMapped6 := cat(eth(0x86dd), ip6{src: netip.AddrFrom16(a4.As16()), dst: b6, proto: 6}.build(tcp(40000, 80, 10)))
 	flowHalfMapped6 := FlowKey(b6, netip.AddrFrom16(a4.As16()), 80, 40000, 6)
@@ -321,6 +326,10 @@ func TestProgramVerdicts(t *testing.T) {
 		{name: "no-verdict-second-interface-fail-open", dp: "second", frame: tcp4, want: xdpRedirect,
 			counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "flow-drop-reverse-key", frame: tcp4, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
+			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
+		{name: "flow-drop-reverse-direction", frame: tcp4rev, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
+			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
+		{name: "flow-drop-same-address-port-order", frame: sameAddr4, flows: []flowEntry{{flowSameAddr4, drp}}, socket: true,
 			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
 		{name: "flow-drop-ipv4-mapped-ipv6-packet", frame: mapped6, flows: []flowEntry{{flowTCP4, drp}}, socket: true,
 			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
@@ -370,6 +379,10 @@ func TestProgramVerdicts(t *testing.T) {
 			{netip.MustParsePrefix("10.0.0.0/8"), drp}, {netip.MustParsePrefix("10.0.0.1/32"), pas}},
 			want: xdpRedirect, counts: counts{CounterPass: 1, CounterPrefixHit: 1}},
 		{name: "prefix-is-source-only", frame: tcp4, prefixes: []prefixEntry{{netip.MustParsePrefix("10.0.0.2/32"), drp}},
+			want: xdpRedirect, counts: counts{CounterFailOpen: 1, CounterForward: 1}},
+		{name: "prefix-source-of-reverse-direction", frame: tcp4rev, prefixes: []prefixEntry{{netip.MustParsePrefix("10.0.0.2/32"), drp}},
+			want: xdpDrop, counts: counts{CounterDrop: 1, CounterPrefixHit: 1}},
+		{name: "prefix-not-destination-of-reverse-direction", frame: tcp4rev, prefixes: []prefixEntry{{netip.MustParsePrefix("10.0.0.1/32"), drp}},
 			want: xdpRedirect, counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "prefix-v6-tag-vlan", frame: vlan6, prefixes: []prefixEntry{{netip.MustParsePrefix("2001:db8:bad::/48"), tag(8)}},
 			want: xdpRedirect, counts: counts{CounterTag: 1, CounterPrefixHit: 1},

@@ -327,7 +327,7 @@ func TestWireRestartKeepsState(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"fs_flows", "fs_stats", "link_fwa0", "link_fwa1"} {
+	for _, name := range []string{"fs_flows", "fs_flows4", "fs_stats", "link_fwa0", "link_fwa1"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("pin %s after Close with KeepState: %v", name, err)
 		}
