@@ -41,6 +41,13 @@ func commands() []*cli.Command {
 		modelCommand(),
 		genCommand(),
 		runCommand(),
+		statusCommand(),
+		blockCommand(),
+		unblockCommand(),
+		allowCommand(),
+		blocksCommand(),
+		verdictsCommand(),
+		statsCommand(),
 		demoCommand(),
 		benchCommand(),
 	}

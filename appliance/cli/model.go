@@ -20,9 +20,10 @@ const (
 func modelCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "model",
-		Usage: "inspect model files",
+		Usage: "inspect model files, and hot-swap one into the running daemon",
 		Subcommands: []*cli.Command{
 			modelShowCommand(),
+			modelLoadCommand(),
 		},
 	}
 }

@@ -35,6 +35,9 @@ func policyCommand() *cli.Command {
 			"address, source prefix) and a TTL, with an allowlist that is never dropped and a default action.",
 		Subcommands: []*cli.Command{
 			policyCheckCommand(),
+			policyShowCommand(),
+			policyApplyCommand(),
+			policyDiffCommand(),
 		},
 	}
 }

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/appliance/control"
+)
+
+// Flag names of block and allow.
+const (
+	blockFlagTTL    = "ttl"
+	blockFlagReason = "reason"
+)
+
+func blockEntryFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: blockFlagTTL, Usage: "Remove the entry after this long (e.g. 30m, 12h); 0 keeps it until removed."},
+		&cli.StringFlag{Name: blockFlagReason, Usage: "Why the entry was made; shown by `flowsieve blocks list` (at most 256 bytes)."},
+	}
+}
+
+func blockCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "block",
+		Usage:     "drop every packet from a source prefix, from the next packet on",
+		ArgsUsage: "PREFIX",
+		Description: "Blocks a source address or prefix (192.0.2.7, 192.0.2.0/24, 2001:db8::/32) in the XDP program's " +
+			"source trie and records the block in the state directory, so it survives restarts. A prefix that overlaps " +
+			"the allowlist (the policy's or `flowsieve allow`'s) is refused. When the daemon is not running, the block " +
+			"is written to the maps it left pinned and to the state file directly (see --offline). Blocking a blocked " +
+			"prefix again replaces its TTL and reason.",
+		Flags:  controlFlags(true, blockEntryFlags()...),
+		Action: func(c *cli.Context) error { return runBlockEntry(c, "block", control.MethodBlock) },
+	}
+}
+
+// runBlockEntry runs block or allow.
+func runBlockEntry(c *cli.Context, name string, m control.Method) error {
+	args, err := controlArgs(c, name, "flowsieve "+name+" PREFIX [--ttl D] [--reason TEXT] [--json]", 1)
+	if err != nil {
+		return err
+	}
+	r, err := control.ValidateBlock(m, control.BlockParams{Prefix: args[0], TTL: control.Duration(c.Duration(blockFlagTTL)), Reason: c.String(blockFlagReason)})
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitUsage)
+	}
+	return controlCall(c, name, true, func(b control.Backend) error {
+		var e control.BlockEntry
+		var err error
+		if m == control.MethodBlock {
+			e, err = b.Block(context.Background(), r)
+		} else {
+			e, err = b.Allow(context.Background(), r)
+		}
+		if err != nil {
+			return err
+		}
+		if c.Bool(controlFlagJSON) {
+			return writeControlJSON(c.App.Writer, e)
+		}
+		writeBlockEntry(c.App.Writer, name+"ed", e)
+		return nil
+	})
+}
+
+func writeBlockEntry(w io.Writer, verb string, e control.BlockEntry) {
+	fmt.Fprintf(w, "%s %s", verb, e.Prefix)
+	if !e.Expires.IsZero() {
+		fmt.Fprintf(w, " until %s", e.Expires.Local().Format(time.DateTime))
+	}
+	if e.Reason != "" {
+		fmt.Fprintf(w, " (%s)", e.Reason)
+	}
+	if !e.Enforced {
+		fmt.Fprint(w, "; recorded, enforced when the daemon starts")
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/appliance/control"
+)
+
+// Exit codes of the commands that talk to the daemon (policy show/apply/diff,
+// block, unblock, allow, blocks, verdicts, stats, status, model load).
+const (
+	exitFailed     = 1 // the request was refused or failed (invalid prefix, allowlisted, nothing to unblock, ...)
+	exitUsage      = 2 // bad command line or configuration
+	exitNotRunning = 3 // no daemon on the control socket (and no offline fallback)
+	exitDenied     = 4 // the control socket refused this user
+)
+
+// Flag names shared by the control commands.
+const (
+	controlFlagJSON    = "json"
+	controlFlagOffline = "offline"
+	controlFlagOnline  = "no-offline"
+)
+
+// controlConfigFlags are the configuration flags control commands take: the
+// config file, --set, and the keys they use (socket, state dir).
+func controlConfigFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range config.Flags() {
+		if n := f.Names()[0]; slices.Contains([]string{config.FlagConfig, config.FlagSet, "control-socket", "state-dir"}, n) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// controlFlags returns the flags of a control command: --json, the config
+// flags, and with offline the --offline and --no-offline flags.
+func controlFlags(offline bool, extra ...cli.Flag) []cli.Flag {
+	flags := append([]cli.Flag{
+		&cli.BoolFlag{Name: controlFlagJSON, Usage: "Print the result as JSON, for scripts."},
+	}, extra...)
+	if offline {
+		flags = append(flags,
+			&cli.BoolFlag{Name: controlFlagOffline, EnvVars: []string{"FLOWSIEVE_OFFLINE"},
+				Usage: "Do not ask the daemon: edit the XDP maps it left pinned (xdp.pin_dir) and the block state file (state_dir) directly. This is what happens anyway when the daemon is not running."},
+			&cli.BoolFlag{Name: controlFlagOnline,
+				Usage: "Fail when the daemon is not running instead of editing the pinned maps directly."})
+	}
+	return append(flags, controlConfigFlags()...)
+}
+
+// controlCall runs op against the daemon's control socket. When the daemon is
+// not running (or --offline is given) and offlineOK, it runs op against the
+// offline backend instead, noting so on stderr; otherwise it returns an exit
+// error saying what to do.
+func controlCall(c *cli.Context, name string, offlineOK bool, op func(control.Backend) error) error {
+	cfg, err := config.FromCLI(c)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitUsage)
+	}
+	forceOffline := offlineOK && c.Bool(controlFlagOffline)
+	if !forceOffline {
+		err = op(control.NewClient(cfg.Control.Socket))
+		if !errors.Is(err, control.ErrNotRunning) {
+			return controlExit(name, err)
+		}
+		if !offlineOK || c.Bool(controlFlagOnline) {
+			hint := "start it with `flowsieve run`, or point --control-socket (FLOWSIEVE_CONTROL_SOCKET) at its socket"
+			if offlineOK {
+				hint = "start it with `flowsieve run`, or drop --no-offline to edit the pinned maps directly"
+			}
+			return cli.Exit(fmt.Sprintf("%s: %v: %s", name, err, hint), exitNotRunning)
+		}
+	}
+	pol, _, _, err := cfg.LoadActivePolicy()
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("%s: offline: the policy (for its allowlist): %v", name, err), exitUsage)
+	}
+	off, err := control.OpenOffline(control.OfflineOptions{PinDir: cfg.XDP.PinDir, StatePath: cfg.BlocksPath(), Policy: pol})
+	if err != nil {
+		return controlExit(name, fmt.Errorf("offline: %w", err))
+	}
+	defer off.Close()
+	where := "the XDP maps pinned in " + cfg.XDP.PinDir + " and " + cfg.BlocksPath()
+	if !off.Pinned() {
+		where = cfg.BlocksPath() + " only (no maps pinned in " + cfg.XDP.PinDir + "; it applies when the daemon starts)"
+	}
+	if forceOffline {
+		fmt.Fprintf(c.App.ErrWriter, "%s: --offline: using %s\n", name, where)
+	} else {
+		fmt.Fprintf(c.App.ErrWriter, "%s: flowsieve is not running (no socket at %s): using %s\n", name, cfg.Control.Socket, where)
+	}
+	return controlExit(name, op(off))
+}
+
+// controlExit maps a control error to the command's exit code.
+func controlExit(name string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, new(cli.ExitCoder)):
+		return err
+	case errors.Is(err, control.ErrDenied):
+		return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitDenied)
+	case errors.Is(err, control.ErrNotRunning):
+		return cli.Exit(fmt.Sprintf("%s: %v: start it with `flowsieve run`", name, err), exitNotRunning)
+	}
+	return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitFailed)
+}
+
+// controlArgs applies flags given after positional arguments and checks the
+// number of positional arguments.
+func controlArgs(c *cli.Context, name, usage string, n int) ([]string, error) {
+	args, err := interspersedFlags(c)
+	if err != nil {
+		return nil, cli.Exit(fmt.Sprintf("%s: %v; usage: %s", name, err, usage), exitUsage)
+	}
+	if len(args) != n {
+		return nil, cli.Exit(fmt.Sprintf("%s: want %d argument(s), got %d; usage: %s", name, n, len(args), usage), exitUsage)
+	}
+	return args, nil
+}
+
+// writeControlJSON prints v indented.
+func writeControlJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// humanBytes formats a byte count.
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// joinOr returns s joined, or dash when empty.
+func joinOr(s []string, dash string) string {
+	if len(s) == 0 {
+		return dash
+	}
+	return strings.Join(s, ", ")
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

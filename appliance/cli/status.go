@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/flowsieve/flowsieve/appliance/control"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show what the running daemon is: mode, interfaces, XDP mode, queues, model, policy, uptime",
+		Description: "Asks the running daemon through its control socket. Exits with status 3 when it is not running " +
+			"and 4 when the socket refuses this user (run as root).",
+		Flags: controlFlags(false),
+		Action: func(c *cli.Context) error {
+			if _, err := controlArgs(c, "status", "flowsieve status [--json]", 0); err != nil {
+				return err
+			}
+			return controlCall(c, "status", false, func(b control.Backend) error {
+				s, err := b.Status(context.Background())
+				if err != nil {
+					return err
+				}
+				if c.Bool(controlFlagJSON) {
+					return writeControlJSON(c.App.Writer, s)
+				}
+				w := c.App.Writer
+				fmt.Fprintf(w, "flowsieve %s running (pid %d) for %s, since %s\n", s.Version, s.PID,
+					policyDuration(time.Duration(s.Uptime).Round(time.Second)), s.Started.Local().Format(time.DateTime))
+				fmt.Fprintf(w, "mode:       %s on %s\n", s.Mode, joinOr(s.Interfaces, "-"))
+				fmt.Fprintf(w, "xdp:        %s mode, %d queue(s)\n", s.XDPMode, s.Queues)
+				fmt.Fprintf(w, "model:      %s", orDash(s.Model.Path, "none"))
+				if len(s.Model.Classes) > 0 {
+					fmt.Fprintf(w, " (%d classes: %s)", len(s.Model.Classes), strings.Join(s.Model.Classes, ", "))
+				}
+				fmt.Fprintln(w)
+				fmt.Fprintf(w, "policy:     %s, %d rules\n", orDash(s.Policy, "built-in (pass everything)"), s.Rules)
+				return nil
+			})
+		},
+	}
+}
