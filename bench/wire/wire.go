@@ -330,3 +330,55 @@ func Outcome(frames []Sent, rcv *Received, tagDSCP uint8) map[string]*Tally {
 	}
 	return m
 }
+
+// SYNFlood sends n TCP SYNs to dst:80 out of the client end, each from a different
+// spoofed source address in 100.64.0.0/10 (RFC 6598) with a random source port, as
+// fast as the socket takes them, stopping early at deadline. It returns how many it
+// sent.
+func (t *Topology) SYNFlood(n int, dst netip.Addr, deadline time.Time) (int, error) {
+	ps, err := openPacket(t.Client, ClientIf)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(ps.fd)
+	f := make([]byte, 60) // Ethernet minimum, like the generator's frames
+	copy(f[0:6], []byte{0x02, 0, 0, 0, 0, 2})
+	copy(f[6:12], []byte{0x02, 0, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:34]
+	ip[0], ip[8], ip[9] = 0x45, 64, 6
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	d4 := dst.As4()
+	copy(ip[16:20], d4[:])
+	tcp := f[34:54]
+	binary.BigEndian.PutUint16(tcp[2:], 80)
+	tcp[12], tcp[13] = 5<<4, 0x02
+	binary.BigEndian.PutUint16(tcp[14:], 64240)
+	x := uint32(0x9e3779b9)
+	for i := range n {
+		if i&1023 == 0 && time.Now().After(deadline) {
+			return i, nil
+		}
+		src := 0x64400000 | uint32(i)&0x3fffff // 100.64.0.0/10
+		binary.BigEndian.PutUint32(ip[12:], src)
+		binary.BigEndian.PutUint16(ip[4:], uint16(i))
+		ip[10], ip[11] = 0, 0
+		var sum uint32
+		for k := 0; k < 20; k += 2 {
+			sum += uint32(binary.BigEndian.Uint16(ip[k:]))
+		}
+		for sum > 0xffff {
+			sum = sum&0xffff + sum>>16
+		}
+		binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		binary.BigEndian.PutUint16(tcp[0:], uint16(1024+x%60000))
+		binary.BigEndian.PutUint32(tcp[4:], x)
+		if err := ps.send(f); err != nil {
+			return i, fmt.Errorf("wire: flood: %w", err)
+		}
+	}
+	return n, nil
+}

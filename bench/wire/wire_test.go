@@ -644,3 +644,99 @@ func TestWireMonitor(t *testing.T) {
 		t.Logf("daemon log:\n%s", d.log.String())
 	}
 }
+
+// vmRSS returns a process's resident set size in kB.
+func vmRSS(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// TestWireSYNFlood floods the appliance with SYNs from hundreds of thousands of
+// distinct spoofed sources while benign traffic runs: once the flow tables are full the
+// daemon's memory stops growing (it is bounded by the configured capacities), the flow
+// tables never hold more than their capacity, and the daemon stays healthy.
+//
+// Known gap, measured and logged but not asserted yet: benign delivery under the flood.
+// With the tables full of one-packet flood flows, benign flows are evicted, restart
+// mid-connection and are then misclassified (their frames end in DROP verdicts), and
+// flow timestamps are taken when a worker processes a batch rather than at arrival, so
+// under overload their timing features are compressed. Both are issue 7's next steps.
+func TestWireSYNFlood(t *testing.T) {
+	kerneltest.Require(t)
+	dir := t.TempDir()
+	model := train(t, dir)
+	tp := newTopo(t, 2)
+	pin := testPinDir("flood")
+	t.Cleanup(func() { os.RemoveAll(pin) })
+	d := startDaemon(t, tp, dir, model, pin, false, "flow")
+	rss0, err := vmRSS(d.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dur = 8 * time.Second
+	var flooded int
+	var floodErr error
+	done := make(chan struct{})
+	rssMid := make(chan int, 1)
+	time.AfterFunc(dur/2, func() {
+		r, _ := vmRSS(d.cmd.Process.Pid)
+		rssMid <- r
+	})
+	go func() {
+		defer close(done)
+		flooded, floodErr = tp.SYNFlood(1_000_000, netip.MustParseAddr("203.0.113.10"), time.Now().Add(dur))
+	}()
+	frames, rcv, err := tp.Replay(wire.ReplayConfig{
+		Traffic: traffic.Config{Scenario: "benign", Seed: 3, Duration: dur, Rate: 300}, EarlyPackets: earlyPackets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if floodErr != nil {
+		t.Fatal(floodErr)
+	}
+	m, err := scrape(tp.App, "/metrics")
+	if err != nil {
+		t.Fatalf("daemon unreachable after the flood: %v\n%s", err, d.log.String())
+	}
+	rss1, err := vmRSS(d.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, err := scrape(tp.App, "/healthz"); err != nil || strings.TrimSpace(body) != "ok" {
+		t.Errorf("healthz after the flood: %q %v", body, err)
+	}
+	res := wire.Outcome(frames, rcv, tagDSCP)
+	b := res["BENIGN"]
+	flows := metric(m, "flowsieve_queue_flows")
+	created := metric(m, "flowsieve_queue_inspect_total", `counter="flows"`)
+	mid := <-rssMid
+	t.Logf("flood: %d SYNs from distinct sources in %v; benign delivered %d of %d (%.1f%%); flow tables hold %v (%v created); RSS %d kB at start, %d kB half way, %d kB at the end",
+		flooded, dur, b.Delivered, b.Sent, 100*float64(b.Delivered)/float64(b.Sent), flows, created, rss0, mid, rss1)
+	for _, name := range []string{"flowsieve_queue_packets_total", "flowsieve_queue_verdicts_total", "flowsieve_xdp_packets_total", "flowsieve_afxdp_total"} {
+		for _, line := range strings.Split(m, "\n") {
+			if strings.HasPrefix(line, name) && !strings.HasSuffix(line, " 0") && !strings.Contains(line, "filled") {
+				t.Log(line)
+			}
+		}
+	}
+	if flooded < 100_000 {
+		t.Errorf("only %d SYNs sent: the flood did not load the appliance", flooded)
+	}
+	if flows > 65536 {
+		t.Errorf("flow tables hold %v flows, over the configured capacity 65536", flows)
+	}
+	// The tables are full after the first second of the flood: from then on memory
+	// must not grow (allow for GC timing noise).
+	if mid == 0 || rss1-mid > 32<<10 {
+		t.Errorf("RSS grew from %d kB to %d kB in the second half of the flood (tables already full)", mid, rss1)
+	}
+}
