@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -36,8 +37,18 @@ type OfflineOptions struct {
 // the daemon starts; verdict and stats methods then fail with ErrNotPinned.
 // Status, policy and model methods need the daemon and return ErrUnsupported.
 type Offline struct {
-	o    OfflineOptions
-	maps *xdp.Pinned // nil when nothing is pinned
+	o      OfflineOptions
+	policy atomic.Pointer[policy.Policy]
+	maps   *Maps       // nil when nothing is pinned
+	pinned *xdp.Pinned // what OpenOffline opened (closed by Close)
+}
+
+// Maps are the XDP maps block, allow and verdict edits go to: an
+// xdp.Datapath's or an xdp.Pinned's fields.
+type Maps struct {
+	Verdicts  *xdp.Verdicts
+	Blocklist *xdp.Blocklist
+	Stats     *xdp.Stats
 }
 
 var _ Backend = (*Offline)(nil)
@@ -54,10 +65,12 @@ func OpenOffline(o OfflineOptions) (*Offline, error) {
 		o.Now = time.Now
 	}
 	f := &Offline{o: o}
+	f.policy.Store(o.Policy)
 	m, err := xdp.OpenPinned(o.PinDir)
 	switch {
 	case err == nil:
-		f.maps = m
+		f.pinned = m
+		f.maps = &Maps{Verdicts: m.Verdicts, Blocklist: m.Blocklist, Stats: m.Stats}
 	case errors.Is(err, xdp.ErrNotPinned):
 	default:
 		return nil, err
@@ -65,16 +78,80 @@ func OpenOffline(o OfflineOptions) (*Offline, error) {
 	return f, nil
 }
 
-// Pinned reports whether the maps are pinned (edits take effect at once)
-// rather than recorded for the daemon's next start only.
+// OverMaps returns the same backend over maps the caller already has open:
+// the daemon embeds it for Block, Unblock, Allow, BlocksList, VerdictsList,
+// VerdictsFlush and Stats (adding what only it knows, such as labels), calls
+// Restore when it starts and SetPolicy when its policy changes. o.PinDir is
+// not used.
+func OverMaps(m Maps, o OfflineOptions) *Offline {
+	if m.Verdicts == nil || m.Blocklist == nil || m.Stats == nil {
+		panic("control: OverMaps needs all three maps")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &Offline{o: o, maps: &m}
+	f.policy.Store(o.Policy)
+	return f
+}
+
+// SetPolicy replaces the policy whose allowlist blocks must not overlap.
+func (f *Offline) SetPolicy(p *policy.Policy) { f.policy.Store(p) }
+
+// Restore writes every unexpired block (DROP) and allow (PASS) of the state
+// file into the source tries, so they are enforced again after a restart that
+// lost the maps; blocks inside an allow or overlapping the policy's allowlist
+// are skipped, as are entries already there. It returns how many entries it
+// wrote.
+func (f *Offline) Restore() (int, error) {
+	if err := f.needMaps("restore"); err != nil {
+		return 0, err
+	}
+	st, err := f.loadState()
+	if err != nil {
+		return 0, err
+	}
+	p := f.policy.Load()
+	n := 0
+	put := func(e policy.Entry, a xdp.Action) error {
+		if v, ok, err := f.maps.Blocklist.Lookup(e.Prefix); err != nil || (ok && v.Action == a) {
+			return err
+		}
+		n++
+		return f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: a, Expires: f.deadline(e.Expires)})
+	}
+	for _, e := range st.Allows {
+		if err := put(e, xdp.ActionPass); err != nil {
+			return n, err
+		}
+	}
+	for _, e := range st.Blocks {
+		if p != nil {
+			if _, ok := p.AllowOverlap(e.Prefix); ok {
+				continue
+			}
+		}
+		if slices.ContainsFunc(st.Allows, func(a policy.Entry) bool { return a.Prefix.Overlaps(e.Prefix) }) {
+			continue
+		}
+		if err := put(e, xdp.ActionDrop); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Pinned reports whether maps are open (pinned ones found by OpenOffline, or
+// the ones given to OverMaps): edits take effect at once rather than being
+// recorded for the daemon's next start only.
 func (f *Offline) Pinned() bool { return f.maps != nil }
 
 // Close releases the maps; pins and entries stay.
 func (f *Offline) Close() error {
-	if f.maps == nil {
+	if f.pinned == nil {
 		return nil
 	}
-	return f.maps.Close()
+	return f.pinned.Close()
 }
 
 func (f *Offline) needMaps(m Method) error {
@@ -138,8 +215,8 @@ func (f *Offline) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
 	if err != nil {
 		return BlockEntry{}, err
 	}
-	if f.o.Policy != nil {
-		if a, ok := f.o.Policy.AllowOverlap(e.Prefix); ok {
+	if p := f.policy.Load(); p != nil {
+		if a, ok := p.AllowOverlap(e.Prefix); ok {
 			return BlockEntry{}, fmt.Errorf("block %s: %w %s of the policy: it would drop allowlisted addresses", e.Prefix, ErrAllowlisted, a)
 		}
 	}

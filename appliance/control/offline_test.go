@@ -269,3 +269,56 @@ func TestOfflineUnpinned(t *testing.T) {
 		t.Fatalf("status offline: %v", err)
 	}
 }
+
+// TestOfflineRestore: blocks and allows recorded in the state file are written
+// back into fresh maps (a daemon restart that lost its pins), except blocks
+// the policy's allowlist now covers.
+func TestOfflineRestore(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "blocks.json")
+	f := openOffline(t, OfflineOptions{PinDir: pinnedMaps(t), StatePath: state})
+	ctx := context.Background()
+	for _, p := range []string{"192.0.2.0/24", "2001:db8::/32", "198.51.100.0/24"} {
+		if _, err := f.Block(ctx, BlockRequest{Prefix: netip.MustParsePrefix(p), TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.Allow(ctx, BlockRequest{Prefix: netip.MustParsePrefix("203.0.113.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	// A new daemon: fresh maps, a policy that now allowlists 198.51.100.0/24.
+	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, FlowEntries: 1024, PrefixEntries: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	pol, err := policy.Compile(policy.Spec{Default: policy.ActionSpec{Action: "pass"}, Allowlist: []string{"198.51.100.0/25"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := OverMaps(Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, OfflineOptions{StatePath: state, Policy: pol})
+	n, err := b.Restore()
+	if err != nil || n != 3 {
+		t.Fatalf("restore wrote %d entries (%v), want 3", n, err)
+	}
+	for p, want := range map[string]xdp.Action{"192.0.2.0/24": xdp.ActionDrop, "2001:db8::/32": xdp.ActionDrop, "203.0.113.0/24": xdp.ActionPass} {
+		v, ok, err := d.Blocklist.Lookup(netip.MustParsePrefix(p))
+		if err != nil || !ok || v.Action != want || (want == xdp.ActionDrop && v.Expires == 0) {
+			t.Fatalf("%s after restore: %+v %v %v", p, v, ok, err)
+		}
+	}
+	if _, ok, _ := d.Blocklist.Lookup(netip.MustParsePrefix("198.51.100.0/24")); ok {
+		t.Fatal("a block overlapping the policy allowlist was restored")
+	}
+	if n, err := b.Restore(); err != nil || n != 0 {
+		t.Fatalf("second restore wrote %d (%v), want 0", n, err)
+	}
+	// SetPolicy: later blocks are checked against the new allowlist.
+	b.SetPolicy(nil)
+	if _, err := b.Block(ctx, BlockRequest{Prefix: netip.MustParsePrefix("198.51.100.0/26")}); err != nil {
+		t.Fatalf("block after the allowlist was dropped: %v", err)
+	}
+	b.SetPolicy(pol)
+	if _, err := b.Block(ctx, BlockRequest{Prefix: netip.MustParsePrefix("198.51.100.0/27")}); !errors.Is(err, ErrAllowlisted) {
+		t.Fatalf("block inside the new allowlist: %v", err)
+	}
+}
