@@ -249,6 +249,11 @@ func (s *Server) handle(c net.Conn, tcp bool) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
+	// Read what is left of a refused (e.g. oversized) request before closing:
+	// closing with unread data would reset a TCP connection and could lose the
+	// response on its way to the client.
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<20))
 }
 
 func failure(err error) Response {

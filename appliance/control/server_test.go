@@ -307,6 +307,11 @@ func TestTCPToken(t *testing.T) {
 	if len(r.Calls()) != 0 {
 		t.Fatalf("backend called without the token: %q", r.Calls())
 	}
+	// An oversized request over TCP gets its error back (not a connection reset).
+	big := `{"version":1,"method":"status","token":"s3cret-token","params":"` + strings.Repeat("x", 4*MaxRequestSize) + `"}`
+	if err := NewTCPClient(addr, "s3cret-token").roundTrip(context.Background(), []byte(big), nil); !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("oversized TCP request: %v", err)
+	}
 	if _, err := NewTCPClient(addr, "s3cret-token").Block(context.Background(), BlockRequest{Prefix: netip.MustParsePrefix("10.0.0.0/8")}); err != nil {
 		t.Fatal(err)
 	}
