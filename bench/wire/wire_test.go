@@ -660,9 +660,9 @@ func vmRSS(pid int) (int, error) {
 }
 
 // TestWireSYNFlood floods the appliance with SYNs from hundreds of thousands of
-// distinct spoofed sources while benign traffic runs: once the flow tables are full the
-// daemon's memory stops growing (it is bounded by the configured capacities), the flow
-// tables never hold more than their capacity, and the daemon stays healthy.
+// distinct spoofed sources while benign traffic runs: the daemon's memory stays within
+// the bound its configured capacities imply, the flow tables never hold more than their
+// capacity, and the daemon stays healthy.
 //
 // Known gap, measured and logged but not asserted yet: benign delivery under the flood.
 // With the tables full of one-packet flood flows, benign flows are evicted, restart
@@ -734,9 +734,17 @@ func TestWireSYNFlood(t *testing.T) {
 	if flows > 65536 {
 		t.Errorf("flow tables hold %v flows, over the configured capacity 65536", flows)
 	}
-	// The tables are full after the first second of the flood: from then on memory
-	// must not grow (allow for GC timing noise).
-	if mid == 0 || rss1-mid > 32<<10 {
-		t.Errorf("RSS grew from %d kB to %d kB in the second half of the flood (tables already full)", mid, rss1)
+	// The bound the configuration implies: the flow tables (about 500 bytes a flow,
+	// preallocated, touched as they fill; 1 KB allowed) with the Go GC's heap headroom
+	// (x3), both workers' UMEMs (8 MB each) and rings, and 64 MB for the runtime. The
+	// flood brings several times the capacity in distinct sources, so memory growing
+	// with the sources (a few hundred bytes each) would exceed it.
+	const capacity = 65536
+	bound := 3*capacity*1 + 2*8<<10 + 64<<10 // kB
+	if rss1-rss0 > bound {
+		t.Errorf("RSS grew by %d kB during the flood, over the %d kB the capacities allow", rss1-rss0, bound)
+	}
+	if flooded < 4*capacity {
+		t.Errorf("only %d distinct sources: not enough to overflow the flow tables several times", flooded)
 	}
 }
