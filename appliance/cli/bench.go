@@ -33,6 +33,7 @@ const (
 	benchFlagMaxTime    = "max-time"
 	benchFlagDecision   = "decision"
 	benchFlagNoBase     = "no-baselines"
+	benchFlagAppliance  = "appliance"
 )
 
 func benchCommand() *cli.Command {
@@ -64,6 +65,7 @@ func benchCommand() *cli.Command {
 			&cli.DurationFlag{Name: benchFlagMaxTime, Usage: "Seconds per replay at most (default 20s, 5s with --quick)."},
 			&cli.IntFlag{Name: benchFlagDecision, Value: 8, Usage: "Frames of an attack flow that pass before its DROP verdict is written (the model's decision point); 0 writes every verdict up front."},
 			&cli.BoolFlag{Name: benchFlagNoBase, Usage: "Skip the baselines (replays only)."},
+			&cli.BoolFlag{Name: benchFlagAppliance, Usage: "Replay through the real appliance (this binary's run command inside the appliance namespace, with a model trained on another seed of the scenario) instead of XDP verdicts written from ground truth.", EnvVars: []string{"FLOWSIEVE_BENCH_APPLIANCE"}},
 		},
 		Action: benchAction,
 	}
@@ -97,6 +99,13 @@ func benchAction(c *cli.Context) error {
 		Timing: timing, MaxPackets: c.Int(benchFlagMaxPackets), MaxTime: c.Duration(benchFlagMaxTime),
 		Decision: c.Int(benchFlagDecision), Baselines: !c.Bool(benchFlagNoBase),
 		Progress: func(s string) { fmt.Fprintln(c.App.ErrWriter, "bench:", s) },
+	}
+	if c.Bool(benchFlagAppliance) {
+		exe, err := os.Executable()
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("bench: %v", err), 1)
+		}
+		cfg.Appliance = []string{exe}
 	}
 	for _, p := range c.StringSlice(benchFlagPcap) {
 		cfg.Pcaps = append(cfg.Pcaps, harness.PcapRun{Path: p, PcapOptions: harness.PcapOptions{Labels: c.String(benchFlagLabels), Label: c.String(benchFlagLabel)}})

@@ -35,6 +35,9 @@ type ReplayConfig struct {
 	// (the model's decision point); 0 writes every verdict before the replay.
 	Decision int
 	TempDir  string
+	// Appliance, when set, runs the real appliance (PathAppliance) instead of
+	// ground-truth verdicts; Decision is then its early decision point.
+	Appliance *Appliance
 }
 
 // LabelResult is the ground-truth accounting of one label.
@@ -121,14 +124,25 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	defer func() { err = errors.Join(err, w.Close()) }()
 	entries := pow2(2 * len(t.Flows))
 	var app, recv *xdp.Datapath
-	if err := w.Appliance.Do(func() (err error) {
+	var dmn *daemon
+	if c.Appliance != nil {
+		dir, err := os.MkdirTemp(c.TempDir, "appliance-")
+		if err != nil {
+			return nil, err
+		}
+		if dmn, err = startDaemon(c.Appliance, w.Appliance, w.Queues, c.Decision, dir); err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, dmn.stop()) }()
+	} else if err := w.Appliance.Do(func() (err error) {
 		app, err = xdp.Open(xdp.Options{Interfaces: []string{AppIn, AppOut}, Inline: true, Mode: xdp.ModeNative,
 			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("harness: appliance: %w", err)
+	} else {
+		defer func() { err = errors.Join(err, app.Close()) }()
 	}
-	defer func() { err = errors.Join(err, app.Close()) }()
 	if err := w.Receiver.Do(func() (err error) {
 		recv, err = xdp.Open(xdp.Options{Interfaces: []string{RecvIf}, Mode: xdp.ModeNative,
 			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
@@ -178,6 +192,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		}
 	}
 	drop := func(ks []xdp.Key) error {
+		if app == nil {
+			return nil // the appliance decides
+		}
 		vs := make([]xdp.Verdict, len(ks))
 		for i := range vs {
 			vs[i] = xdp.Verdict{Action: xdp.ActionDrop}
@@ -195,6 +212,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	done := 0
 	batch := make([]xdp.Key, 0, 64)
 	after := func(sent int) {
+		if app == nil {
+			return
+		}
 		batch = batch[:0]
 		for ; done < sent; done++ {
 			if f := trigger[done]; f >= 0 {
@@ -264,7 +284,11 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	if writeErr != nil {
 		return nil, writeErr
 	}
-	r = &Replay{Name: t.Name, Path: PathXDPVerdicts, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
+	path := PathXDPVerdicts
+	if app == nil {
+		path = PathAppliance
+	}
+	r = &Replay{Name: t.Name, Path: path, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
 		Frames: sent.Frames, Skipped: t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision,
 		PerLabel: map[string]*LabelResult{}, Offered: sent.Timeline, DeliveredSeries: series}
 	if sent.Socket != nil {
@@ -315,14 +339,25 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 			delivered[f] = rv[i].Packets
 		}
 	}
-	ak, av, err := app.Verdicts.List()
-	if err != nil {
-		return nil, err
-	}
 	dropped := make([]uint64, len(t.Flows))
-	for i, k := range ak {
-		if f, ok := index[k]; ok && av[i].Action == xdp.ActionDrop {
-			dropped[f] = av[i].Packets
+	if app != nil {
+		ak, av, err := app.Verdicts.List()
+		if err != nil {
+			return nil, err
+		}
+		for i, k := range ak {
+			if f, ok := index[k]; ok && av[i].Action == xdp.ActionDrop {
+				dropped[f] = av[i].Packets
+			}
+		}
+	} else {
+		// The daemon's maps are its own: every frame not delivered counts as dropped
+		// (verdict drops, drops in user space and wire losses alike; the appliance's
+		// counters tell them apart in total).
+		for f := range t.Flows {
+			if d := uint64(offered[f]); d > delivered[f] {
+				dropped[f] = d - delivered[f]
+			}
 		}
 	}
 	for f := range t.Flows {
@@ -363,8 +398,12 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		r.OfferedPPS = float64(sent.Frames) / secs
 		r.DeliveredPPS = float64(r.Delivered) / secs
 	}
-	if cs, err := app.Stats.Read(); err == nil {
-		r.ApplianceCounters = counterMap(cs)
+	if app != nil {
+		if cs, err := app.Stats.Read(); err == nil {
+			r.ApplianceCounters = counterMap(cs)
+		}
+	} else if r.ApplianceCounters, err = dmn.counters(); err != nil {
+		return nil, err
 	}
 	if cs, err := recv.Stats.Read(); err == nil {
 		r.ReceiverCounters = counterMap(cs)

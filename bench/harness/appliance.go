@@ -1,0 +1,196 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/xdp/netns"
+)
+
+// PathAppliance: the real appliance (`flowsieve run`, inline between ha0 and ha1)
+// classifies every flow with a model trained by the harness and writes the
+// verdicts itself.
+const PathAppliance = "appliance"
+
+// Appliance says how to start the daemon inside the appliance namespace.
+type Appliance struct {
+	// Command is the argv prefix that runs the flowsieve CLI (e.g. the flowsieve
+	// binary); "run --config FILE" is appended.
+	Command []string
+	Env     []string // extra environment of the daemon
+	Model   *model.Model
+	// Policy is the policy file's YAML; "" drops every class but BENIGN.
+	Policy string
+}
+
+// dropAttacksYAML is the default policy of the appliance path.
+const dropAttacksYAML = `version: 1
+rules:
+  - name: benign
+    labels: "BENIGN"
+    action: PASS
+    ttl: 5m
+default:
+  action: DROP
+  ttl: 5m
+`
+
+const metricsAddr = "127.0.0.1:9743"
+
+// daemon is a `flowsieve run` child process inside the appliance namespace.
+type daemon struct {
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	done chan error
+	ns   *netns.NS
+}
+
+// startDaemon writes the model, policy and configuration into dir and starts the
+// daemon, waiting until /healthz answers ok.
+func startDaemon(a *Appliance, ns *netns.NS, queues, decision int, dir string) (*daemon, error) {
+	if len(a.Command) == 0 || a.Model == nil {
+		return nil, errors.New("harness: appliance path needs a command and a model")
+	}
+	mp := filepath.Join(dir, "model.json")
+	if err := a.Model.Save(mp); err != nil {
+		return nil, err
+	}
+	pol := a.Policy
+	if pol == "" {
+		pol = dropAttacksYAML
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(pol), 0o600); err != nil {
+		return nil, err
+	}
+	pin := filepath.Join("/sys/fs/bpf", fmt.Sprintf("fs-harness-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	cfg := fmt.Sprintf(`mode: inline
+interfaces: {in: %s, out: %s}
+queues: %d
+xdp: {mode: native, pin_dir: %s, keep_state_on_exit: false}
+flow: {early_packets: %d, idle_timeout: 5s, active_timeout: 2m, capacity: 262144}
+model: {path: %s}
+policy: {path: policy.yaml}
+state_dir: %s
+verdicts: {flush_interval: 1ms}
+metrics: {listen: "%s"}
+control: {socket: %s}
+log: {level: info}
+`, AppIn, AppOut, queues, pin, decision, mp, filepath.Join(dir, "state"), metricsAddr, filepath.Join(dir, "control.sock"))
+	cf := filepath.Join(dir, "flowsieve.yaml")
+	if err := os.WriteFile(cf, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	args := append([]string{"netns", "exec", ns.Name()}, a.Command...)
+	args = append(args, "run", "--config", cf)
+	d := &daemon{log: &bytes.Buffer{}, done: make(chan error, 1), ns: ns}
+	d.cmd = exec.Command("ip", args...)
+	d.cmd.Env = append(os.Environ(), a.Env...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		body, err := d.scrape("/healthz")
+		if err == nil && strings.TrimSpace(body) == "ok" {
+			return d, nil
+		}
+		select {
+		case err := <-d.done:
+			d.done <- err
+			return nil, fmt.Errorf("harness: appliance exited during start-up (%v):\n%s", err, d.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.stop()
+			return nil, fmt.Errorf("harness: appliance not healthy after 20 s (%v):\n%s", err, d.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM (SIGKILL after 10 s) to the daemon, which ip netns exec
+// replaced by exec, and waits for it.
+func (d *daemon) stop() error {
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return nil
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err != nil {
+			return fmt.Errorf("harness: appliance: %v:\n%s", err, d.log.String())
+		}
+		return nil
+	case <-time.After(10 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+		return fmt.Errorf("harness: appliance did not stop on SIGTERM:\n%s", d.log.String())
+	}
+}
+
+// scrape GETs path from the daemon's metrics listener inside its namespace.
+func (d *daemon) scrape(path string) (string, error) {
+	var conn net.Conn
+	if err := d.ns.Do(func() (err error) {
+		conn, err = net.DialTimeout("tcp", metricsAddr, time.Second)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: flowsieve\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return string(b), err
+}
+
+// counters returns the daemon's flowsieve_* metrics (name{labels} → value).
+func (d *daemon) counters() (map[string]uint64, error) {
+	body, err := d.scrape("/metrics")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]uint64{}
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "flowsieve_") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil || v == 0 {
+			continue
+		}
+		m[line[:i]] = uint64(v)
+	}
+	return m, nil
+}
