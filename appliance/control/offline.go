@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -156,7 +158,7 @@ func (f *Offline) Close() error {
 
 func (f *Offline) needMaps(m Method) error {
 	if f.maps == nil {
-		return fmt.Errorf("%w: %s needs the XDP maps, and none are pinned in %s (is xdp.keep_state_on_exit off, or did the daemon never run?)", ErrNotPinned, m, f.o.PinDir)
+		return fmt.Errorf("%s needs the XDP maps: %w in %s (the daemon never ran, or ran without xdp.keep_state_on_exit)", m, ErrNotPinned, f.o.PinDir)
 	}
 	return nil
 }
@@ -199,6 +201,15 @@ func (f *Offline) loadState() (*policy.State, error) {
 	return st, nil
 }
 
+// saveState writes the state file atomically, creating its directory (0700)
+// when the daemon never ran.
+func (f *Offline) saveState(st *policy.State) error {
+	if err := os.MkdirAll(filepath.Dir(f.o.StatePath), 0o700); err != nil {
+		return fmt.Errorf("control: state dir: %w", err)
+	}
+	return st.Save(f.o.StatePath)
+}
+
 // deadline converts a wall-clock expiry into the XDP program's monotonic clock.
 func (f *Offline) deadline(expires time.Time) uint64 {
 	if expires.IsZero() {
@@ -236,13 +247,13 @@ func (f *Offline) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
 		if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionDrop, Expires: f.deadline(e.Expires)}); err != nil {
 			return BlockEntry{}, err
 		}
-		if err := st.Save(f.o.StatePath); err != nil {
+		if err := f.saveState(st); err != nil {
 			return BlockEntry{}, errors.Join(err, f.restore(e.Prefix, old, had))
 		}
 		out.Action, out.Enforced = "DROP", true
 		return out, nil
 	}
-	return out, st.Save(f.o.StatePath)
+	return out, f.saveState(st)
 }
 
 // restore puts back the trie entry a failed change replaced.
@@ -275,14 +286,14 @@ func (f *Offline) Unblock(_ context.Context, prefix netip.Prefix) (bool, error) 
 			inMaps = true
 		}
 		if inState {
-			if err := st.Save(f.o.StatePath); err != nil {
+			if err := f.saveState(st); err != nil {
 				return false, errors.Join(err, f.restore(prefix, old, had))
 			}
 		}
 		return inState || inMaps, nil
 	}
 	if inState {
-		return true, st.Save(f.o.StatePath)
+		return true, f.saveState(st)
 	}
 	return false, nil
 }
@@ -306,11 +317,11 @@ func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 	}
 	out := entryOf("allow", e)
 	if f.maps == nil {
-		return out, st.Save(f.o.StatePath)
+		return out, f.saveState(st)
 	}
 	// Save first: a failure leaves the maps untouched; a failure after it leaves
 	// the allow recorded, which the daemon enforces when it starts.
-	if err := st.Save(f.o.StatePath); err != nil {
+	if err := f.saveState(st); err != nil {
 		return BlockEntry{}, err
 	}
 	if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionPass, Expires: f.deadline(e.Expires)}); err != nil {

@@ -249,7 +249,7 @@ func TestOfflineVerdicts(t *testing.T) {
 // and map methods say why they cannot run.
 func TestOfflineUnpinned(t *testing.T) {
 	kerneltest.Require(t)
-	state := filepath.Join(t.TempDir(), "blocks.json")
+	state := filepath.Join(t.TempDir(), "state", "blocks.json") // the state dir does not exist yet
 	f := openOffline(t, OfflineOptions{PinDir: fmt.Sprintf("/sys/fs/bpf/fs-control-none-%d", os.Getpid()), StatePath: state})
 	if f.Pinned() {
 		t.Fatal("Pinned with no pins")
