@@ -83,7 +83,8 @@ func controlCall(c *cli.Context, name string, offlineOK bool, op func(control.Ba
 	}
 	pol, _, _, err := cfg.LoadActivePolicy()
 	if err != nil {
-		return cli.Exit(fmt.Sprintf("%s: offline: the policy (for its allowlist): %v", name, err), exitUsage)
+		return cli.Exit(fmt.Sprintf("%s: flowsieve is not running and its policy cannot be read to check blocks against "+
+			"its allowlist: %v; give the daemon's --config (FLOWSIEVE_CONFIG), or --set policy.path=FILE (empty for the built-in policy)", name, err), exitUsage)
 	}
 	off, err := control.OpenOffline(control.OfflineOptions{PinDir: cfg.XDP.PinDir, StatePath: cfg.BlocksPath(), Policy: pol})
 	if err != nil {
