@@ -55,7 +55,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: benchFlagScenario, Value: "mixed", Usage: "Generated scenario replayed first (see flowsieve gen --list)."},
 			&cli.Uint64Flag{Name: benchFlagSeed, Value: 2, Usage: "Seed of the generated traffic (the training capture uses seed+1000)."},
 			&cli.DurationFlag{Name: benchFlagDuration, Usage: "Length of the generated capture (default 20s, 4s with --quick)."},
-			&cli.StringSliceFlag{Name: benchFlagPcap, Usage: "A capture to replay after the scenario; repeat for several."},
+			&cli.StringSliceFlag{Name: benchFlagPcap, Usage: "A capture to replay after the scenario, optionally with the label of its flows as PATH=LABEL (overriding --label); repeat for several."},
 			&cli.StringFlag{Name: benchFlagLabels, Usage: "A labels file with the ground truth of the --pcap captures."},
 			&cli.StringFlag{Name: benchFlagLabel, Usage: "The label of every flow of the --pcap captures no labels rule names (e.g. an attack name for a capture of one attack)."},
 			&cli.IntFlag{Name: benchFlagQueues, Value: 2, Usage: "Receive and transmit queues of every veth end."},
@@ -108,7 +108,11 @@ func benchAction(c *cli.Context) error {
 		cfg.Appliance = []string{exe}
 	}
 	for _, p := range c.StringSlice(benchFlagPcap) {
-		cfg.Pcaps = append(cfg.Pcaps, harness.PcapRun{Path: p, PcapOptions: harness.PcapOptions{Labels: c.String(benchFlagLabels), Label: c.String(benchFlagLabel)}})
+		label := c.String(benchFlagLabel)
+		if i := strings.LastIndexByte(p, '='); i > 0 {
+			p, label = p[:i], p[i+1:]
+		}
+		cfg.Pcaps = append(cfg.Pcaps, harness.PcapRun{Path: p, PcapOptions: harness.PcapOptions{Labels: c.String(benchFlagLabels), Label: label}})
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()

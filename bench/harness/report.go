@@ -101,6 +101,7 @@ func (r *Report) Plots(dir string) ([]string, error) {
 		}
 		return xy
 	}
+	p.Legend.Top = true
 	if err := plotutil.AddLines(p, "offered", rate(rp.Offered), "delivered", rate(rp.DeliveredSeries)); err != nil {
 		return nil, err
 	}

@@ -35,7 +35,8 @@ var ErrTrace = errors.New("harness: cannot replay capture")
 
 // Flow is one flow of a trace, keyed as the XDP program keys it.
 type Flow struct {
-	Key     xdp.Key
+	Key      xdp.Key
+	Src, Dst netip.AddrPort // endpoints as the flow's first frame has them
 	Label   int // index into Trace.Labels
 	Packets int // frames of the flow in the trace
 }
@@ -97,7 +98,8 @@ func (b *builder) add(frame []byte, ts int64, label string) int32 {
 		if f, ok = b.flows[k]; !ok {
 			f = int32(len(b.t.Flows))
 			b.flows[k] = f
-			b.t.Flows = append(b.t.Flows, Flow{Key: k, Label: -1})
+			src, dst := endpoints(&b.pkt)
+			b.t.Flows = append(b.t.Flows, Flow{Key: k, Src: src, Dst: dst, Label: -1})
 			b.first = append(b.first, ts)
 			b.last = append(b.last, ts)
 		}
@@ -113,21 +115,26 @@ func (b *builder) add(frame []byte, ts int64, label string) int32 {
 	return f
 }
 
-// keyOf returns the flow key the XDP program looks the packet up with: ports only
-// when the transport header was decoded.
-func keyOf(p *packet.Packet) xdp.Key {
-	var src, dst netip.Addr
+// endpoints returns the packet's source and destination (ports 0 without L4).
+func endpoints(p *packet.Packet) (src, dst netip.AddrPort) {
+	var sa, da netip.Addr
 	if p.IPVersion == 4 {
-		src = netip.AddrFrom4([4]byte(p.SrcIP[:4]))
-		dst = netip.AddrFrom4([4]byte(p.DstIP[:4]))
+		sa, da = netip.AddrFrom4([4]byte(p.SrcIP[:4])), netip.AddrFrom4([4]byte(p.DstIP[:4]))
 	} else {
-		src, dst = netip.AddrFrom16(p.SrcIP), netip.AddrFrom16(p.DstIP)
+		sa, da = netip.AddrFrom16(p.SrcIP), netip.AddrFrom16(p.DstIP)
 	}
 	var sp, dp uint16
 	if p.HasL4 {
 		sp, dp = p.SrcPort, p.DstPort
 	}
-	return xdp.FlowKey(src, dst, sp, dp, p.Proto)
+	return netip.AddrPortFrom(sa, sp), netip.AddrPortFrom(da, dp)
+}
+
+// keyOf returns the flow key the XDP program looks the packet up with: ports only
+// when the transport header was decoded.
+func keyOf(p *packet.Packet) xdp.Key {
+	src, dst := endpoints(p)
+	return xdp.FlowKey(src.Addr(), dst.Addr(), src.Port(), dst.Port(), p.Proto)
 }
 
 // FromCapture turns a generated capture into a trace with its ground truth.
@@ -219,8 +226,7 @@ func (b *builder) finish(set *labels.Set, fallback string) (*Trace, error) {
 		}
 		name := ""
 		if set != nil {
-			lo, hi := fl.Key.Lo(), fl.Key.Hi()
-			name = set.Label(lo.Addr(), hi.Addr(), lo.Port(), hi.Port(), fl.Key.Proto, b.first[i], b.last[i])
+			name = set.Label(fl.Src.Addr(), fl.Dst.Addr(), fl.Src.Port(), fl.Dst.Port(), fl.Key.Proto, b.first[i], b.last[i])
 		}
 		if name == "" {
 			name = fallback
