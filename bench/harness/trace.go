@@ -37,8 +37,8 @@ var ErrTrace = errors.New("harness: cannot replay capture")
 type Flow struct {
 	Key      xdp.Key
 	Src, Dst netip.AddrPort // endpoints as the flow's first frame has them
-	Label   int // index into Trace.Labels
-	Packets int // frames of the flow in the trace
+	Label    int            // index into Trace.Labels
+	Packets  int            // frames of the flow in the trace
 }
 
 // Trace is traffic held in memory, ready to send: Ethernet frames in time order,
