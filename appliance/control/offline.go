@@ -41,8 +41,9 @@ type OfflineOptions struct {
 type Offline struct {
 	o      OfflineOptions
 	policy atomic.Pointer[policy.Policy]
-	maps   *Maps       // nil when nothing is pinned
-	pinned *xdp.Pinned // what OpenOffline opened (closed by Close)
+	allows atomic.Pointer[[]netip.Prefix] // operator allows as last loaded, for Allowed
+	maps   *Maps                          // nil when nothing is pinned
+	pinned *xdp.Pinned                    // what OpenOffline opened (closed by Close)
 }
 
 // Maps are the XDP maps block, allow and verdict edits go to: an
@@ -198,7 +199,35 @@ func (f *Offline) loadState() (*policy.State, error) {
 		return nil, err
 	}
 	st.Prune(f.o.Now())
+	f.noteAllows(st)
 	return st, nil
+}
+
+func (f *Offline) noteAllows(st *policy.State) {
+	a := make([]netip.Prefix, len(st.Allows))
+	for i, e := range st.Allows {
+		a[i] = e.Prefix
+	}
+	f.allows.Store(&a)
+}
+
+// Allowed reports whether src is inside an operator allow (as of the last
+// call that read or changed the state: Restore, Allow, Block, BlocksList...).
+// The daemon's verdict writer must not write DROP or TAG source or prefix
+// verdicts for such sources: a longer prefix would win over the allow in the
+// trie. It does not allocate.
+func (f *Offline) Allowed(src netip.Addr) bool {
+	p := f.allows.Load()
+	if p == nil {
+		return false
+	}
+	src = src.Unmap()
+	for _, a := range *p {
+		if a.Contains(src) {
+			return true
+		}
+	}
+	return false
 }
 
 // saveState writes the state file atomically, creating its directory (0700)
@@ -316,13 +345,14 @@ func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 		return BlockEntry{}, fmt.Errorf("allow %s: %w", e.Prefix, err)
 	}
 	out := entryOf("allow", e)
-	if f.maps == nil {
-		return out, f.saveState(st)
-	}
 	// Save first: a failure leaves the maps untouched; a failure after it leaves
 	// the allow recorded, which the daemon enforces when it starts.
 	if err := f.saveState(st); err != nil {
 		return BlockEntry{}, err
+	}
+	f.noteAllows(st)
+	if f.maps == nil {
+		return out, nil
 	}
 	if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionPass, Expires: f.deadline(e.Expires)}); err != nil {
 		return BlockEntry{}, err

@@ -309,6 +309,12 @@ func TestOfflineRestore(t *testing.T) {
 	if _, ok, _ := d.Blocklist.Lookup(netip.MustParsePrefix("198.51.100.0/24")); ok {
 		t.Fatal("a block overlapping the policy allowlist was restored")
 	}
+	if !b.Allowed(netip.MustParseAddr("203.0.113.9")) || !b.Allowed(netip.MustParseAddr("::ffff:203.0.113.9")) || b.Allowed(netip.MustParseAddr("192.0.2.1")) {
+		t.Fatal("Allowed does not reflect the restored allows")
+	}
+	if n := testing.AllocsPerRun(100, func() { b.Allowed(netip.MustParseAddr("10.0.0.1")) }); n != 0 {
+		t.Fatalf("Allowed allocates %v times", n)
+	}
 	if n, err := b.Restore(); err != nil || n != 0 {
 		t.Fatalf("second restore wrote %d (%v), want 0", n, err)
 	}
