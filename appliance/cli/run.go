@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/appliance/metrics"
 	"github.com/flowsieve/flowsieve/appliance/pipeline"
 	"github.com/flowsieve/flowsieve/xdp"
@@ -55,6 +56,29 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// serveControl restores the persisted blocks into the maps and serves the control API
+// (policy apply and model load hot-swap like SIGHUP).
+func serveControl(cfg *config.Config, p *pipeline.Pipeline, log *slog.Logger) (*control.Server, error) {
+	pipeline.Version = Version
+	b, restored, err := pipeline.NewControl(p)
+	if err != nil {
+		return nil, fmt.Errorf("control: restoring blocks: %w", err)
+	}
+	if restored > 0 {
+		log.Info("restored persisted blocks and allows", "entries", restored)
+	}
+	opts, err := control.ServerOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := control.Listen(b, opts)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("control API listening", "socket", s.Path())
+	return s, nil
+}
+
 func runRun(c *cli.Context) error {
 	cfg, err := config.FromCLI(c)
 	if err != nil {
@@ -88,6 +112,16 @@ func runRun(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("run: %v", errors.Join(err, p.Close())), 1)
 		}
 	}
+	var ctl *control.Server
+	if cfg.Control.Socket != "" {
+		if ctl, err = serveControl(cfg, p, log); err != nil {
+			errs := []error{err, p.Close()}
+			if srv != nil {
+				errs = append(errs, srv.Close())
+			}
+			return cli.Exit(fmt.Sprintf("run: %v", errors.Join(errs...)), 1)
+		}
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			p.Reload() // logs and keeps the running model and policy on error
@@ -97,6 +131,9 @@ func runRun(c *cli.Context) error {
 		break
 	}
 	var errs []error
+	if ctl != nil {
+		errs = append(errs, ctl.Close())
+	}
 	if srv != nil {
 		errs = append(errs, srv.Close())
 	}

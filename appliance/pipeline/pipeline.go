@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
 )
@@ -58,7 +60,9 @@ type Pipeline struct {
 	workers []*worker
 	writer  *writer
 	ifaces  []string
-	policy  string // file the policy came from ("" built-in)
+	started time.Time
+	cur     deployed       // guarded by reloadMu
+	onSwap  func(deployed) // called under reloadMu after a swap (control: SetPolicy)
 
 	stop       atomic.Bool
 	wg         sync.WaitGroup
@@ -71,21 +75,32 @@ type Pipeline struct {
 	closeErr   error
 }
 
-// loadModels loads and validates the configured model and active policy.
-func loadModels(cfg *config.Config) (*inspect.Models, string, error) {
-	m, err := model.Load(cfg.Model.Path)
+// deployed is the model and policy in force, with where they came from.
+type deployed struct {
+	model      *model.Model
+	modelPath  string
+	modelAt    time.Time
+	policy     *policy.Policy
+	policyFrom string // file, or "" for the built-in policy
+	policyAt   time.Time
+}
+
+// loadModels loads and validates the model at path and the active policy.
+func loadModels(cfg *config.Config, path string) (*inspect.Models, deployed, error) {
+	m, err := model.Load(path)
 	if err != nil {
-		return nil, "", err
+		return nil, deployed{}, err
 	}
 	p, _, from, err := cfg.LoadActivePolicy()
 	if err != nil {
-		return nil, "", err
+		return nil, deployed{}, err
 	}
 	ms, err := inspect.NewModels(m, p)
 	if err != nil {
-		return nil, "", fmt.Errorf("model %s with policy %s: %w", cfg.Model.Path, policyName(from), err)
+		return nil, deployed{}, fmt.Errorf("model %s with policy %s: %w", path, policyName(from), err)
 	}
-	return ms, from, nil
+	now := time.Now()
+	return ms, deployed{model: m, modelPath: path, modelAt: now, policy: p, policyFrom: from, policyAt: now}, nil
 }
 
 func policyName(from string) string {
@@ -107,13 +122,14 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
 	if err := cfg.RequireInterfaces(); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, log: log}
-	ms, from, err := loadModels(cfg)
+	p := &Pipeline{cfg: cfg, log: log, started: time.Now()}
+	ms, cur, err := loadModels(cfg, cfg.Model.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 	p.models.Store(ms)
-	p.policy = from
+	p.cur = cur
+	from := cur.policyFrom
 
 	inline := cfg.Mode == "inline"
 	if inline {
@@ -278,22 +294,67 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 	return nil
 }
 
-// Reload loads the model and policy again and swaps them in with one atomic store.
-// Invalid files are rejected (ErrReload) and the running ones stay in force.
+// Reload loads the model in force (its file again) and the active policy (the one
+// applied through the control API, else the configured file) and swaps them in with
+// one atomic store. Invalid files are rejected (ErrReload) and the running ones stay
+// in force.
 func (p *Pipeline) Reload() error {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
-	ms, from, err := loadModels(p.cfg)
+	return p.reloadLocked(p.cur.modelPath)
+}
+
+// LoadModel validates the model at path and swaps it in with the active policy.
+func (p *Pipeline) LoadModel(path string) error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	return p.reloadLocked(path)
+}
+
+func (p *Pipeline) reloadLocked(path string) error {
+	ms, cur, err := loadModels(p.cfg, path)
 	if err != nil {
 		p.reloadErrs.Add(1)
 		p.log.Error("reload rejected, keeping the running model and policy", "err", err)
 		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	p.models.Store(ms)
-	p.policy = from
+	if d := policy.Diff(p.cur.policy, cur.policy); len(d) == 0 {
+		cur.policyAt = p.cur.policyAt
+	}
+	p.cur = cur
 	p.reloads.Add(1)
-	p.log.Info("model and policy reloaded", "model", p.cfg.Model.Path, "policy", policyName(from))
+	if p.onSwap != nil {
+		p.onSwap(cur)
+	}
+	p.log.Info("model and policy reloaded", "model", path, "policy", policyName(cur.policyFrom))
 	return nil
+}
+
+// ApplyPolicy swaps pol in with the model in force; the caller persists it first.
+func (p *Pipeline) ApplyPolicy(pol *policy.Policy, from string) error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	ms, err := inspect.NewModels(p.cur.model, pol)
+	if err != nil {
+		p.reloadErrs.Add(1)
+		return fmt.Errorf("%w: %w", ErrReload, err)
+	}
+	p.models.Store(ms)
+	p.cur.policy, p.cur.policyFrom, p.cur.policyAt = pol, from, time.Now()
+	p.reloads.Add(1)
+	if p.onSwap != nil {
+		p.onSwap(p.cur)
+	}
+	p.log.Info("policy applied", "policy", policyName(from))
+	return nil
+}
+
+// deployedNow returns the model and policy in force.
+func (p *Pipeline) deployedNow() deployed {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	return p.cur
 }
 
 // Models returns the model and policy in force.

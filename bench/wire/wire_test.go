@@ -10,6 +10,7 @@ package wire_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,8 +30,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/appliance/cli"
+	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/bench/wire"
+	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
@@ -746,5 +749,83 @@ func TestWireSYNFlood(t *testing.T) {
 	}
 	if flooded < 4*capacity {
 		t.Errorf("only %d distinct sources: not enough to overflow the flow tables several times", flooded)
+	}
+}
+
+// TestWireControl drives the running daemon through its control socket: status, model
+// show and load (a broken file is refused, the model in force stays), policy apply (dry
+// run, then for real: persisted and in force), and a block written to the maps.
+func TestWireControl(t *testing.T) {
+	kerneltest.Require(t)
+	dir := t.TempDir()
+	model := train(t, dir)
+	tp := newTopo(t, 2)
+	pin := testPinDir("control")
+	t.Cleanup(func() { os.RemoveAll(pin) })
+	d := startDaemon(t, tp, dir, model, pin, false, "flow")
+	ctx := context.Background()
+	c := control.NewClient(filepath.Join(dir, "control.sock"))
+
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, d.log.String())
+	}
+	if st.Mode != "inline" || st.Queues != 2 || len(st.Model.Classes) == 0 || st.PID != d.cmd.Process.Pid {
+		t.Errorf("status %+v", st)
+	}
+	broken := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(broken, []byte(`{"format": "flowsieve-model"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModelLoad(ctx, broken); err == nil {
+		t.Error("a broken model was loaded")
+	}
+	if mi, err := c.ModelShow(ctx); err != nil || mi.Path != model {
+		t.Errorf("model in force after the refused load: %+v %v", mi, err)
+	}
+	if mi, err := c.ModelLoad(ctx, model); err != nil || mi.Nodes == 0 {
+		t.Errorf("reloading the model: %+v %v", mi, err)
+	}
+
+	spec := policy.Spec{Version: 1, Default: policy.ActionSpec{Action: "PASS"}}
+	pol, err := policy.Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dry, err := c.PolicyApply(ctx, pol, true)
+	if err != nil || dry.Applied || len(dry.Changes) == 0 {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	if info, _ := c.PolicyShow(ctx); len(info.Spec.Rules) == 0 {
+		t.Error("a dry run changed the policy")
+	}
+	if res, err := c.PolicyApply(ctx, pol, false); err != nil || !res.Applied {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	if info, err := c.PolicyShow(ctx); err != nil || info.Source != "applied" || len(info.Spec.Rules) != 0 {
+		t.Errorf("policy after apply: %+v %v", info, err)
+	}
+
+	pfx := netip.MustParsePrefix("192.0.2.0/24")
+	if _, err := c.Block(ctx, control.BlockRequest{Prefix: pfx, Reason: "test"}); err != nil {
+		t.Fatalf("block: %v", err)
+	}
+	blocks, err := c.BlocksList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, b := range blocks {
+		found = found || b.Prefix == pfx.String()
+	}
+	if !found {
+		t.Errorf("block of %v not listed: %+v", pfx, blocks)
+	}
+	stats, err := c.Stats(ctx)
+	if err != nil || len(stats.Queues) == 0 || len(stats.Kernel) == 0 {
+		t.Errorf("stats: %+v %v", stats, err)
+	}
+	if err := d.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("daemon exit: %v\n%s", err, d.log.String())
 	}
 }
