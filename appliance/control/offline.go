@@ -279,6 +279,12 @@ func (f *Offline) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
 		if err := f.saveState(st); err != nil {
 			return BlockEntry{}, errors.Join(err, f.restore(e.Prefix, old, had))
 		}
+		// Flow verdicts come before the trie: flows of the prefix that were
+		// passed or tagged would go on, so they are flushed (to be dropped by the
+		// trie from their next packet).
+		if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, "DROP"); err != nil {
+			return BlockEntry{}, err
+		}
 		out.Action, out.Enforced = "DROP", true
 		return out, nil
 	}
@@ -368,7 +374,7 @@ func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 			}
 		}
 	}
-	if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, true); err != nil {
+	if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, "PASS"); err != nil {
 		return BlockEntry{}, err
 	}
 	out.Action, out.Enforced = "PASS", true
@@ -494,18 +500,18 @@ func (f *Offline) VerdictsFlush(_ context.Context, q VerdictQuery) (int, error) 
 	if err := f.needMaps(MethodVerdictsFlush); err != nil {
 		return 0, err
 	}
-	return f.flush(q, false)
+	return f.flush(q, "")
 }
 
-// flush deletes the flow verdicts q selects; enforcingOnly keeps PASS verdicts.
-func (f *Offline) flush(q VerdictQuery, enforcingOnly bool) (int, error) {
+// flush deletes the flow verdicts q selects, except those with action keep.
+func (f *Offline) flush(q VerdictQuery, keep string) (int, error) {
 	ks, fs, err := f.flowVerdicts(q)
 	if err != nil {
 		return 0, err
 	}
 	var del []xdp.Key
 	for i := range ks {
-		if !enforcingOnly || fs[i].Action != "PASS" {
+		if fs[i].Action != keep {
 			del = append(del, ks[i])
 		}
 	}

@@ -109,6 +109,13 @@ func TestBlockTakesEffect(t *testing.T) {
 	}{
 		{"before", func() error { return nil }, true},
 		{"block", func() error {
+			// The flow is fast-pathed first: a PASS flow verdict, which the XDP
+			// program looks up before the source trie. The block must still win.
+			k := xdp.FlowKey(netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("10.77.0.1"),
+				uint16(tx.LocalAddr().(*net.UDPAddr).Port), 7777, 17)
+			if err := d.Verdicts.Put([]xdp.Key{k}, []xdp.Verdict{{Action: xdp.ActionPass}}); err != nil {
+				return err
+			}
 			_, err := c.Block(ctx, BlockRequest{Prefix: netip.MustParsePrefix("10.77.0.2/32"), TTL: time.Minute})
 			return err
 		}, false},
