@@ -362,6 +362,8 @@ func TestProgramVerdicts(t *testing.T) {
 			want: xdpRedirect, counts: counts{CounterFailOpen: 1, CounterForward: 1}},
 		{name: "flow-expired", frame: tcp4, flows: []flowEntry{{flowTCP4, Verdict{Action: ActionDrop, Expires: 1}}},
 			want: xdpRedirect, counts: counts{CounterExpired: 1, CounterFailOpen: 1, CounterForward: 1}},
+		{name: "flow-expired-recently", frame: tcp4, flows: []flowEntry{{flowTCP4, Verdict{Action: ActionDrop, Expires: MonotonicNow() - 50e6}}},
+			want: xdpRedirect, counts: counts{CounterExpired: 1, CounterFailOpen: 1, CounterForward: 1}},
 		{name: "flow-not-yet-expired", frame: tcp4, flows: []flowEntry{{flowTCP4, Verdict{Action: ActionDrop, Expires: MonotonicNow() + 3600e9}}},
 			want: xdpDrop, counts: counts{CounterDrop: 1, CounterFlowHit: 1}},
 		{name: "flow-expired-prefix-decides", frame: tcp4,

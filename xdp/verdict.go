@@ -38,8 +38,10 @@ func (a Action) String() string {
 }
 
 // Verdict is a flow or prefix map value (struct fs_verdict in bpf/flowsieve.h).
-// Expires is a CLOCK_MONOTONIC deadline in nanoseconds as bpf_ktime_get_ns sees it
-// (use Deadline), 0 for never; an expired entry counts as no verdict. Packets and
+// Expires is a CLOCK_MONOTONIC deadline in nanoseconds (use Deadline), 0 for never;
+// an expired entry counts as no verdict. The program reads the clock at tick
+// resolution (bpf_ktime_get_coarse_ns, much cheaper per packet), so an entry
+// expires up to one tick (at most 10 ms) after its deadline, never before. Packets and
 // Bytes are counted by the XDP program; a Put resets them to the values given.
 type Verdict struct {
 	Action  Action

@@ -22,8 +22,9 @@
 // Forwarding is XDP_PASS in monitor mode and a redirect through fs_peers (devmap
 // hash, ingress ifindex → peer ifindex) in inline mode; fs_config (hash, ifindex →
 // mode, peer, xsk_base) is written by Attach. fs_stats is one per-CPU array entry
-// of NumCounters counters (Stats). Verdicts expire on the bpf_ktime_get_ns clock
-// (CLOCK_MONOTONIC; see Deadline) and count packets and bytes atomically.
+// of NumCounters counters (Stats). Verdicts expire on CLOCK_MONOTONIC, read at
+// tick resolution (bpf_ktime_get_coarse_ns; see Verdict and Deadline), and
+// count packets and bytes atomically.
 package xdp
 
 import (

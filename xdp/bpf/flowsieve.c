@@ -432,8 +432,13 @@ static __always_inline __u8 use_verdict(struct fs_verdict *v, __u32 len, struct 
 		st->c[FS_CNT_BAD_VERDICT]++;
 		return FS_ACTION_NONE;
 	}
+	/*
+	 * The coarse clock (CLOCK_MONOTONIC at tick resolution, never ahead of it)
+	 * costs a third of bpf_ktime_get_ns here (~12 vs ~30 ns a packet): a verdict
+	 * may outlive its deadline by up to one tick, never expire early.
+	 */
 	__u64 exp = v->expires_ns;
-	if (exp && bpf_ktime_get_ns() >= exp) {
+	if (exp && bpf_ktime_get_coarse_ns() >= exp) {
 		st->c[FS_CNT_EXPIRED]++;
 		return FS_ACTION_NONE;
 	}

@@ -61,8 +61,9 @@ struct fs_flow4_key {
 
 /*
  * A verdict (the value of the flow map and of both prefix tries).
- * expires_ns is a bpf_ktime_get_ns() (CLOCK_MONOTONIC) deadline, 0 = never expires;
- * an expired entry counts as no verdict. packets/bytes are incremented atomically by
+ * expires_ns is a CLOCK_MONOTONIC deadline in ns, 0 = never expires; the program
+ * compares it with bpf_ktime_get_coarse_ns() (the same clock at tick resolution),
+ * so an entry counts as no verdict from at most one tick after its deadline on. packets/bytes are incremented atomically by
  * the program for every packet the entry decides.
  */
 struct fs_verdict {
