@@ -34,6 +34,7 @@ const (
 	benchFlagDecision   = "decision"
 	benchFlagNoBase     = "no-baselines"
 	benchFlagAppliance  = "appliance"
+	benchFlagScope      = "scope"
 )
 
 func benchCommand() *cli.Command {
@@ -64,6 +65,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: benchFlagMaxPackets, Usage: "Frames per replay at most (0: all)."},
 			&cli.DurationFlag{Name: benchFlagMaxTime, Usage: "Seconds per replay at most (default 20s, 5s with --quick)."},
 			&cli.IntFlag{Name: benchFlagDecision, Value: 8, Usage: "Frames of an attack flow that pass before its DROP verdict is written (the model's decision point); 0 writes every verdict up front."},
+			&cli.StringFlag{Name: benchFlagScope, Value: "flow", Usage: "What a ground-truth verdict covers: flow (the attack flow's 5-tuple) or source (the attacking address, in the blocklist, after --decision frames of its flows)."},
 			&cli.BoolFlag{Name: benchFlagNoBase, Usage: "Skip the baselines (replays only)."},
 			&cli.BoolFlag{Name: benchFlagAppliance, Usage: "Replay through the real appliance (this binary's run command inside the appliance namespace, with a model trained on another seed of the scenario) instead of XDP verdicts written from ground truth.", EnvVars: []string{"FLOWSIEVE_BENCH_APPLIANCE"}},
 		},
@@ -90,6 +92,9 @@ func benchAction(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
+	if s := c.String(benchFlagScope); s != harness.ScopeFlow && s != harness.ScopeSource {
+		return cli.Exit(fmt.Sprintf("--%s %q: want flow or source", benchFlagScope, s), 2)
+	}
 	if s := c.String(benchFlagSender); s != "afxdp" && s != "tcpreplay" {
 		return cli.Exit(fmt.Sprintf("--%s %q: want afxdp or tcpreplay", benchFlagSender, s), 2)
 	}
@@ -97,7 +102,7 @@ func benchAction(c *cli.Context) error {
 		Quick: c.Bool(benchFlagQuick), Scenario: c.String(benchFlagScenario), Seed: c.Uint64(benchFlagSeed),
 		Duration: c.Duration(benchFlagDuration), Queues: c.Int(benchFlagQueues), Sender: c.String(benchFlagSender),
 		Timing: timing, MaxPackets: c.Int(benchFlagMaxPackets), MaxTime: c.Duration(benchFlagMaxTime),
-		Decision: c.Int(benchFlagDecision), Baselines: !c.Bool(benchFlagNoBase),
+		Decision: c.Int(benchFlagDecision), Scope: c.String(benchFlagScope), Baselines: !c.Bool(benchFlagNoBase),
 		Progress: func(s string) { fmt.Fprintln(c.App.ErrWriter, "bench:", s) },
 	}
 	if c.Bool(benchFlagAppliance) {

@@ -79,6 +79,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{"--timing", "fast"},
 		{"--timing", "-2"},
 		{"--sender", "carrier-pigeon"},
+		{"--scope", "planet"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(append([]string{"flowsieve", "bench"}, args...), &stdout, &stderr); code != 2 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -23,6 +24,12 @@ const (
 	PathXDPVerdicts = "xdp-verdicts"
 )
 
+// Verdict scopes of the ground-truth path.
+const (
+	ScopeFlow   = "flow"
+	ScopeSource = "source"
+)
+
 // ReplayConfig describes one replay through the wire.
 type ReplayConfig struct {
 	Trace      *Trace
@@ -35,6 +42,10 @@ type ReplayConfig struct {
 	// (the model's decision point); 0 writes every verdict before the replay.
 	Decision int
 	TempDir  string
+	// Scope is what a ground-truth verdict covers: ScopeFlow (the flow's 5-tuple,
+	// after its Decision-th frame) or ScopeSource (the attacking source address, in
+	// the blocklist, after the Decision-th frame of its flows). "" means ScopeFlow.
+	Scope string
 	// Appliance, when set, runs the real appliance (PathAppliance) instead of
 	// ground-truth verdicts; Decision is then its early decision point.
 	Appliance *Appliance
@@ -72,6 +83,7 @@ type Replay struct {
 	// Mitigation: per attack flow with at least Decision+1 frames, the frames that
 	// reached the receiver (the ideal is Decision).
 	Decision       int       `json:"decision"`
+	Scope          string    `json:"scope"`
 	MitigationP50  float64   `json:"ttm_packets_p50"`
 	MitigationP99  float64   `json:"ttm_packets_p99"`
 	MitigationMax  float64   `json:"ttm_packets_max"`
@@ -174,29 +186,67 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	if err := recv.Verdicts.Put(keys, pass); err != nil {
 		return nil, err
 	}
-	// Verdict triggers: the frame after which an attack flow's DROP is written.
+	if c.Scope == "" {
+		c.Scope = ScopeFlow
+	}
+	if c.Scope != ScopeFlow && c.Scope != ScopeSource {
+		return nil, fmt.Errorf("harness: unknown verdict scope %q (flow, source)", c.Scope)
+	}
+	// Verdict units: flows, or attacking sources (unit[f] is the flow's source).
+	unit := make([]int32, len(t.Flows))
+	var sources []netip.Addr
+	if c.Scope == ScopeSource {
+		ids := map[netip.Addr]int32{}
+		for f := range t.Flows {
+			a := t.Flows[f].Src.Addr()
+			id, ok := ids[a]
+			if !ok {
+				id = int32(len(sources))
+				ids[a] = id
+				sources = append(sources, a)
+			}
+			unit[f] = id
+		}
+	} else {
+		for f := range unit {
+			unit[f] = int32(f)
+		}
+	}
+	// Verdict triggers: the frame after which a unit's DROP is written.
 	trigger := make([]int32, n)
 	seen := make([]int32, len(t.Flows))
-	var pre []xdp.Key
+	var pre []int32
 	for i := range n {
 		trigger[i] = -1
 		f := t.Flow[i]
 		if f < 0 || !isAttack(f) {
 			continue
 		}
-		seen[f]++
-		if c.Decision == 0 && seen[f] == 1 {
-			pre = append(pre, t.Flows[f].Key)
-		} else if c.Decision > 0 && int(seen[f]) == c.Decision {
-			trigger[i] = f
+		u := unit[f]
+		seen[u]++
+		if c.Decision == 0 && seen[u] == 1 {
+			pre = append(pre, u)
+		} else if c.Decision > 0 && int(seen[u]) == c.Decision {
+			trigger[i] = u
 		}
 	}
-	drop := func(ks []xdp.Key) error {
+	drop := func(units []int32) error {
 		if app == nil {
 			return nil // the appliance decides
 		}
-		vs := make([]xdp.Verdict, len(ks))
-		for i := range vs {
+		if c.Scope == ScopeSource {
+			for _, u := range units {
+				a := sources[u]
+				if err := app.Blocklist.Put(netip.PrefixFrom(a, a.BitLen()), xdp.Verdict{Action: xdp.ActionDrop}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		ks := make([]xdp.Key, len(units))
+		vs := make([]xdp.Verdict, len(units))
+		for i, u := range units {
+			ks[i] = t.Flows[u].Key
 			vs[i] = xdp.Verdict{Action: xdp.ActionDrop}
 		}
 		return app.Verdicts.Put(ks, vs)
@@ -210,15 +260,15 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	var writes int
 	var writeTime time.Duration
 	done := 0
-	batch := make([]xdp.Key, 0, 64)
+	batch := make([]int32, 0, 64)
 	after := func(sent int) {
 		if app == nil {
 			return
 		}
 		batch = batch[:0]
 		for ; done < sent; done++ {
-			if f := trigger[done]; f >= 0 {
-				batch = append(batch, t.Flows[f].Key)
+			if u := trigger[done]; u >= 0 {
+				batch = append(batch, u)
 			}
 		}
 		if len(batch) > 0 && writeErr == nil {
@@ -260,13 +310,13 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		if c.Decision > 0 {
 			// No hook into tcpreplay: every verdict goes in before the replay.
 			c.Decision = 0
-			var all []xdp.Key
+			var all []int32
 			for f := range t.Flows {
 				if isAttack(int32(f)) {
-					all = append(all, t.Flows[f].Key)
+					all = append(all, unit[f])
 				}
 			}
-			if err := drop(all); err != nil {
+			if err := drop(slices.Compact(all)); err != nil {
 				return nil, err
 			}
 		}
@@ -289,7 +339,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		path = PathAppliance
 	}
 	r = &Replay{Name: t.Name, Path: path, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
-		Frames: sent.Frames, Skipped: t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision,
+		Frames: sent.Frames, Skipped: t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision, Scope: c.Scope,
 		PerLabel: map[string]*LabelResult{}, Offered: sent.Timeline, DeliveredSeries: series}
 	if sent.Socket != nil {
 		r.Socket = sent.Socket
@@ -318,6 +368,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		return lr
 	}
 	offered := make([]int32, len(t.Flows))
+	unitOffered := make([]int32, len(t.Flows))
 	for i := range sent.Frames {
 		f := t.Flow[i]
 		lr := label(f)
@@ -327,6 +378,13 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 				lr.Flows++
 			}
 			offered[f]++
+			if isAttack(f) {
+				u := unit[f]
+				unitOffered[u]++
+				if int(unitOffered[u]) > c.Decision {
+					lr.IdealDropped++ // a verdict at the decision point drops this frame
+				}
+			}
 		}
 	}
 	delivered := make([]uint64, len(t.Flows))
@@ -340,7 +398,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		}
 	}
 	dropped := make([]uint64, len(t.Flows))
-	if app != nil {
+	if app != nil && c.Scope == ScopeFlow {
 		ak, av, err := app.Verdicts.List()
 		if err != nil {
 			return nil, err
@@ -351,9 +409,10 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 			}
 		}
 	} else {
-		// The daemon's maps are its own: every frame not delivered counts as dropped
-		// (verdict drops, drops in user space and wire losses alike; the appliance's
-		// counters tell them apart in total).
+		// The daemon's maps are its own, and source verdicts count per source, not
+		// per flow: every frame not delivered counts as dropped (verdict drops, drops
+		// in user space and wire losses alike; the appliance's counters tell them
+		// apart in total).
 		for f := range t.Flows {
 			if d := uint64(offered[f]); d > delivered[f] {
 				dropped[f] = d - delivered[f]
@@ -369,11 +428,20 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		lr.Dropped += dropped[f]
 		r.Delivered += delivered[f]
 		r.Dropped += dropped[f]
-		if isAttack(int32(f)) && int(offered[f]) > c.Decision {
-			lr.IdealDropped += uint64(int(offered[f]) - c.Decision)
+	}
+	// Time to mitigation: frames of each attack unit (flow or source) with more than
+	// Decision frames that reached the receiver.
+	if c.Decision > 0 {
+		unitDelivered := make([]uint64, len(t.Flows))
+		for f := range t.Flows {
+			if isAttack(int32(f)) {
+				unitDelivered[unit[f]] += delivered[f]
+			}
 		}
-		if c.Decision > 0 && isAttack(int32(f)) && int(offered[f]) > c.Decision {
-			r.Mitigation = append(r.Mitigation, float64(delivered[f]))
+		for u, o := range unitOffered {
+			if int(o) > c.Decision {
+				r.Mitigation = append(r.Mitigation, float64(unitDelivered[u]))
+			}
 		}
 	}
 	for _, lr := range r.PerLabel {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,30 +24,51 @@ func TestReplayGroundTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := RunReplay(context.Background(), ReplayConfig{Trace: tr, Queues: 2, Decision: 4, MaxTime: 10 * time.Second, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("app %v recv %v sock %+v", r.ApplianceCounters, r.ReceiverCounters, r.Socket)
-	t.Logf("%d frames, offered %.0f pps, delivered %.0f pps, ttm p50 %.0f p99 %.0f", r.Frames, r.OfferedPPS, r.DeliveredPPS, r.MitigationP50, r.MitigationP99)
-	if r.Frames != tr.Len() {
-		t.Errorf("sent %d of %d frames", r.Frames, tr.Len())
-	}
-	var offered uint64
-	for name, lr := range r.PerLabel {
-		t.Logf("%-20s %+v", name, *lr)
-		offered += lr.Offered
-		if lr.Delivered+lr.Dropped+lr.Lost != lr.Offered {
-			t.Errorf("%s: delivered %d + dropped %d + lost %d != offered %d", name, lr.Delivered, lr.Dropped, lr.Lost, lr.Offered)
-		}
-	}
-	if offered != uint64(r.Frames) {
-		t.Errorf("per-label offered %d != %d", offered, r.Frames)
-	}
-	if b := r.PerLabel[Benign]; b == nil || b.Correct < 0.9 {
-		t.Errorf("benign: %+v", b)
-	}
-	if r.Dropped == 0 || r.DeliveredPPS > r.OfferedPPS {
-		t.Errorf("dropped %d, delivered %.0f pps > offered %.0f", r.Dropped, r.DeliveredPPS, r.OfferedPPS)
+	for _, tc := range []struct {
+		scope    string
+		decision int
+		queues   int
+	}{
+		{ScopeFlow, 4, 2},
+		{ScopeFlow, 0, 1},
+		{ScopeSource, 4, 2},
+	} {
+		t.Run(fmt.Sprintf("scope=%s/decision=%d", tc.scope, tc.decision), func(t *testing.T) {
+			r, err := RunReplay(context.Background(), ReplayConfig{Trace: tr, Queues: tc.queues, Decision: tc.decision, Scope: tc.scope, MaxTime: 10 * time.Second, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("app %v recv %v", r.ApplianceCounters, r.ReceiverCounters)
+			t.Logf("%d frames, offered %.0f pps, delivered %.0f pps, ttm p50 %.0f p99 %.0f", r.Frames, r.OfferedPPS, r.DeliveredPPS, r.MitigationP50, r.MitigationP99)
+			if r.Frames != tr.Len() {
+				t.Errorf("sent %d of %d frames", r.Frames, tr.Len())
+			}
+			var offered, ideal uint64
+			for name, lr := range r.PerLabel {
+				t.Logf("%-20s %+v", name, *lr)
+				offered += lr.Offered
+				ideal += lr.IdealDropped
+				if lr.Delivered+lr.Dropped+lr.Lost != lr.Offered {
+					t.Errorf("%s: delivered %d + dropped %d + lost %d != offered %d", name, lr.Delivered, lr.Dropped, lr.Lost, lr.Offered)
+				}
+			}
+			if offered != uint64(r.Frames) {
+				t.Errorf("per-label offered %d != %d", offered, r.Frames)
+			}
+			if b := r.PerLabel[Benign]; b == nil || b.Correct < 0.9 {
+				t.Errorf("benign: %+v", b)
+			}
+			if r.Dropped == 0 || r.DeliveredPPS > r.OfferedPPS {
+				t.Errorf("dropped %d, delivered %.0f pps > offered %.0f", r.Dropped, r.DeliveredPPS, r.OfferedPPS)
+			}
+			// The verdicts can never drop more than ideal (nothing before the decision
+			// point), and with verdicts up front they drop exactly that.
+			if r.Dropped > ideal || (tc.decision == 0 && tc.scope == ScopeFlow && r.Dropped != ideal) {
+				t.Errorf("dropped %d, ideal %d", r.Dropped, ideal)
+			}
+			if tc.decision > 0 && (len(r.Mitigation) == 0 || r.MitigationP50 < float64(tc.decision)) {
+				t.Errorf("time to mitigation p50 %.0f frames over %d units, decision point %d", r.MitigationP50, len(r.Mitigation), tc.decision)
+			}
+		})
 	}
 }

@@ -36,11 +36,11 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	row("added latency p50/p99", "%s", r.LatencyNote)
 	for _, rp := range r.Replays {
-		fmt.Fprintf(&b, "\n**%s** — %s via %s, %d queues, %d frames in %.2f s (%d skipped): offered %.0f pkt/s, delivered %.0f pkt/s; process CPU %.2f, machine busy %.0f%%",
-			rp.Name, rp.Timing, rp.Sender, rp.Queues, rp.Frames, rp.Seconds, rp.Skipped, rp.OfferedPPS, rp.DeliveredPPS, rp.ProcessCPU, 100*rp.MachineCPU)
+		fmt.Fprintf(&b, "\n**%s** — %s via %s (verdicts per %s), %d queues, %d frames in %.2f s (%d skipped): offered %.0f pkt/s, delivered %.0f pkt/s; process CPU %.2f, machine busy %.0f%%",
+			rp.Name, rp.Timing, rp.Sender, rp.Scope, rp.Queues, rp.Frames, rp.Seconds, rp.Skipped, rp.OfferedPPS, rp.DeliveredPPS, rp.ProcessCPU, 100*rp.MachineCPU)
 		if rp.Decision > 0 && len(rp.Mitigation) > 0 {
-			fmt.Fprintf(&b, "; attack frames through before the verdict (decision point %d): p50 %.0f, p99 %.0f, max %.0f over %d flows; verdict write %.0f µs",
-				rp.Decision, rp.MitigationP50, rp.MitigationP99, rp.MitigationMax, len(rp.Mitigation), rp.MitigationTime)
+			fmt.Fprintf(&b, "; attack frames through before the verdict (decision point %d): p50 %.0f, p99 %.0f, max %.0f over %d %ss; verdict write %.0f µs",
+				rp.Decision, rp.MitigationP50, rp.MitigationP99, rp.MitigationMax, len(rp.Mitigation), rp.Scope, rp.MitigationTime)
 		}
 		fmt.Fprintf(&b, "\n\n| label | flows | offered | delivered | dropped | lost | expected | treated as expected | dropped / ideal |\n|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
 		for _, name := range sortedLabels(rp.PerLabel) {

@@ -29,7 +29,8 @@ type Config struct {
 	Timing     Timing        // re-timing of every replay
 	MaxPackets int           // per replay; 0: all
 	MaxTime    time.Duration // per replay
-	Decision   int           // frames of an attack flow before its verdict
+	Decision   int           // frames of an attack flow (or source) before its verdict
+	Scope      string        // ground-truth verdicts per ScopeFlow or ScopeSource
 	Baselines  bool          // run the baselines
 	// Appliance, when set, is the argv prefix that runs the flowsieve CLI: the
 	// replays then go through the real appliance (`flowsieve run`) with a model
@@ -147,7 +148,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	say("replaying %d frames through the wire", tr.Len())
 	r, err := RunReplay(ctx, ReplayConfig{Trace: tr, Queues: c.Queues, Sender: c.Sender, Timing: c.Timing,
-		MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, TempDir: tmp, Appliance: app})
+		MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app})
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", tr.Name, err)
 	}
@@ -164,7 +165,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			continue
 		}
 		pr, err := RunReplay(ctx, ReplayConfig{Trace: pt, Queues: c.Queues, Sender: c.Sender, Timing: c.Timing,
-			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, TempDir: tmp, Appliance: app})
+			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app})
 		if err != nil {
 			return nil, fmt.Errorf("replay %s: %w", p.Path, err)
 		}
