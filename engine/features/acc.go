@@ -13,122 +13,301 @@ type Packet struct {
 	Flags   uint8  // TCP flags byte (0 for other protocols)
 	Window  uint16 // TCP window (unscaled)
 	TCP     bool   // the packet is TCP (window and flags are meaningful)
-}
-
-// Dir accumulates one direction of a flow. Its fields sit together so a packet
-// touches few cache lines of the flow record.
-type Dir struct {
-	Len     Stat   // transport payload lengths, bytes
-	IAT     Stat   // gaps between consecutive packets of this direction, µs
-	last    int64  // time of the direction's last packet
-	Hdr     uint64 // sum of transport header lengths, bytes
-	PSH     uint32 // packets with PSH set
-	URG     uint32 // packets with URG set
-	ActData uint32 // packets with payload ≥ 1 byte (forward: not counting the flow's first packet)
-	Win     uint16 // TCP window of the direction's first packet
-	SegMin  uint16 // smallest transport header length
+	Wire    int    // frame length on the wire, link header included (summed per direction)
 }
 
 // Acc accumulates, packet by packet, everything needed to compute the flow features of
 // one bidirectional flow. It is a plain value (no pointers): flow records embed it and
 // the flow table reuses them without allocating. Values reads it without changing it,
 // so a flow can be snapshotted at any packet and later again at its end.
-// Fields used by every packet come first; Active and Idle, rarely updated, last.
+//
+// Layout: the flow table keeps a million of these, so a packet's cost is the cache
+// lines it touches. Acc is laid out for a 64-byte aligned record that puts 48 bytes
+// (the flow key) in front of it: First and Last end the key's line, the next line
+// holds the flow IAT series and the small per-side counters, then one line per side
+// holds that side's length and IAT series. A packet touches those three lines only;
+// what changes rarely (active/idle periods, rare TCP flags, carries) comes last.
+// The two sides are the endpoints in the order the caller numbers them (the flow
+// table uses the key's low endpoint as side 0), so which line a packet needs is known
+// before the record is read; the forward side is the side of the first packet.
+// Lengths and IATs use the same float64 Welford updates as Stat, so the features are
+// the same as those of one Stat per series.
 type Acc struct {
-	First, Last int64     // first and last packet time, unix ns
-	startActive int64     // start of the current active period
-	endActive   int64     // last packet of the current active period
-	FlowIAT     Stat      // gaps between consecutive packets, µs
-	Flags       [8]uint32 // packets with each TCP flag set, bit order FIN..CWR
-	Fwd, Bwd    Dir       // per-direction accumulators
-	DstPort     uint16    // forward destination port
-	Proto       uint8     // IP protocol number
-	Active      Stat      // completed active periods, µs
-	Idle        Stat      // idle gaps, µs
+	First, Last int64 // first and last packet time, unix ns
+
+	// Second line: flow IAT series, packet count and per-side counters.
+	iat    welford       // gaps between consecutive packets, µs (count n-1)
+	side   [2]sideCounts // per-side counters
+	segMin [2]uint16     // per side: smallest transport header length
+	n      uint32        // packets
+
+	// One line per side.
+	dir [2]dirStats
+
+	// Cold: touched only on gaps longer than ActivityTimeout, rare flags, carries
+	// and a side's first packet.
+	startActive  int64 // start of the current active period (it ends at Last)
+	active, idle welford
+	nActive      uint32    // completed active periods (µs each)
+	nIdle        uint32    // idle gaps (µs each)
+	rare         [5]uint32 // packets with FIN, SYN, RST, ECE, CWR set
+	urg          [2]uint32 // per side: packets with URG set
+	wireHi       [2]uint32 // per side: carries of side.wireLo
+	win          [2]uint16 // per side: TCP window of the side's first packet
+	DstPort      uint16    // forward destination port
+	Proto        uint8     // IP protocol number
+	fwd          uint8     // side of the forward direction (the first packet's)
 }
 
-// Start resets the accumulator for a new flow whose first (forward) packet is p.
-func (a *Acc) Start(p *Packet, dstPort uint16, proto uint8) {
+// welford is a Stat without its count (kept once for several series): mean and sum of
+// squared deviations updated as Stat.Add does, minimum and maximum.
+type welford struct {
+	mean, m2 float64
+	min, max float32
+}
+
+// add includes x, the n-th value of the series, exactly as Stat.Add.
+func (w *welford) add(x float64, n uint32) {
+	if n == 1 {
+		w.mean, w.m2, w.min, w.max = x, 0, float32(x), float32(x)
+		return
+	}
+	d := x - w.mean
+	w.mean += d / float64(n)
+	w.m2 += d * (x - w.mean)
+	if x32 := float32(x); x32 < w.min {
+		w.min = x32
+	} else if x32 > w.max {
+		w.max = x32
+	}
+}
+
+// stat returns the series as a Stat of n values.
+func (w *welford) stat(n uint32) Stat {
+	return Stat{Mean: w.mean, M2: w.m2, Min: w.min, Max: w.max, N: n}
+}
+
+// sideCounts are the per-side counters every packet updates; both sides share a line.
+type sideCounts struct {
+	wireLo  uint32 // low 32 bits of the sum of wire lengths
+	psh     uint32 // packets with PSH set
+	ack     uint32 // packets with ACK set
+	actData uint32 // packets with payload ≥ 1 byte (forward: not counting the flow's first packet)
+}
+
+// dirStats are one side's series, one cache line: payload lengths (bytes) and gaps
+// between the side's consecutive packets (µs, count n-1).
+type dirStats struct {
+	lenMean, lenM2 float64
+	iat            welford
+	last           int64  // time of the side's last packet
+	hdr            uint64 // sum of transport header lengths, bytes
+	n              uint32 // packets
+	lenMin, lenMax uint16 // payload lengths are 16-bit (IP length fields)
+}
+
+// Rare TCP flags (all but PSH and ACK) are counted in the cold part of Acc.
+const rareMask = 0xff &^ (1<<3 | 1<<4)
+
+// Start resets the accumulator for a new flow whose first (forward) packet is p; the
+// forward direction is side 0.
+func (a *Acc) Start(p *Packet, dstPort uint16, proto uint8) { a.StartSide(p, dstPort, proto, 0) }
+
+// StartSide is Start for a flow whose first packet comes from side s (0 or 1).
+func (a *Acc) StartSide(p *Packet, dstPort uint16, proto uint8, s int) {
+	s &= 1
 	*a = Acc{
 		First: p.Time, Last: p.Time,
-		startActive: p.Time, endActive: p.Time,
-		DstPort: dstPort,
-		Proto:   proto,
+		startActive: p.Time,
+		DstPort:     dstPort,
+		Proto:       proto,
+		fwd:         uint8(s),
+		n:           1,
 	}
-	d := &a.Fwd
-	d.last, d.Hdr, d.SegMin = p.Time, uint64(p.Header), uint16(p.Header)
-	d.Len.Add(float64(p.Payload))
+	d := &a.dir[s]
+	d.last, d.hdr, a.segMin[s] = p.Time, uint64(p.Header), uint16(p.Header)
 	if p.TCP {
-		d.Win = p.Window
+		a.win[s] = p.Window
 	}
-	a.flags(p, d)
+	d.addLen(p.Payload)
+	a.count(p, s)
 }
 
 // Add includes packet p of the flow; fwd tells its direction. Times that go backwards
 // (out-of-order captures) are clamped to the last packet time.
 func (a *Acc) Add(p *Packet, fwd bool) {
-	t := p.Time
-	if t < a.Last {
-		t = a.Last
+	s := int(a.fwd)
+	if !fwd {
+		s ^= 1
 	}
-	// Active/idle periods, as CICFlowMeter's updateActiveIdleTime.
-	if t-a.endActive > ActivityTimeout {
-		if a.endActive > a.startActive {
-			a.Active.Add(float64(a.endActive-a.startActive) / 1e3)
-		}
-		a.Idle.Add(float64(t-a.endActive) / 1e3)
-		a.startActive = t
-	}
-	a.endActive = t
-	a.FlowIAT.Add(float64(t-a.Last) / 1e3)
-	a.Last = t
-	d := &a.Bwd
-	if fwd {
-		d = &a.Fwd
-	}
-	if d.Len.N == 0 { // first backward packet
-		d.SegMin = uint16(p.Header)
-		if p.TCP {
-			d.Win = p.Window
-		}
-	} else {
-		d.IAT.Add(float64(t-d.last) / 1e3)
-	}
-	d.last = t
-	d.Len.Add(float64(p.Payload))
-	d.Hdr += uint64(p.Header)
-	if p.Payload >= 1 {
-		d.ActData++
-	}
-	if uint16(p.Header) < d.SegMin {
-		d.SegMin = uint16(p.Header)
-	}
-	a.flags(p, d)
+	a.AddSide(p, s)
 }
 
-func (a *Acc) flags(p *Packet, d *Dir) {
+// AddSide is Add for a packet sent by side s (0 or 1; forward is the first packet's side).
+func (a *Acc) AddSide(p *Packet, s int) {
+	s &= 1
+	t := max(p.Time, a.Last)
+	// Active/idle periods, as CICFlowMeter's updateActiveIdleTime (the current active
+	// period always ends at Last).
+	if t-a.Last > ActivityTimeout {
+		a.idleGap(t)
+	}
+	a.iat.add(float64(t-a.Last)/1e3, a.n)
+	a.n++
+	a.Last = t
+	d := &a.dir[s]
+	if d.n == 0 { // the side's first packet
+		a.segMin[s] = uint16(p.Header)
+		if p.TCP {
+			a.win[s] = p.Window
+		}
+	} else {
+		d.iat.add(float64(t-d.last)/1e3, d.n)
+	}
+	d.last = t
+	d.addLen(p.Payload)
+	d.hdr += uint64(p.Header)
+	if p.Payload >= 1 {
+		a.side[s].actData++
+	}
+	if uint16(p.Header) < a.segMin[s] {
+		a.segMin[s] = uint16(p.Header)
+	}
+	a.count(p, s)
+}
+
+// idleGap closes the active period at Last and records the idle gap up to t.
+func (a *Acc) idleGap(t int64) {
+	if a.Last > a.startActive {
+		a.nActive++
+		a.active.add(float64(a.Last-a.startActive)/1e3, a.nActive)
+	}
+	a.nIdle++
+	a.idle.add(float64(t-a.Last)/1e3, a.nIdle)
+	a.startActive = t
+}
+
+// addLen counts a packet with the given payload length, exactly as Stat.Add. Lengths
+// above 65535 (impossible from IP length fields) count as 65535 in the minimum and maximum.
+func (d *dirStats) addLen(payload int) {
+	x := float64(payload)
+	l := uint16(min(max(payload, 0), 0xffff))
+	d.n++
+	if d.n == 1 {
+		d.lenMean, d.lenM2, d.lenMin, d.lenMax = x, 0, l, l
+		return
+	}
+	e := x - d.lenMean
+	d.lenMean += e / float64(d.n)
+	d.lenM2 += e * (x - d.lenMean)
+	if l < d.lenMin {
+		d.lenMin = l
+	} else if l > d.lenMax {
+		d.lenMax = l
+	}
+}
+
+// count adds p's wire length and TCP flags to side s.
+func (a *Acc) count(p *Packet, s int) {
+	c := &a.side[s]
+	w := uint64(c.wireLo) + uint64(p.Wire)
+	c.wireLo = uint32(w)
+	if w>>32 != 0 {
+		a.wireHi[s] += uint32(w >> 32)
+	}
 	f := p.Flags
 	if f == 0 {
 		return
 	}
-	for i := range a.Flags {
-		a.Flags[i] += uint32(f>>i) & 1
+	c.psh += uint32(f>>3) & 1
+	c.ack += uint32(f>>4) & 1
+	if f&rareMask != 0 {
+		a.countRare(f, s)
 	}
-	d.PSH += uint32(f>>3) & 1
-	d.URG += uint32(f>>5) & 1
+}
+
+func (a *Acc) countRare(f uint8, s int) {
+	a.rare[0] += uint32(f) & 1
+	a.rare[1] += uint32(f>>1) & 1
+	a.rare[2] += uint32(f>>2) & 1
+	a.rare[3] += uint32(f>>6) & 1
+	a.rare[4] += uint32(f>>7) & 1
+	a.urg[s] += uint32(f>>5) & 1
 }
 
 // Packets returns the number of packets accumulated.
-func (a *Acc) Packets() uint64 { return uint64(a.Fwd.Len.N) + uint64(a.Bwd.Len.N) }
+func (a *Acc) Packets() uint64 { return uint64(a.n) }
+
+// FwdPackets returns the number of forward packets.
+func (a *Acc) FwdPackets() uint64 { return uint64(a.dir[a.fwd].n) }
+
+// BwdPackets returns the number of backward packets.
+func (a *Acc) BwdPackets() uint64 { return uint64(a.dir[a.fwd^1].n) }
+
+// WireBytes returns the sums of Packet.Wire of the forward and backward packets.
+func (a *Acc) WireBytes() (fwd, bwd uint64) {
+	s := a.fwd
+	return a.wire(s), a.wire(s ^ 1)
+}
+
+func (a *Acc) wire(s uint8) uint64 {
+	return uint64(a.wireHi[s])<<32 | uint64(a.side[s].wireLo)
+}
+
+// Touch reads one word of each cache line a packet from side s updates and returns
+// their sum. The flow table calls it for a batch of packets before updating them, so
+// their cache misses overlap; the sum only keeps the compiler from dropping the loads.
+func (a *Acc) Touch(s int) uint64 {
+	return uint64(a.n) + uint64(a.dir[s&1].n)
+}
+
+// FlowIAT returns the series of gaps between consecutive packets, µs.
+func (a *Acc) FlowIAT() Stat { return a.iat.stat(max(a.n, 1) - 1) }
+
+// Active returns the series of completed active periods, µs.
+func (a *Acc) Active() Stat { return a.active.stat(a.nActive) }
+
+// Idle returns the series of idle gaps, µs.
+func (a *Acc) Idle() Stat { return a.idle.stat(a.nIdle) }
+
+// Len returns the series of payload lengths (bytes) of the forward (fwd) or backward packets.
+func (a *Acc) Len(fwd bool) Stat {
+	d := &a.dir[a.side1(fwd)]
+	return Stat{Mean: d.lenMean, M2: d.lenM2, Min: float32(d.lenMin), Max: float32(d.lenMax), N: d.n}
+}
+
+// IAT returns the series of gaps (µs) between consecutive forward (fwd) or backward packets.
+func (a *Acc) IAT(fwd bool) Stat {
+	d := &a.dir[a.side1(fwd)]
+	return d.iat.stat(max(d.n, 1) - 1)
+}
+
+// Flags returns the number of packets with each TCP flag set, bit order FIN..CWR.
+func (a *Acc) Flags() [8]uint32 {
+	c0, c1 := &a.side[0], &a.side[1]
+	return [8]uint32{a.rare[0], a.rare[1], a.rare[2], c0.psh + c1.psh, c0.ack + c1.ack,
+		a.urg[0] + a.urg[1], a.rare[3], a.rare[4]}
+}
+
+func (a *Acc) side1(fwd bool) uint8 {
+	if fwd {
+		return a.fwd
+	}
+	return a.fwd ^ 1
+}
 
 // Values computes every feature of the schema, in schema order, into dst.
 // See Definitions for what each value means.
 func (a *Acc) Values(dst *[NumFeatures]float32) {
 	var v [NumFeatures]float64
-	fwdN, bwdN := float64(a.Fwd.Len.N), float64(a.Bwd.Len.N)
-	fwdBytes, bwdBytes := a.Fwd.Len.Sum(), a.Bwd.Len.Sum()
+	fl, bl := a.Len(true), a.Len(false)
+	fi, bi := a.IAT(true), a.IAT(false)
+	iat, flags := a.FlowIAT(), a.Flags()
+	fc, bc := &a.side[a.fwd], &a.side[a.fwd^1]
+	fwdN, bwdN := float64(fl.N), float64(bl.N)
+	fwdBytes, bwdBytes := fl.Sum(), bl.Sum()
 	durUS := float64(a.Last-a.First) / 1e3
-	all := Merge(a.Fwd.Len, a.Bwd.Len)
+	all := Merge(fl, bl)
 
 	v[DstPort] = float64(a.DstPort)
 	v[Protocol] = float64(a.Proto)
@@ -137,10 +316,10 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 	v[TotalBwdPackets] = bwdN
 	v[TotalLenFwdPackets] = fwdBytes
 	v[TotalLenBwdPackets] = bwdBytes
-	v[FwdPktLenMax], v[FwdPktLenMin] = float64(a.Fwd.Len.Max), float64(a.Fwd.Len.Min)
-	v[FwdPktLenMean], v[FwdPktLenStd] = a.Fwd.Len.Mean, a.Fwd.Len.Std()
-	v[BwdPktLenMax], v[BwdPktLenMin] = float64(a.Bwd.Len.Max), float64(a.Bwd.Len.Min)
-	v[BwdPktLenMean], v[BwdPktLenStd] = a.Bwd.Len.Mean, a.Bwd.Len.Std()
+	v[FwdPktLenMax], v[FwdPktLenMin] = float64(fl.Max), float64(fl.Min)
+	v[FwdPktLenMean], v[FwdPktLenStd] = fl.Mean, fl.Std()
+	v[BwdPktLenMax], v[BwdPktLenMin] = float64(bl.Max), float64(bl.Min)
+	v[BwdPktLenMean], v[BwdPktLenStd] = bl.Mean, bl.Std()
 	if durUS > 0 {
 		sec := durUS / 1e6
 		v[FlowBytesPerSec] = (fwdBytes + bwdBytes) / sec
@@ -148,20 +327,20 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 		v[FwdPacketsPerSec] = fwdN / sec
 		v[BwdPacketsPerSec] = bwdN / sec
 	}
-	v[FlowIATMean], v[FlowIATStd] = a.FlowIAT.Mean, a.FlowIAT.Std()
-	v[FlowIATMax], v[FlowIATMin] = float64(a.FlowIAT.Max), float64(a.FlowIAT.Min)
-	v[FwdIATTotal], v[FwdIATMean], v[FwdIATStd] = a.Fwd.IAT.Sum(), a.Fwd.IAT.Mean, a.Fwd.IAT.Std()
-	v[FwdIATMax], v[FwdIATMin] = float64(a.Fwd.IAT.Max), float64(a.Fwd.IAT.Min)
-	v[BwdIATTotal], v[BwdIATMean], v[BwdIATStd] = a.Bwd.IAT.Sum(), a.Bwd.IAT.Mean, a.Bwd.IAT.Std()
-	v[BwdIATMax], v[BwdIATMin] = float64(a.Bwd.IAT.Max), float64(a.Bwd.IAT.Min)
-	v[FwdPSHFlags], v[BwdPSHFlags] = float64(a.Fwd.PSH), float64(a.Bwd.PSH)
-	v[FwdURGFlags], v[BwdURGFlags] = float64(a.Fwd.URG), float64(a.Bwd.URG)
-	v[FwdHeaderLen], v[BwdHeaderLen] = float64(a.Fwd.Hdr), float64(a.Bwd.Hdr)
+	v[FlowIATMean], v[FlowIATStd] = iat.Mean, iat.Std()
+	v[FlowIATMax], v[FlowIATMin] = float64(iat.Max), float64(iat.Min)
+	v[FwdIATTotal], v[FwdIATMean], v[FwdIATStd] = fi.Sum(), fi.Mean, fi.Std()
+	v[FwdIATMax], v[FwdIATMin] = float64(fi.Max), float64(fi.Min)
+	v[BwdIATTotal], v[BwdIATMean], v[BwdIATStd] = bi.Sum(), bi.Mean, bi.Std()
+	v[BwdIATMax], v[BwdIATMin] = float64(bi.Max), float64(bi.Min)
+	v[FwdPSHFlags], v[BwdPSHFlags] = float64(fc.psh), float64(bc.psh)
+	v[FwdURGFlags], v[BwdURGFlags] = float64(a.urg[a.fwd]), float64(a.urg[a.fwd^1])
+	v[FwdHeaderLen], v[BwdHeaderLen] = float64(a.dir[a.fwd].hdr), float64(a.dir[a.fwd^1].hdr)
 	v[PktLenMin], v[PktLenMax] = float64(all.Min), float64(all.Max)
 	v[PktLenMean], v[PktLenStd], v[PktLenVariance] = all.Mean, all.Std(), all.Var()
 	for i, flag := range [8]int{FINFlagCount, SYNFlagCount, RSTFlagCount, PSHFlagCount,
 		ACKFlagCount, URGFlagCount, ECEFlagCount, CWRFlagCount} {
-		v[flag] = float64(a.Flags[i])
+		v[flag] = float64(flags[i])
 	}
 	if fwdN > 0 {
 		v[DownUpRatio] = bwdN / fwdN
@@ -169,12 +348,13 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 	if n := fwdN + bwdN; n > 0 {
 		v[AvgPacketSize] = (fwdBytes + bwdBytes) / n
 	}
-	v[FwdSegSizeAvg], v[BwdSegSizeAvg] = a.Fwd.Len.Mean, a.Bwd.Len.Mean
-	v[FwdInitWinBytes], v[BwdInitWinBytes] = float64(a.Fwd.Win), float64(a.Bwd.Win)
-	v[FwdActDataPkts] = float64(a.Fwd.ActData)
-	v[FwdSegSizeMin] = float64(a.Fwd.SegMin)
-	v[ActiveMean], v[ActiveStd], v[ActiveMax], v[ActiveMin] = a.Active.Mean, a.Active.Std(), float64(a.Active.Max), float64(a.Active.Min)
-	v[IdleMean], v[IdleStd], v[IdleMax], v[IdleMin] = a.Idle.Mean, a.Idle.Std(), float64(a.Idle.Max), float64(a.Idle.Min)
+	v[FwdSegSizeAvg], v[BwdSegSizeAvg] = fl.Mean, bl.Mean
+	v[FwdInitWinBytes], v[BwdInitWinBytes] = float64(a.win[a.fwd]), float64(a.win[a.fwd^1])
+	v[FwdActDataPkts] = float64(fc.actData)
+	v[FwdSegSizeMin] = float64(a.segMin[a.fwd])
+	act, idle := a.Active(), a.Idle()
+	v[ActiveMean], v[ActiveStd], v[ActiveMax], v[ActiveMin] = act.Mean, act.Std(), float64(act.Max), float64(act.Min)
+	v[IdleMean], v[IdleStd], v[IdleMax], v[IdleMin] = idle.Mean, idle.Std(), float64(idle.Max), float64(idle.Min)
 	for i, x := range v {
 		dst[i] = float32(x)
 	}

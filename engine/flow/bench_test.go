@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -154,23 +153,17 @@ type goMapTable struct {
 
 func (g *goMapTable) update(p *packet.Packet, ts int64, wireLen int) {
 	k, srcIsLo := makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
-	fp := features.Packet{Time: ts, Payload: int(p.PayloadLen), Header: int(p.L4HdrLen), TCP: true, Flags: p.TCPFlags, Window: p.TCPWindow}
+	fp := features.Packet{Time: ts, Payload: int(p.PayloadLen), Header: int(p.L4HdrLen), TCP: true, Flags: p.TCPFlags, Window: p.TCPWindow, Wire: wireLen}
 	idx, ok := g.index[k]
 	if !ok {
 		idx = int32(len(g.flows))
-		g.flows = append(g.flows, Flow{Key: k, FwdIsLo: srcIsLo, FwdWireBytes: uint64(wireLen)})
+		g.flows = append(g.flows, Flow{Key: k, FwdIsLo: srcIsLo})
 		g.index[k] = idx
 		g.flows[idx].Acc.Start(&fp, p.DstPort, p.Proto)
 		return
 	}
 	f := &g.flows[idx]
-	fwd := srcIsLo == f.FwdIsLo
-	if fwd {
-		f.FwdWireBytes += uint64(wireLen)
-	} else {
-		f.BwdWireBytes += uint64(wireLen)
-	}
-	f.Acc.Add(&fp, fwd)
+	f.Acc.Add(&fp, srcIsLo == f.FwdIsLo)
 }
 
 func BenchmarkFlowUpdateGoMap(b *testing.B) {
@@ -203,10 +196,19 @@ func BenchmarkFlowUpdateGoMap(b *testing.B) {
 	}
 }
 
-func TestFlowRecordSize(t *testing.T) {
-	t.Logf("flow record: %d bytes", unsafe.Sizeof(Flow{}))
-	if s := unsafe.Sizeof(Flow{}); s > 512 {
-		t.Errorf("flow record grew to %d bytes; the 1M-flow table would need %d MB", s, s>>10)
+// TestFlowRecordLayout pins the record layout the per-packet cost depends on: whole
+// 64-byte lines (so every record of the table is line aligned) and features.Acc at
+// byte 48, where its layout expects it (features.TestAccLayout checks the rest).
+func TestFlowRecordLayout(t *testing.T) {
+	var f Flow
+	t.Logf("flow record: %d bytes", unsafe.Sizeof(f))
+	if s := unsafe.Sizeof(f); s%64 != 0 || s > 384 {
+		t.Errorf("flow record is %d bytes, want a multiple of 64 and at most 384", s)
 	}
-	_ = fmt.Sprint()
+	if o := unsafe.Offsetof(f.Acc); o != 48 {
+		t.Errorf("Acc at byte %d of the record, want 48", o)
+	}
+	if o := unsafe.Offsetof(f.Key) + unsafe.Sizeof(f.Key); o > 40 {
+		t.Errorf("key ends at byte %d, want ≤ 40", o)
+	}
 }

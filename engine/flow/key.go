@@ -27,15 +27,26 @@ type Key struct {
 // makeKey builds the canonical key of a packet from src to dst and reports whether
 // the source is the low endpoint.
 func makeKey(src, dst *[16]byte, sport, dport uint16, proto, ver uint8) (k Key, srcIsLo bool) {
+	srcIsLo = k.set(src, dst, sport, dport, proto, ver)
+	return k, srcIsLo
+}
+
+// set makes k the canonical key of a packet from src to dst and reports whether the
+// source is the low endpoint. It writes k in place and has no branches: the order of
+// the endpoints is random from packet to packet, so a branch on it is mispredicted
+// half the time, and building the key elsewhere and copying it stalls on the copy.
+func (k *Key) set(src, dst *[16]byte, sport, dport uint16, proto, ver uint8) (srcIsLo bool) {
 	s0, s1 := binary.LittleEndian.Uint64(src[:8]), binary.LittleEndian.Uint64(src[8:])
 	d0, d1 := binary.LittleEndian.Uint64(dst[:8]), binary.LittleEndian.Uint64(dst[8:])
-	srcIsLo = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)))
-	if srcIsLo {
-		k = Key{LoA0: s0, LoA1: s1, HiA0: d0, HiA1: d1, LoPort: sport, HiPort: dport, Proto: proto, IPVersion: ver}
-	} else {
-		k = Key{LoA0: d0, LoA1: d1, HiA0: s0, HiA1: s1, LoPort: dport, HiPort: sport, Proto: proto, IPVersion: ver}
-	}
-	return k, srcIsLo
+	// (s0, s1, sport) ≤ (d0, d1, dport) lexicographically: no borrow out of d - s.
+	_, b := bits.Sub64(uint64(dport), uint64(sport), 0)
+	_, b = bits.Sub64(d1, s1, b)
+	_, b = bits.Sub64(d0, s0, b)
+	swap := -b // all ones when the destination is the low endpoint
+	x0, x1, xp := (s0^d0)&swap, (s1^d1)&swap, (sport^dport)&uint16(swap)
+	k.LoA0, k.LoA1, k.HiA0, k.HiA1 = s0^x0, s1^x1, d0^x0, d1^x1
+	k.LoPort, k.HiPort, k.Proto, k.IPVersion = sport^xp, dport^xp, proto, ver
+	return b == 0
 }
 
 // equal reports whether k and o are the same key, field by field (cheaper than the

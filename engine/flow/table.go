@@ -34,7 +34,7 @@ var ErrConfig = errors.New("flow: invalid table configuration")
 // Config configures a Table. The zero value gives the defaults.
 type Config struct {
 	// Capacity is the maximum number of live flows (default DefaultCapacity). The table
-	// preallocates everything for it: about 500 bytes per flow.
+	// preallocates everything for it: 480 bytes per flow (384-byte records, load ≤ 0.8).
 	Capacity int
 	// ActiveTimeout ends a flow this long after its first packet (default 120 s).
 	ActiveTimeout time.Duration
@@ -83,6 +83,11 @@ type Sink func(f *Flow, why Reason)
 
 // Flow is the state of one bidirectional flow: identity, wire counters and the
 // feature accumulator. Forward is the direction of the first packet seen.
+//
+// The record is 384 bytes, six 64-byte lines (the table's records are 64-byte
+// aligned): the key, the flags below and the packet times fill the first line, and
+// a packet touches only two more, its side's line of Acc and the line shared by both
+// sides (see features.Acc). Keep TestFlowRecordLayout passing when adding fields.
 type Flow struct {
 	Key     Key  // canonical 5-tuple
 	FwdIsLo bool // the forward direction goes from the key's low endpoint
@@ -100,11 +105,14 @@ type Flow struct {
 	finHi    bool // a FIN was sent by the high endpoint
 	closerLo bool // the second FIN (both ways seen) came from the low endpoint
 	closing  bool // FINs seen both ways: the next ACK from the other side ends the flow
-	hash     uint64
 
-	FwdWireBytes uint64 // sum of the forward frames' wire lengths (link header included)
-	BwdWireBytes uint64 // same for the backward direction
-	Acc          features.Acc
+	// Acc accumulates the features; its sides are the key's endpoints, side 0 the low one.
+	Acc features.Acc
+
+	// FwdWireBytes is the sum of the forward frames' wire lengths (link header
+	// included), BwdWireBytes the same backward. The table counts them in Acc and sets
+	// these two when it hands the flow to the sink.
+	FwdWireBytes, BwdWireBytes uint64
 }
 
 // Src returns the forward source address and port.
@@ -133,10 +141,10 @@ func (f *Flow) First() int64 { return f.Acc.First }
 func (f *Flow) Last() int64 { return f.Acc.Last }
 
 // FwdPackets returns the number of forward packets.
-func (f *Flow) FwdPackets() uint64 { return uint64(f.Acc.Fwd.Len.N) }
+func (f *Flow) FwdPackets() uint64 { return f.Acc.FwdPackets() }
 
 // BwdPackets returns the number of backward packets.
-func (f *Flow) BwdPackets() uint64 { return uint64(f.Acc.Bwd.Len.N) }
+func (f *Flow) BwdPackets() uint64 { return f.Acc.BwdPackets() }
 
 // Values computes the flow's features as of its last packet, in schema order.
 func (f *Flow) Values(dst *[features.NumFeatures]float32) { f.Acc.Values(dst) }
@@ -304,7 +312,8 @@ func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
 	if !t.accept(p) {
 		return
 	}
-	k, srcIsLo := makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
+	var k Key
+	srcIsLo := k.set(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
 	t.apply(p, &k, k.hash(t.seed), srcIsLo, ts, wireLen)
 }
 
@@ -342,7 +351,7 @@ func (t *Table) batch(in []Input) {
 	// Stage 1: keys, hashes and where their probe sequences start.
 	for j := range in {
 		p := &in[j].Packet
-		keys[j], lo[j] = makeKey(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
+		lo[j] = keys[j].set(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
 		hashes[j] = keys[j].hash(t.seed)
 		pos[j] = t.home(hashes[j])
 	}
@@ -376,11 +385,9 @@ func (t *Table) loadAhead(in []Input) {
 	var touch uint64
 	for j := range in {
 		f := &t.flows[pos[j]]
-		a := &f.Acc
-		// One load per cache line of the (432-byte, unaligned) record.
-		touch += f.Key.LoA0 + f.FwdWireBytes + uint64(a.Last) + uint64(a.FlowIAT.N) +
-			uint64(a.Fwd.Len.N) + uint64(a.Fwd.IAT.N) + a.Fwd.Hdr + uint64(a.Bwd.Len.N) +
-			uint64(a.Bwd.IAT.N) + a.Bwd.Hdr
+		// One load per cache line the update will touch: the key's line, and the
+		// line of the packet's side and the shared one of the accumulator.
+		touch += f.Key.LoA0 + f.Acc.Touch(side(t.blo[j]))
 	}
 	t.touched = touch
 }
@@ -401,19 +408,16 @@ func (t *Table) accept(p *packet.Packet) bool {
 // apply adds packet p with key k (hash h) to its flow, creating the flow if needed,
 // and returns the flow's Mark after the update.
 func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64, wireLen int) uint8 {
-	isTCP := p.Proto == packet.ProtoTCP && p.HasL4
-	fp := features.Packet{
-		Time:    ts,
-		Payload: int(p.PayloadLen),
-		Header:  int(p.L4HdrLen),
-		TCP:     isTCP,
-	}
-	if isTCP {
-		fp.Flags, fp.Window = p.TCPFlags, p.TCPWindow
+	// Field by field: a composite literal is built in a temporary and copied with
+	// wide loads that stall on the narrow stores just made.
+	var fp features.Packet
+	fp.Time, fp.Payload, fp.Header, fp.Wire = ts, int(p.PayloadLen), int(p.L4HdrLen), wireLen
+	if p.Proto == packet.ProtoTCP && p.HasL4 {
+		fp.TCP, fp.Flags, fp.Window = true, p.TCPFlags, p.TCPWindow
 	}
 
 	if i, ok := t.find(k, h); ok {
-		return t.update(&t.flows[i], &fp, srcIsLo, wireLen, i)
+		return t.update(&t.flows[i], &fp, h, srcIsLo, i)
 	}
 
 	// New flow.
@@ -424,27 +428,34 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 	t.tags[i] = tagOf(h)
 	t.live++
 	f := &t.flows[i]
-	t.start(f, k, h, &fp, srcIsLo, wireLen)
+	t.start(f, k, &fp, srcIsLo)
 	t.after(f, &fp, srcIsLo, i)
 	return 0
 }
 
+// side returns the Acc side of a packet sent by the key's low endpoint (srcIsLo) or high one.
+func side(srcIsLo bool) int {
+	if srcIsLo {
+		return 0
+	}
+	return 1
+}
+
 // start makes f a new flow whose first packet is fp.
-func (t *Table) start(f *Flow, k *Key, h uint64, fp *features.Packet, srcIsLo bool, wireLen int) {
+func (t *Table) start(f *Flow, k *Key, fp *features.Packet, srcIsLo bool) {
 	dport := k.HiPort
 	if !srcIsLo {
 		dport = k.LoPort
 	}
-	f.Key, f.hash, f.live, f.FwdIsLo = *k, h, true, srcIsLo
+	f.Key, f.live, f.FwdIsLo = *k, true, srcIsLo
 	f.finLo, f.finHi, f.closerLo, f.closing, f.EarlyDone, f.Mark = false, false, false, false, false, 0
-	f.FwdWireBytes, f.BwdWireBytes = uint64(wireLen), 0
-	f.Acc.Start(fp, dport, k.Proto)
+	f.Acc.StartSide(fp, dport, k.Proto, side(srcIsLo))
 	t.stats.Flows++
 }
 
 // update adds a packet to the existing flow f (record idx), restarting it first if it
 // timed out or a new TCP connection reuses its 5-tuple, and returns the flow's Mark.
-func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, idx uint64) uint8 {
+func (t *Table) update(f *Flow, fp *features.Packet, h uint64, srcIsLo bool, idx uint64) uint8 {
 	var why Reason
 	switch {
 	case fp.Time-f.Acc.Last > t.idle:
@@ -457,17 +468,11 @@ func (t *Table) update(f *Flow, fp *features.Packet, srcIsLo bool, wireLen int, 
 	if why != Early {
 		t.emit(f, why)
 		k := f.Key
-		t.start(f, &k, f.hash, fp, srcIsLo, wireLen)
+		t.start(f, &k, fp, srcIsLo)
 		t.after(f, fp, srcIsLo, idx)
 		return 0
 	}
-	fwd := srcIsLo == f.FwdIsLo
-	if fwd {
-		f.FwdWireBytes += uint64(wireLen)
-	} else {
-		f.BwdWireBytes += uint64(wireLen)
-	}
-	f.Acc.Add(fp, fwd)
+	f.Acc.AddSide(fp, side(srcIsLo))
 	m := f.Mark
 	t.after(f, fp, srcIsLo, idx)
 	return m
@@ -478,6 +483,7 @@ func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
 	if t.early != 0 && f.Acc.Packets() == t.early && !f.EarlyDone && t.sink != nil {
 		t.stats.Sunk[Early]++
 		f.EarlyDone = true
+		f.FwdWireBytes, f.BwdWireBytes = f.Acc.WireBytes()
 		t.sink(f, Early)
 	}
 	fl := fp.Flags
@@ -504,6 +510,7 @@ func (t *Table) after(f *Flow, fp *features.Packet, srcIsLo bool, idx uint64) {
 func (t *Table) emit(f *Flow, why Reason) {
 	t.stats.Sunk[why]++
 	if t.sink != nil {
+		f.FwdWireBytes, f.BwdWireBytes = f.Acc.WireBytes()
 		t.sink(f, why)
 	}
 }
@@ -528,7 +535,7 @@ func (t *Table) remove(i uint64) {
 				return
 			}
 			// Move record j into the hole at i unless its home lies cyclically in (i, j].
-			h := t.home(t.flows[j].hash)
+			h := t.home(t.flows[j].Key.hash(t.seed))
 			if (j+t.n-h)%t.n >= (j+t.n-i)%t.n {
 				t.tags[i] = t.tags[j]
 				t.flows[i] = t.flows[j]
