@@ -305,7 +305,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	var sent Sent
 	switch c.Sender {
 	case "afxdp":
-		sent, err = SendAfxdp(ctx, w.Sender, SendIf, t, n, c.Timing, deadline, after)
+		sent, err = SendAfxdp(ctx, w.Sender, SendIf, w.Queues, t, n, c.Timing, deadline, after)
 	case "tcpreplay":
 		if c.Decision > 0 {
 			// No hook into tcpreplay: every verdict goes in before the replay.
@@ -341,7 +341,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	r = &Replay{Name: t.Name, Path: path, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
 		Frames: sent.Frames, Skipped: t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision, Scope: c.Scope,
 		PerLabel: map[string]*LabelResult{}, Offered: sent.Timeline, DeliveredSeries: series}
-	if sent.Socket != nil {
+	if len(sent.Socket) > 0 {
 		r.Socket = sent.Socket
 	}
 	if writes > 0 {

@@ -44,32 +44,56 @@ type Sent struct {
 	Frames   int           // frames sent: Frames[0:Frames] of the trace
 	Elapsed  time.Duration // first to last frame handed to the kernel, completions included
 	Timeline []Sample
-	Socket   *afxdp.Stats `json:",omitempty"`
+	Socket   []afxdp.Stats `json:",omitempty"` // per transmit queue
 }
 
-const sendBatch = 64
+const (
+	sendBatch = 64
+	txRing    = 2048
+)
 
-// SendAfxdp replays frames [0, n) of t out of ifname inside ns with an AF_XDP socket
-// (copy mode on veth), each frame distinct. After every batch it calls after with
-// the number of frames sent so far (the harness writes verdicts there). It stops at
-// n, at the deadline or when ctx is done.
-func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, t *Trace, n int, timing Timing, deadline time.Time, after func(sent int)) (Sent, error) {
+// SendAfxdp replays frames [0, n) of t out of ifname inside ns with AF_XDP sockets
+// (copy mode on veth; one per transmit queue of the device, all on one UMEM, a
+// flow's frames always on the same queue), each frame distinct. After every batch
+// it calls after with the number of frames sent so far (the harness writes
+// verdicts there). It stops at n, at the deadline or when ctx is done.
+func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *Trace, n int, timing Timing, deadline time.Time, after func(sent int)) (Sent, error) {
 	res := Sent{Sender: "afxdp"}
-	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 4096})
+	queues = max(1, queues)
+	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 4096 * queues})
 	if err != nil {
 		return res, err
 	}
 	defer u.Close()
-	var s *afxdp.Socket
-	if err := ns.Do(func() (err error) {
-		s, err = u.Open(afxdp.SocketConfig{Interface: ifname, Queue: 0, Mode: afxdp.ModeCopy, TXSize: 2048, CompletionSize: 4096, TXBudget: 256})
-		return err
-	}); err != nil {
-		return res, fmt.Errorf("harness: AF_XDP sender on %s: %w", ifname, err)
+	socks := make([]*afxdp.Socket, queues)
+	for q := range socks {
+		if err := ns.Do(func() (err error) {
+			socks[q], err = u.Open(afxdp.SocketConfig{Interface: ifname, Queue: q, Mode: afxdp.ModeCopy,
+				TXSize: txRing, CompletionSize: 4096, TXBudget: 256})
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("harness: AF_XDP sender on %s queue %d: %w", ifname, q, err)
+		}
 	}
 	addrs := make([]uint64, sendBatch)
-	descs := make([]afxdp.Desc, sendBatch)
+	descs := make([][]afxdp.Desc, queues)
+	for q := range descs {
+		descs[q] = make([]afxdp.Desc, 0, sendBatch)
+	}
 	comp := make([]uint64, 4096)
+	complete := func() {
+		for _, s := range socks {
+			if c := s.Complete(comp); c > 0 {
+				u.Free(comp[:c])
+			}
+		}
+	}
+	queueOf := func(j int) int {
+		if f := t.Flow[j]; f > 0 {
+			return int(f) % queues
+		}
+		return 0
+	}
 	start := time.Now()
 	nextSample := time.Duration(0)
 	i := 0
@@ -81,9 +105,7 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, t *Trace, n int
 		return start.Add(time.Duration(float64(t.TS[j]-ts0) / timing.Scale))
 	}
 	for i < n {
-		if c := s.Complete(comp); c > 0 {
-			u.Free(comp[:c])
-		}
+		complete()
 		now := time.Now()
 		if el := now.Sub(start); el >= nextSample {
 			res.Timeline = append(res.Timeline, Sample{At: el, Count: uint64(i)})
@@ -91,6 +113,20 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, t *Trace, n int
 			if now.After(deadline) || ctx.Err() != nil {
 				break
 			}
+		}
+		// Every TX ring must have room for a whole batch, so no frame is refused
+		// and the frames leave in trace order per queue.
+		full := false
+		for _, s := range socks {
+			if s.TXPending() > txRing-sendBatch {
+				full = true
+				if err := s.WakeTX(); err != nil {
+					return res, err
+				}
+			}
+		}
+		if full {
+			continue
 		}
 		want := min(sendBatch, n-i)
 		if timing.Scale > 0 {
@@ -108,37 +144,54 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, t *Trace, n int
 		}
 		k := u.Alloc(addrs[:want])
 		if k == 0 {
-			s.WakeTX()
+			for _, s := range socks {
+				s.WakeTX()
+			}
 			continue
 		}
 		for j := range k {
 			fr := t.Frames[i+j]
 			copy(u.Frame(addrs[j]), fr)
-			descs[j] = afxdp.Desc{Addr: addrs[j], Len: uint32(len(fr))}
+			q := queueOf(i + j)
+			descs[q] = append(descs[q], afxdp.Desc{Addr: addrs[j], Len: uint32(len(fr))})
 		}
-		q := s.Transmit(descs[:k])
-		if q < k {
-			u.Free(addrs[q:k])
+		for q, s := range socks {
+			if len(descs[q]) == 0 {
+				continue
+			}
+			if got := s.Transmit(descs[q]); got < len(descs[q]) {
+				return res, fmt.Errorf("harness: AF_XDP sender: queue %d refused %d frames", q, len(descs[q])-got)
+			}
+			descs[q] = descs[q][:0]
+			if err := s.WakeTX(); err != nil {
+				return res, err
+			}
 		}
-		if err := s.WakeTX(); err != nil {
-			return res, err
-		}
-		i += q
-		if after != nil && q > 0 {
+		i += k
+		if after != nil {
 			after(i)
 		}
 	}
-	for end := time.Now().Add(time.Second); s.TXPending() > 0 && time.Now().Before(end); {
-		s.WakeTX()
-		if c := s.Complete(comp); c > 0 {
-			u.Free(comp[:c])
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		pending := 0
+		for _, s := range socks {
+			if p := s.TXPending(); p > 0 {
+				pending += p
+				s.WakeTX()
+			}
 		}
+		if pending == 0 {
+			break
+		}
+		complete()
 	}
 	res.Elapsed = time.Since(start)
 	res.Frames = i
 	res.Timeline = append(res.Timeline, Sample{At: res.Elapsed, Count: uint64(i)})
-	if st, err := s.Stats(); err == nil {
-		res.Socket = &st
+	for _, s := range socks {
+		if st, err := s.Stats(); err == nil {
+			res.Socket = append(res.Socket, st)
+		}
 	}
 	return res, nil
 }
