@@ -89,6 +89,13 @@ type Replay struct {
 	MitigationMax  float64   `json:"ttm_packets_max"`
 	MitigationTime float64   `json:"ttm_verdict_write_us"` // mean time to write one batch of verdicts
 	Mitigation     []float64 `json:"-"`
+	// One-way delay of latency probes from the sender's AF_XDP socket to the
+	// receiver's (both AF_XDP copy paths included), in microseconds; each probe is
+	// the first frame of its flow.
+	LatencyP50us   float64 `json:"latency_p50_us"`
+	LatencyP99us   float64 `json:"latency_p99_us"`
+	ProbesSent     int     `json:"probes_sent"`
+	ProbesReceived int     `json:"probes_received"`
 	// CPU: this process's user+system seconds per second of replay, and the machine's
 	// busy share over the replay (/proc/stat).
 	ProcessCPU float64 `json:"process_cpu"`
@@ -300,12 +307,23 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 			}
 		}
 	}()
+	// Latency probes (AF_XDP sender only).
+	var probe *prober
+	var probeRx *probeReceiver
+	if c.Sender == "afxdp" {
+		probe = &prober{base: time.Now()}
+		if probeRx, err = startProbeReceiver(w.Receiver, RecvIf, w.Queues, recv, probe); err != nil {
+			close(stop)
+			wg.Wait()
+			return nil, err
+		}
+	}
 	cpu0, ru0 := readProcStat(), rusage()
 	deadline := time.Now().Add(c.MaxTime)
 	var sent Sent
 	switch c.Sender {
 	case "afxdp":
-		sent, err = SendAfxdp(ctx, w.Sender, SendIf, w.Queues, t, n, c.Timing, deadline, after)
+		sent, err = sendAfxdp(ctx, w.Sender, SendIf, w.Queues, t, n, c.Timing, deadline, after, probe)
 	case "tcpreplay":
 		if c.Decision > 0 {
 			// No hook into tcpreplay: every verdict goes in before the replay.
@@ -328,6 +346,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	cpu1, ru1 := readProcStat(), rusage()
 	close(stop)
 	wg.Wait()
+	if probeRx != nil {
+		err = errors.Join(err, probeRx.close())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -343,6 +364,10 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		PerLabel: map[string]*LabelResult{}, Offered: sent.Timeline, DeliveredSeries: series}
 	if len(sent.Socket) > 0 {
 		r.Socket = sent.Socket
+	}
+	if probe != nil {
+		r.LatencyP50us, r.LatencyP99us, r.ProbesReceived = probe.quantiles()
+		r.ProbesSent = probe.sent
 	}
 	if writes > 0 {
 		r.MitigationTime = float64(writeTime.Microseconds()) / float64(writes)

@@ -34,7 +34,11 @@ func (r *Report) Markdown(w io.Writer) error {
 	if r.Sklearn != nil {
 		row("scikit-learn "+r.Sklearn.Version, "fit %.3f s (%.2f× flowsieve's), predict %.0f ns/row (%.1f× flowsieve's), accuracy %.4f; MiniBatchKMeans fit %.3f s", r.Sklearn.FitSeconds, r.SklearnFitRatio, r.Sklearn.PredictNsRow, r.SklearnPredictRatio, r.Sklearn.Accuracy, r.Sklearn.KMeansSeconds)
 	}
-	row("added latency p50/p99", "%s", r.LatencyNote)
+	if r.LatencyP50us != nil {
+		row("latency p50 / p99", "%.0f / %.0f µs: %s", *r.LatencyP50us, *r.LatencyP99us, r.LatencyNote)
+	} else {
+		row("latency p50 / p99", "%s", r.LatencyNote)
+	}
 	for _, rp := range r.Replays {
 		fmt.Fprintf(&b, "\n**%s** — %s via %s (verdicts per %s), %d queues, %d frames in %.2f s (%d skipped): offered %.0f pkt/s, delivered %.0f pkt/s; process CPU %.2f, machine busy %.0f%%",
 			rp.Name, rp.Timing, rp.Sender, rp.Scope, rp.Queues, rp.Frames, rp.Seconds, rp.Skipped, rp.OfferedPPS, rp.DeliveredPPS, rp.ProcessCPU, 100*rp.MachineCPU)

@@ -112,7 +112,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 	rep := &Report{Started: time.Now().UTC(), Quick: c.Quick, Path: PathXDPVerdicts,
-		LatencyNote: "not measured: frames carry no send timestamp the receiver's XDP counters could compare; see issue 9"}
+		LatencyNote: "not measured (the tcpreplay sender carries no probes)"}
 	tmp, err := os.MkdirTemp("", "flowsieve-bench-")
 	if err != nil {
 		return nil, err
@@ -154,6 +154,12 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	rep.Replays = append(rep.Replays, r)
 	rep.OfferedPPS, rep.DeliveredPPS, rep.PerLabel = r.OfferedPPS, r.DeliveredPPS, r.PerLabel
+	if r.ProbesReceived > 0 {
+		p50, p99 := r.LatencyP50us, r.LatencyP99us
+		rep.LatencyP50us, rep.LatencyP99us = &p50, &p99
+		rep.LatencyNote = fmt.Sprintf("one-way delay of %d of %d probes (one every %s, each the first frame of a new flow) from the sender's AF_XDP socket to the receiver's, through the %s path, under the replay's load; both AF_XDP copy paths included",
+			r.ProbesReceived, r.ProbesSent, probeEvery, r.Path)
+	}
 	for _, p := range c.Pcaps {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

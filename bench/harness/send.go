@@ -58,6 +58,12 @@ const (
 // it calls after with the number of frames sent so far (the harness writes
 // verdicts there). It stops at n, at the deadline or when ctx is done.
 func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *Trace, n int, timing Timing, deadline time.Time, after func(sent int)) (Sent, error) {
+	return sendAfxdp(ctx, ns, ifname, queues, t, n, timing, deadline, after, nil)
+}
+
+// sendAfxdp is SendAfxdp with latency probes added every probeEvery on queue 0
+// (when probe is not nil).
+func sendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *Trace, n int, timing Timing, deadline time.Time, after func(sent int), probe *prober) (Sent, error) {
 	res := Sent{Sender: "afxdp"}
 	queues = max(1, queues)
 	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 4096 * queues})
@@ -95,6 +101,9 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 		return 0
 	}
 	start := time.Now()
+	nextProbe := start
+	var probeSeq uint16
+	probeAddr := make([]uint64, 1)
 	nextSample := time.Duration(0)
 	i := 0
 	ts0 := int64(0)
@@ -118,7 +127,7 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 		// and the frames leave in trace order per queue.
 		full := false
 		for _, s := range socks {
-			if s.TXPending() > txRing-sendBatch {
+			if s.TXPending() > txRing-sendBatch-1 {
 				full = true
 				if err := s.WakeTX(); err != nil {
 					return res, err
@@ -154,6 +163,15 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 			copy(u.Frame(addrs[j]), fr)
 			q := queueOf(i + j)
 			descs[q] = append(descs[q], afxdp.Desc{Addr: addrs[j], Len: uint32(len(fr))})
+		}
+		if probe != nil && !now.Before(nextProbe) && u.Alloc(probeAddr) == 1 {
+			f := probe.write(u.Frame(probeAddr[0]), probeSeq)
+			probeSeq++
+			descs[0] = append(descs[0], afxdp.Desc{Addr: probeAddr[0], Len: uint32(len(f))})
+			nextProbe = nextProbe.Add(probeEvery)
+			if nextProbe.Before(now) {
+				nextProbe = now.Add(probeEvery)
+			}
 		}
 		for q, s := range socks {
 			if len(descs[q]) == 0 {
