@@ -32,7 +32,7 @@ func TestBenchQuickJSON(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &raw); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
 	}
-	for _, k := range []string{"offered_pps", "delivered_pps", "engine_pps", "xdp_drop_ratio", "afxdp_rx_ratio"} {
+	for _, k := range []string{"offered_pps", "delivered_pps", "engine_pps", "xdp_drop_ratio", "afxdp_rx_ratio", "latency_p50_us", "latency_p99_us"} {
 		if v, ok := raw[k].(float64); !ok || !(v > 0) {
 			t.Errorf("%s = %v, want a positive number", k, raw[k])
 		}

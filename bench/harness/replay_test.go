@@ -66,6 +66,9 @@ func TestReplayGroundTruth(t *testing.T) {
 			if r.Dropped > ideal || (tc.decision == 0 && tc.scope == ScopeFlow && r.Dropped != ideal) {
 				t.Errorf("dropped %d, ideal %d", r.Dropped, ideal)
 			}
+			if r.ProbesReceived == 0 || r.ProbesReceived > r.ProbesSent || !(r.LatencyP50us > 0 && r.LatencyP99us >= r.LatencyP50us) {
+				t.Errorf("latency probes: %d of %d received, p50 %.0f µs, p99 %.0f µs", r.ProbesReceived, r.ProbesSent, r.LatencyP50us, r.LatencyP99us)
+			}
 			if tc.decision > 0 && (len(r.Mitigation) == 0 || r.MitigationP50 < float64(tc.decision)) {
 				t.Errorf("time to mitigation p50 %.0f frames over %d units, decision point %d", r.MitigationP50, len(r.Mitigation), tc.decision)
 			}
