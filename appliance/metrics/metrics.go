@@ -51,6 +51,7 @@ var (
 		"Verdicts written to the XDP maps, by scope map: flow or prefix.", "map")
 	descFailed  = desc("verdicts_failed_total", "Verdicts the kernel refused (see the log).")
 	descExpired = desc("verdicts_expired_total", "Expired flow verdicts swept from the kernel map.")
+	descSkipped = desc("verdicts_skipped_total", "Flow-scoped verdicts not written because their flow was already over (idle, FIN, RST).")
 	descLabels  = desc("classifications_total", "Flows classified, by label.", "label")
 	descActions = desc("decisions_total", "Policy decisions, by action.", "action")
 	descReloads = desc("reloads_total", "Model and policy reloads, by result: ok or rejected.", "result")
@@ -68,7 +69,7 @@ func NewCollector(p *pipeline.Pipeline) *Collector { return &Collector{p: p} }
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descXDP, descPackets, descBytes, descHandoff, descQueued, descPolls,
-		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descLabels, descActions, descReloads, descUp} {
+		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descSkipped, descLabels, descActions, descReloads, descUp} {
 		ch <- d
 	}
 }
@@ -152,6 +153,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(ch, descWritten, w.PrefixWritten.Load(), "prefix")
 	counter(ch, descFailed, w.Failed.Load())
 	counter(ch, descExpired, w.Expired.Load())
+	counter(ch, descSkipped, w.Skipped.Load())
 	labels, acts := w.Classifications()
 	for l, v := range labels {
 		counter(ch, descLabels, v, l)

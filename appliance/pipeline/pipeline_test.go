@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"io"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
@@ -120,5 +123,35 @@ func TestVerdictPrefix(t *testing.T) {
 		if ok != c.ok || (ok && p.String() != c.want) {
 			t.Errorf("%s/%d: got %v %v, want %s %v", c.src, c.bits, p, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestWriterSkipsEndedFlows checks that flow-scoped verdicts of flows that are over are
+// counted but not queued for the kernel, while decisions at the decision point and for
+// flows that go on are.
+func TestWriterSkipsEndedFlows(t *testing.T) {
+	w := &writer{stats: &WriterStats{perLabel: map[string]uint64{}}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("203.0.113.10")
+	cases := []struct {
+		why    flow.Reason
+		queued bool
+	}{
+		{flow.Early, true}, {flow.EndActive, true}, {flow.EndEvicted, true},
+		{flow.EndIdle, false}, {flow.EndFIN, false}, {flow.EndRST, false},
+	}
+	for _, c := range cases {
+		w.keys, w.vals = w.keys[:0], w.vals[:0]
+		before := w.stats.Skipped.Load()
+		w.add(&inspect.Verdict{Src: src, Dst: dst, SrcPort: 1, DstPort: 80, Proto: 6, Label: "x", Why: c.why,
+			Decision: policy.Decision{Action: policy.ActionDrop}})
+		if got := len(w.keys) == 1; got != c.queued {
+			t.Errorf("%v: queued %v, want %v", c.why, got, c.queued)
+		}
+		if skipped := w.stats.Skipped.Load() - before; skipped != map[bool]uint64{true: 0, false: 1}[c.queued] {
+			t.Errorf("%v: skipped counter moved by %d", c.why, skipped)
+		}
+	}
+	if labels, _ := w.stats.Classifications(); labels["x"] != uint64(len(cases)) {
+		t.Errorf("classifications %v, want %d for x", labels, len(cases))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
@@ -21,6 +22,7 @@ type WriterStats struct {
 	PrefixWritten atomic.Uint64 // source/prefix-scoped verdicts stored in the LPM tries
 	Failed        atomic.Uint64 // verdicts the kernel refused (logged)
 	Expired       atomic.Uint64 // expired flow verdicts swept from the map
+	Skipped       atomic.Uint64 // flow-scoped verdicts of flows already over (idle, FIN, RST): nothing to enforce
 	Batches       atomic.Uint64 // batched flow-map updates
 
 	mu       sync.Mutex
@@ -150,8 +152,15 @@ func (w *writer) add(v *inspect.Verdict) {
 			"label", v.Label, "prob", v.Prob, "anomaly", v.Anomaly, "action", d.Action, "scope", d.Scope,
 			"ttl", d.TTL, "rule", d.Rule, "early", v.Early, "packets", v.Packets)
 	}
+	flowScope := d.Scope == policy.ScopeFlow || d.PrefixLen == 0
+	if flowScope && (v.Why == flow.EndIdle || v.Why == flow.EndFIN || v.Why == flow.EndRST) {
+		// The flow is over: a verdict for its 5-tuple would only take a map slot and
+		// writer time (the bulk of the verdicts under a flood of one-packet flows).
+		w.stats.Skipped.Add(1)
+		return
+	}
 	kv := kernelVerdict(d)
-	if d.Scope == policy.ScopeFlow || d.PrefixLen == 0 {
+	if flowScope {
 		w.keys = append(w.keys, xdp.FlowKey(v.Src, v.Dst, v.SrcPort, v.DstPort, v.Proto))
 		w.vals = append(w.vals, kv)
 		return
