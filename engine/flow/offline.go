@@ -22,7 +22,7 @@ type Offline struct {
 	Last      int64           // last frame time seen, unix ns
 	// OnFrame, when set, sees every frame after decoding, with the decode error (nil
 	// on success; then p holds the decoded packet). It is called before the table
-	// sees the packet (the table takes packets in batches of up to 64).
+	// sees the packet (the table takes packets in batches of up to 32).
 	OnFrame func(f *source.Frame, p *packet.Packet, err error)
 
 	frame source.Frame

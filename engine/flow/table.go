@@ -330,11 +330,13 @@ type Input struct {
 	Mark uint8
 }
 
-// batchMax is the number of packets UpdateBatch looks up ahead.
-const batchMax = 64
+// batchMax is the number of packets UpdateBatch looks up ahead. 32 measured faster
+// than 64 at 1M flows (about 165 against 190 CPU ns per packet; 16 as fast as 32):
+// the loads of 32 records (3 lines each) already fill the CPU's outstanding misses.
+const batchMax = 32
 
 // UpdateBatch accounts the packets of in, in order, exactly as calling Update for
-// each would. It first computes the keys of up to 64 packets and touches their
+// each would. It first computes the keys of up to 32 packets and touches their
 // index slots and flow records, so the cache misses of different packets overlap
 // instead of being paid one after another: on tables larger than the CPU caches
 // this is several times faster than Update. The appliance hands it each receive batch.
