@@ -44,7 +44,8 @@ type ReplayConfig struct {
 	TempDir  string
 	// Scope is what a ground-truth verdict covers: ScopeFlow (the flow's 5-tuple,
 	// after its Decision-th frame) or ScopeSource (the attacking source address, in
-	// the blocklist, after the Decision-th frame of its flows). "" means ScopeFlow.
+	// the blocklist, after the Decision-th frame it sent; replies to it are never
+	// dropped). "" means ScopeFlow.
 	Scope string
 	// Appliance, when set, runs the real appliance (PathAppliance) instead of
 	// ground-truth verdicts; Decision is then its early decision point.
@@ -229,6 +230,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		if f < 0 || !isAttack(f) {
 			continue
 		}
+		if c.Scope == ScopeSource && t.Rev[i] {
+			continue // a reply: not from the source
+		}
 		u := unit[f]
 		seen[u]++
 		if c.Decision == 0 && seen[u] == 1 {
@@ -394,6 +398,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	}
 	offered := make([]int32, len(t.Flows))
 	unitOffered := make([]int32, len(t.Flows))
+	unitReplies := make([]uint64, len(t.Flows))
 	for i := range sent.Frames {
 		f := t.Flow[i]
 		lr := label(f)
@@ -403,7 +408,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 				lr.Flows++
 			}
 			offered[f]++
-			if isAttack(f) {
+			if isAttack(f) && c.Scope == ScopeSource && t.Rev[i] {
+				unitReplies[unit[f]]++ // never dropped by a source verdict
+			} else if isAttack(f) {
 				u := unit[f]
 				unitOffered[u]++
 				if int(unitOffered[u]) > c.Decision {
@@ -455,7 +462,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		r.Dropped += dropped[f]
 	}
 	// Time to mitigation: frames of each attack unit (flow or source) with more than
-	// Decision frames that reached the receiver.
+	// Decision frames that reached the receiver (for a source: the frames it sent,
+	// i.e. its flows' frames less the replies to it, which a source verdict never
+	// drops).
 	if c.Decision > 0 {
 		unitDelivered := make([]uint64, len(t.Flows))
 		for f := range t.Flows {
@@ -465,7 +474,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		}
 		for u, o := range unitOffered {
 			if int(o) > c.Decision {
-				r.Mitigation = append(r.Mitigation, float64(unitDelivered[u]))
+				d := unitDelivered[u]
+				d -= min(d, unitReplies[u])
+				r.Mitigation = append(r.Mitigation, float64(d))
 			}
 		}
 	}

@@ -48,6 +48,7 @@ type Trace struct {
 	Frames [][]byte
 	TS     []int64 // capture timestamps, Unix ns
 	Flow   []int32 // index into Flows per frame; -1 for non-IP frames
+	Rev    []bool  // the frame goes from the flow's Dst to its Src (a reply)
 	Flows  []Flow
 	Labels []string // label names; Labels[Flows[f].Label]
 	// Skipped counts frames of the source left out: not IP or cut short, or larger
@@ -92,6 +93,7 @@ func (b *builder) label(name string) int {
 // add appends an Ethernet frame (copied) and returns its flow (-1: non-IP).
 func (b *builder) add(frame []byte, ts int64, label string) int32 {
 	f := int32(-1)
+	rev := false
 	if err := packet.Decode(packet.LinkEthernet, frame, &b.pkt); err == nil && b.pkt.IPVersion != 0 {
 		k := keyOf(&b.pkt)
 		var ok bool
@@ -104,6 +106,8 @@ func (b *builder) add(frame []byte, ts int64, label string) int32 {
 			b.last = append(b.last, ts)
 		}
 		b.t.Flows[f].Packets++
+		src, _ := endpoints(&b.pkt)
+		rev = src != b.t.Flows[f].Src
 		b.last[f] = ts
 		if label != "" && b.t.Flows[f].Label < 0 {
 			b.t.Flows[f].Label = b.label(label)
@@ -112,6 +116,7 @@ func (b *builder) add(frame []byte, ts int64, label string) int32 {
 	b.t.Frames = append(b.t.Frames, append([]byte(nil), frame...))
 	b.t.TS = append(b.t.TS, ts)
 	b.t.Flow = append(b.t.Flow, f)
+	b.t.Rev = append(b.t.Rev, rev)
 	return f
 }
 
