@@ -211,4 +211,11 @@ func TestFlowRecordLayout(t *testing.T) {
 	if o := unsafe.Offsetof(f.Key) + unsafe.Sizeof(f.Key); o > 40 {
 		t.Errorf("key ends at byte %d, want ≤ 40", o)
 	}
+	tb, err := New(Config{Capacity: 100_000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := uintptr(unsafe.Pointer(&tb.flows[0])); a%64 != 0 {
+		t.Errorf("records of a 100K-flow table start at %#x, not on a cache line", a)
+	}
 }

@@ -84,8 +84,9 @@ type Sink func(f *Flow, why Reason)
 // Flow is the state of one bidirectional flow: identity, wire counters and the
 // feature accumulator. Forward is the direction of the first packet seen.
 //
-// The record is 384 bytes, six 64-byte lines (the table's records are 64-byte
-// aligned): the key, the flags below and the packet times fill the first line, and
+// The record is 384 bytes, six 64-byte lines (the Go allocator page-aligns the
+// record arrays of tables too big for the CPU caches, so every record starts a
+// line): the key, the flags below and the packet times fill the first line, and
 // a packet touches only two more, its side's line of Acc and the line shared by both
 // sides (see features.Acc). Keep TestFlowRecordLayout passing when adding fields.
 type Flow struct {
