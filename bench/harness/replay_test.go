@@ -3,6 +3,9 @@ package harness
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +81,36 @@ func TestReplayGroundTruth(t *testing.T) {
 				t.Errorf("time to mitigation p50 %.0f frames over %d units, decision point %d", r.MitigationP50, len(r.Mitigation), tc.decision)
 			}
 		})
+	}
+}
+
+// TestRunInterrupted cancels a real-time replay half way: Run returns the partial
+// report marked as interrupted and leaves no namespace behind.
+func TestRunInterrupted(t *testing.T) {
+	kerneltest.Require(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func(s string) {
+		if strings.HasPrefix(s, "replaying") {
+			time.AfterFunc(time.Second, cancel) // a second into the replay
+		}
+	}
+	rep, err := Run(ctx, Config{Scenario: "mixed", Seed: 9, Duration: 20 * time.Second, Timing: Timing{Scale: 1}, Decision: 8, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Replays[0]
+	if len(rep.Notes) == 0 || !strings.HasPrefix(rep.Notes[len(rep.Notes)-1], "interrupted") || r.Seconds > 5 || r.Frames == 0 {
+		t.Errorf("notes %q, replay %.1f s, %d frames", rep.Notes, r.Seconds, r.Frames)
+	}
+	if err := rep.Check(); err != nil {
+		t.Error(err)
+	}
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine := fmt.Sprintf("fs-harness-%d-", os.Getpid()); strings.Contains(string(out), mine) {
+		t.Errorf("namespaces left behind:\n%s", out)
 	}
 }

@@ -160,6 +160,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		rep.LatencyNote = fmt.Sprintf("one-way delay of %d of %d probes (one every %s, each the first frame of a new flow) from the sender's AF_XDP socket to the receiver's, through the %s path, under the replay's load; both AF_XDP copy paths included",
 			r.ProbesReceived, r.ProbesSent, probeEvery, r.Path)
 	}
+	if ctx.Err() != nil {
+		rep.Notes = append(rep.Notes, "interrupted: the replay stopped early and nothing else ran")
+		return rep, nil
+	}
 	for _, p := range c.Pcaps {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
