@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Enforces the import rules of DESIGN.md: engine/ imports no kernel package itself (what its
 # allowed libraries use underneath, e.g. pcapgo's x/sys/unix, is theirs), and never xdp,
-# appliance or bench; cilium/ebpf lives in xdp/ only; xdp/ never imports engine/.
+# appliance or bench; cilium/ebpf lives in xdp/ only; xdp/ never imports engine/; appliance/ never
+# imports bench/ (only the flowsieve main adds the harness commands of bench/commands).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
@@ -23,6 +24,12 @@ done
 for pkg in $(go list ./xdp/...); do
   if go list -deps -f '{{.ImportPath}}' "$pkg" | grep -qE "^$mod/(engine|appliance|bench)"; then
     echo "import rule: $pkg imports engine, appliance or bench"; fail=1
+  fi
+done
+# appliance/ never imports bench/; only the binary's main joins the harness's commands in.
+for pkg in $(go list ./appliance/... | grep -v '/appliance/cmd/'); do
+  if go list -deps -test -f '{{.ImportPath}}' "$pkg" | grep -qE "^$mod/bench"; then
+    echo "import rule: $pkg imports bench"; fail=1
   fi
 done
 bad=$(git ls-files '*.go' | grep -v '^xdp/' | xargs -r grep -l '"github.com/cilium/ebpf' || true)

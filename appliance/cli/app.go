@@ -14,8 +14,11 @@ import (
 // Version is the flowsieve version, set at build time with -ldflags "-X ...cli.Version=...".
 var Version = "dev"
 
-// New returns the flowsieve application writing to the given streams.
-func New(stdout, stderr io.Writer) *cli.App {
+// New returns the flowsieve application writing to the given streams. extra adds
+// commands built outside this package: the binary's main adds the benchmark
+// harness's commands (gen, bench, demo), which live in bench/ because the appliance's
+// own packages never import the harness.
+func New(stdout, stderr io.Writer, extra ...*cli.Command) *cli.App {
 	return &cli.App{
 		Name:                 "flowsieve",
 		Usage:                "an inline ML traffic appliance: flows, features, models and verdicts at line rate",
@@ -24,7 +27,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // Run maps errors to exit codes
-		Commands:             commands(),
+		Commands:             append(commands(), extra...),
 	}
 }
 
@@ -39,7 +42,6 @@ func commands() []*cli.Command {
 		trainCommand(),
 		evalCommand(),
 		modelCommand(),
-		genCommand(),
 		runCommand(),
 		statusCommand(),
 		blockCommand(),
@@ -48,15 +50,13 @@ func commands() []*cli.Command {
 		blocksCommand(),
 		verdictsCommand(),
 		statsCommand(),
-		demoCommand(),
-		benchCommand(),
 	}
 }
 
 // Run runs the application with args (args[0] is the program name) and returns the
 // process exit code: 0 on success, the code of a cli.ExitCoder, or 1 for other errors.
-func Run(args []string, stdout, stderr io.Writer) int {
-	err := New(stdout, stderr).Run(args)
+func Run(args []string, stdout, stderr io.Writer, extra ...*cli.Command) int {
+	err := New(stdout, stderr, extra...).Run(args)
 	if err == nil {
 		return 0
 	}
@@ -70,5 +70,5 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// Main runs flowsieve with the process arguments and streams.
-func Main() int { return Run(os.Args, os.Stdout, os.Stderr) }
+// Main runs flowsieve with the process arguments and streams, plus the extra commands.
+func Main(extra ...*cli.Command) int { return Run(os.Args, os.Stdout, os.Stderr, extra...) }

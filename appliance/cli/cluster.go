@@ -173,7 +173,7 @@ func runCluster(c *cli.Context) error {
 	out := c.App.Writer
 	if kLo > 0 {
 		bestSil := -2.0
-		bar := newProgress(c.App.ErrWriter, int64(kHi-kLo+1), "k-range")
+		bar := NewProgress(c.App.ErrWriter, int64(kHi-kLo+1), "k-range")
 		for kk := kLo; kk <= kHi; kk++ {
 			cfg.K = kk
 			m, err := cluster.Fit(x, cfg)
@@ -504,7 +504,7 @@ func clusterLoadRows(c *cli.Context, args []string) (*clusterRows, error) {
 // clusterReadCaptures runs every capture through the offline flow engine (each capture in a
 // fresh table, so flows never span files) and appends the ended flows to r.
 func clusterReadCaptures(c *cli.Context, r *clusterRows, paths []string, labelDirs bool) error {
-	bar := newProgress(c.App.ErrWriter, int64(len(paths)), "captures")
+	bar := NewProgress(c.App.ErrWriter, int64(len(paths)), "captures")
 	defer bar.Finish()
 	for _, path := range paths {
 		label := ""

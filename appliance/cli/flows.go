@@ -234,7 +234,7 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 			total += st.Size()
 		}
 	}
-	bar := newProgress(c.App.ErrWriter, total, "reading captures")
+	bar := NewProgress(c.App.ErrWriter, total, "reading captures")
 	defer bar.Finish()
 	var errs []error
 	for _, p := range paths {

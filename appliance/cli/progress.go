@@ -8,10 +8,10 @@ import (
 	"golang.org/x/term"
 )
 
-// newProgress returns a progress bar on stderr when it is a terminal, or a silent one
+// NewProgress returns a progress bar on stderr when it is a terminal, or a silent one
 // otherwise, so long runs show progress to people and stay quiet in scripts and CI.
 // max < 0 means unknown total (a spinner).
-func newProgress(stderr io.Writer, max int64, what string) *progressbar.ProgressBar {
+func NewProgress(stderr io.Writer, max int64, what string) *progressbar.ProgressBar {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return progressbar.DefaultSilent(max, what)

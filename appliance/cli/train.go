@@ -192,7 +192,7 @@ func runTrain(c *cli.Context) error {
 	if scaler != nil {
 		X = scaled(scaler, train.X)
 	}
-	bar := newProgress(c.App.ErrWriter, int64(len(y)), "training")
+	bar := NewProgress(c.App.ErrWriter, int64(len(y)), "training")
 	params.Progress = func(done, _ int) { bar.Set(done) }
 	start := time.Now()
 	t, err := tree.Fit(X, y, len(classes), nil, params)

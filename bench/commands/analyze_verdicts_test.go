@@ -1,6 +1,7 @@
-package cli
+package commands
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -110,4 +111,33 @@ func TestAnalyzeVerdicts(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, errOut, tc.want)
 		}
 	}
+}
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(append([]string{"flowsieve"}, args...), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// analyzeSummary is the part of `flowsieve analyze --json` these tests read: the
+// command's public JSON, decoded as a script would.
+type analyzeSummary struct {
+	Flows    uint64 `json:"flows"`
+	Verdicts *struct {
+		DecisionPackets int               `json:"decision_packets"`
+		Classified      uint64            `json:"classified"`
+		Early           uint64            `json:"early"`
+		AtEnd           uint64            `json:"at_end"`
+		PerAction       map[string]uint64 `json:"per_action"`
+		PerLabel        []struct {
+			Label   string            `json:"label"`
+			Flows   uint64            `json:"flows"`
+			Actions map[string]uint64 `json:"actions"`
+		} `json:"per_label"`
+		TopDropped []struct {
+			Address string `json:"address"`
+			Flows   uint64 `json:"flows"`
+		} `json:"top_dropped_sources"`
+	} `json:"verdicts"`
 }

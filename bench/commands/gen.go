@@ -1,4 +1,4 @@
-package cli
+package commands
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/urfave/cli/v2"
 
+	fscli "github.com/flowsieve/flowsieve/appliance/cli"
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/engine/labels"
 )
@@ -122,7 +123,7 @@ func runGen(c *cli.Context) error {
 		g.OnRule = func(r labels.Rule) { lw.Write(r) }
 	}
 
-	bar := newProgress(c.App.ErrWriter, int64(cfg.Duration/time.Millisecond), "generating (simulated ms)")
+	bar := fscli.NewProgress(c.App.ErrWriter, int64(cfg.Duration/time.Millisecond), "generating (simulated ms)")
 	start := time.Now()
 	buf := make([]byte, traffic.MaxFrameLen)
 	ci := gopacket.CaptureInfo{}
