@@ -255,11 +255,21 @@ func (a *Acc) wire(s uint8) uint64 {
 }
 
 // Touch reads one word of each cache line a packet from side s updates and returns
-// their sum. The flow table calls it for a batch of packets before updating them, so
-// their cache misses overlap; the sum only keeps the compiler from dropping the loads.
-func (a *Acc) Touch(s int) uint64 {
-	return uint64(a.n) + uint64(a.dir[s&1].n)
+// their sum; with all, one word of every line of Acc (for a packet that starts a
+// flow, may end it or carries a rare TCP flag). The flow table calls it for a batch
+// of packets before updating them, so their cache misses overlap; the sum only keeps
+// the compiler from dropping the loads.
+func (a *Acc) Touch(s int, all bool) uint64 {
+	v := uint64(a.n) + uint64(a.dir[s&1].n)
+	if all {
+		v += uint64(a.dir[s&1^1].n) + uint64(a.startActive) + uint64(a.rare[0])
+	}
+	return v
 }
+
+// RareFlags reports whether TCP flags f include one counted apart from the per-packet
+// lines (all but PSH and ACK): a packet with one touches one more line of Acc.
+func RareFlags(f uint8) bool { return f&rareMask != 0 }
 
 // FlowIAT returns the series of gaps between consecutive packets, µs.
 func (a *Acc) FlowIAT() Stat { return a.iat.stat(max(a.n, 1) - 1) }
@@ -355,8 +365,8 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 	act, idle := a.Active(), a.Idle()
 	v[ActiveMean], v[ActiveStd], v[ActiveMax], v[ActiveMin] = act.Mean, act.Std(), float64(act.Max), float64(act.Min)
 	v[IdleMean], v[IdleStd], v[IdleMax], v[IdleMin] = idle.Mean, idle.Std(), float64(idle.Max), float64(idle.Min)
-	for i, x := range v {
-		dst[i] = float32(x)
+	for i := range v { // by index: ranging over the array value would copy it
+		dst[i] = float32(v[i])
 	}
 }
 

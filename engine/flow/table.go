@@ -214,7 +214,8 @@ type Table struct {
 	bhash   [batchMax]uint64
 	blo     [batchMax]bool
 	bpos    [batchMax]uint64
-	touched uint64 // sum of the values stage 2 loaded, kept so the loads stay
+	ball    [batchMax]bool // load the whole record ahead, not just the lines of an update
+	touched uint64         // sum of the values stage 2 loaded, kept so the loads stay
 }
 
 // New returns an empty table with everything preallocated. sink may be nil.
@@ -377,20 +378,25 @@ func (t *Table) batch(in []Input) {
 // cache) and loads a few cache lines of each in a tight loop, so the misses of the
 // whole batch overlap. It only warms the caches: the updates look up properly.
 func (t *Table) loadAhead(in []Input) {
-	hashes, pos := &t.bhash, &t.bpos
+	hashes, pos, all := &t.bhash, &t.bpos, &t.ball
 	for j := range in {
 		tg, i := tagOf(hashes[j]), pos[j]
-		for x := t.tags[i]; x != 0 && x != tg; x = t.tags[i] {
+		x := t.tags[i]
+		for ; x != 0 && x != tg; x = t.tags[i] {
 			i = t.next(i)
 		}
 		pos[j] = i
+		// A packet that starts a flow writes all of its record, one with SYN, FIN,
+		// RST (which may end the flow: the sink then reads it all) or another rare
+		// flag a line more: load the whole record for those.
+		all[j] = x == 0 || features.RareFlags(in[j].Packet.TCPFlags)
 	}
 	var touch uint64
 	for j := range in {
 		f := &t.flows[pos[j]]
 		// One load per cache line the update will touch: the key's line, and the
 		// line of the packet's side and the shared one of the accumulator.
-		touch += f.Key.LoA0 + f.Acc.Touch(side(t.blo[j]))
+		touch += f.Key.LoA0 + f.Acc.Touch(side(t.blo[j]), all[j])
 	}
 	t.touched = touch
 }
