@@ -26,7 +26,10 @@ test: build
 test-short:
 	$(GO) test -short -count=1 ./...
 
+# demo: the inline appliance on a virtual wire (root; without it, flowsieve demo says why and
+# runs the offline pipeline), then the offline walk-through: generate, analyze, train, eval, cluster.
 demo: build
+	$(BIN) demo
 	./tools/demo.sh $(BIN) $(DEMO_DIR)
 
 bench:
