@@ -32,8 +32,11 @@ demo: build
 	$(BIN) demo
 	./tools/demo.sh $(BIN) $(DEMO_DIR)
 
-bench:
+# bench: the Go micro-benchmarks of every package (benchstat names, bench.txt), then the
+# virtual-wire harness (root: replay, baselines, report in bench-report/).
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./engine/... ./xdp/... ./bench/... | tee bench.txt
+	@if [ "$$(id -u)" = 0 ]; then $(BIN) bench --out bench-report; else echo "bench: the virtual-wire harness needs root; skipped"; fi
 
 generate:
 	cd xdp && BPF_CLANG=$(BPF_CLANG) BPF_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./...
@@ -51,7 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./engine/packet
 
 clean:
-	rm -rf bin .demo bench.txt
+	rm -rf bin .demo bench.txt bench-report
 
 # Reference comparisons against scikit-learn (Debian's python3-sklearn; `make deps`).
 bench-sklearn:
