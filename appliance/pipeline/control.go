@@ -37,6 +37,7 @@ func NewControl(p *Pipeline) (*Control, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	p.writer.operator.Store(off) // the writer honours operator allows from now on
 	return &Control{Offline: off, p: p}, n, nil
 }
 

@@ -168,7 +168,7 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
 	// The writer and the workers.
 	p.writer = &writer{
 		dp: p.dp, batch: cfg.Verdicts.WriterBatch, interval: cfg.Verdicts.FlushInterval, log: log,
-		stats: &WriterStats{perLabel: map[string]uint64{}}, wake: make(chan struct{}, 1),
+		stats: &WriterStats{perLabel: map[string]uint64{}}, wake: make(chan struct{}, 1), models: &p.models,
 	}
 	for _, w := range p.workers {
 		p.writer.rings = append(p.writer.rings, w.verdicts)

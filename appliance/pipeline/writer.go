@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -23,6 +24,7 @@ type WriterStats struct {
 	Failed        atomic.Uint64 // verdicts the kernel refused (logged)
 	Expired       atomic.Uint64 // expired flow verdicts swept from the map
 	Skipped       atomic.Uint64 // flow-scoped verdicts of flows already over (idle, FIN, RST): nothing to enforce
+	Allowed       atomic.Uint64 // DROP/TAG verdicts an operator allow or the policy allowlist turned into a flow PASS
 	Batches       atomic.Uint64 // batched flow-map updates
 
 	mu       sync.Mutex
@@ -55,6 +57,10 @@ type writer struct {
 	interval time.Duration
 	log      *slog.Logger
 	stats    *WriterStats
+	// models is the deployment in force (its policy's allowlist) and operator the
+	// control backend (operator allows); either may be nil.
+	models   *atomic.Pointer[inspect.Models]
+	operator atomic.Pointer[control.Offline]
 	// wake is signalled (without blocking) by a worker that queued verdicts in a turn,
 	// so they reach the kernel within microseconds instead of at the next tick.
 	wake chan struct{}
@@ -153,13 +159,22 @@ func (w *writer) add(v *inspect.Verdict) {
 			"ttl", d.TTL, "rule", d.Rule, "early", v.Early, "packets", v.Packets)
 	}
 	flowScope := d.Scope == policy.ScopeFlow || d.PrefixLen == 0
+	kv := kernelVerdict(d)
+	if kv.Action != xdp.ActionPass && w.allowed(v, flowScope) {
+		// An allow wins: no source/prefix entry (a longer prefix would beat the allow
+		// in the trie) and no DROP/TAG flow verdict (looked up before the trie). The
+		// flow gets a PASS verdict of its own instead, so its later packets are
+		// forwarded in the kernel rather than dropped by the worker as decided.
+		w.stats.Allowed.Add(1)
+		kv = xdp.Verdict{Action: xdp.ActionPass, Expires: kv.Expires}
+		flowScope = true
+	}
 	if flowScope && (v.Why == flow.EndIdle || v.Why == flow.EndFIN || v.Why == flow.EndRST) {
 		// The flow is over: a verdict for its 5-tuple would only take a map slot and
 		// writer time (the bulk of the verdicts under a flood of one-packet flows).
 		w.stats.Skipped.Add(1)
 		return
 	}
-	kv := kernelVerdict(d)
 	if flowScope {
 		w.keys = append(w.keys, xdp.FlowKey(v.Src, v.Dst, v.SrcPort, v.DstPort, v.Proto))
 		w.vals = append(w.vals, kv)
@@ -176,6 +191,22 @@ func (w *writer) add(v *inspect.Verdict) {
 		return
 	}
 	w.stats.PrefixWritten.Add(1)
+}
+
+// allowed reports whether v's source is allowlisted by the policy in force or inside
+// an operator allow; for a flow-scoped verdict, whether either endpoint is inside an
+// operator allow (an allow flushes the DROP/TAG flow verdicts of both directions). It
+// does not allocate.
+func (w *writer) allowed(v *inspect.Verdict, flowScope bool) bool {
+	if w.models != nil {
+		if ms := w.models.Load(); ms != nil && ms.Policy != nil && ms.Policy.Policy().Allowed(v.Src) {
+			return true
+		}
+	}
+	if op := w.operator.Load(); op != nil {
+		return op.Allowed(v.Src) || (flowScope && op.Allowed(v.Dst))
+	}
+	return false
 }
 
 func (w *writer) flush() {

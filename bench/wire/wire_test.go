@@ -31,6 +31,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/appliance/cli"
 	"github.com/flowsieve/flowsieve/appliance/control"
+	"github.com/flowsieve/flowsieve/bench/commands"
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -89,7 +90,7 @@ func train(t *testing.T, dir string) string {
 	t.Helper()
 	pcap, labels, model := filepath.Join(dir, "train.pcap"), filepath.Join(dir, "labels.csv"), filepath.Join(dir, "model.json")
 	var out bytes.Buffer
-	if code := cli.Run([]string{"flowsieve", "gen", "--scenario", "mixed", "--seed", "1", "--duration", "60s",
+	if code := commands.Run([]string{"flowsieve", "gen", "--scenario", "mixed", "--seed", "1", "--duration", "60s",
 		"--attacks", attacks, "--rate", "300", "--out", pcap, "--labels", labels}, &out, &out); code != 0 {
 		t.Fatalf("gen: %s", out.String())
 	}

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flowsieve/flowsieve/appliance/control"
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/inspect"
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+)
+
+// TestWriterHonoursAllows writes verdicts into real kernel maps and checks that a
+// DROP or TAG verdict never beats an operator allow or the policy allowlist: no
+// source/prefix entry is written for an allowed source (a /32 would win over the
+// allow in the trie) and the flow gets a PASS verdict instead, while verdicts of
+// other sources are written as decided.
+func TestWriterHonoursAllows(t *testing.T) {
+	kerneltest.Require(t)
+	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, FlowEntries: 1024, PrefixEntries: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	off := control.OverMaps(control.Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats},
+		control.OfflineOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
+	if _, err := off.Allow(context.Background(), control.BlockRequest{Prefix: netip.MustParsePrefix("10.1.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Compile(policy.Spec{Default: policy.ActionSpec{Action: "pass"}, Allowlist: []string{"198.51.100.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var models atomic.Pointer[inspect.Models]
+	models.Store(&inspect.Models{Policy: pol.Bind([]string{"benign", "attack"})})
+	w := &writer{dp: d, batch: 64, stats: &WriterStats{perLabel: map[string]uint64{}},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), models: &models}
+	w.operator.Store(off)
+
+	other := netip.MustParseAddr("203.0.113.10")
+	drop := func(scope policy.Scope, bits uint8) policy.Decision {
+		return policy.Decision{Action: policy.ActionDrop, Scope: scope, PrefixLen: bits, TTL: time.Minute}
+	}
+	cases := []struct {
+		name     string
+		src, dst string
+		dec      policy.Decision
+		trie     string     // the prefix entry expected ("" none)
+		flowWant xdp.Action // the flow verdict expected
+		hasFlow  bool
+		allowed  bool
+	}{
+		{"operator allow, source scope", "10.1.2.3", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true},
+		{"operator allow, prefix scope inside it", "10.1.9.3", "203.0.113.10", policy.Decision{Action: policy.ActionTag, DSCP: 8, Scope: policy.ScopePrefix, PrefixLen: 24, TTL: time.Minute}, "", xdp.ActionPass, true, true},
+		{"operator allow, flow scope", "10.1.4.4", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true},
+		{"operator allow of the destination, flow scope", "192.0.2.7", "10.1.5.5", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true},
+		{"policy allowlist, source scope", "198.51.100.7", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true},
+		{"not allowed, source scope", "192.0.2.1", "203.0.113.10", drop(policy.ScopeSource, 32), "192.0.2.1/32", 0, false, false},
+		{"operator allow of the destination, source scope", "192.0.2.2", "10.1.5.6", drop(policy.ScopeSource, 32), "192.0.2.2/32", 0, false, false},
+		{"not allowed, flow scope", "192.0.2.3", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionDrop, true, false},
+		{"allowed, PASS decided", "10.1.6.6", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", xdp.ActionPass, true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src, dst := netip.MustParseAddr(c.src), netip.MustParseAddr(c.dst)
+			before := w.stats.Allowed.Load()
+			w.add(&inspect.Verdict{Src: src, Dst: dst, SrcPort: 40000, DstPort: 80, Proto: 6, Label: "attack", Why: flow.Early, Decision: c.dec})
+			w.flush()
+			if got := w.stats.Allowed.Load() - before; got != map[bool]uint64{true: 1}[c.allowed] {
+				t.Errorf("allowed counter moved by %d", got)
+			}
+			p, _ := src.Prefix(int(c.dec.PrefixLen))
+			if c.dec.Scope != policy.ScopeFlow {
+				list, err := d.Blocklist.List()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got *xdp.PrefixVerdict
+				for i := range list {
+					if list[i].Prefix == p {
+						got = &list[i]
+					}
+				}
+				if c.trie == "" && got != nil {
+					t.Errorf("trie entry written: %+v", *got)
+				}
+				if c.trie != "" && (got == nil || p.String() != c.trie || got.Verdict.Action != xdp.ActionDrop) {
+					t.Errorf("trie entry %s: %+v, want %s DROP", p, got, c.trie)
+				}
+			}
+			v, ok, err := d.Verdicts.Lookup(xdp.FlowKey(src, dst, 40000, 80, 6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != c.hasFlow || (ok && v.Action != c.flowWant) {
+				t.Errorf("flow verdict %+v %v, want %v %v", v, ok, c.flowWant, c.hasFlow)
+			}
+		})
+	}
+	// The check runs per verdict: no allocation.
+	v := &inspect.Verdict{Src: netip.MustParseAddr("10.1.2.3"), Dst: other}
+	if n := testing.AllocsPerRun(100, func() { w.allowed(v, true) }); n != 0 {
+		t.Errorf("allowed allocates %v times", n)
+	}
+}
