@@ -67,7 +67,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: benchFlagDecision, Value: 8, Usage: "Frames of an attack flow that pass before its DROP verdict is written (the model's decision point); 0 writes every verdict up front."},
 			&cli.StringFlag{Name: benchFlagScope, Value: "flow", Usage: "What a ground-truth verdict covers: flow (the attack flow's 5-tuple) or source (the attacking address, in the blocklist, after --decision frames it sent)."},
 			&cli.BoolFlag{Name: benchFlagNoBase, Usage: "Skip the baselines (replays only)."},
-			&cli.BoolFlag{Name: benchFlagAppliance, Usage: "Replay through the real appliance (this binary's run command inside the appliance namespace, with a model trained on another seed of the scenario) instead of XDP verdicts written from ground truth.", EnvVars: []string{"FLOWSIEVE_BENCH_APPLIANCE"}},
+			&cli.BoolFlag{Name: benchFlagAppliance, Usage: "Replay through the real appliance (this binary's run command inside the appliance namespace, with a model trained on another seed of the scenario) instead of XDP verdicts written from ground truth. With the baselines, it also measures the appliance's forwarding rate for new flows (user space) and offloaded flows (kernel), as ratios to the AF_XDP reference loop and the bare XDP_DROP program.", EnvVars: []string{"FLOWSIEVE_BENCH_APPLIANCE"}},
 		},
 		Action: benchAction,
 	}

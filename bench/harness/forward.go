@@ -78,21 +78,7 @@ const forwardDecision = 4
 // runs the bare XDP_DROP and AF_XDP reference baselines (MeasureDropRatio,
 // MeasureRxRatio) on their own wires in the same run.
 func MeasureForward(ctx context.Context, a *Appliance, c ForwardConfig) (res ForwardRatio, err error) {
-	if c.NewFlows <= 0 || c.NewFlows > 200000 {
-		c.NewFlows = 100000
-	}
-	if c.Chunk == 0 {
-		c.Chunk = 1 << 19
-	}
-	if c.RxFrames <= 0 {
-		c.RxFrames = 150000
-	}
-	if c.Rounds <= 0 {
-		c.Rounds = 3
-	}
-	if c.MaxTime <= 0 {
-		c.MaxTime = 5 * time.Second
-	}
+	c.defaults()
 	res.Rounds = c.Rounds
 	if err := forwardPaths(ctx, a, c, &res); err != nil {
 		return res, err
@@ -108,14 +94,37 @@ func MeasureForward(ctx context.Context, a *Appliance, c ForwardConfig) (res For
 	if err != nil {
 		return res, fmt.Errorf("forward: AF_XDP reference baseline: %w", err)
 	}
-	res.BarePPS, res.ReferencePPS = d.BarePPS, x.ReferencePPS
-	if res.ReferencePPS > 0 {
-		res.NewOverReference = res.NewFlowsPPS / res.ReferencePPS
-	}
-	if res.BarePPS > 0 {
-		res.OffloadedOverBare = res.OffloadedPPS / res.BarePPS
-	}
+	res.setBaselines(d.BarePPS, x.ReferencePPS)
 	return res, nil
+}
+
+func (c *ForwardConfig) defaults() {
+	if c.NewFlows <= 0 || c.NewFlows > 200000 {
+		c.NewFlows = 100000
+	}
+	if c.Chunk == 0 {
+		c.Chunk = 1 << 19
+	}
+	if c.RxFrames <= 0 {
+		c.RxFrames = 150000
+	}
+	if c.Rounds <= 0 {
+		c.Rounds = 3
+	}
+	if c.MaxTime <= 0 {
+		c.MaxTime = 5 * time.Second
+	}
+}
+
+// setBaselines stores the baseline rates and the ratios to them.
+func (r *ForwardRatio) setBaselines(bare, reference float64) {
+	r.BarePPS, r.ReferencePPS = bare, reference
+	if reference > 0 {
+		r.NewOverReference = r.NewFlowsPPS / reference
+	}
+	if bare > 0 {
+		r.OffloadedOverBare = r.OffloadedPPS / bare
+	}
 }
 
 // forwardPaths measures the new-flow and offloaded rates through the daemon.

@@ -43,10 +43,13 @@ func TestForward(t *testing.T) {
 		r.NewFlowsPPS, r.NewOfferedPPS, r.NewDelivered, r.NewSent, r.NewForwarded, r.ReferencePPS, r.NewOverReference)
 	t.Logf("offloaded: delivered %.0f pkt/s (%d of %d delivered, %d forwarded by verdict) / bare XDP_DROP %.0f pkt/s = %.3f",
 		r.OffloadedPPS, r.OffloadedDelivered, r.OffloadedSent, r.OffloadedKernel, r.BarePPS, r.OffloadedOverBare)
-	if r.NewDelivered == 0 || r.NewForwarded < r.NewDelivered {
+	// A few frames at the receiver may be the kernel's own (IPv6 neighbour
+	// discovery on the new veths) or, for the offloaded flow, warm-up frames the
+	// workers forwarded: 1% slack.
+	if r.NewDelivered == 0 || float64(r.NewForwarded) < 0.99*float64(r.NewDelivered) {
 		t.Errorf("new flows: %d delivered, but the workers forwarded %d", r.NewDelivered, r.NewForwarded)
 	}
-	if r.OffloadedDelivered == 0 || r.OffloadedKernel < r.OffloadedDelivered {
+	if r.OffloadedDelivered == 0 || float64(r.OffloadedKernel) < 0.99*float64(r.OffloadedDelivered) {
 		t.Errorf("offloaded: %d delivered, but the XDP program passed %d by verdict", r.OffloadedDelivered, r.OffloadedKernel)
 	}
 	if !(r.NewOverReference > 0) || !(r.OffloadedOverBare > 0) {

@@ -27,6 +27,12 @@ func (r *Report) Markdown(w io.Writer) error {
 	if r.Rx != nil {
 		row("AF_XDP receive: xdp/afxdp / reference loop", "%.0f / %.0f pkt/s = **%.3f**", r.Rx.AfxdpPPS, r.Rx.ReferencePPS, r.Rx.Ratio)
 	}
+	if f := r.Forward; f != nil {
+		row("appliance forwarding, new flows (user space, worker TX) / AF_XDP reference loop", "%.0f / %.0f pkt/s = **%.3f** (offered %.0f pkt/s, %d of %d delivered)",
+			f.NewFlowsPPS, f.ReferencePPS, f.NewOverReference, f.NewOfferedPPS, f.NewDelivered, f.NewSent)
+		row("appliance forwarding, offloaded flow (PASS verdict, kernel devmap) / bare XDP_DROP", "%.0f / %.0f pkt/s = **%.3f** (%d of %d delivered)",
+			f.OffloadedPPS, f.BarePPS, f.OffloadedOverBare, f.OffloadedDelivered, f.OffloadedSent)
+	}
 	if r.Engine != nil {
 		row("engine alone (from memory)", "%.0f pkt/s (delivered/engine %.3f)", r.Engine.PPS, r.DeliveredOverEngine)
 		row("flowsieve tree", "fit %.3f s, predict %.0f ns/row, accuracy %.4f (%d train / %d test flows)", r.Engine.FitSeconds, r.Engine.PredictNsRow, r.Engine.Accuracy, r.Engine.TrainRows, r.Engine.TestRows)

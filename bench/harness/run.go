@@ -72,6 +72,11 @@ type Report struct {
 	SklearnFitRatio     float64                 `json:"sklearn_fit_ratio,omitempty"`     // sklearn fit time / flowsieve fit time
 	SklearnPredictRatio float64                 `json:"sklearn_predict_ratio,omitempty"` // sklearn ns/row / flowsieve ns/row
 	Notes               []string                `json:"notes"`
+
+	// Forward is the appliance's inline forwarding rate for new and offloaded
+	// flows, as ratios to Rx's reference loop and Drop's bare XDP_DROP (appliance
+	// path with baselines only).
+	Forward *ForwardRatio `json:"forward,omitempty"`
 }
 
 func (c *Config) defaults() {
@@ -206,6 +211,25 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if app != nil {
+		say("forwarding through the appliance: new and offloaded flows")
+		fc := ForwardConfig{NewFlows: 100000, Chunk: chunk, Rounds: 5, MaxTime: c.MaxTime, TempDir: tmp}
+		if c.Quick {
+			fc.NewFlows, fc.Rounds = 50000, 3
+		}
+		fc.defaults()
+		f := ForwardRatio{Rounds: fc.Rounds}
+		if err := forwardPaths(ctx, app, fc, &f); err != nil {
+			return nil, fmt.Errorf("forwarding through the appliance: %w", err)
+		}
+		f.setBaselines(d.BarePPS, x.ReferencePPS)
+		rep.Forward = &f
+	} else {
+		rep.Notes = append(rep.Notes, "forwarding rate through the appliance (new and offloaded flows) not measured: it needs the appliance path (--appliance)")
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	say("baseline: engine alone and scikit-learn")
 	decision := c.Decision
 	e, sk, err := MeasureEngine(train, test, decision, tmp)
@@ -240,6 +264,9 @@ func (r *Report) Check() error {
 		if !(v > 0) {
 			errs = append(errs, fmt.Errorf("%s = %v", name, v))
 		}
+	}
+	if f := r.Forward; f != nil && (!(f.NewOverReference > 0) || !(f.OffloadedOverBare > 0)) {
+		errs = append(errs, fmt.Errorf("forward: new flows / reference %v, offloaded / bare %v", f.NewOverReference, f.OffloadedOverBare))
 	}
 	for _, rp := range r.Replays {
 		var sum uint64
