@@ -7,44 +7,24 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
+	"github.com/flowsieve/flowsieve/xdp/baseline"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
-// bareDrop is the reference receiver: XDP_DROP plus one per-CPU counter increment
-// (the count is what measures the delivered rate; flowsieve counts too).
+// bareDrop is the reference receiver (xdp/baseline, the harness's ceiling): XDP_DROP plus
+// one per-CPU counter increment (the count is what measures the delivered rate; flowsieve
+// counts too).
 func bareDrop(tb testing.TB) (*ebpf.Program, *ebpf.Map) {
 	tb.Helper()
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	p, m, err := baseline.NewDropProgram()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { m.Close() })
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:    ebpf.XDP,
-		License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{
-			asm.StoreImm(asm.R10, -4, 0, asm.Word),
-			asm.Mov.Reg(asm.R2, asm.R10),
-			asm.Add.Imm(asm.R2, -4),
-			asm.LoadMapPtr(asm.R1, m.FD()),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, "out"),
-			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-			asm.Add.Imm(asm.R1, 1),
-			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-			asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("out"),
-			asm.Return(),
-		},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { p.Close() })
+	tb.Cleanup(func() { p.Close(); m.Close() })
 	return p, m
 }
 

@@ -30,30 +30,9 @@ func AttachDrop(ifname string) (*Drop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	p, m, err := NewDropProgram()
 	if err != nil {
-		return nil, fmt.Errorf("baseline: counter map: %w", err)
-	}
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:    ebpf.XDP,
-		License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{
-			asm.StoreImm(asm.R10, -4, 0, asm.Word),
-			asm.Mov.Reg(asm.R2, asm.R10),
-			asm.Add.Imm(asm.R2, -4),
-			asm.LoadMapPtr(asm.R1, m.FD()),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, "out"),
-			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-			asm.Add.Imm(asm.R1, 1),
-			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-			asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("out"),
-			asm.Return(),
-		},
-	})
-	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("baseline: load program: %w", err)
+		return nil, err
 	}
 	l, err := link.AttachXDP(link.XDPOptions{Program: p, Interface: ifc.Index, Flags: link.XDPDriverMode})
 	if err != nil {
@@ -80,4 +59,35 @@ func (d *Drop) Count() (uint64, error) {
 // Close detaches and unloads the program.
 func (d *Drop) Close() error {
 	return errors.Join(d.lnk.Close(), d.prog.Close(), d.cnt.Close())
+}
+
+// NewDropProgram loads the bare drop program and its per-CPU counter without attaching
+// them: for kernel-timed BPF_PROG_TEST_RUN comparisons and for AttachDrop.
+func NewDropProgram() (*ebpf.Program, *ebpf.Map, error) {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		return nil, nil, fmt.Errorf("baseline: counter map: %w", err)
+	}
+	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:    ebpf.XDP,
+		License: "Dual BSD/GPL",
+		Instructions: asm.Instructions{
+			asm.StoreImm(asm.R10, -4, 0, asm.Word),
+			asm.Mov.Reg(asm.R2, asm.R10),
+			asm.Add.Imm(asm.R2, -4),
+			asm.LoadMapPtr(asm.R1, m.FD()),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, "out"),
+			asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+			asm.Add.Imm(asm.R1, 1),
+			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+			asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("out"),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("baseline: load program: %w", err)
+	}
+	return p, m, nil
 }
