@@ -29,7 +29,7 @@ func TestPolicyCheck(t *testing.T) {
 		notStdout []string
 	}{
 		{"shipped", []string{"check", shipped}, 0,
-			[]string{"valid: 7 rules, 2 allowlist entries, default ALERT", "ddos", "DROP", "source", "TAG dscp=8", "prefix /32 /128", "allowlist (never DROP or TAG; these sources get ALERT instead): 192.0.2.0/24, 2001:db8:ffff::/48"},
+			[]string{"valid: 7 rules, 2 allowlist entries, default ALERT", "ddos", "DROP", "source", "TAG dscp=8", "prefix /32 /128", "allowlist (never DROP or TAG; these sources get ALERT instead): 203.0.113.240/28, 2001:db8:ffff::/48"},
 			nil, []string{"warning"}},
 		{"shipped with classes", []string{"check", "--classes", "BENIGN,DDoS,Portscan", shipped}, 0,
 			[]string{`warning: label "SSH-Patator" is not a class of the model`}, nil, []string{`label "PortScan" is not`}},

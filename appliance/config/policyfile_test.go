@@ -37,7 +37,7 @@ func TestShippedPolicy(t *testing.T) {
 		{"BENIGN", 0.95, false, attacker, policy.Decision{Action: policy.ActionPass, TTL: 10 * time.Minute, Rule: "benign"}},
 		{"BENIGN", 0.6, false, attacker, policy.Decision{Action: policy.ActionPass, TTL: 30 * time.Second, Rule: "benign-unsure"}},
 		{"DDoS", 0.5, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
-		{"DDoS", 0.99, false, netip.MustParseAddr("192.0.2.10"), policy.Decision{Action: policy.ActionAlert, TTL: 5 * time.Minute, Rule: "allowlist:ddos", Allowlisted: true}},
+		{"DDoS", 0.99, false, netip.MustParseAddr("203.0.113.241"), policy.Decision{Action: policy.ActionAlert, TTL: 5 * time.Minute, Rule: "allowlist:ddos", Allowlisted: true}},
 	}
 	for _, tt := range tests {
 		if got := p.Decide(tt.label, tt.prob, tt.anomaly, tt.src); got != tt.want {
