@@ -175,6 +175,24 @@ type Server struct {
 
 // Serve starts serving p's metrics on addr (host:port) and returns once it listens.
 func Serve(addr string, p *pipeline.Pipeline, log *slog.Logger) (*Server, error) {
+	mux, err := Handler(p, log)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan error, 1)}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return s, nil
+}
+
+// Handler serves /metrics (p's counters, read at scrape time) and /healthz ("ok",
+// or 503 with the reason when p is not healthy): what Serve listens with, for
+// embedding elsewhere and for tests.
+func Handler(p *pipeline.Pipeline, log *slog.Logger) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(NewCollector(p)); err != nil {
 		return nil, err
@@ -188,14 +206,7 @@ func Serve(addr string, p *pipeline.Pipeline, log *slog.Logger) (*Server, error)
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
-	}
-	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan error, 1)}
-	go func() { s.done <- s.srv.Serve(ln) }()
-	log.Info("metrics listening", "addr", ln.Addr().String())
-	return s, nil
+	return mux, nil
 }
 
 // Addr is the address the server listens on.
