@@ -26,8 +26,12 @@ import (
 //     space. Compared with the bare XDP_DROP program, which only drops.
 //
 // Delivered frames are counted at the receiver by a bare XDP_DROP program on its
-// end of the wire. The new-flow figure cannot exceed what the user-space sender
-// offers (NewOfferedPPS): when the two are close, it is a lower bound.
+// end of the wire. Every round measures both paths and both baselines (each
+// baseline on its own wire, right after the path it is compared with), so the
+// ratios are medians of per-round ratios taken side by side, robust to the other
+// tenants of the machine; the appliance's rates are totals over all rounds. The new-flow
+// figure cannot exceed what the user-space sender offers (NewOfferedPPS): when the
+// two are close, it is a lower bound.
 type ForwardRatio struct {
 	NewFlowsPPS   float64 `json:"new_flows_pps"`
 	NewOfferedPPS float64 `json:"new_flows_offered_pps"`
@@ -44,8 +48,8 @@ type ForwardRatio struct {
 	// by verdict (xdp_packets_total counter="pass") during the measurement.
 	OffloadedKernel uint64 `json:"offloaded_forwarded_by_kernel"`
 
-	ReferencePPS float64 `json:"reference_rx_pps"`  // rxdrop reference loop
-	BarePPS      float64 `json:"bare_xdp_drop_pps"` // bare XDP_DROP
+	ReferencePPS float64 `json:"reference_rx_pps"`  // rxdrop reference loop (mean of rounds)
+	BarePPS      float64 `json:"bare_xdp_drop_pps"` // bare XDP_DROP (mean of rounds)
 
 	NewOverReference  float64 `json:"new_flows_over_reference"`
 	OffloadedOverBare float64 `json:"offloaded_over_bare"`
@@ -74,28 +78,14 @@ default:
 const forwardDecision = 4
 
 // MeasureForward starts the appliance a (its policy replaced by one that passes
-// every flow) inline on a one-queue wire, measures both forwarding paths, then
-// runs the bare XDP_DROP and AF_XDP reference baselines (MeasureDropRatio,
-// MeasureRxRatio) on their own wires in the same run.
+// every flow) inline on a one-queue wire and measures, every round, the new-flow
+// path, the AF_XDP reference loop (MeasureRxRatio, one round on its own wire),
+// the offloaded path and the bare XDP_DROP program (MeasureDropRatio, likewise).
 func MeasureForward(ctx context.Context, a *Appliance, c ForwardConfig) (res ForwardRatio, err error) {
 	c.defaults()
 	res.Rounds = c.Rounds
-	if err := forwardPaths(ctx, a, c, &res); err != nil {
-		return res, err
-	}
-	if ctx.Err() != nil {
-		return res, ctx.Err()
-	}
-	d, err := MeasureDropRatio(floodFrame(), c.Chunk, c.Rounds)
-	if err != nil {
-		return res, fmt.Errorf("forward: bare XDP_DROP baseline: %w", err)
-	}
-	x, err := MeasureRxRatio(floodFrame(), c.RxFrames, c.Rounds)
-	if err != nil {
-		return res, fmt.Errorf("forward: AF_XDP reference baseline: %w", err)
-	}
-	res.setBaselines(d.BarePPS, x.ReferencePPS)
-	return res, nil
+	err = forwardPaths(ctx, a, c, &res)
+	return res, err
 }
 
 func (c *ForwardConfig) defaults() {
@@ -113,17 +103,6 @@ func (c *ForwardConfig) defaults() {
 	}
 	if c.MaxTime <= 0 {
 		c.MaxTime = 5 * time.Second
-	}
-}
-
-// setBaselines stores the baseline rates and the ratios to them.
-func (r *ForwardRatio) setBaselines(bare, reference float64) {
-	r.BarePPS, r.ReferencePPS = bare, reference
-	if reference > 0 {
-		r.NewOverReference = r.NewFlowsPPS / reference
-	}
-	if bare > 0 {
-		r.OffloadedOverBare = r.OffloadedPPS / bare
 	}
 }
 
@@ -155,48 +134,13 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 	}
 	defer func() { err = errors.Join(err, recv.Close()) }()
 
-	// New flows: every round its own distinct flows (never seen by the daemon).
-	var newSent, newDel uint64
-	var newEl time.Duration
-	fwd0, err := dmn.counter(`flowsieve_queue_packets_total{action="forwarded",queue="0"}`)
-	if err != nil {
-		return err
-	}
-	for r := 0; r < c.Rounds; r++ {
-		t := newFlowsTrace(r, c.NewFlows)
-		before, err := recv.Count()
-		if err != nil {
-			return err
-		}
-		s, err := SendAfxdp(ctx, w.Sender, SendIf, 1, t, t.Len(), Timing{}, time.Now().Add(c.MaxTime), nil)
-		if err != nil {
-			return fmt.Errorf("harness: forward: new flows: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond) // let the worker drain its rings
-		after, err := recv.Count()
-		if err != nil {
-			return err
-		}
-		newSent += uint64(s.Frames)
-		newDel += after - before
-		newEl += s.Elapsed
-	}
-	fwd1, err := dmn.counter(`flowsieve_queue_packets_total{action="forwarded",queue="0"}`)
-	if err != nil {
-		return err
-	}
-	res.NewSent, res.NewDelivered, res.NewForwarded = newSent, newDel, fwd1-fwd0
-	if newEl > 0 {
-		res.NewFlowsPPS = float64(newDel) / newEl.Seconds()
-		res.NewOfferedPPS = float64(newSent) / newEl.Seconds()
-	}
-
-	// Offloaded: one flow, sent until the daemon has written its PASS verdict.
 	tx, err := sender.New(w.Sender, SendIf)
 	if err != nil {
 		return err
 	}
 	defer tx.Close()
+
+	// The offloaded flow: sent until the daemon has written its PASS verdict.
 	frame := floodFrame()
 	deadline := time.Now().Add(10 * time.Second)
 	written0, err := dmn.counter(`flowsieve_verdicts_written_total{map="flow"}`)
@@ -219,14 +163,48 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	pass0, err := dmn.counter(`flowsieve_xdp_packets_total{counter="pass"}`)
+
+	const fwdName, passName = `flowsieve_queue_packets_total{action="forwarded",queue="0"}`, `flowsieve_xdp_packets_total{counter="pass"}`
+	fwd0, err := dmn.counter(fwdName)
 	if err != nil {
 		return err
 	}
-	var offEl time.Duration
+	pass0, err := dmn.counter(passName)
+	if err != nil {
+		return err
+	}
+	var newEl, offEl time.Duration
+	var refs, bares, newRatios, offRatios []float64
 	for r := 0; r < c.Rounds && ctx.Err() == nil; r++ {
+		// New flows: every round its own distinct flows (never seen by the daemon).
+		t := newFlowsTrace(r, c.NewFlows)
 		before, err := recv.Count()
 		if err != nil {
+			return err
+		}
+		s, err := SendAfxdp(ctx, w.Sender, SendIf, 1, t, t.Len(), Timing{}, time.Now().Add(c.MaxTime), nil)
+		if err != nil {
+			return fmt.Errorf("harness: forward: new flows: %w", err)
+		}
+		after, err := recv.Count() // at once: frames still queued are not counted
+		if err != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond) // the worker drains its rings before the next round
+		res.NewSent += uint64(s.Frames)
+		res.NewDelivered += after - before
+		newEl += s.Elapsed
+		newPPS := float64(after-before) / s.Elapsed.Seconds()
+
+		x, err := MeasureRxRatio(floodFrame(), c.RxFrames, 1)
+		if err != nil {
+			return fmt.Errorf("harness: forward: AF_XDP reference baseline: %w", err)
+		}
+		refs = append(refs, x.ReferencePPS)
+		newRatios = append(newRatios, newPPS/x.ReferencePPS)
+
+		// Offloaded: the flow with its PASS verdict, by the in-kernel sender.
+		if before, err = recv.Count(); err != nil {
 			return err
 		}
 		t0 := time.Now()
@@ -234,22 +212,39 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 		if err != nil {
 			return err
 		}
-		offEl += time.Since(t0)
-		after, err := recv.Count()
-		if err != nil {
+		d := time.Since(t0)
+		if after, err = recv.Count(); err != nil {
 			return err
 		}
+		offEl += d
 		res.OffloadedSent += n
 		res.OffloadedDelivered += after - before
+		offPPS := float64(after-before) / d.Seconds()
+
+		b, err := MeasureDropRatio(floodFrame(), c.Chunk, 1)
+		if err != nil {
+			return fmt.Errorf("harness: forward: bare XDP_DROP baseline: %w", err)
+		}
+		bares = append(bares, b.BarePPS)
+		offRatios = append(offRatios, offPPS/b.BarePPS)
 	}
-	pass1, err := dmn.counter(`flowsieve_xdp_packets_total{counter="pass"}`)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fwd1, err := dmn.counter(fwdName)
 	if err != nil {
 		return err
 	}
-	res.OffloadedKernel = pass1 - pass0
-	if offEl > 0 {
-		res.OffloadedPPS = float64(res.OffloadedDelivered) / offEl.Seconds()
+	pass1, err := dmn.counter(passName)
+	if err != nil {
+		return err
 	}
+	res.NewForwarded, res.OffloadedKernel = fwd1-fwd0, pass1-pass0
+	res.NewFlowsPPS = float64(res.NewDelivered) / newEl.Seconds()
+	res.NewOfferedPPS = float64(res.NewSent) / newEl.Seconds()
+	res.OffloadedPPS = float64(res.OffloadedDelivered) / offEl.Seconds()
+	res.ReferencePPS, res.BarePPS = mean(refs), mean(bares)
+	res.NewOverReference, res.OffloadedOverBare = median(newRatios), median(offRatios)
 	return nil
 }
 

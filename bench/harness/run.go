@@ -213,16 +213,14 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	if app != nil {
 		say("forwarding through the appliance: new and offloaded flows")
-		fc := ForwardConfig{NewFlows: 100000, Chunk: chunk, Rounds: 5, MaxTime: c.MaxTime, TempDir: tmp}
+		fc := ForwardConfig{NewFlows: 100000, Chunk: chunk, RxFrames: rxFrames, Rounds: 5, MaxTime: c.MaxTime, TempDir: tmp}
 		if c.Quick {
 			fc.NewFlows, fc.Rounds = 50000, 3
 		}
-		fc.defaults()
-		f := ForwardRatio{Rounds: fc.Rounds}
-		if err := forwardPaths(ctx, app, fc, &f); err != nil {
+		f, err := MeasureForward(ctx, app, fc)
+		if err != nil {
 			return nil, fmt.Errorf("forwarding through the appliance: %w", err)
 		}
-		f.setBaselines(d.BarePPS, x.ReferencePPS)
 		rep.Forward = &f
 	} else {
 		rep.Notes = append(rep.Notes, "forwarding rate through the appliance (new and offloaded flows) not measured: it needs the appliance path (--appliance)")
