@@ -42,6 +42,7 @@ type Offline struct {
 	o      OfflineOptions
 	policy atomic.Pointer[policy.Policy]
 	allows atomic.Pointer[[]netip.Prefix] // operator allows as last loaded, for Allowed
+	blocks atomic.Pointer[[]policy.Entry] // operator blocks as last loaded, for Blocked
 	maps   *Maps                          // nil when nothing is pinned
 	pinned *xdp.Pinned                    // what OpenOffline opened (closed by Close)
 }
@@ -209,6 +210,28 @@ func (f *Offline) noteAllows(st *policy.State) {
 		a[i] = e.Prefix
 	}
 	f.allows.Store(&a)
+	b := slices.Clone(st.Blocks)
+	f.blocks.Store(&b)
+}
+
+// Blocked reports whether src is inside an operator block that is in force at
+// now and not overridden by an operator allow (as of the last call that read
+// or changed the state, like Allowed). Flow verdicts are looked up before the
+// source trie, so the daemon's verdict writer must not write PASS or TAG flow
+// verdicts for flows with such an endpoint: they would let the blocked
+// source's packets through. It does not allocate.
+func (f *Offline) Blocked(src netip.Addr, now time.Time) bool {
+	p := f.blocks.Load()
+	if p == nil {
+		return false
+	}
+	src = src.Unmap()
+	for _, e := range *p {
+		if e.Prefix.Contains(src) && !e.Expired(now) {
+			return !f.Allowed(src)
+		}
+	}
+	return false
 }
 
 // Allowed reports whether src is inside an operator allow (as of the last
@@ -236,7 +259,11 @@ func (f *Offline) saveState(st *policy.State) error {
 	if err := os.MkdirAll(filepath.Dir(f.o.StatePath), 0o700); err != nil {
 		return fmt.Errorf("control: state dir: %w", err)
 	}
-	return st.Save(f.o.StatePath)
+	if err := st.Save(f.o.StatePath); err != nil {
+		return err
+	}
+	f.noteAllows(st)
+	return nil
 }
 
 // deadline converts a wall-clock expiry into the XDP program's monotonic clock.

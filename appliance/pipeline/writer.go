@@ -25,6 +25,7 @@ type WriterStats struct {
 	Expired       atomic.Uint64 // expired flow verdicts swept from the map
 	Skipped       atomic.Uint64 // flow-scoped verdicts of flows already over (idle, FIN, RST): nothing to enforce
 	Allowed       atomic.Uint64 // DROP/TAG verdicts an operator allow or the policy allowlist turned into a flow PASS
+	Blocked       atomic.Uint64 // PASS/TAG flow verdicts not written: an endpoint is operator-blocked (the trie drops its packets)
 	Batches       atomic.Uint64 // batched flow-map updates
 
 	mu       sync.Mutex
@@ -169,6 +170,12 @@ func (w *writer) add(v *inspect.Verdict) {
 		kv = xdp.Verdict{Action: xdp.ActionPass, Expires: kv.Expires}
 		flowScope = true
 	}
+	if flowScope && kv.Action != xdp.ActionDrop && w.blocked(v) {
+		// Flow verdicts are looked up before the trie: a PASS or TAG one would let
+		// the blocked endpoint's packets through. Without one, the trie drops them.
+		w.stats.Blocked.Add(1)
+		return
+	}
 	if flowScope && (v.Why == flow.EndIdle || v.Why == flow.EndFIN || v.Why == flow.EndRST) {
 		// The flow is over: a verdict for its 5-tuple would only take a map slot and
 		// writer time (the bulk of the verdicts under a flood of one-packet flows).
@@ -207,6 +214,17 @@ func (w *writer) allowed(v *inspect.Verdict, flowScope bool) bool {
 		return op.Allowed(v.Src) || (flowScope && op.Allowed(v.Dst))
 	}
 	return false
+}
+
+// blocked reports whether either endpoint of v is inside an operator block (not
+// overridden by an allow). It does not allocate.
+func (w *writer) blocked(v *inspect.Verdict) bool {
+	op := w.operator.Load()
+	if op == nil {
+		return false
+	}
+	now := time.Now()
+	return op.Blocked(v.Src, now) || op.Blocked(v.Dst, now)
 }
 
 func (w *writer) flush() {

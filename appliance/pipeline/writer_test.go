@@ -22,7 +22,8 @@ import (
 // DROP or TAG verdict never beats an operator allow or the policy allowlist: no
 // source/prefix entry is written for an allowed source (a /32 would win over the
 // allow in the trie) and the flow gets a PASS verdict instead, while verdicts of
-// other sources are written as decided.
+// other sources are written as decided; and that no PASS or TAG flow verdict (looked
+// up before the trie) is written for a flow with an endpoint inside an operator block.
 func TestWriterHonoursAllows(t *testing.T) {
 	kerneltest.Require(t)
 	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, FlowEntries: 1024, PrefixEntries: 1024})
@@ -32,6 +33,11 @@ func TestWriterHonoursAllows(t *testing.T) {
 	t.Cleanup(func() { d.Close() })
 	off := control.OverMaps(control.Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats},
 		control.OfflineOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
+	for _, p := range []string{"10.9.0.0/16", "10.1.7.0/24"} { // the second is then inside the allow: not enforced
+		if _, err := off.Block(context.Background(), control.BlockRequest{Prefix: netip.MustParsePrefix(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := off.Allow(context.Background(), control.BlockRequest{Prefix: netip.MustParsePrefix("10.1.0.0/16")}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,25 +63,33 @@ func TestWriterHonoursAllows(t *testing.T) {
 		flowWant xdp.Action // the flow verdict expected
 		hasFlow  bool
 		allowed  bool
+		blocked  bool
 	}{
-		{"operator allow, source scope", "10.1.2.3", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true},
-		{"operator allow, prefix scope inside it", "10.1.9.3", "203.0.113.10", policy.Decision{Action: policy.ActionTag, DSCP: 8, Scope: policy.ScopePrefix, PrefixLen: 24, TTL: time.Minute}, "", xdp.ActionPass, true, true},
-		{"operator allow, flow scope", "10.1.4.4", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true},
-		{"operator allow of the destination, flow scope", "192.0.2.7", "10.1.5.5", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true},
-		{"policy allowlist, source scope", "198.51.100.7", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true},
-		{"not allowed, source scope", "192.0.2.1", "203.0.113.10", drop(policy.ScopeSource, 32), "192.0.2.1/32", 0, false, false},
-		{"operator allow of the destination, source scope", "192.0.2.2", "10.1.5.6", drop(policy.ScopeSource, 32), "192.0.2.2/32", 0, false, false},
-		{"not allowed, flow scope", "192.0.2.3", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionDrop, true, false},
-		{"allowed, PASS decided", "10.1.6.6", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", xdp.ActionPass, true, false},
+		{"operator allow, source scope", "10.1.2.3", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true, false},
+		{"operator allow, prefix scope inside it", "10.1.9.3", "203.0.113.10", policy.Decision{Action: policy.ActionTag, DSCP: 8, Scope: policy.ScopePrefix, PrefixLen: 24, TTL: time.Minute}, "", xdp.ActionPass, true, true, false},
+		{"operator allow, flow scope", "10.1.4.4", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true, false},
+		{"operator allow of the destination, flow scope", "192.0.2.7", "10.1.5.5", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true, false},
+		{"policy allowlist, source scope", "198.51.100.7", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true, false},
+		{"not allowed, source scope", "192.0.2.1", "203.0.113.10", drop(policy.ScopeSource, 32), "192.0.2.1/32", 0, false, false, false},
+		{"operator allow of the destination, source scope", "192.0.2.2", "10.1.5.6", drop(policy.ScopeSource, 32), "192.0.2.2/32", 0, false, false, false},
+		{"not allowed, flow scope", "192.0.2.3", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionDrop, true, false, false},
+		{"allowed, PASS decided", "10.1.6.6", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", xdp.ActionPass, true, false, false},
+		{"operator block, PASS flow", "10.9.1.1", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", 0, false, false, true},
+		{"operator block of the destination, TAG flow", "192.0.2.9", "10.9.2.2", policy.Decision{Action: policy.ActionTag, DSCP: 8, TTL: time.Minute}, "", 0, false, false, true},
+		{"operator block inside an allow, PASS flow", "10.1.7.7", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", xdp.ActionPass, true, false, false},
+		{"operator block, DROP flow", "10.9.3.3", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionDrop, true, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			src, dst := netip.MustParseAddr(c.src), netip.MustParseAddr(c.dst)
-			before := w.stats.Allowed.Load()
+			before, blockedBefore := w.stats.Allowed.Load(), w.stats.Blocked.Load()
 			w.add(&inspect.Verdict{Src: src, Dst: dst, SrcPort: 40000, DstPort: 80, Proto: 6, Label: "attack", Why: flow.Early, Decision: c.dec})
 			w.flush()
 			if got := w.stats.Allowed.Load() - before; got != map[bool]uint64{true: 1}[c.allowed] {
 				t.Errorf("allowed counter moved by %d", got)
+			}
+			if got := w.stats.Blocked.Load() - blockedBefore; got != map[bool]uint64{true: 1}[c.blocked] {
+				t.Errorf("blocked counter moved by %d", got)
 			}
 			p, _ := src.Prefix(int(c.dec.PrefixLen))
 			if c.dec.Scope != policy.ScopeFlow {
@@ -109,5 +123,8 @@ func TestWriterHonoursAllows(t *testing.T) {
 	v := &inspect.Verdict{Src: netip.MustParseAddr("10.1.2.3"), Dst: other}
 	if n := testing.AllocsPerRun(100, func() { w.allowed(v, true) }); n != 0 {
 		t.Errorf("allowed allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { w.blocked(v) }); n != 0 {
+		t.Errorf("blocked allocates %v times", n)
 	}
 }
