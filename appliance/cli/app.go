@@ -47,6 +47,7 @@ func commands() []*cli.Command {
 		blockCommand(),
 		unblockCommand(),
 		allowCommand(),
+		disallowCommand(),
 		blocksCommand(),
 		verdictsCommand(),
 		statsCommand(),

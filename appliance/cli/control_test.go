@@ -76,6 +76,11 @@ func (r *callLog) Unblock(_ context.Context, p netip.Prefix) (bool, error) {
 	return p.Addr().Is4(), nil
 }
 
+func (r *callLog) Disallow(_ context.Context, p netip.Prefix) (bool, error) {
+	r.rec("disallow %s", p)
+	return p.Addr().Is4(), nil
+}
+
 func (r *callLog) Allow(_ context.Context, b control.BlockRequest) (control.BlockEntry, error) {
 	r.rec("allow %s ttl=%s reason=%q", b.Prefix, b.TTL, b.Reason)
 	return control.BlockEntry{Prefix: b.Prefix.String(), Kind: "allow", Action: "PASS", Enforced: true}, nil

@@ -34,6 +34,9 @@ type Backend interface {
 	// Allow trusts r.Prefix: it is never dropped or tagged, whatever the model
 	// or a policy-made verdict says, and the entry is persisted.
 	Allow(ctx context.Context, r BlockRequest) (BlockEntry, error)
+	// Disallow removes the operator allow of exactly prefix (blocks recorded
+	// inside it are enforced again) and reports whether there was one.
+	Disallow(ctx context.Context, prefix netip.Prefix) (bool, error)
 	// BlocksList returns operator blocks and allows and the policy's prefix verdicts.
 	BlocksList(ctx context.Context) ([]BlockEntry, error)
 	// VerdictsList returns the live per-flow verdicts q selects, most packets first.

@@ -166,6 +166,13 @@ func (c *Client) Allow(ctx context.Context, r BlockRequest) (e BlockEntry, err e
 	return e, err
 }
 
+// Disallow implements Backend.
+func (c *Client) Disallow(ctx context.Context, prefix netip.Prefix) (bool, error) {
+	var r UnblockResult
+	err := c.Call(ctx, MethodDisallow, PrefixParams{Prefix: prefix.String()}, &r)
+	return r.Removed, err
+}
+
 // BlocksList implements Backend.
 func (c *Client) BlocksList(ctx context.Context) (l []BlockEntry, err error) {
 	err = c.Call(ctx, MethodBlocksList, nil, &l)

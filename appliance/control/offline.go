@@ -408,6 +408,58 @@ func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 	return out, nil
 }
 
+// Disallow implements Backend: removes the allow of exactly prefix from the
+// state file and its PASS entry from the source trie, then enforces again the
+// blocks recorded inside it that no other allow covers (DROP entries, and
+// their PASS/TAG flow verdicts flushed as Block does). PASS and TAG flow
+// verdicts with an endpoint inside it are flushed so those flows get the
+// decision their classification made (the writer passed them for the allow).
+func (f *Offline) Disallow(_ context.Context, prefix netip.Prefix) (bool, error) {
+	st, err := f.loadState()
+	if err != nil {
+		return false, err
+	}
+	if !st.Disallow(prefix) {
+		return false, nil
+	}
+	// Save first: a failure leaves the maps untouched; a failure after it leaves
+	// the allow removed, which the daemon's next start enforces.
+	if err := f.saveState(st); err != nil {
+		return false, err
+	}
+	if f.maps == nil {
+		return true, nil
+	}
+	if v, ok, err := f.maps.Blocklist.Lookup(prefix); err != nil {
+		return true, err
+	} else if ok && v.Action == xdp.ActionPass {
+		if _, err := f.maps.Blocklist.Delete(prefix); err != nil {
+			return true, err
+		}
+	}
+	pol := f.policy.Load()
+	for _, e := range st.Blocks {
+		if !prefix.Overlaps(e.Prefix) || slices.ContainsFunc(st.Allows, func(a policy.Entry) bool { return a.Prefix.Overlaps(e.Prefix) }) {
+			continue
+		}
+		if pol != nil {
+			if _, ok := pol.AllowOverlap(e.Prefix); ok {
+				continue
+			}
+		}
+		if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionDrop, Expires: f.deadline(e.Expires)}); err != nil {
+			return true, err
+		}
+		if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, "DROP"); err != nil {
+			return true, err
+		}
+	}
+	if _, err := f.flush(VerdictQuery{Prefix: prefix}, "DROP"); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
 func entryOf(kind string, e policy.Entry) BlockEntry {
 	return BlockEntry{Prefix: e.Prefix.String(), Kind: kind, Reason: e.Reason, Added: e.Added, Expires: e.Expires}
 }

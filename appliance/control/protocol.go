@@ -48,6 +48,7 @@ const (
 	MethodBlock         Method = "block"
 	MethodUnblock       Method = "unblock"
 	MethodAllow         Method = "allow"
+	MethodDisallow      Method = "disallow"
 	MethodBlocksList    Method = "blocks.list"
 	MethodVerdictsList  Method = "verdicts.list"
 	MethodVerdictsFlush Method = "verdicts.flush"

@@ -52,6 +52,10 @@ func (r *recorder) Unblock(_ context.Context, p netip.Prefix) (bool, error) {
 	return p.Addr().Is4(), r.rec("unblock %s", p)
 }
 
+func (r *recorder) Disallow(_ context.Context, p netip.Prefix) (bool, error) {
+	return p.Addr().Is4(), r.rec("disallow %s", p)
+}
+
 func (r *recorder) Allow(_ context.Context, b BlockRequest) (BlockEntry, error) {
 	return BlockEntry{Prefix: b.Prefix.String(), Kind: "allow", Action: "PASS", Enforced: true},
 		r.rec("allow %s ttl=%s reason=%q", b.Prefix, b.TTL, b.Reason)

@@ -401,7 +401,7 @@ func (s *Server) dispatch(ctx context.Context, req Request) (any, error) {
 			return s.b.Block(ctx, r)
 		}
 		return s.b.Allow(ctx, r)
-	case MethodUnblock:
+	case MethodUnblock, MethodDisallow:
 		var p PrefixParams
 		if err := decodeParams(m, req.Params, &p); err != nil {
 			return nil, err
@@ -412,7 +412,12 @@ func (s *Server) dispatch(ctx context.Context, req Request) (any, error) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		ok, err := s.b.Unblock(ctx, pfx)
+		var ok bool
+		if m == MethodUnblock {
+			ok, err = s.b.Unblock(ctx, pfx)
+		} else {
+			ok, err = s.b.Disallow(ctx, pfx)
+		}
 		return UnblockResult{Removed: ok}, err
 	case MethodVerdictsList, MethodVerdictsFlush:
 		var p VerdictFilter
