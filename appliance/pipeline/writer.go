@@ -161,7 +161,7 @@ func (w *writer) add(v *inspect.Verdict) {
 	}
 	flowScope := d.Scope == policy.ScopeFlow || d.PrefixLen == 0
 	kv := kernelVerdict(d)
-	if kv.Action != xdp.ActionPass && w.allowed(v, flowScope) {
+	if kv.Action != xdp.ActionPass && w.allowed(v) {
 		// An allow wins: no source/prefix entry (a longer prefix would beat the allow
 		// in the trie) and no DROP/TAG flow verdict (looked up before the trie). The
 		// flow gets a PASS verdict of its own instead, so its later packets are
@@ -200,18 +200,21 @@ func (w *writer) add(v *inspect.Verdict) {
 	w.stats.PrefixWritten.Add(1)
 }
 
-// allowed reports whether v's source is allowlisted by the policy in force or inside
-// an operator allow; for a flow-scoped verdict, whether either endpoint is inside an
-// operator allow (an allow flushes the DROP/TAG flow verdicts of both directions). It
-// does not allocate.
-func (w *writer) allowed(v *inspect.Verdict, flowScope bool) bool {
+// allowed reports whether v's source is allowlisted by the policy in force, or
+// either endpoint is inside an operator allow. Both endpoints, because an allow
+// flushes the DROP/TAG flow verdicts of both directions, and because the allow's
+// PASS trie entry forwards the allowed side's packets in the kernel: user space
+// sees only the other side's, so the flow's "source" is then the peer (a server
+// replying to an allowed client), whose source verdict would cut the allowed
+// conversation and every other of that peer. It does not allocate.
+func (w *writer) allowed(v *inspect.Verdict) bool {
 	if w.models != nil {
 		if ms := w.models.Load(); ms != nil && ms.Policy != nil && ms.Policy.Policy().Allowed(v.Src) {
 			return true
 		}
 	}
 	if op := w.operator.Load(); op != nil {
-		return op.Allowed(v.Src) || (flowScope && op.Allowed(v.Dst))
+		return op.Allowed(v.Src) || op.Allowed(v.Dst)
 	}
 	return false
 }

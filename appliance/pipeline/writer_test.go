@@ -19,8 +19,8 @@ import (
 )
 
 // TestWriterHonoursAllows writes verdicts into real kernel maps and checks that a
-// DROP or TAG verdict never beats an operator allow or the policy allowlist: no
-// source/prefix entry is written for an allowed source (a /32 would win over the
+// DROP or TAG verdict never beats an operator allow (of either endpoint) or the
+// policy allowlist (of the source): no source/prefix entry is written (a /32 would win over the
 // allow in the trie) and the flow gets a PASS verdict instead, while verdicts of
 // other sources are written as decided; and that no PASS or TAG flow verdict (looked
 // up before the trie) is written for a flow with an endpoint inside an operator block.
@@ -71,7 +71,7 @@ func TestWriterHonoursAllows(t *testing.T) {
 		{"operator allow of the destination, flow scope", "192.0.2.7", "10.1.5.5", drop(policy.ScopeFlow, 0), "", xdp.ActionPass, true, true, false},
 		{"policy allowlist, source scope", "198.51.100.7", "203.0.113.10", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true, false},
 		{"not allowed, source scope", "192.0.2.1", "203.0.113.10", drop(policy.ScopeSource, 32), "192.0.2.1/32", 0, false, false, false},
-		{"operator allow of the destination, source scope", "192.0.2.2", "10.1.5.6", drop(policy.ScopeSource, 32), "192.0.2.2/32", 0, false, false, false},
+		{"operator allow of the destination, source scope", "192.0.2.2", "10.1.5.6", drop(policy.ScopeSource, 32), "", xdp.ActionPass, true, true, false},
 		{"not allowed, flow scope", "192.0.2.3", "203.0.113.10", drop(policy.ScopeFlow, 0), "", xdp.ActionDrop, true, false, false},
 		{"allowed, PASS decided", "10.1.6.6", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", xdp.ActionPass, true, false, false},
 		{"operator block, PASS flow", "10.9.1.1", "203.0.113.10", policy.Decision{Action: policy.ActionPass, TTL: time.Minute}, "", 0, false, false, true},
@@ -121,7 +121,7 @@ func TestWriterHonoursAllows(t *testing.T) {
 	}
 	// The check runs per verdict: no allocation.
 	v := &inspect.Verdict{Src: netip.MustParseAddr("10.1.2.3"), Dst: other}
-	if n := testing.AllocsPerRun(100, func() { w.allowed(v, true) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { w.allowed(v) }); n != 0 {
 		t.Errorf("allowed allocates %v times", n)
 	}
 	if n := testing.AllocsPerRun(100, func() { w.blocked(v) }); n != 0 {
