@@ -467,13 +467,26 @@ func TestProgramVerdicts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t0 := monotonicNS(t)
 			ret, out, err := e.runQueue(d, ifx, c.queue, c.frame)
 			if err != nil {
 				t.Fatal(err)
 			}
+			t1 := monotonicNS(t)
 			after, err := d.Stats.Read()
 			if err != nil {
 				t.Fatal(err)
+			}
+			// A frame bound for a socket, and only such a frame, carries its arrival time
+			// as XDP metadata, which the test run returns in front of the frame.
+			if after[CounterUser] > before[CounterUser] {
+				if len(out) != len(c.frame)+ArrivalMetaSize {
+					t.Fatalf("frame to the socket is %d bytes, want %d metadata + %d", len(out), ArrivalMetaSize, len(c.frame))
+				}
+				if at := binary.NativeEndian.Uint64(out); at < t0 || at > t1 {
+					t.Errorf("arrival time %d outside the run [%d, %d] (CLOCK_MONOTONIC)", at, t0, t1)
+				}
+				out = out[ArrivalMetaSize:]
 			}
 			if ret != c.want {
 				t.Errorf("action %s, want %s", retNames[ret], retNames[c.want])
@@ -583,4 +596,13 @@ func TestCountersMatchHeader(t *testing.T) {
 	if n := len(flowsieveFsCounters{}.C); n != int(NumCounters) {
 		t.Errorf("generated counters hold %d, Go %d", n, NumCounters)
 	}
+}
+
+// monotonicNS reads CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
+func monotonicNS(t *testing.T) uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(ts.Nano())
 }

@@ -531,3 +531,10 @@ func (d *Datapath) Close() error {
 	errs = append(errs, d.objs.Close())
 	return errors.Join(errs...)
 }
+
+// ArrivalMetaSize is the size of the XDP metadata the program puts in front of every
+// frame it redirects to an AF_XDP socket: the frame's arrival time, CLOCK_MONOTONIC
+// nanoseconds as a native-endian uint64 (FS_META_SIZE in bpf/flowsieve.h). Workers read
+// it with afxdp.UMEM.Meta to timestamp frames when they arrived rather than when their
+// batch is processed.
+const ArrivalMetaSize = 8

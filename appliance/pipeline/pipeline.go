@@ -231,7 +231,7 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 	cfg := p.cfg
 	per := max(cfg.Flow.Capacity/n, 1024)
 	for q := range n {
-		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}, efd: -1}
+		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}, efd: -1, log: p.log}
 		p.workers = append(p.workers, w)
 		efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 		if err != nil {

@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"encoding/binary"
+	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/engine/source"
+	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
 )
 
@@ -25,6 +29,31 @@ type handoff struct {
 	sock   uint8         // index of the lender's socket the frame arrived on
 	action policy.Action // written by the owner
 }
+
+// clockBase joins the kernel's clock to the engine's timestamps (Unix ns). The XDP
+// program stamps frames with CLOCK_MONOTONIC, the clock Go's monotonic readings use, so
+// one offset taken at start converts them, and workers read "now" as start + elapsed
+// monotonic time: arrival and batch times share one base that a wall-clock step
+// cannot split.
+type clockBase struct {
+	start time.Time
+	off   int64 // Unix ns minus CLOCK_MONOTONIC ns
+}
+
+// now is the current time in the engine's base, Unix ns.
+func (c *clockBase) now() int64 { return c.start.UnixNano() + int64(time.Since(c.start)) }
+
+// arrivalClock is the one clock base of every worker of the process.
+var arrivalClock = sync.OnceValue(func() *clockBase {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) // cannot fail for CLOCK_MONOTONIC
+	start := time.Now()
+	return &clockBase{start: start, off: start.UnixNano() - ts.Nano()}
+})
+
+// maxArrivalSkew bounds how far a frame's arrival time may lie from its batch time;
+// outside it the metadata is not the program's and the batch time is used instead.
+const maxArrivalSkew = 5 * time.Second
 
 // expireEvery is how often a worker ends idle flows and publishes its inspector's stats.
 const expireEvery = 100 * time.Millisecond
@@ -80,7 +109,32 @@ type worker struct {
 	pkt     packet.Packet
 	fds     []unix.PollFd
 
+	clock  *clockBase
+	log    *slog.Logger
+	noMeta bool // a frame came without arrival-time metadata (logged once)
+
 	stats *WorkerStats
+}
+
+// arrival returns when the frame of d arrived, in the engine's base: the time the XDP
+// program put in its metadata, or now (the batch time) when there is none. It clears
+// the metadata, so a frame reused without it does not show a stale time.
+func (w *worker) arrival(d afxdp.Desc, now int64) int64 {
+	if m := w.umem.Meta(d, xdp.ArrivalMetaSize); len(m) == xdp.ArrivalMetaSize {
+		mono := binary.NativeEndian.Uint64(m)
+		binary.NativeEndian.PutUint64(m, 0)
+		if ts := int64(mono) + w.clock.off; mono != 0 && ts > now-int64(maxArrivalSkew) && ts < now+int64(maxArrivalSkew) {
+			return ts
+		}
+	}
+	if !w.noMeta {
+		w.noMeta = true
+		if w.log != nil {
+			w.log.Warn("frames arrive without arrival-time metadata (XDP metadata unsupported?): timestamped at batch time, time-based flow features lose precision under load",
+				"worker", w.id)
+		}
+	}
+	return now
 }
 
 func (w *worker) alloc(batch int) {
@@ -132,10 +186,13 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 			s.Refill()
 		}
 	}
-	lastExpire := time.Now().UnixNano()
+	if w.clock == nil {
+		w.clock = arrivalClock()
+	}
+	lastExpire := w.clock.now()
 	idle := 0
 	for !stop.Load() {
-		now := time.Now().UnixNano()
+		now := w.clock.now()
 		busy := w.complete()
 		for i, s := range w.socks {
 			if s == nil {
@@ -218,10 +275,11 @@ func (w *worker) rx(i int, now int64, n int) {
 	for k, d := range descs {
 		data := w.umem.Data(d)
 		bytes += uint64(len(data))
+		ts := w.arrival(d, now)
 		if w.owners > 1 {
 			if o := w.owner(data); o != w.id {
 				if h := w.out[o].Slot(); h != nil {
-					h.desc, h.ts, h.sock, h.action = d, now, uint8(i), policy.ActionPass
+					h.desc, h.ts, h.sock, h.action = d, ts, uint8(i), policy.ActionPass
 					w.out[o].Commit()
 					w.wakeOwn[o] = true
 					hOut++
@@ -232,7 +290,7 @@ func (w *worker) rx(i int, now int64, n int) {
 				continue
 			}
 		}
-		w.frames[nl] = source.Frame{Data: data, Timestamp: now, WireLen: len(data), Link: packet.LinkEthernet}
+		w.frames[nl] = source.Frame{Data: data, Timestamp: ts, WireLen: len(data), Link: packet.LinkEthernet}
 		w.local[nl] = int32(k)
 		nl++
 	}

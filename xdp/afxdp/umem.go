@@ -276,3 +276,20 @@ func (u *UMEM) Close() error {
 	u.area = nil
 	return errors.Join(errs...)
 }
+
+// Meta returns the n bytes just before the packet a descriptor points at: where the
+// kernel puts the XDP metadata a program wrote with bpf_xdp_adjust_meta (copied in
+// front of the data in copy mode, left there in zero-copy mode). Nil when they would
+// leave the descriptor's frame or the descriptor lies outside the UMEM. The bytes hold
+// whatever the frame last contained when the program wrote no metadata, so a reader
+// that needs to tell should clear them after reading. The slice aliases the UMEM.
+func (u *UMEM) Meta(d Desc, n int) []byte {
+	if n < 0 || d.Addr >= uint64(len(u.area)) || d.Addr < uint64(n) {
+		return nil
+	}
+	start := d.Addr - uint64(n)
+	if start>>u.frameShift != d.Addr>>u.frameShift {
+		return nil
+	}
+	return u.area[start:d.Addr:d.Addr]
+}

@@ -447,6 +447,26 @@ static __always_inline __u8 use_verdict(struct fs_verdict *v, __u32 len, struct 
 	return a;
 }
 
+/*
+ * Puts the arrival time (CLOCK_MONOTONIC, ns) into the frame's XDP metadata, the
+ * FS_META_SIZE bytes just before the packet, which the kernel copies into the UMEM
+ * frame in front of the data (copy mode) or leaves there (zero-copy). The worker
+ * reads it so flow features see when a packet arrived, not when its batch was
+ * processed. Only frames bound for an AF_XDP socket pay for it. The full-resolution
+ * clock, not the coarse one: inter-arrival times are micro-, not milliseconds.
+ * Returns whether the metadata was written (the driver may not support it).
+ */
+static __always_inline int stamp_arrival(struct xdp_md *ctx)
+{
+	if (bpf_xdp_adjust_meta(ctx, -FS_META_SIZE))
+		return 0;
+	__u64 *meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return 0; /* cannot happen: the verifier needs the check */
+	*meta = bpf_ktime_get_ns();
+	return 1;
+}
+
 SEC("xdp")
 int flowsieve(struct xdp_md *ctx)
 {
@@ -534,10 +554,13 @@ int flowsieve(struct xdp_md *ctx)
 	struct fs_iface *cfg = iface_config(ctx);
 	__u32 queue = ctx->rx_queue_index;
 	if (cfg && queue < cfg->xsk_count) {
+		int stamped = stamp_arrival(ctx);
 		if (bpf_redirect_map(&fs_xsks, cfg->xsk_base + queue, 0) == XDP_REDIRECT) {
 			st->c[FS_CNT_USER]++;
 			return XDP_REDIRECT;
 		}
+		if (stamped) /* no socket: forward the frame as it came */
+			bpf_xdp_adjust_meta(ctx, FS_META_SIZE);
 	} else {
 		st->c[FS_CNT_QUEUE_UNMAPPED]++;
 	}

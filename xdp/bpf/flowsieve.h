@@ -17,6 +17,13 @@ enum fs_action {
 	FS_ACTION_TAG = 3,  /* rewrite DSCP, then forward in the kernel */
 };
 
+/*
+ * Frames redirected to an AF_XDP socket carry FS_META_SIZE bytes of XDP metadata just
+ * before the packet: the arrival time, CLOCK_MONOTONIC ns, a host-order __u64
+ * (xdp.ArrivalMetaSize in Go).
+ */
+#define FS_META_SIZE 8
+
 /* Per-interface mode (struct fs_iface.mode). */
 enum fs_mode {
 	FS_MODE_MONITOR = 0, /* forward = XDP_PASS to the local stack */
