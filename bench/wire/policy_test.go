@@ -84,7 +84,7 @@ func TestWirePolicyControl(t *testing.T) {
 
 	// 0. Under the test policy, attacks from the attackers' block are decided DROP.
 	attackers := netip.MustParsePrefix("192.0.2.0/24")
-	frames, rcv := replay(t, tp, 7, 3*time.Second, nil)
+	frames, rcv := replay(t, tp, 7, 2*time.Second, nil)
 	in0, _ := tally(frames, rcv, attackers)
 	t.Logf("test policy: %d of %d attack frames from %v after the decision point delivered", in0.afterDelivered, in0.after, attackers)
 	if in0.after == 0 || in0.afterDelivered == in0.after {
@@ -112,7 +112,7 @@ func TestWirePolicyControl(t *testing.T) {
 	if _, err := c.VerdictsFlush(ctx, control.VerdictQuery{Action: "DROP"}); err != nil { // the test policy's
 		t.Fatal(err)
 	}
-	frames, rcv = replay(t, tp, 8, 3*time.Second, nil)
+	frames, rcv = replay(t, tp, 8, 2*time.Second, nil)
 	in, _ := tally(frames, rcv, attackers)
 	after, err := c.Stats(ctx)
 	if err != nil {
@@ -147,7 +147,7 @@ func TestWirePolicyControl(t *testing.T) {
 	if _, err := c.VerdictsFlush(ctx, control.VerdictQuery{}); err != nil { // verdicts of the old policy's flows
 		t.Fatal(err)
 	}
-	frames, rcv = replay(t, tp, 9, 3*time.Second, nil)
+	frames, rcv = replay(t, tp, 9, 2*time.Second, nil)
 	_, all := tally(frames, rcv, netip.Prefix{})
 	after, err = c.Stats(ctx)
 	if err != nil {
@@ -268,7 +268,7 @@ func TestWireOperatorAllow(t *testing.T) {
 	if _, err := c.Allow(ctx, control.BlockRequest{Prefix: attackers, Reason: "wire test"}); err != nil {
 		t.Fatalf("allow: %v", err)
 	}
-	frames, rcv := replay(t, tp, 7, 3*time.Second, nil)
+	frames, rcv := replay(t, tp, 7, 2*time.Second, nil)
 	in, _ := tally(frames, rcv, attackers)
 	flows := map[any]bool{}
 	for _, s := range frames {
@@ -300,7 +300,7 @@ func TestWireOperatorAllow(t *testing.T) {
 	if ok, err := c.Disallow(ctx, attackers); err != nil || !ok {
 		t.Fatalf("disallow: %v %v", ok, err)
 	}
-	frames, rcv = replay(t, tp, 8, 3*time.Second, nil)
+	frames, rcv = replay(t, tp, 8, 2*time.Second, nil)
 	in, _ = tally(frames, rcv, attackers)
 	t.Logf("disallowed: %d of %d attack frames from %v after the decision point delivered", in.afterDelivered, in.after, attackers)
 	if in.after == 0 || in.afterDelivered == in.after {
