@@ -173,6 +173,7 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
 	for _, w := range p.workers {
 		p.writer.rings = append(p.writer.rings, w.verdicts)
 		w.wake = p.writer.wake
+		w.operator = &p.writer.operator
 	}
 	p.writerStop, p.writerDone = make(chan struct{}), make(chan struct{})
 	go p.writer.run(p.writerStop, p.writerDone)

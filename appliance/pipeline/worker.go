@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/binary"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -80,6 +82,10 @@ type WorkerStats struct {
 // inspector (flow-table shard) and batch buffers. Everything it owns is touched only
 // by its goroutine.
 type worker struct {
+	// operator is the control backend whose operator allows a DROP decision
+	// must not override (the verdict writer's; nil pointer inside until set).
+	operator *atomic.Pointer[control.Offline]
+
 	id     int
 	cpu    int // -1: not pinned
 	umem   *afxdp.UMEM
@@ -298,7 +304,7 @@ func (w *worker) rx(i int, now int64, n int) {
 		w.insp.Process(w.frames[:nl], w.actions[:nl])
 		for j := range nl {
 			d := descs[w.local[j]]
-			if w.actions[j] == policy.ActionDrop {
+			if w.actions[j] == policy.ActionDrop && !w.allowedFrame(w.umem.Data(d)) {
 				w.discard(i, d)
 			} else {
 				w.pass(i, d)
@@ -394,7 +400,7 @@ func (w *worker) reap() bool {
 		}
 		k := 0
 		for h := l.Reap(k); h != nil; h = l.Reap(k) {
-			if h.action == policy.ActionDrop {
+			if h.action == policy.ActionDrop && !w.allowedFrame(w.umem.Data(h.desc)) {
 				w.discard(int(h.sock), h.desc)
 			} else {
 				w.pass(int(h.sock), h.desc)
@@ -476,6 +482,30 @@ func (w *worker) drainHandoff() bool {
 // canonical 5-tuple (the same for both directions), so both directions of a flow meet
 // in one flow-table shard whatever queue or interface they arrive on. Frames that do
 // not decode stay with the receiving worker.
+// allowedFrame reports whether an endpoint of a frame its flow's decision would
+// drop is inside an operator allow: the frame is forwarded instead (as the writer
+// writes a PASS verdict for the flow), so not even the frame that completed the
+// decision is lost. Only DROP frames are checked; it does not allocate.
+func (w *worker) allowedFrame(frame []byte) bool {
+	if w.operator == nil {
+		return false
+	}
+	op := w.operator.Load()
+	if op == nil || packet.Decode(packet.LinkEthernet, frame, &w.pkt) != nil {
+		return false
+	}
+	var src, dst netip.Addr
+	switch w.pkt.IPVersion {
+	case 4:
+		src, dst = netip.AddrFrom4([4]byte(w.pkt.SrcIP[:4])), netip.AddrFrom4([4]byte(w.pkt.DstIP[:4]))
+	case 6:
+		src, dst = netip.AddrFrom16(w.pkt.SrcIP), netip.AddrFrom16(w.pkt.DstIP)
+	default:
+		return false
+	}
+	return op.Allowed(src) || op.Allowed(dst)
+}
+
 func (w *worker) owner(frame []byte) int {
 	if packet.Decode(packet.LinkEthernet, frame, &w.pkt) != nil || w.pkt.IPVersion == 0 {
 		return w.id

@@ -128,3 +128,53 @@ func TestWriterHonoursAllows(t *testing.T) {
 		t.Errorf("blocked allocates %v times", n)
 	}
 }
+
+// TestWorkerKeepsAllowedFrames checks that a frame its flow's DROP decision would
+// drop in user space is kept when either endpoint is inside an operator allow, for
+// IPv4 and IPv6, without allocating.
+func TestWorkerKeepsAllowedFrames(t *testing.T) {
+	dir := t.TempDir()
+	off, err := control.OpenOffline(control.OfflineOptions{PinDir: filepath.Join(dir, "nothing-pinned"), StatePath: filepath.Join(dir, "blocks.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	for _, p := range []string{"192.0.2.0/24", "2001:db8:1::/48"} {
+		if _, err := off.Allow(context.Background(), control.BlockRequest{Prefix: netip.MustParsePrefix(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var op atomic.Pointer[control.Offline]
+	w := &worker{operator: &op}
+	a := netip.MustParseAddr
+	cases := []struct {
+		src, dst string
+		allowed  bool
+	}{
+		{"192.0.2.7", "203.0.113.1", true},
+		{"203.0.113.1", "192.0.2.7", true},
+		{"198.51.100.7", "203.0.113.1", false},
+		{"2001:db8:1::5", "2001:db8:2::1", true},
+		{"2001:db8:2::1", "2001:db8:1::5", true},
+		{"2001:db8:3::1", "2001:db8:2::1", false},
+	}
+	for _, c := range cases {
+		f := ethFrame(a(c.src), a(c.dst), 1000, 80)
+		if w.allowedFrame(f) {
+			t.Errorf("%s → %s allowed before the worker knows the operator", c.src, c.dst)
+		}
+	}
+	op.Store(off)
+	for _, c := range cases {
+		if got := w.allowedFrame(ethFrame(a(c.src), a(c.dst), 1000, 80)); got != c.allowed {
+			t.Errorf("%s → %s: allowed %v, want %v", c.src, c.dst, got, c.allowed)
+		}
+	}
+	if w.allowedFrame([]byte{1, 2, 3}) {
+		t.Error("a truncated frame is allowed")
+	}
+	f := ethFrame(a("198.51.100.7"), a("203.0.113.1"), 1000, 80)
+	if n := testing.AllocsPerRun(100, func() { w.allowedFrame(f) }); n != 0 {
+		t.Errorf("allowedFrame allocates %v times", n)
+	}
+}
