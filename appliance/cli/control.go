@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -161,3 +162,36 @@ func joinOr(s []string, dash string) string {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// removePrefix is the action of unblock and disallow: take exactly one PREFIX, remove
+// that entry through the daemon or the pinned maps with remove, and exit 1 when there
+// was none. done and missing complete "NAME: PREFIX ..." messages.
+func removePrefix(name string, method control.Method, remove func(control.Backend, netip.Prefix) (bool, error), done, missing string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		args, err := controlArgs(c, name, "flowsieve "+name+" PREFIX [--json]", 1)
+		if err != nil {
+			return err
+		}
+		r, err := control.ValidateBlock(method, control.BlockParams{Prefix: args[0]})
+		if err != nil {
+			return cli.Exit(name+": "+err.Error(), exitUsage)
+		}
+		return controlCall(c, name, true, func(b control.Backend) error {
+			ok, err := remove(b, r.Prefix)
+			if err != nil {
+				return err
+			}
+			if c.Bool(controlFlagJSON) {
+				if err := writeControlJSON(c.App.Writer, control.UnblockResult{Removed: ok}); err != nil {
+					return err
+				}
+			} else if ok {
+				fmt.Fprintf(c.App.Writer, "%s %s\n", done, r.Prefix)
+			}
+			if !ok {
+				return cli.Exit(fmt.Sprintf("%s: %s %s (see `flowsieve blocks list`)", name, r.Prefix, missing), exitFailed)
+			}
+			return nil
+		})
+	}
+}

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"fmt"
+	"net/netip"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,32 +21,8 @@ func disallowCommand() *cli.Command {
 			"and run `flowsieve policy apply`). Exits with status 1 when there was no such allow. Works with the " +
 			"daemon stopped like block.",
 		Flags: controlFlags(true),
-		Action: func(c *cli.Context) error {
-			args, err := controlArgs(c, "disallow", "flowsieve disallow PREFIX [--json]", 1)
-			if err != nil {
-				return err
-			}
-			r, err := control.ValidateBlock(control.MethodDisallow, control.BlockParams{Prefix: args[0]})
-			if err != nil {
-				return cli.Exit("disallow: "+err.Error(), exitUsage)
-			}
-			return controlCall(c, "disallow", true, func(b control.Backend) error {
-				ok, err := b.Disallow(context.Background(), r.Prefix)
-				if err != nil {
-					return err
-				}
-				if c.Bool(controlFlagJSON) {
-					if err := writeControlJSON(c.App.Writer, control.UnblockResult{Removed: ok}); err != nil {
-						return err
-					}
-				} else if ok {
-					fmt.Fprintf(c.App.Writer, "disallowed %s\n", r.Prefix)
-				}
-				if !ok {
-					return cli.Exit(fmt.Sprintf("disallow: %s is not allowed by the operator (see `flowsieve blocks list`)", r.Prefix), exitFailed)
-				}
-				return nil
-			})
-		},
+		Action: removePrefix("disallow", control.MethodDisallow, func(b control.Backend, p netip.Prefix) (bool, error) {
+			return b.Disallow(context.Background(), p)
+		}, "disallowed", "is not allowed by the operator"),
 	}
 }

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"fmt"
+	"net/netip"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,32 +18,8 @@ func unblockCommand() *cli.Command {
 			"the policy made it) from the XDP source trie and the state file, so delivery resumes from the next packet. " +
 			"Exits with status 1 when there was no such block. Works with the daemon stopped like block.",
 		Flags: controlFlags(true),
-		Action: func(c *cli.Context) error {
-			args, err := controlArgs(c, "unblock", "flowsieve unblock PREFIX [--json]", 1)
-			if err != nil {
-				return err
-			}
-			r, err := control.ValidateBlock(control.MethodUnblock, control.BlockParams{Prefix: args[0]})
-			if err != nil {
-				return cli.Exit("unblock: "+err.Error(), exitUsage)
-			}
-			return controlCall(c, "unblock", true, func(b control.Backend) error {
-				ok, err := b.Unblock(context.Background(), r.Prefix)
-				if err != nil {
-					return err
-				}
-				if c.Bool(controlFlagJSON) {
-					if err := writeControlJSON(c.App.Writer, control.UnblockResult{Removed: ok}); err != nil {
-						return err
-					}
-				} else if ok {
-					fmt.Fprintf(c.App.Writer, "unblocked %s\n", r.Prefix)
-				}
-				if !ok {
-					return cli.Exit(fmt.Sprintf("unblock: %s is not blocked (see `flowsieve blocks list`)", r.Prefix), exitFailed)
-				}
-				return nil
-			})
-		},
+		Action: removePrefix("unblock", control.MethodUnblock, func(b control.Backend, p netip.Prefix) (bool, error) {
+			return b.Unblock(context.Background(), p)
+		}, "unblocked", "is not blocked"),
 	}
 }
