@@ -1,13 +1,10 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
+	"github.com/flowsieve/flowsieve/bench/wire"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,26 +146,7 @@ func (d *daemon) stop() error {
 
 // scrape GETs path from the daemon's metrics listener inside its namespace.
 func (d *daemon) scrape(path string) (string, error) {
-	var conn net.Conn
-	if err := d.ns.Do(func() (err error) {
-		conn, err = net.DialTimeout("tcp", metricsAddr, time.Second)
-		return err
-	}); err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: flowsieve\r\n\r\n", path)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return "", fmt.Errorf("%s: %s", path, resp.Status)
-	}
-	return string(b), err
+	return wire.Scrape(d.ns, metricsAddr, path)
 }
 
 // counters returns the daemon's flowsieve_* metrics (name{labels} → value).

@@ -8,14 +8,10 @@
 package wire_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -226,26 +222,7 @@ func (d *daemon) stop(t *testing.T, sig syscall.Signal) error {
 
 // scrape GETs path from the daemon's metrics listener inside ns.
 func scrape(ns *netns.NS, path string) (string, error) {
-	var conn net.Conn
-	if err := ns.Do(func() (err error) {
-		conn, err = net.DialTimeout("tcp", "127.0.0.1:9743", time.Second)
-		return err
-	}); err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: flowsieve\r\n\r\n", path)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return string(b), fmt.Errorf("%s: %s", path, resp.Status)
-	}
-	return string(b), err
+	return wire.Scrape(ns, "127.0.0.1:9743", path)
 }
 
 // metric sums the samples of a metric whose label set contains every filter string.
