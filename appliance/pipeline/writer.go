@@ -14,6 +14,10 @@ import (
 	"github.com/flowsieve/flowsieve/xdp"
 )
 
+// protoUDP is the IP protocol number of UDP, whose flows' DROP/TAG verdicts also cover
+// their non-first fragments.
+const protoUDP = 17
+
 // sweepEvery is how often the writer deletes expired flow verdicts from the kernel map.
 const sweepEvery = time.Second
 
@@ -175,6 +179,14 @@ func (w *writer) add(v *inspect.Verdict) {
 		// the blocked endpoint's packets through. Without one, the trie drops them.
 		w.stats.Blocked.Add(1)
 		return
+	}
+	if flowScope && kv.Action != xdp.ActionPass && v.Proto == protoUDP {
+		// The XDP program looks non-first IP fragments up without ports (they carry
+		// none): the host pair's portless key covers them, or a dropped UDP flow's
+		// fragments pass — 70% of the frames of a fragmented DNS amplification. Also
+		// for a flow that is over: the pair's next datagrams fragment the same way.
+		w.keys = append(w.keys, xdp.FlowKey(v.Src, v.Dst, 0, 0, v.Proto))
+		w.vals = append(w.vals, kv)
 	}
 	if flowScope && (v.Why == flow.EndIdle || v.Why == flow.EndFIN || v.Why == flow.EndRST) {
 		// The flow is over: a verdict for its 5-tuple would only take a map slot and
