@@ -64,3 +64,41 @@ func BenchmarkProcess(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClassify measures classification alone, in rows per second, by batch
+// size (1, 8, 64 rows per batch): rows staged as flowDone stages them (feature
+// values copied in), then scaled, predicted, scored by k-means and decided in one
+// pass, as the worker's Flush runs it. The trade-off of the worker's batching
+// (classify.batch, classify.max_delay) is this throughput against the time a flow
+// waits for its batch.
+func BenchmarkClassify(b *testing.B) {
+	tr := genTraffic(20000, 1)
+	rows := flowRows(b, tr, 8)
+	clustered := trainModel(b, trainOpts{seed: 1, cluster: true, scaler: true})
+	for _, batch := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			in, err := New(Config{Flow: flow.Config{Seed: 1}, BatchSize: batch}, deploy(b, clustered, mustPolicy(b, dropFlood())), func(*Verdict) {})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			k := 0
+			for done := 0; done < b.N; done += batch {
+				for i := range batch {
+					r := &rows[k]
+					if k++; k == len(rows) {
+						k = 0
+					}
+					in.stage[i] = r.row
+					in.rows[i] = pending{why: flow.Early, packets: 8}
+				}
+				in.n = batch
+				in.classify()
+			}
+			b.StopTimer()
+			n := b.N + (batch-b.N%batch)%batch // rows classified
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

@@ -10,8 +10,15 @@
 // flow end only, when it ends. Its feature row goes into a columnar batch; a full
 // batch (or Flush, Expire, End) is scaled, predicted by the tree, scored by the
 // k-means model and decided by the policy in one pass, and every row becomes a
-// Verdict handed to the sink. Later frames of a flow decided DROP are reported as
-// DROP by Process.
+// Verdict handed to the sink. Later frames of a flow decided DROP or TAG are
+// reported as DROP or TAG by Process.
+//
+// ProcessActs says more: a frame whose flow reached its decision point and waits
+// in the batch (the frame that completed the decision, or a later one) is Pending,
+// and Resolve gives its flow's decision once the batch is classified. The
+// appliance holds such frames until then, so it may classify flows in batches
+// across receive batches and still drop or tag every frame after the decision
+// (and tag the deciding frame: DROP applies from the next packet).
 //
 // The Models are read from an atomic pointer once per batch: storing a new
 // *Models swaps model and policy at the next batch without losing flows.
@@ -95,11 +102,19 @@ type Inspector struct {
 	score  []float32
 
 	n        int              // rows staged
+	gen      uint32           // batches classified: the batch staging now
+	result   []uint8          // mark of each row of the last classified batch (gen-1)
+	base     uint64           // table packets before the UpdateBatch running now
+	updating bool             // inside UpdateBatch (flowDone may find the deciding frame)
+	decide   []decision       // frames of the chunk that completed a flow's decision point
+	acts     []Act            // scratch for Process
 	cur      *Models          // the models the scratch space is laid out for
 	classCtr []*atomic.Uint64 // per class of cur: counter in labels
 
 	v Verdict
 	c counters
+
+	dropped, tagged, unresolved uint64 // frame counters, published by publish
 
 	mu     sync.Mutex                // guards labels (taken on a model change and by Stats)
 	labels map[string]*atomic.Uint64 // classified flows per label, over all models
@@ -112,8 +127,58 @@ var ErrConfig = errors.New("inspect: invalid configuration")
 // chunk is how many frames Process decodes before handing them to the table.
 const chunk = 64
 
-// marks kept in flow.Flow.Mark: 0 undecided, else 1 + the decided action.
-const markDrop = 1 + uint8(policy.ActionDrop)
+// Marks kept in flow.Flow.Mark: 0 undecided; 1 + the decided action for PASS,
+// DROP and ALERT; markTag|DSCP for TAG; markPending|row for a flow staged in row
+// (< 128) of the batch not yet classified.
+const (
+	markDrop    = 1 + uint8(policy.ActionDrop)
+	markTag     = 0x40
+	markPending = 0x80
+)
+
+// markOf is the mark of a decision.
+func markOf(d *policy.Decision) uint8 {
+	if d.Action == policy.ActionTag {
+		return markTag | d.DSCP&0x3f
+	}
+	return 1 + uint8(d.Action)
+}
+
+// Act is what to do with one frame now, as ProcessActs reports it.
+type Act struct {
+	// Action is DROP or TAG for a frame of a flow decided so (TAG also for the frame
+	// whose update completed a TAG decision), else PASS.
+	Action policy.Action
+	// DSCP is the code point to write (TAG).
+	DSCP uint8
+	// Pending says the frame's flow reached its decision point and waits in the
+	// batch: Action is PASS until Resolve, after the batch is classified (Flush),
+	// gives the decision.
+	Pending bool
+	// deciding: the frame completed the decision (DROP applies from the next one).
+	deciding bool
+	row      int32  // batch row of the flow
+	gen      uint32 // the batch (Inspector.gen when staged)
+}
+
+// set makes a the action of mark m.
+func (a *Act) set(m uint8) {
+	a.Action, a.DSCP = policy.ActionPass, 0
+	switch {
+	case m == markDrop:
+		a.Action = policy.ActionDrop
+	case m&(markPending|markTag) == markTag:
+		a.Action, a.DSCP = policy.ActionTag, m&0x3f
+	}
+}
+
+// decision is a frame (index in the chunk's decoded inputs) whose update completed
+// its flow's decision point, staged in row of batch gen.
+type decision struct {
+	j   int32
+	row int32
+	gen uint32
+}
 
 // pending is the identity of one batch row.
 type pending struct {
@@ -156,6 +221,9 @@ func New(cfg Config, models *atomic.Pointer[Models], sink func(*Verdict)) (*Insp
 		prob:       make([]float32, n),
 		clus:       make([]int32, n),
 		score:      make([]float32, n),
+		result:     make([]uint8, n),
+		decide:     make([]decision, 0, chunk),
+		acts:       make([]Act, chunk),
 		labels:     map[string]*atomic.Uint64{},
 	}
 	t, err := flow.New(cfg.Flow, in.flowDone)
@@ -174,8 +242,10 @@ func (in *Inspector) Table() *flow.Table { return in.table }
 // Process decodes frames, accounts them to their flows and classifies flows that
 // reach their decision point or end (when a batch fills). actions, when not nil,
 // must hold len(frames) entries: actions[i] is what to do with frame i now —
-// DROP for frames of a flow this inspector already decided DROP, else PASS
-// (undecodable and non-IP frames pass: the appliance fails open).
+// DROP or TAG for frames of a flow this inspector already decided so (TAG also for
+// the frame that completed a TAG decision classified at once), else PASS
+// (undecodable and non-IP frames pass: the appliance fails open). Frames whose
+// flow waits in the batch pass: use ProcessActs to hold them instead.
 func (in *Inspector) Process(frames []source.Frame, actions []policy.Action) {
 	if actions != nil && len(actions) < len(frames) {
 		panic("inspect: actions shorter than frames")
@@ -185,27 +255,82 @@ func (in *Inspector) Process(frames []source.Frame, actions []policy.Action) {
 	}
 	for off := 0; off < len(frames); off += chunk {
 		end := min(off+chunk, len(frames))
-		var act []policy.Action
+		acts := in.acts[:end-off]
+		in.chunk(frames[off:end], acts)
 		if actions != nil {
-			act = actions[off:end]
+			for i := range acts {
+				actions[off+i] = acts[i].Action
+			}
 		}
-		in.chunk(frames[off:end], act)
 	}
 	in.publish()
 }
 
-func (in *Inspector) chunk(frames []source.Frame, actions []policy.Action) {
+// ProcessActs is Process reporting each frame's Act in acts (len(frames) entries):
+// with the DSCP of TAG frames, and Pending for frames whose flow reached its
+// decision point and waits in the batch (see Resolve).
+func (in *Inspector) ProcessActs(frames []source.Frame, acts []Act) {
+	if len(acts) < len(frames) {
+		panic("inspect: acts shorter than frames")
+	}
+	if m := in.models.Load(); m != in.cur {
+		in.use(m)
+	}
+	for off := 0; off < len(frames); off += chunk {
+		end := min(off+chunk, len(frames))
+		in.chunk(frames[off:end], acts[off:end])
+	}
+	in.publish()
+}
+
+// Resolve turns a Pending Act into its flow's decision once the flow's batch is
+// classified: call it after Flush (or the Process call that filled the batch) and
+// before the next classification. DROP applies from the frame after the one that
+// completed the decision, TAG to that frame too. An Act whose batch is not the last
+// classified one (or not classified yet) resolves to PASS, failing open (counted
+// in Stats.Unresolved). Resolve does not allocate.
+func (in *Inspector) Resolve(a *Act) {
+	if a.Pending {
+		in.resolve(a)
+		in.count(a)
+	}
+}
+
+// resolve is Resolve without counting the frame.
+func (in *Inspector) resolve(a *Act) {
+	a.Pending = false
+	a.Action, a.DSCP = policy.ActionPass, 0
+	if a.gen+1 != in.gen {
+		in.unresolved++
+		return
+	}
+	m := in.result[a.row]
+	if a.deciding && m == markDrop {
+		return
+	}
+	a.set(m)
+}
+
+// count adds a resolved frame's action to the frame counters.
+func (in *Inspector) count(a *Act) {
+	switch a.Action {
+	case policy.ActionDrop:
+		in.dropped++
+	case policy.ActionTag:
+		in.tagged++
+	}
+}
+
+func (in *Inspector) chunk(frames []source.Frame, acts []Act) {
 	var dec packet.Counters
 	k := 0
 	for i := range frames {
 		f := &frames[i]
 		x := &in.in[k]
+		acts[i] = Act{}
 		err := packet.Decode(f.Link, f.Data, &x.Packet)
 		if err != nil {
 			dec[packet.ReasonOf(err)]++
-			if actions != nil {
-				actions[i] = policy.ActionPass
-			}
 			continue
 		}
 		dec[packet.ReasonNone]++
@@ -213,26 +338,41 @@ func (in *Inspector) chunk(frames []source.Frame, actions []policy.Action) {
 		in.idx[k] = int32(i)
 		k++
 	}
+	gen := in.gen
+	in.decide = in.decide[:0]
+	in.base = in.table.Stats().Packets
+	in.updating = true
 	in.table.UpdateBatch(in.in[:k])
-	var dropped uint64
+	in.updating = false
 	for j := range k {
-		a := policy.ActionPass
-		if in.in[j].Mark == markDrop {
-			a = policy.ActionDrop
-			dropped++
+		m, a := in.in[j].Mark, &acts[in.idx[j]]
+		if m&markPending == 0 {
+			a.set(m)
+			continue
 		}
-		if actions != nil {
-			actions[in.idx[j]] = a
+		if in.gen != gen {
+			// The batch was classified during this chunk: the row may be another
+			// batch's by now. Fail open.
+			in.unresolved++
+			continue
 		}
+		a.Pending, a.row, a.gen = true, int32(m&^markPending), gen
+	}
+	for _, d := range in.decide {
+		a := &acts[in.idx[d.j]]
+		*a = Act{Pending: true, deciding: true, row: d.row, gen: d.gen}
+		if in.gen != d.gen {
+			in.resolve(a) // classified during the update (the batch filled)
+		}
+	}
+	for i := range acts {
+		in.count(&acts[i])
 	}
 	in.c.frames.Add(uint64(len(frames)))
 	for r, n := range dec {
 		if n != 0 {
 			in.c.decode[r].Add(n)
 		}
-	}
-	if dropped != 0 {
-		in.c.droppedFrames.Add(dropped)
 	}
 }
 
@@ -286,6 +426,17 @@ func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
 	r.proto = f.Proto()
 	r.packets = f.FwdPackets() + f.BwdPackets()
 	r.first, r.last = f.First(), f.Last()
+	if why == flow.Early {
+		if i < 0x80 {
+			f.Mark = markPending | uint8(i) // later frames of the flow see it
+		}
+		if in.updating {
+			// The table counts each packet before accounting it and calls the sink
+			// while accounting the one that completed the decision point.
+			j := in.table.Stats().Packets - in.base - 1
+			in.decide = append(in.decide, decision{j: int32(j), row: int32(i), gen: in.gen})
+		}
+	}
 	if in.n == len(in.stage) {
 		in.classify()
 	}
@@ -371,9 +522,11 @@ func (in *Inspector) classify() {
 		v.Decision = m.Policy.DecideClass(int(c), prob[i], v.Anomaly, r.src)
 		v.Early, v.Why = r.why == flow.Early, r.why
 		v.Packets, v.First, v.Last = r.packets, r.first, r.last
+		mark := markOf(&v.Decision)
+		in.result[i] = mark
 		if v.Early {
 			early++
-			in.table.SetMark(&r.key, r.first, 1+uint8(v.Decision.Action))
+			in.table.SetMark(&r.key, r.first, mark)
 		}
 		if v.Anomaly {
 			anomalies++
@@ -386,6 +539,7 @@ func (in *Inspector) classify() {
 	}
 	in.batch.Reset()
 	in.n = 0
+	in.gen++
 	in.c.batches.Add(1)
 	in.c.classified.Add(uint64(n))
 	in.c.early.Add(early)

@@ -27,7 +27,9 @@ type Stats struct {
 	Early         uint64                  // of those, at the early decision point
 	Anomalies     uint64                  // verdicts flagged anomalous by the k-means model
 	Verdicts      [NumActions]uint64      // verdicts by policy action (index policy.Action)
-	DroppedFrames uint64                  // frames Process reported DROP (flow decided DROP)
+	DroppedFrames uint64                  // frames reported DROP (flow decided DROP)
+	TaggedFrames  uint64                  // frames reported TAG (flow decided TAG)
+	Unresolved    uint64                  // pending frames whose decision was no longer at hand (passed)
 	ByLabel       map[string]uint64       // verdicts per class label, over every model deployed
 	ModelSwaps    uint64                  // model changes picked up from the pointer
 	ClusterErrors uint64                  // batches the k-means model could not score (scored 0)
@@ -37,7 +39,8 @@ type Stats struct {
 // batch (never per frame), readers load them.
 type counters struct {
 	frames, nonIP, fragments, flows, batches, classified, early atomic.Uint64
-	anomalies, droppedFrames, swaps, clusterErrors              atomic.Uint64
+	anomalies, droppedFrames, taggedFrames, unresolved          atomic.Uint64
+	swaps, clusterErrors                                        atomic.Uint64
 	live                                                        atomic.Int64
 	decode                                                      [packet.NumReasons]atomic.Uint64
 	ended                                                       [flow.NumReasons]atomic.Uint64
@@ -47,6 +50,9 @@ type counters struct {
 // publish copies the flow table's counters (owned by the worker) into the atomics.
 func (in *Inspector) publish() {
 	ts := in.table.Stats()
+	in.c.droppedFrames.Store(in.dropped)
+	in.c.taggedFrames.Store(in.tagged)
+	in.c.unresolved.Store(in.unresolved)
 	in.c.nonIP.Store(ts.NonIP)
 	in.c.fragments.Store(ts.Fragments)
 	in.c.flows.Store(ts.Flows)
@@ -70,6 +76,8 @@ func (in *Inspector) Stats() Stats {
 		Early:         c.early.Load(),
 		Anomalies:     c.anomalies.Load(),
 		DroppedFrames: c.droppedFrames.Load(),
+		TaggedFrames:  c.taggedFrames.Load(),
+		Unresolved:    c.unresolved.Load(),
 		ModelSwaps:    c.swaps.Load(),
 		ClusterErrors: c.clusterErrors.Load(),
 		ByLabel:       map[string]uint64{},
@@ -112,6 +120,8 @@ func (s *Stats) Add(o *Stats) {
 		s.Verdicts[a] += o.Verdicts[a]
 	}
 	s.DroppedFrames += o.DroppedFrames
+	s.TaggedFrames += o.TaggedFrames
+	s.Unresolved += o.Unresolved
 	if s.ByLabel == nil {
 		s.ByLabel = map[string]uint64{}
 	}

@@ -1,0 +1,185 @@
+package inspect
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/engine/source"
+)
+
+// actFlood applies action (TAG with DSCP 46, or DROP) to Flood flows, scope flow,
+// and passes the rest.
+func actFlood(action string) policy.Spec {
+	spec := policy.Spec{
+		Default: policy.ActionSpec{Action: "PASS"},
+		Rules: []policy.RuleSpec{{Name: "flood", Labels: policy.Labels{"Flood"},
+			ActionSpec: policy.ActionSpec{Action: action}}},
+	}
+	if action == "TAG" {
+		dscp := 46
+		spec.Rules[0].DSCP = &dscp
+	}
+	return spec
+}
+
+// holder plays the appliance's worker: it feeds receive batches to ProcessActs,
+// holds the Pending frames, and when rows reach flushRows (or at the end) flushes
+// and resolves them, as the worker does before forwarding them.
+type holder struct {
+	in        *Inspector
+	acts      []Act // every frame's final act
+	held      []int // indices of frames held
+	flushRows int
+}
+
+func (h *holder) flush() {
+	h.in.Flush()
+	for _, i := range h.held {
+		h.in.Resolve(&h.acts[i])
+	}
+	h.held = h.held[:0]
+}
+
+func (h *holder) run(frames []source.Frame, rx int) {
+	for off := 0; off < len(frames); off += rx {
+		end := min(off+rx, len(frames))
+		h.in.ProcessActs(frames[off:end], h.acts[off:end])
+		for i := off; i < end; i++ {
+			if h.acts[i].Pending {
+				h.held = append(h.held, i)
+			}
+		}
+		if h.in.Pending() >= h.flushRows {
+			h.flush()
+		}
+	}
+	h.flush()
+	h.in.End()
+}
+
+// TestActsHeld checks ProcessActs and Resolve for classification batches of 1, 16
+// and 64 rows accumulated over receive batches of 8 frames: every frame of a flow
+// decided TAG from the one that completed the decision on is TAG with the rule's
+// DSCP, every frame after the one completing a DROP decision is DROP, the rest
+// PASS; frames are Pending exactly while their flow waits in the batch, none
+// resolves too late, and the frame counters match.
+func TestActsHeld(t *testing.T) {
+	tr := genTraffic(600, 11)
+	m := trainModel(t, trainOpts{seed: 1})
+	ids := frameFlows(t, tr)
+	const rx = 8
+	for _, action := range []string{"TAG", "DROP"} {
+		for _, rows := range []int{1, 16, 64} {
+			t.Run(fmt.Sprintf("%s/rows=%d", action, rows), func(t *testing.T) {
+				type dec struct {
+					d       policy.Decision
+					packets uint64
+				}
+				decided := map[flowID]dec{}
+				in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: rows + rx}, deploy(t, m, mustPolicy(t, actFlood(action))),
+					func(v *Verdict) {
+						if v.Early {
+							decided[idOfVerdict(v)] = dec{v.Decision, v.Packets}
+						}
+					})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := &holder{in: in, acts: make([]Act, len(tr.frames)), flushRows: rows}
+				h.run(tr.frames, rx)
+				seen := map[flowID]uint64{}
+				var enforced, dropped, tagged uint64
+				for i, a := range h.acts {
+					id := ids[i]
+					seen[id]++
+					want := Act{}
+					if d, ok := decided[id]; ok && seen[id] >= d.packets {
+						switch {
+						case d.d.Action == policy.ActionTag:
+							want = Act{Action: policy.ActionTag, DSCP: d.d.DSCP}
+						case d.d.Action == policy.ActionDrop && seen[id] > d.packets:
+							want = Act{Action: policy.ActionDrop}
+						}
+					}
+					if a.Pending || a.Action != want.Action || a.DSCP != want.DSCP {
+						t.Fatalf("frame %d (flow %v, its frame %d): %+v, want action %v dscp %d", i, id, seen[id], a, want.Action, want.DSCP)
+					}
+					switch a.Action {
+					case policy.ActionDrop:
+						dropped++
+					case policy.ActionTag:
+						tagged++
+					}
+					if a.Action != policy.ActionPass {
+						enforced++
+					}
+				}
+				st := in.Stats()
+				if enforced == 0 || st.DroppedFrames != dropped || st.TaggedFrames != tagged || st.Unresolved != 0 {
+					t.Fatalf("%d frames enforced; stats: dropped %d (want %d), tagged %d (want %d), unresolved %d",
+						enforced, st.DroppedFrames, dropped, st.TaggedFrames, tagged, st.Unresolved)
+				}
+				if rows > 1 && st.Classified < 2*st.Batches {
+					t.Errorf("%d rows in %d batches: rows were not accumulated", st.Classified, st.Batches)
+				}
+				t.Logf("%d frames %s, %d rows in %d batches", enforced, action, st.Classified, st.Batches)
+			})
+		}
+	}
+}
+
+// TestResolveStale checks that a Pending act resolved after a later batch was
+// classified passes (fails open) and is counted, and that ProcessActs and Resolve
+// do not allocate.
+func TestResolveStale(t *testing.T) {
+	tr := genTraffic(600, 5)
+	m := trainModel(t, trainOpts{seed: 1})
+	in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: 128}, deploy(t, m, mustPolicy(t, actFlood("TAG"))), func(*Verdict) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := make([]Act, len(tr.frames))
+	stale := -1
+	for off := 0; off < len(tr.frames) && stale < 0; off += 8 {
+		end := min(off+8, len(tr.frames))
+		in.ProcessActs(tr.frames[off:end], acts[off:end])
+		for i := off; i < end; i++ {
+			if acts[i].Pending {
+				stale = i
+			}
+		}
+	}
+	if stale < 0 {
+		t.Fatal("no frame was pending")
+	}
+	in.Flush()
+	in.ProcessActs(tr.frames[stale+1:stale+200], acts[stale+1:stale+200])
+	in.Flush() // a second batch: the stale act's batch is gone
+	if in.Stats().Batches < 2 {
+		t.Fatal("the second flush classified nothing")
+	}
+	in.Resolve(&acts[stale])
+	in.Process(nil, nil) // publish
+	if a := acts[stale]; a.Pending || a.Action != policy.ActionPass || in.Stats().Unresolved != 1 {
+		t.Fatalf("stale act resolved to %+v, unresolved %d", a, in.Stats().Unresolved)
+	}
+
+	buf := make([]Act, 64)
+	pos := 0
+	allocs := testing.AllocsPerRun(200, func() {
+		if pos+64 > len(tr.frames) {
+			pos = 0
+		}
+		in.ProcessActs(tr.frames[pos:pos+64], buf)
+		in.Flush()
+		for i := range buf {
+			in.Resolve(&buf[i])
+		}
+		pos += 64
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per 64 frames", allocs)
+	}
+}
