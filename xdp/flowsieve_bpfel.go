@@ -13,9 +13,21 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type flowsieveFsCache4Slot struct {
+	_         structs.HostLayout
+	Key       flowsieveFsFlow4Key
+	Gen       uint64
+	ExpiresNs uint64
+	Bytes     uint64
+	Packets   uint32
+	Action    uint8
+	Dscp      uint8
+	Pad       [2]uint8
+}
+
 type flowsieveFsCounters struct {
 	_ structs.HostLayout
-	C [19]uint64
+	C [20]uint64
 }
 
 type flowsieveFsFlow4Key struct {
@@ -73,9 +85,11 @@ type flowsieveFsVerdict struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	flowsieveMapFsCache4   = "fs_cache4"
 	flowsieveMapFsConfig   = "fs_config"
 	flowsieveMapFsFlows    = "fs_flows"
 	flowsieveMapFsFlows4   = "fs_flows4"
+	flowsieveMapFsGen      = "fs_gen"
 	flowsieveMapFsPeers    = "fs_peers"
 	flowsieveMapFsPrefixV4 = "fs_prefix_v4"
 	flowsieveMapFsPrefixV6 = "fs_prefix_v6"
@@ -133,9 +147,11 @@ type flowsieveProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type flowsieveMapSpecs struct {
+	FsCache4   *ebpf.MapSpec `ebpf:"fs_cache4"`
 	FsConfig   *ebpf.MapSpec `ebpf:"fs_config"`
 	FsFlows    *ebpf.MapSpec `ebpf:"fs_flows"`
 	FsFlows4   *ebpf.MapSpec `ebpf:"fs_flows4"`
+	FsGen      *ebpf.MapSpec `ebpf:"fs_gen"`
 	FsPeers    *ebpf.MapSpec `ebpf:"fs_peers"`
 	FsPrefixV4 *ebpf.MapSpec `ebpf:"fs_prefix_v4"`
 	FsPrefixV6 *ebpf.MapSpec `ebpf:"fs_prefix_v6"`
@@ -169,9 +185,11 @@ func (o *flowsieveObjects) Close() error {
 //
 // It can be passed to loadFlowsieveObjects or ebpf.CollectionSpec.LoadAndAssign.
 type flowsieveMaps struct {
+	FsCache4   *ebpf.Map `ebpf:"fs_cache4"`
 	FsConfig   *ebpf.Map `ebpf:"fs_config"`
 	FsFlows    *ebpf.Map `ebpf:"fs_flows"`
 	FsFlows4   *ebpf.Map `ebpf:"fs_flows4"`
+	FsGen      *ebpf.Map `ebpf:"fs_gen"`
 	FsPeers    *ebpf.Map `ebpf:"fs_peers"`
 	FsPrefixV4 *ebpf.Map `ebpf:"fs_prefix_v4"`
 	FsPrefixV6 *ebpf.Map `ebpf:"fs_prefix_v6"`
@@ -181,9 +199,11 @@ type flowsieveMaps struct {
 
 func (m *flowsieveMaps) Close() error {
 	return _FlowsieveClose(
+		m.FsCache4,
 		m.FsConfig,
 		m.FsFlows,
 		m.FsFlows4,
+		m.FsGen,
 		m.FsPeers,
 		m.FsPrefixV4,
 		m.FsPrefixV6,

@@ -23,9 +23,11 @@ type Pinned struct {
 	Blocklist *Blocklist
 	Stats     *Stats
 	maps      []*ebpf.Map
+	cache     *flowCache
 }
 
-// OpenPinned opens the flow maps, prefix tries and counters pinned in pinDir.
+// OpenPinned opens the flow maps (with the program's IPv4 verdict cache, so edits
+// void it and reads include its pending counts), prefix tries and counters pinned in pinDir.
 // Each map must match the program's layout (type, key and value size; the
 // number of entries may differ), so entries are never misread. Close releases
 // the maps; the pins and their entries stay.
@@ -59,18 +61,23 @@ func OpenPinned(pinDir string) (*Pinned, error) {
 		}
 		return m, nil
 	}
-	var flows, flows4, v4, v6, stats *ebpf.Map
+	var flows, flows4, v4, v6, stats, cache4, gen *ebpf.Map
 	for _, o := range []struct {
 		name string
 		dst  **ebpf.Map
-	}{{flowsieveMapFsFlows, &flows}, {flowsieveMapFsFlows4, &flows4}, {flowsieveMapFsPrefixV4, &v4}, {flowsieveMapFsPrefixV6, &v6}, {flowsieveMapFsStats, &stats}} {
+	}{{flowsieveMapFsFlows, &flows}, {flowsieveMapFsFlows4, &flows4}, {flowsieveMapFsPrefixV4, &v4}, {flowsieveMapFsPrefixV6, &v6},
+		{flowsieveMapFsStats, &stats}, {flowsieveMapFsCache4, &cache4}, {flowsieveMapFsGen, &gen}} {
 		m, err := open(o.name)
 		if err != nil {
 			return nil, errors.Join(err, p.Close())
 		}
 		*o.dst = m
 	}
-	p.Verdicts = &Verdicts{m: flows, m4: flows4}
+	p.cache, err = openCache(cache4, gen)
+	if err != nil {
+		return nil, errors.Join(err, p.Close())
+	}
+	p.Verdicts = &Verdicts{m: flows, m4: flows4, c: p.cache}
 	p.Blocklist = &Blocklist{v4: v4, v6: v6}
 	p.Stats = &Stats{m: stats}
 	return p, nil
@@ -78,7 +85,7 @@ func OpenPinned(pinDir string) (*Pinned, error) {
 
 // Close releases the maps (their pins and entries stay).
 func (p *Pinned) Close() error {
-	var errs []error
+	errs := []error{p.cache.close()}
 	for _, m := range p.maps {
 		errs = append(errs, m.Close())
 	}

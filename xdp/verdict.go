@@ -89,9 +89,15 @@ func Deadline(ttl time.Duration) uint64 {
 // for flows whose two addresses are IPv4(-mapped) (a shorter key makes the
 // program's per-packet lookup cheaper) and fs_flows with the 40-byte Key for the
 // others. Every method takes and returns Keys of either family.
+//
+// The program serves IPv4 flows from a per-CPU cache of verdicts (see cacheBits):
+// every method that changes fs_flows4 voids the cache when it is done, so a change
+// is enforced for every packet after it returns, and Lookup and List add the packets
+// and bytes the cache counted but has not yet added to an entry.
 type Verdicts struct {
-	m  *ebpf.Map // fs_flows: Key → Verdict (IPv6)
-	m4 *ebpf.Map // fs_flows4: key4 → Verdict (IPv4)
+	m  *ebpf.Map  // fs_flows: Key → Verdict (IPv6)
+	m4 *ebpf.Map  // fs_flows4: key4 → Verdict (IPv4)
+	c  *flowCache // fs_cache4 and fs_gen, the program's cache in front of m4
 }
 
 // Put stores verdicts for keys (same length) in batches, falling back to one
@@ -107,7 +113,11 @@ func (vs *Verdicts) Put(keys []Key, vals []Verdict) error {
 		}
 	}
 	k4, v4, k6, v6 := split(keys, vals)
-	if err := putMap(vs.m4, k4, v4); err != nil {
+	err := putMap(vs.m4, k4, v4)
+	if len(k4) > 0 {
+		vs.c.bump() // also after a failure: part of the batch may have been written
+	}
+	if err != nil {
 		return err
 	}
 	return putMap(vs.m, k6, v6)
@@ -170,6 +180,9 @@ func putMap[K fmt.Stringer](m *ebpf.Map, keys []K, vals []Verdict) error {
 func (vs *Verdicts) Delete(keys []Key) (int, error) {
 	k4, _, k6, _ := split(keys, nil)
 	n4, err := deleteMap(vs.m4, k4)
+	if len(k4) > 0 {
+		vs.c.bump()
+	}
 	if err != nil {
 		return n4, err
 	}
@@ -206,11 +219,13 @@ func deleteMap[K fmt.Stringer](m *ebpf.Map, keys []K) (int, error) {
 	return n, nil
 }
 
-// Lookup returns the verdict for k and whether one exists.
+// Lookup returns the verdict for k and whether one exists; its counters include
+// what the program's cache has not yet added to the entry.
 func (vs *Verdicts) Lookup(k Key) (Verdict, bool, error) {
 	var v Verdict
 	var err error
-	if k4, ok := k.v4(); ok {
+	k4, ok := k.v4()
+	if ok {
 		err = vs.m4.Lookup(&k4, &v)
 	} else {
 		err = vs.m.Lookup(&k, &v)
@@ -221,16 +236,35 @@ func (vs *Verdicts) Lookup(k Key) (Verdict, bool, error) {
 	if err != nil {
 		return Verdict{}, false, fmt.Errorf("xdp: lookup verdict for %s: %w", k, err)
 	}
+	if ok {
+		// The entry first: a flush between the reads can hide counts, never double them.
+		p, b, err := vs.c.pending(&k4)
+		if err != nil {
+			return Verdict{}, false, err
+		}
+		v.Packets, v.Bytes = v.Packets+p, v.Bytes+b
+	}
 	return v, true, nil
 }
 
 // List returns all entries (IPv4 flows first), read in batches (or by iteration
-// where batches are unsupported). Entries added or removed concurrently may or
-// may not appear.
+// where batches are unsupported), with counters as Lookup gives them. Entries added
+// or removed concurrently may or may not appear.
 func (vs *Verdicts) List() ([]Key, []Verdict, error) {
 	k4, vals, err := listMap[key4](vs.m4)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(k4) > 0 {
+		pend, err := vs.c.allPending()
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range k4 {
+			if c, ok := pend[k4[i]]; ok {
+				vals[i].Packets, vals[i].Bytes = vals[i].Packets+c[0], vals[i].Bytes+c[1]
+			}
+		}
 	}
 	k6, v6, err := listMap[Key](vs.m)
 	if err != nil {
@@ -288,7 +322,9 @@ func (vs *Verdicts) migrate() (int, error) {
 	if len(k4) == 0 {
 		return 0, nil
 	}
-	if err := putMap(vs.m4, k4, v4); err != nil {
+	err = putMap(vs.m4, k4, v4)
+	vs.c.bump()
+	if err != nil {
 		return 0, err
 	}
 	moved := make([]Key, len(k4))
@@ -302,14 +338,24 @@ func (vs *Verdicts) migrate() (int, error) {
 // value) and returns how many it removed. The XDP program already ignores
 // expired entries; sweeping frees their slots before the LRU would.
 func (vs *Verdicts) Sweep(now uint64) (int, error) {
-	keys, vals, err := vs.List()
+	// The maps alone (List would also read the cache for counters not needed here).
+	k4, v4, err := listMap[key4](vs.m4)
+	if err != nil {
+		return 0, err
+	}
+	k6, v6, err := listMap[Key](vs.m)
 	if err != nil {
 		return 0, err
 	}
 	var expired []Key
-	for i := range vals {
-		if vals[i].Expires != 0 && vals[i].Expires <= now {
-			expired = append(expired, keys[i])
+	for i := range v4 {
+		if v4[i].Expires != 0 && v4[i].Expires <= now {
+			expired = append(expired, k4[i].key())
+		}
+	}
+	for i := range v6 {
+		if v6[i].Expires != 0 && v6[i].Expires <= now {
+			expired = append(expired, k6[i])
 		}
 	}
 	return vs.Delete(expired)

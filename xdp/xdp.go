@@ -11,7 +11,10 @@
 //     forwarded in the kernel, never to user space, never looked up;
 //   - fs_flows4 / fs_flows (LRU hashes, canonical 5-tuple → Verdict): flows whose
 //     two addresses are IPv4(-mapped) under a compact 16-byte key, the others
-//     under the 40-byte Key (Verdicts hides the split);
+//     under the 40-byte Key (Verdicts hides the split); IPv4 packets look in
+//     fs_cache4 first, a per-CPU direct-mapped cache of fs_flows4 verdicts voided
+//     through the generation in fs_gen whenever Verdicts changes fs_flows4 (see
+//     cacheBits for its limits);
 //   - fs_prefix_v4 / fs_prefix_v6 (LPM tries, source prefix → Verdict): the
 //     packet's source address, longest prefix (Blocklist);
 //   - a verdict (not expired) is enforced: DROP drops, TAG rewrites DSCP (IPv4
@@ -218,9 +221,15 @@ func Load(o Options) (*Datapath, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("xdp: load program: %w", err), d.removeNewPins())
 	}
-	d.Verdicts = &Verdicts{m: d.objs.FsFlows, m4: d.objs.FsFlows4}
+	cache, err := openCache(d.objs.FsCache4, d.objs.FsGen)
+	if err != nil {
+		return nil, errors.Join(err, d.objs.Close(), d.removeNewPins())
+	}
+	// Slots a pinned cache holds were filled by an earlier program: void them.
+	cache.bump()
+	d.Verdicts = &Verdicts{m: d.objs.FsFlows, m4: d.objs.FsFlows4, c: cache}
 	if n, err := d.Verdicts.migrate(); err != nil {
-		return nil, errors.Join(fmt.Errorf("xdp: move IPv4 verdicts to fs_flows4: %w", err), d.objs.Close(), d.removeNewPins())
+		return nil, errors.Join(fmt.Errorf("xdp: move IPv4 verdicts to fs_flows4: %w", err), cache.close(), d.objs.Close(), d.removeNewPins())
 	} else if n > 0 {
 		d.log.Info("xdp: moved IPv4 verdicts of a pinned fs_flows to fs_flows4", "verdicts", n)
 	}
@@ -519,7 +528,7 @@ func (d *Datapath) Close() error {
 	errs := []error{d.detach(keep)}
 	if d.opts.PinDir != "" && !keep {
 		for _, m := range []*ebpf.Map{d.objs.FsFlows, d.objs.FsFlows4, d.objs.FsPrefixV4, d.objs.FsPrefixV6,
-			d.objs.FsConfig, d.objs.FsPeers, d.objs.FsXsks, d.objs.FsStats} {
+			d.objs.FsConfig, d.objs.FsPeers, d.objs.FsXsks, d.objs.FsStats, d.objs.FsCache4, d.objs.FsGen} {
 			if m != nil {
 				errs = append(errs, m.Unpin())
 			}
@@ -527,6 +536,9 @@ func (d *Datapath) Close() error {
 		if err := os.Remove(d.opts.PinDir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("xdp: remove pin dir: %w", err))
 		}
+	}
+	if d.Verdicts != nil {
+		errs = append(errs, d.Verdicts.c.close())
 	}
 	errs = append(errs, d.objs.Close())
 	return errors.Join(errs...)

@@ -98,6 +98,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fs_stats SEC(".maps");
 
+/* The IPv4 flow verdict cache; see struct fs_cache4_slot in flowsieve.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FS_CACHE4_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fs_cache4_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_cache4 SEC(".maps");
+
+/*
+ * The cache generation: user space adds 1 (an atomic add through an mmap of the
+ * map, so writers in several processes never lose a bump) after every change to
+ * fs_flows4. Slots filled under another generation are not used.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fs_gen SEC(".maps");
+
 /* Ethernet header without the packed attribute, so the EtherType is one 16-bit load. */
 struct eth_hdr {
 	__u8 dst[6];
@@ -447,6 +470,106 @@ static __always_inline __u8 use_verdict(struct fs_verdict *v, __u32 len, struct 
 	return a;
 }
 
+/* The slot of an IPv4 flow key in fs_cache4 (cacheIndex in Go computes the same). */
+static __always_inline __u32 cache4_index(const struct fs_flow4_key *k)
+{
+	__u64 w0, w1;
+	__builtin_memcpy(&w0, k, 8);
+	__builtin_memcpy(&w1, (const __u8 *)k + 8, 8);
+	__u64 h = ((w0 * FS_CACHE4_MUL0) ^ w1) * FS_CACHE4_MUL1;
+	return h >> (64 - FS_CACHE4_BITS);
+}
+
+/*
+ * Whether the slot holds key k (on the stack, 8-byte aligned): two 64-bit compares
+ * (the key type alone would let clang assume 2-byte alignment and compare in pieces).
+ */
+static __always_inline int slot_holds(const struct fs_cache4_slot *s, const struct fs_flow4_key *k)
+{
+	const __u64 *a = (const __u64 *)s, *b = (const __u64 *)k;
+	return a[0] == b[0] && a[1] == b[1];
+}
+
+/* Adds a slot's pending counts to the entry they belong to. */
+static __always_inline void add_pending(struct fs_verdict *v, const struct fs_cache4_slot *s)
+{
+	if (!s->packets)
+		return;
+	__sync_fetch_and_add(&v->packets, s->packets);
+	__sync_fetch_and_add(&v->bytes, s->bytes);
+}
+
+/*
+ * The flow verdict of an IPv4 packet (canonical key k): from its fs_cache4 slot when
+ * the slot holds k under the current generation, unexpired, with fewer than
+ * FS_CACHE4_REFRESH - 1 pending packets; else from fs_flows4 (the generation read
+ * first), settling the slot: pending counts into the entry, then the slot refilled
+ * with a usable verdict of k, emptied when k's entry is gone or unusable, or left to
+ * the flow it holds when k has no verdict (flows on their way to user space do not
+ * evict cached ones). Returns the action (FS_ACTION_NONE: no usable flow verdict)
+ * and sets *dscp. A CPU's slots are never used by two runs at once: XDP (and
+ * BPF_PROG_TEST_RUN) runs with bottom halves disabled.
+ */
+static __always_inline __u8 flow4_verdict(const struct fs_flow4_key *k, __u32 len, struct fs_counters *st, __u8 *dscp)
+{
+	__u32 zero = 0, idx = cache4_index(k);
+	__u64 *genp = bpf_map_lookup_elem(&fs_gen, &zero);
+	struct fs_cache4_slot *s = bpf_map_lookup_elem(&fs_cache4, &idx);
+	struct fs_verdict *v;
+	__u8 a;
+	if (!genp || !s) { /* cannot happen: arrays */
+		v = bpf_map_lookup_elem(&fs_flows4, k);
+		if (!v)
+			return FS_ACTION_NONE;
+		a = use_verdict(v, len, st);
+		*dscp = v->dscp;
+		return a;
+	}
+	__u64 gen = *(volatile __u64 *)genp;
+	int mine = s->action != FS_ACTION_NONE && slot_holds(s, k);
+	if (mine && s->gen == gen && s->packets < FS_CACHE4_REFRESH - 1) {
+		__u64 exp = s->expires_ns;
+		if (!exp || bpf_ktime_get_coarse_ns() < exp) {
+			s->packets++;
+			s->bytes += len;
+			*dscp = s->dscp;
+			st->c[FS_CNT_FLOW_CACHE_HIT]++;
+			return s->action;
+		}
+	}
+	/* The generation was read before this lookup: a change after it bumps it again. */
+	v = bpf_map_lookup_elem(&fs_flows4, k);
+	if (!v) {
+		if (mine)
+			s->action = FS_ACTION_NONE;
+		return FS_ACTION_NONE;
+	}
+	if (mine)
+		add_pending(v, s);
+	a = use_verdict(v, len, st);
+	if (a == FS_ACTION_NONE) {
+		if (mine)
+			s->action = FS_ACTION_NONE;
+		return FS_ACTION_NONE;
+	}
+	*dscp = v->dscp;
+	if (!mine && s->action != FS_ACTION_NONE && s->packets) {
+		/* Another flow's pending counts go to its entry before the slot is taken. */
+		struct fs_flow4_key old = s->key;
+		struct fs_verdict *ov = bpf_map_lookup_elem(&fs_flows4, &old);
+		if (ov)
+			add_pending(ov, s);
+	}
+	s->key = *k;
+	s->gen = gen;
+	s->expires_ns = v->expires_ns;
+	s->action = a;
+	s->dscp = *dscp;
+	s->packets = 0;
+	s->bytes = 0;
+	return a;
+}
+
 /*
  * Puts the arrival time (CLOCK_MONOTONIC, ns) into the frame's XDP metadata, the
  * FS_META_SIZE bytes just before the packet, which the kernel copies into the UMEM
@@ -506,18 +629,17 @@ int flowsieve(struct xdp_md *ctx)
 	struct fs_verdict *v;
 	if (!p.ipv6) {
 		swapped = canonicalise4(&p.key4);
-		v = bpf_map_lookup_elem(&fs_flows4, &p.key4);
+		action = flow4_verdict(&p.key4, len, st, &dscp);
 	} else {
 		swapped = canonicalise(&p.key);
 		v = lookup_flow6(&p.key);
-	}
-	if (v) {
-		action = use_verdict(v, len, st);
-		if (action != FS_ACTION_NONE) {
+		if (v) {
+			action = use_verdict(v, len, st);
 			dscp = v->dscp;
-			st->c[FS_CNT_FLOW_HIT]++;
 		}
 	}
+	if (action != FS_ACTION_NONE)
+		st->c[FS_CNT_FLOW_HIT]++;
 	if (action == FS_ACTION_NONE) {
 		/* The source address is the lo or hi endpoint, depending on the order. */
 		if (p.ipv6) {

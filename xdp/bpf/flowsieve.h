@@ -113,6 +113,49 @@ struct fs_iface {
 	__u32 xsk_count;    /* its number of slots: higher RX queues fail open */
 };
 
+/*
+ * IPv4 flow verdict cache (fs_cache4), an exact-match cache in front of fs_flows4 like
+ * Open vSwitch's EMC: FS_CACHE4_SLOTS direct-mapped slots per CPU (a per-CPU array,
+ * whose lookups the verifier inlines; a hash map lookup is a helper call, and calls
+ * and returns are what is expensive on a CPU with retpolines and SRSO mitigations).
+ * The slot of a key is cache4_index(key) in flowsieve.c (cacheIndex in Go).
+ *
+ * A slot copies a verdict's action, dscp and expires_ns with the fs_gen generation
+ * read before the flow-map lookup that filled it, and is used only while its key and
+ * generation match. User space bumps fs_gen after every change to fs_flows4 (put,
+ * delete, sweep, migration), so no slot outlives the verdict it copied. packets and
+ * bytes are the slot's pending counts: packets the slot decided that are not yet in
+ * the entry's counters. Every FS_CACHE4_REFRESH-th packet on a slot (and every miss
+ * and expiry) does the real lookup: the pending counts are added atomically to the
+ * entry, the slot is refilled (which touches the LRU entry, so the kernel does not
+ * evict a flow served from the cache) or emptied when the entry is gone. So an
+ * entry's counters lag by at most FS_CACHE4_REFRESH - 1 packets per CPU until that
+ * CPU sees the flow again or the slot is taken by another flow; user space adds the
+ * pending counts of the slots holding a key when it reads the entry.
+ * Only IPv4 packets are cached (IPv6 and IPv4-mapped IPv6 packets look up the maps).
+ */
+#define FS_CACHE4_BITS 12
+#define FS_CACHE4_SLOTS (1 << FS_CACHE4_BITS)
+#define FS_CACHE4_REFRESH 64
+
+struct fs_cache4_slot {
+	struct fs_flow4_key key;
+	__u64 gen;        /* fs_gen when it was filled */
+	__u64 expires_ns; /* the verdict's */
+	__u64 bytes;      /* pending */
+	__u32 packets;    /* pending, < FS_CACHE4_REFRESH */
+	__u8 action;      /* enum fs_action; FS_ACTION_NONE = empty slot */
+	__u8 dscp;
+	__u8 pad[2];
+};
+
+/*
+ * The slot of an IPv4 flow key: the key as two little-endian 64-bit words,
+ * multiplicatively hashed, the top FS_CACHE4_BITS bits.
+ */
+#define FS_CACHE4_MUL0 0x9e3779b97f4a7c15ULL
+#define FS_CACHE4_MUL1 0xc2b2ae3d27d4eb4fULL
+
 /* Per-CPU counters (stats map index). Keep in sync with package xdp's names. */
 enum fs_counter {
 	FS_CNT_RX = 0,          /* frames seen */
@@ -134,6 +177,7 @@ enum fs_counter {
 	FS_CNT_BAD_VERDICT,     /* entry with an unknown action was ignored */
 	FS_CNT_NO_PEER,         /* inline interface without a devmap peer: XDP_PASS */
 	FS_CNT_QUEUE_UNMAPPED,  /* RX queue beyond the interface's XSKMAP slots: fail open */
+	FS_CNT_FLOW_CACHE_HIT,  /* flow verdict from fs_cache4 without a flow-map lookup (also in FLOW_HIT) */
 	FS_CNT_MAX,
 };
 
