@@ -42,7 +42,9 @@ func (a Action) String() string {
 // an expired entry counts as no verdict. The program reads the clock at tick
 // resolution (bpf_ktime_get_coarse_ns, much cheaper per packet), so an entry
 // expires up to one tick (at most 10 ms) after its deadline, never before. Packets and
-// Bytes are counted by the XDP program; a Put resets them to the values given.
+// Bytes are counted by the XDP program; a Put resets them to the values given (for an
+// IPv4 flow, packets the program's cache counted before the Put and had not yet added,
+// at most cacheRefresh-1 per CPU, are added after it: they belong to the flow).
 type Verdict struct {
 	Action  Action
 	DSCP    uint8 // 0..63, for ActionTag
