@@ -26,7 +26,8 @@ type Config struct {
 	CPUs       []int      `yaml:"cpus" flag:"cpus" help:"CPUs to pin the workers to, in queue order and reused round-robin (a list, or \"0-3,6\" in flags and the environment); empty leaves workers unpinned."`
 	XDP        XDP        `yaml:"xdp"`
 	Flow       Flow       `yaml:"flow"`
-	BatchSize  int        `yaml:"batch_size" flag:"batch-size" help:"Frames a worker takes from its ring at once, and the most flows it classifies in one batch."`
+	BatchSize  int        `yaml:"batch_size" flag:"batch-size" help:"Frames a worker takes from its ring at once."`
+	Classify   Classify   `yaml:"classify"`
 	Model      Model      `yaml:"model"`
 	Policy     PolicyRef  `yaml:"policy"`
 	StateDir   string     `yaml:"state_dir" flag:"state-dir" help:"Directory where the daemon persists the applied policy and the block and allow entries (written atomically)."`
@@ -59,6 +60,14 @@ type Flow struct {
 	IdleTimeout   time.Duration `yaml:"idle_timeout" help:"A flow with no packet for this long ends."`
 	ActiveTimeout time.Duration `yaml:"active_timeout" help:"A flow active for this long is ended and classified, then starts again."`
 	EarlyPackets  int           `yaml:"early_packets" help:"The early decision point: classify a flow after this many packets; 0 classifies at flow end only."`
+}
+
+// Classify configures how a worker batches the classification of flows that reach
+// their decision point: larger batches classify faster per flow, and the frames of
+// a flow waiting for its batch are held (not forwarded) until it is decided.
+type Classify struct {
+	Batch    int           `yaml:"batch" help:"Most flows a worker classifies in one batch: it classifies once this many are pending."`
+	MaxDelay time.Duration `yaml:"max_delay" help:"Longest a flow that reached its decision point waits for its batch to fill (its frames are held meanwhile); 0 classifies at every receive batch. At most 10ms."`
 }
 
 // Model names the classification model file.
@@ -116,6 +125,7 @@ func Default() Config {
 		XDP:       XDP{Mode: "auto", AllowGenericFallback: false, PinDir: "/sys/fs/bpf/flowsieve", KeepStateOnExit: true},
 		Flow:      Flow{Capacity: 1 << 20, IdleTimeout: 30 * time.Second, ActiveTimeout: 120 * time.Second, EarlyPackets: 8},
 		BatchSize: 64,
+		Classify:  Classify{Batch: 64, MaxDelay: 200 * time.Microsecond},
 		Model:     Model{Path: "model.json"},
 		Policy:    PolicyRef{Path: "policy.yaml"},
 		StateDir:  "/var/lib/flowsieve",

@@ -130,6 +130,8 @@ func TestLoadErrors(t *testing.T) {
 		{"capacity", "flow:\n  capacity: 0\n", nil, []string{`config: {F}:2: flow.capacity: must be between 1 and`}},
 		{"batch", "batch_size: 100000\n", nil, []string{`config: {F}:1: batch_size: must be between 1 and 8192, got 100000`}},
 		{"flush", "verdicts:\n  flush_interval: 1m\n", nil, []string{`verdicts.flush_interval: must be at most 10s, got "1m"`}},
+		{"classify batch", "classify:\n  batch: 0\n", nil, []string{`config: {F}:2: classify.batch: must be between 1 and 4096, got 0`}},
+		{"classify delay", "classify:\n  max_delay: 1s\n", nil, []string{`classify.max_delay: must be between 0 and 10ms, got "1s"`}},
 		{"metrics listen", "metrics:\n  listen: 9743\n", nil, []string{`config: {F}:2: metrics.listen: invalid address "9743" (want host:port`}},
 		{"metrics port", "metrics:\n  listen: ':99999'\n", nil, []string{`metrics.listen: invalid port "99999"`}},
 		{"world-writable socket", "control:\n  socket_mode: 0666\n", nil,

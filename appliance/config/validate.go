@@ -20,6 +20,8 @@ const (
 	maxWriterBatch = 1 << 16
 	maxFlush       = 10 * time.Second
 	maxEarly       = 1 << 16
+	maxClassify    = 4096
+	maxClassWait   = 10 * time.Millisecond
 )
 
 // validate checks every key and returns one *KeyError per problem.
@@ -87,6 +89,12 @@ func (c *Config) validate() []error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > maxBatch {
 		bad("batch_size", "must be between 1 and %d, got %d", maxBatch, c.BatchSize)
+	}
+	if c.Classify.Batch < 1 || c.Classify.Batch > maxClassify {
+		bad("classify.batch", "must be between 1 and %d, got %d", maxClassify, c.Classify.Batch)
+	}
+	if c.Classify.MaxDelay < 0 || c.Classify.MaxDelay > maxClassWait {
+		bad("classify.max_delay", "must be between 0 and %v, got %q", maxClassWait, c.raw("classify.max_delay"))
 	}
 	if c.StateDir == "" {
 		bad("state_dir", "must not be empty")

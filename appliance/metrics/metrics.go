@@ -32,7 +32,7 @@ var (
 	descXDP = desc("xdp_packets_total",
 		"Frames counted by the XDP program, by counter: rx (seen), drop, tag, pass (by verdict), user (to an AF_XDP socket), forward, fail_open and the parse reasons.", "counter")
 	descPackets = desc("queue_packets_total",
-		"Frames handled in user space per queue, by what happened: received, forwarded (peer TX ring), dropped (DROP action), tx_full (dropped, peer TX ring full).", "queue", "action")
+		"Frames handled in user space per queue, by what happened: received, forwarded (peer TX ring), dropped (DROP action), tagged (forwarded with the DSCP a TAG action rewrote), held (kept until their flow's classification batch ran), tx_full (dropped, peer TX ring full).", "queue", "action")
 	descBytes = desc("queue_bytes_total",
 		"Bytes handled in user space per queue, by action (received, forwarded, dropped).", "queue", "action")
 	descHandoff = desc("queue_handoff_total",
@@ -44,7 +44,7 @@ var (
 	descFlows = desc("queue_flows",
 		"Flows tracked by a worker's flow-table shard.", "queue")
 	descInspect = desc("queue_inspect_total",
-		"Inspector counters per queue (frames, decode errors, flows classified, ...).", "queue", "counter")
+		"Inspector counters per queue (frames, decode errors, flows, batches and classified: flows classified in that many batches, so classified/batches is the mean batch size; dropped, tagged and unresolved frames, ...).", "queue", "counter")
 	descSock = desc("afxdp_total",
 		"AF_XDP socket counters per queue and interface: the kernel's (rx_dropped, rx_ring_full, fill_ring_empty, tx_ring_empty, invalid descriptors) and user space's (received, filled, transmitted, completed, rejected, wakeups).", "queue", "interface", "counter")
 	descWritten = desc("verdicts_written_total",
@@ -95,6 +95,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, descPackets, s.Forwarded.Load(), qs, "forwarded")
 		counter(ch, descPackets, s.Dropped.Load(), qs, "dropped")
 		counter(ch, descPackets, s.TXFull.Load(), qs, "tx_full")
+		counter(ch, descPackets, s.Tagged.Load(), qs, "tagged")
+		counter(ch, descPackets, s.Held.Load(), qs, "held")
 		counter(ch, descBytes, s.RXBytes.Load(), qs, "received")
 		counter(ch, descBytes, s.FwdBytes.Load(), qs, "forwarded")
 		counter(ch, descBytes, s.DropBytes.Load(), qs, "dropped")
@@ -119,7 +121,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}{
 				{"frames", st.Frames}, {"decode_errors", decodeErrs}, {"non_ip", st.NonIP}, {"fragments", st.Fragments},
 				{"flows", st.Flows}, {"batches", st.Batches}, {"classified", st.Classified}, {"early", st.Early},
-				{"anomalies", st.Anomalies}, {"dropped_frames", st.DroppedFrames}, {"model_swaps", st.ModelSwaps},
+				{"anomalies", st.Anomalies}, {"dropped_frames", st.DroppedFrames},
+				{"tagged_frames", st.TaggedFrames}, {"unresolved_frames", st.Unresolved}, {"model_swaps", st.ModelSwaps},
 				{"cluster_errors", st.ClusterErrors},
 			} {
 				counter(ch, descInspect, kv.v, qs, kv.name)

@@ -49,6 +49,9 @@ const (
 	handoffRing = 512
 	// verdictRing is the number of verdicts a worker may queue for the writer.
 	verdictRing = 8192
+	// holdFrames is the most frames a worker holds for flows awaiting their
+	// classification; a full hold list classifies the batch at once.
+	holdFrames = 512
 )
 
 // Pipeline is the running data path. Create it with Start, stop it with Close.
@@ -259,17 +262,18 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 			}
 		}
 		w.verdicts = NewRing[inspect.Verdict](verdictRing)
+		w.classifyRows, w.classifyDelay = cfg.Classify.Batch, int64(cfg.Classify.MaxDelay)
 		w.insp, err = inspect.New(inspect.Config{
 			Flow: flow.Config{
 				Capacity: per, IdleTimeout: cfg.Flow.IdleTimeout, ActiveTimeout: cfg.Flow.ActiveTimeout,
 				EarlyPackets: cfg.Flow.EarlyPackets,
 			},
-			// One row per classification: the flow is classified inside the update of
-			// the packet that reaches its decision point, so the inspector reports DROP
-			// for the very next packet even when it is in the same receive batch (a
-			// burst); larger classification batches would let the rest of a burst
-			// through. Flows are far fewer than packets, so this costs little.
-			BatchSize: 1,
+			// The worker classifies when classify.batch rows are pending (or the
+			// oldest waited classify.max_delay), checking after every receive batch,
+			// so the inspector's batch holds those rows plus one receive batch's
+			// worth and never classifies on its own, which would leave the frames
+			// the worker holds for the batch without their decision.
+			BatchSize: cfg.Classify.Batch + cfg.BatchSize,
 		}, &p.models, w.sink)
 		if err != nil {
 			return err

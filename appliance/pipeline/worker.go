@@ -30,6 +30,16 @@ type handoff struct {
 	ts     int64         // arrival time, Unix ns
 	sock   uint8         // index of the lender's socket the frame arrived on
 	action policy.Action // written by the owner
+	dscp   uint8         // written by the owner: the code point of a TAG action
+}
+
+// held is a frame whose flow waits in the inspector's batch for its decision: the
+// worker keeps it (in its UMEM) until the batch is classified, then drops, tags or
+// forwards it as decided.
+type held struct {
+	desc afxdp.Desc
+	sock uint8 // index of the socket it arrived on
+	act  inspect.Act
 }
 
 // clockBase joins the kernel's clock to the engine's timestamps (Unix ns). The XDP
@@ -69,6 +79,8 @@ type WorkerStats struct {
 	RXPackets, RXBytes     atomic.Uint64 // frames received from the worker's sockets
 	Forwarded, FwdBytes    atomic.Uint64 // frames queued on the peer's TX ring (inline)
 	Dropped, DropBytes     atomic.Uint64 // frames dropped in user space by a DROP action
+	Tagged                 atomic.Uint64 // frames forwarded with their DSCP rewritten by a TAG action
+	Held                   atomic.Uint64 // frames held until their flow's batch was classified
 	TXFull                 atomic.Uint64 // frames dropped because the peer's TX ring was full
 	HandoffOut, HandoffIn  atomic.Uint64 // frames lent to / inspected for the owners of their flows
 	HandoffFull            atomic.Uint64 // frames forwarded uninspected because the owner's ring was full
@@ -104,16 +116,24 @@ type worker struct {
 	wake     chan<- struct{} // the writer's wake-up (capacity 1)
 	queued   bool            // verdicts were queued in this turn
 
-	descs   []afxdp.Desc
-	txd     [2][]afxdp.Desc // frames to transmit out of socks[i]
-	ntx     [2]int
-	addrs   []uint64
-	frames  []source.Frame
-	actions []policy.Action
-	local   []int32
-	drop    []bool
-	pkt     packet.Packet
-	fds     []unix.PollFd
+	descs  []afxdp.Desc
+	txd    [2][]afxdp.Desc // frames to transmit out of socks[i]
+	ntx    [2]int
+	addrs  []uint64
+	frames []source.Frame
+	acts   []inspect.Act
+	local  []int32
+	pkt    packet.Packet
+	fds    []unix.PollFd
+
+	// Classification batching: rows that reach their decision point wait until
+	// classifyRows are pending or the oldest waited classifyDelay (or the worker
+	// idles), and the frames of their flows are held meanwhile.
+	classifyRows  int
+	classifyDelay int64 // ns
+	pendingSince  int64 // when the oldest pending row was seen (0: none)
+	held          []held
+	settled       bool // the batch was classified while a receive batch was being handled
 
 	clock  *clockBase
 	log    *slog.Logger
@@ -148,9 +168,12 @@ func (w *worker) alloc(batch int) {
 	w.txd = [2][]afxdp.Desc{make([]afxdp.Desc, batch*2), make([]afxdp.Desc, batch*2)}
 	w.addrs = make([]uint64, batch*2)
 	w.frames = make([]source.Frame, batch)
-	w.actions = make([]policy.Action, batch)
+	w.acts = make([]inspect.Act, batch)
 	w.local = make([]int32, batch)
-	w.drop = make([]bool, batch)
+	w.held = make([]held, 0, holdFrames)
+	if w.classifyRows < 1 {
+		w.classifyRows = 1
+	}
 	for _, s := range w.socks {
 		if s != nil {
 			w.fds = append(w.fds, unix.PollFd{Fd: int32(s.Fd()), Events: unix.POLLIN})
@@ -217,11 +240,11 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 		if w.reap() {
 			busy = true
 		}
-		if busy {
-			// Rows that reached their decision point in this turn are classified now,
-			// so DROP and TAG apply from the next packet rather than the next full batch.
-			w.insp.Flush()
-		}
+		// Rows that reached their decision point are classified once enough are
+		// pending or the oldest has waited long enough; their flows' frames are
+		// held until then, so DROP and TAG still apply to every frame after the
+		// decision.
+		w.settle(now, !busy && idle+1 >= idleSpins)
 		if w.queued {
 			w.queued = false
 			select {
@@ -230,7 +253,8 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 			}
 		}
 		if now-lastExpire >= int64(expireEvery) {
-			w.insp.Expire(now)
+			w.insp.Expire(now) // classifies what is pending
+			w.flush()
 			lastExpire = now
 		}
 		if busy {
@@ -242,7 +266,7 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 		}
 	}
 	w.drainHandoff()
-	w.insp.Flush()
+	w.flush()
 }
 
 // complete takes transmitted frames back, gives free frames to the fill rings and kicks
@@ -301,15 +325,12 @@ func (w *worker) rx(i int, now int64, n int) {
 		nl++
 	}
 	if nl > 0 {
-		w.insp.Process(w.frames[:nl], w.actions[:nl])
+		w.insp.ProcessActs(w.frames[:nl], w.acts[:nl])
+		w.settled = false
 		for j := range nl {
-			d := descs[w.local[j]]
-			if w.actions[j] == policy.ActionDrop && !w.allowedFrame(w.umem.Data(d)) {
-				w.discard(i, d)
-			} else {
-				w.pass(i, d)
-			}
+			w.act(i, descs[w.local[j]], &w.acts[j])
 		}
+		w.settle(now, false)
 	}
 	st := w.stats
 	st.RXPackets.Add(uint64(n))
@@ -329,6 +350,83 @@ func (w *worker) rx(i int, now int64, n int) {
 	if hFull > 0 {
 		st.HandoffFull.Add(hFull)
 	}
+	w.transmit()
+}
+
+// act carries out a frame's action: hold it while its flow waits for its decision,
+// drop it (DROP), rewrite its DSCP (TAG) and forward it. An operator allow of
+// either endpoint keeps the frame as it is, as the writer turns the flow's verdict
+// into PASS.
+func (w *worker) act(i int, d afxdp.Desc, a *inspect.Act) {
+	if a.Pending {
+		if !w.settled {
+			w.hold(i, d, a)
+			return
+		}
+		// The batch was classified while this receive batch was handled (the
+		// hold list filled): the decision is at hand.
+		w.insp.Resolve(a)
+	}
+	switch a.Action {
+	case policy.ActionDrop:
+		if !w.allowedFrame(w.umem.Data(d)) {
+			w.discard(i, d)
+			return
+		}
+	case policy.ActionTag:
+		if w.inline && !w.allowedFrame(w.umem.Data(d)) && setDSCP(w.umem.Data(d), a.DSCP) {
+			w.stats.Tagged.Add(1)
+		}
+	}
+	w.pass(i, d)
+}
+
+// hold keeps a frame until its flow's batch is classified; a full hold list
+// classifies the batch at once.
+func (w *worker) hold(i int, d afxdp.Desc, a *inspect.Act) {
+	if len(w.held) == cap(w.held) {
+		w.flush()
+		w.act(i, d, a)
+		return
+	}
+	w.held = append(w.held, held{desc: d, sock: uint8(i), act: *a})
+	w.stats.Held.Add(1)
+}
+
+// settle classifies the pending rows when classifyRows are pending, the oldest
+// waited classifyDelay, or force (the worker is about to sleep), and carries out
+// the held frames' decisions.
+func (w *worker) settle(now int64, force bool) {
+	n := w.insp.Pending()
+	if n == 0 {
+		if len(w.held) > 0 {
+			w.flush() // the inspector classified on its own (a full batch)
+		}
+		return
+	}
+	if w.pendingSince == 0 {
+		w.pendingSince = now
+	}
+	if force || n >= w.classifyRows || now-w.pendingSince >= w.classifyDelay || len(w.held) == cap(w.held) {
+		w.flush()
+	}
+}
+
+// flush classifies the pending rows and drops, tags or forwards the held frames
+// as decided.
+func (w *worker) flush() {
+	w.insp.Flush()
+	w.pendingSince = 0
+	w.settled = true
+	if len(w.held) == 0 {
+		return
+	}
+	for k := range w.held {
+		h := &w.held[k]
+		w.insp.Resolve(&h.act)
+		w.act(int(h.sock), h.desc, &h.act)
+	}
+	w.held = w.held[:0]
 	w.transmit()
 }
 
@@ -400,11 +498,8 @@ func (w *worker) reap() bool {
 		}
 		k := 0
 		for h := l.Reap(k); h != nil; h = l.Reap(k) {
-			if h.action == policy.ActionDrop && !w.allowedFrame(w.umem.Data(h.desc)) {
-				w.discard(int(h.sock), h.desc)
-			} else {
-				w.pass(int(h.sock), h.desc)
-			}
+			a := inspect.Act{Action: h.action, DSCP: h.dscp}
+			w.act(int(h.sock), h.desc, &a)
 			k++
 		}
 		if k > 0 {
@@ -466,9 +561,19 @@ func (w *worker) drainHandoff() bool {
 			if k == 0 {
 				break
 			}
-			w.insp.Process(w.frames[:k], w.actions[:k])
+			w.insp.ProcessActs(w.frames[:k], w.acts[:k])
 			for i := range k {
-				l.Peek(i).action = w.actions[i]
+				a := &w.acts[i]
+				if a.Pending {
+					// The lender waits for the answer: classify now.
+					w.flush()
+					w.insp.Resolve(a)
+				}
+				h := l.Peek(i)
+				h.action, h.dscp = a.Action, a.DSCP
+			}
+			if w.insp.Pending() >= w.classifyRows {
+				w.flush() // keep the inspector's batch from classifying on its own
 			}
 			l.Release(k)
 			w.stats.HandoffIn.Add(uint64(k))
