@@ -126,9 +126,10 @@ func TestVerdictPrefix(t *testing.T) {
 	}
 }
 
-// TestWriterSkipsEndedFlows checks that flow-scoped verdicts of flows that are over are
-// counted but not queued for the kernel, while decisions at the decision point and for
-// flows that go on are.
+// TestWriterSkipsEndedFlows checks that flow-scoped verdicts of flows that are over,
+// and DROP verdicts of flows evicted before their decision point (a partial snapshot),
+// are counted but not queued for the kernel, while decisions at the decision point and
+// for flows that go on are.
 func TestWriterSkipsEndedFlows(t *testing.T) {
 	w := &writer{stats: &WriterStats{perLabel: map[string]uint64{}}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("203.0.113.10")
@@ -136,7 +137,7 @@ func TestWriterSkipsEndedFlows(t *testing.T) {
 		why    flow.Reason
 		queued bool
 	}{
-		{flow.Early, true}, {flow.EndActive, true}, {flow.EndEvicted, true},
+		{flow.Early, true}, {flow.EndActive, true}, {flow.EndEvicted, false},
 		{flow.EndIdle, false}, {flow.EndFIN, false}, {flow.EndRST, false},
 	}
 	for _, c := range cases {

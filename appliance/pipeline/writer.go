@@ -27,7 +27,7 @@ type WriterStats struct {
 	PrefixWritten atomic.Uint64 // source/prefix-scoped verdicts stored in the LPM tries
 	Failed        atomic.Uint64 // verdicts the kernel refused (logged)
 	Expired       atomic.Uint64 // expired flow verdicts swept from the map
-	Skipped       atomic.Uint64 // flow-scoped verdicts of flows already over (idle, FIN, RST): nothing to enforce
+	Skipped       atomic.Uint64 // flow-scoped verdicts of flows already over (idle, FIN, RST), and DROP/TAG ones of evicted flows
 	Allowed       atomic.Uint64 // DROP/TAG verdicts an operator allow or the policy allowlist turned into a flow PASS
 	Blocked       atomic.Uint64 // PASS/TAG flow verdicts not written: an endpoint is operator-blocked (the trie drops its packets)
 	Batches       atomic.Uint64 // batched flow-map updates
@@ -178,6 +178,14 @@ func (w *writer) add(v *inspect.Verdict) {
 		// Flow verdicts are looked up before the trie: a PASS or TAG one would let
 		// the blocked endpoint's packets through. Without one, the trie drops them.
 		w.stats.Blocked.Add(1)
+		return
+	}
+	if flowScope && kv.Action != xdp.ActionPass && v.Why == flow.EndEvicted {
+		// Evicted from a full table (a flood of one-packet flows) before its decision
+		// point: the snapshot is partial — a benign connection evicted after its
+		// handshake looks like a scan — and a DROP/TAG on its 5-tuple would cut a
+		// connection that goes on. If it does, it is inspected afresh.
+		w.stats.Skipped.Add(1)
 		return
 	}
 	if flowScope && kv.Action != xdp.ActionPass && v.Proto == protoUDP {
