@@ -68,8 +68,34 @@ func TestBenchQuickJSON(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
-	if !strings.Contains(string(md), "xdp-verdicts") {
-		t.Errorf("report.md lacks the path:\n%s", md)
+	for _, s := range []string{"xdp-verdicts", "latency added by the appliance alone", harness.PathBaseline} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("report.md lacks %q:\n%s", s, md)
+		}
+	}
+	// The latency the appliance adds: the same replay through the baseline wire.
+	a := rep.LatencyAdded
+	if a == nil {
+		t.Fatal("no latency_added")
+	}
+	if a.Path != harness.PathXDPVerdicts || a.BaselinePath != harness.PathBaseline || len(rep.Replays) < 2 || rep.Replays[1].Path != harness.PathBaseline {
+		t.Errorf("latency_added compares %s with %s", a.Path, a.BaselinePath)
+	}
+	if base := rep.Replays[1]; base.Dropped != 0 || base.Delivered == 0 {
+		t.Errorf("baseline wire dropped %d, delivered %d", base.Dropped, base.Delivered)
+	}
+	// Time to mitigation in seconds, for the attacks the verdicts dropped.
+	r0 := rep.Replays[0]
+	if r0.TTM == nil || r0.TTM.Units == 0 || !(r0.TTM.Max > 0) {
+		t.Fatalf("ttm_seconds %+v", r0.TTM)
+	}
+	for name, l := range r0.PerLabel {
+		if tt := r0.TTMPerLabel[name]; l.Dropped > 0 && l.Expected == "drop" && (tt == nil || tt.Units == 0) {
+			t.Errorf("%s: %d frames dropped but no time to mitigation", name, l.Dropped)
+		}
+	}
+	if _, ok := raw["daemon_overloaded"]; !ok {
+		t.Error("no daemon_overloaded")
 	}
 }
 
@@ -80,6 +106,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{"--timing", "-2"},
 		{"--sender", "carrier-pigeon"},
 		{"--scope", "planet"},
+		{"--pcap-timing", "0pps"},
+		{"--pcap-timing", "fastpps"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(append([]string{"flowsieve", "bench"}, args...), &stdout, &stderr); code != 2 {

@@ -92,8 +92,19 @@ type FlowID struct {
 	First    int64 // unix ns
 }
 
+// Labeler returns the ground truth of a flow ("" when unknown) from its forward
+// 5-tuple and its first and last packet times (Unix ns).
+type Labeler func(src, dst netip.Addr, sport, dport uint16, proto uint8, first, last int64) string
+
 // Rows returns the rows of c at decision point decision (packets; 0: flow end).
 func Rows(c *Capture, decision int) (*Flows, error) {
+	return FrameRows(c.Frames, decision, c.Labels.Label)
+}
+
+// FrameRows returns the rows of frames (in time order) at decision point
+// decision, labelled by label: the rows Rows gives for a generated capture, for
+// any labelled frames (a real capture's).
+func FrameRows(frames []source.Frame, decision int, label Labeler) (*Flows, error) {
 	fl := &Flows{X: features.NewFlowBatch(1024)}
 	sink := func(f *flow.Flow, why flow.Reason) {
 		if why != flow.Early && f.EarlyDone {
@@ -103,7 +114,7 @@ func Rows(c *Capture, decision int) (*Flows, error) {
 		dst, dp := f.Dst()
 		fl.X.Grow(1)
 		f.WriteRow(fl.X)
-		fl.Labels = append(fl.Labels, c.Labels.Label(src, dst, sp, dp, f.Proto(), f.First(), f.Last()))
+		fl.Labels = append(fl.Labels, label(src, dst, sp, dp, f.Proto(), f.First(), f.Last()))
 		fl.IDs = append(fl.IDs, FlowID{netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp), f.Proto(), f.First()})
 	}
 	t, err := flow.New(flow.Config{Seed: 1, EarlyPackets: decision, Capacity: 1 << 18}, sink)
@@ -111,9 +122,9 @@ func Rows(c *Capture, decision int) (*Flows, error) {
 		return nil, err
 	}
 	in := make([]flow.Input, RxBatch)
-	for off := 0; off < len(c.Frames); off += len(in) {
+	for off := 0; off < len(frames); off += len(in) {
 		n := 0
-		for _, fr := range c.Frames[off:min(off+len(in), len(c.Frames))] {
+		for _, fr := range frames[off:min(off+len(in), len(frames))] {
 			if packet.Decode(fr.Link, fr.Data, &in[n].Packet) != nil {
 				continue
 			}
@@ -134,31 +145,53 @@ func Train(c *Capture, decision int, p tree.Params) (*model.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rows []int
-	for i, l := range fl.Labels {
-		if l != "" {
-			rows = append(rows, i)
+	m, err := TrainRows([]*Flows{fl}, decision, p)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the %s capture)", err, c.Config.Scenario)
+	}
+	return m, nil
+}
+
+// ErrNoLabels is returned by TrainRows when no row has a label.
+var ErrNoLabels = errors.New("engine: no labelled flow to train on")
+
+// TrainRows trains a flow model on the labelled rows of every set (taken at
+// decision point decision), classes in sorted label order: how the harness
+// trains on a generated capture and parts of real ones together.
+func TrainRows(sets []*Flows, decision int, p tree.Params) (*model.Model, error) {
+	var classes []string
+	rows := 0
+	for _, fl := range sets {
+		for _, l := range fl.Labels {
+			if l != "" {
+				classes = append(classes, l)
+				rows++
+			}
 		}
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("engine: no labelled flow in the %s capture", c.Config.Scenario)
-	}
-	var classes []string
-	for _, i := range rows {
-		classes = append(classes, fl.Labels[i])
+	if rows == 0 {
+		return nil, ErrNoLabels
 	}
 	slices.Sort(classes)
 	classes = slices.Compact(classes)
-	y := make([]int32, len(rows))
-	cols := make([][]float32, len(fl.X.Cols))
+	y := make([]int32, 0, rows)
+	cols := make([][]float32, features.NumFeatures)
 	for j := range cols {
-		cols[j] = make([]float32, len(rows))
+		cols[j] = make([]float32, 0, rows)
 	}
-	for k, i := range rows {
-		c, _ := slices.BinarySearch(classes, fl.Labels[i])
-		y[k] = int32(c)
-		for j := range cols {
-			cols[j][k] = fl.X.Cols[j][i]
+	for _, fl := range sets {
+		if len(fl.X.Cols) != len(cols) {
+			return nil, fmt.Errorf("engine: rows of %d features, want %d", len(fl.X.Cols), len(cols))
+		}
+		for i, l := range fl.Labels {
+			if l == "" {
+				continue
+			}
+			c, _ := slices.BinarySearch(classes, l)
+			y = append(y, int32(c))
+			for j := range cols {
+				cols[j] = append(cols[j], fl.X.Cols[j][i])
+			}
 		}
 	}
 	t, err := tree.Fit(cols, y, len(classes), nil, p)

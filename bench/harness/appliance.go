@@ -2,9 +2,11 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"github.com/flowsieve/flowsieve/bench/wire"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
@@ -53,6 +56,7 @@ type daemon struct {
 	log  *bytes.Buffer
 	done chan error
 	ns   *netns.NS
+	ctl  string // control socket
 }
 
 // startDaemon writes the model, policy and configuration into dir and starts the
@@ -92,7 +96,7 @@ log: {level: info}
 	}
 	args := append([]string{"netns", "exec", ns.Name()}, a.Command...)
 	args = append(args, "run", "--config", cf)
-	d := &daemon{log: &bytes.Buffer{}, done: make(chan error, 1), ns: ns}
+	d := &daemon{log: &bytes.Buffer{}, done: make(chan error, 1), ns: ns, ctl: filepath.Join(dir, "control.sock")}
 	d.cmd = exec.Command("ip", args...)
 	d.cmd.Env = append(os.Environ(), a.Env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
@@ -171,4 +175,27 @@ func (d *daemon) counters() (map[string]uint64, error) {
 		m[line[:i]] = uint64(v)
 	}
 	return m, nil
+}
+
+// flowVerdicts lists the flow verdicts the daemon has in its kernel map, through
+// its control socket.
+func (d *daemon) flowVerdicts() ([]control.FlowVerdict, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := control.NewClient(d.ctl).VerdictsList(ctx, control.VerdictQuery{})
+	if err != nil {
+		return nil, fmt.Errorf("harness: appliance verdicts: %w", err)
+	}
+	return l.Verdicts, nil
+}
+
+// allow gives prefix an operator allow (a PASS prefix verdict) through the
+// daemon's control socket.
+func (d *daemon) allow(prefix netip.Prefix) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := control.NewClient(d.ctl).Allow(ctx, control.BlockRequest{Prefix: prefix, Reason: "harness: offloaded latency probes"}); err != nil {
+		return fmt.Errorf("harness: appliance allow %s: %w", prefix, err)
+	}
+	return nil
 }

@@ -51,6 +51,10 @@ type ForwardRatio struct {
 	ReferencePPS float64 `json:"reference_rx_pps"`  // rxdrop reference loop (mean of rounds)
 	BarePPS      float64 `json:"bare_xdp_drop_pps"` // bare XDP_DROP (mean of rounds)
 
+	// DaemonSockets: the daemon's AF_XDP statistics over the whole measurement
+	// (the new-flow rounds at top speed are the ones that can overload it).
+	DaemonSockets *DaemonSockets `json:"daemon_afxdp"`
+
 	NewOverReference  float64 `json:"new_flows_over_reference"`
 	OffloadedOverBare float64 `json:"offloaded_over_bare"`
 	Rounds            int     `json:"rounds"`
@@ -240,6 +244,11 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 		return err
 	}
 	res.NewForwarded, res.OffloadedKernel = fwd1-fwd0, pass1-pass0
+	cs, err := dmn.counters()
+	if err != nil {
+		return err
+	}
+	res.DaemonSockets = daemonSockets(cs)
 	res.NewFlowsPPS = float64(res.NewDelivered) / newEl.Seconds()
 	res.NewOfferedPPS = float64(res.NewSent) / newEl.Seconds()
 	res.OffloadedPPS = float64(res.OffloadedDelivered) / offEl.Seconds()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -25,27 +26,42 @@ const (
 	probeMagic = 0x66736c6174656e63 // "fslatenc"
 )
 
+// Probes alternate between two kinds. New-flow probes come from probeSrc, each
+// from a new source port: at the appliance each is the first frame of a flow
+// (the user-space path of the daemon). Offloaded probes come from
+// probeOffloadSrc, which the harness gives a PASS prefix verdict (an operator
+// allow on the daemon): the XDP program forwards them by devmap without user space.
 var (
-	probeSrc = [4]byte{10, 255, 0, 1}
-	probeDst = [4]byte{10, 255, 0, 2}
+	probeSrc        = [4]byte{10, 255, 0, 1}
+	probeOffloadSrc = [4]byte{10, 255, 0, 3}
+	probeDst        = [4]byte{10, 255, 0, 2}
 )
+
+// probeOffloadPrefix is the prefix of the offloaded probes' source.
+var probeOffloadPrefix = netip.PrefixFrom(netip.AddrFrom4(probeOffloadSrc), 32)
 
 // prober stamps probe frames and collects their one-way delays.
 type prober struct {
 	base time.Time
 	mu   sync.Mutex
-	lat  []float64 // microseconds
+	lat  []float64 // microseconds, new-flow probes
+	off  []float64 // microseconds, offloaded probes
 	sent int
 }
 
-// write builds probe seq into b (at least probeLen bytes) stamped now.
+// write builds probe seq into b (at least probeLen bytes) stamped now: a
+// new-flow probe for even seq, an offloaded one for odd.
 func (p *prober) write(b []byte, seq uint16) []byte {
 	f := b[:probeLen]
 	clear(f)
 	copy(f, []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00})
 	ip := f[14:34]
 	ip[0], ip[3], ip[8], ip[9] = 0x45, probeLen-14, 64, 17
-	copy(ip[12:16], probeSrc[:])
+	if seq%2 == 0 {
+		copy(ip[12:16], probeSrc[:])
+	} else {
+		copy(ip[12:16], probeOffloadSrc[:])
+	}
 	copy(ip[16:20], probeDst[:])
 	var sum uint32
 	for i := 0; i < 20; i += 2 {
@@ -71,16 +87,32 @@ func (p *prober) read(f []byte) {
 		return
 	}
 	d := time.Since(p.base) - time.Duration(binary.LittleEndian.Uint64(f[50:]))
+	us := float64(d.Nanoseconds()) / 1e3
 	p.mu.Lock()
-	p.lat = append(p.lat, float64(d.Nanoseconds())/1e3)
+	if [4]byte(f[26:30]) == probeOffloadSrc {
+		p.off = append(p.off, us)
+	} else {
+		p.lat = append(p.lat, us)
+	}
 	p.mu.Unlock()
 }
 
-// quantiles returns p50 and p99 of the delays and how many arrived.
+// quantiles returns p50 and p99 of the new-flow probes' delays and how many arrived.
 func (p *prober) quantiles() (p50, p99 float64, n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v := slices.Clone(p.lat)
+	return quantiles(p.lat)
+}
+
+// offloadQuantiles is quantiles of the offloaded probes.
+func (p *prober) offloadQuantiles() (p50, p99 float64, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return quantiles(p.off)
+}
+
+func quantiles(lat []float64) (p50, p99 float64, n int) {
+	v := slices.Clone(lat)
 	slices.Sort(v)
 	return quantile(v, 0.5), quantile(v, 0.99), len(v)
 }
@@ -153,4 +185,41 @@ func (r *probeReceiver) close() error {
 	close(r.stop)
 	err := <-r.done
 	return errors.Join(err, r.u.Close())
+}
+
+// LatencyAdded compares the probes of one replay through the appliance with those
+// of the same replay through the baseline wire, in microseconds: new-flow probes
+// (user space on the appliance path) and offloaded probes (devmap) each against
+// the baseline's probes of the same kind.
+type LatencyAdded struct {
+	Path             string  `json:"path"`
+	BaselinePath     string  `json:"baseline_path"`
+	NewP50us         float64 `json:"new_flow_p50_us"`
+	NewP99us         float64 `json:"new_flow_p99_us"`
+	BaselineNewP50us float64 `json:"baseline_new_flow_p50_us"`
+	BaselineNewP99us float64 `json:"baseline_new_flow_p99_us"`
+	AddedNewP50us    float64 `json:"added_new_flow_p50_us"`
+	AddedNewP99us    float64 `json:"added_new_flow_p99_us"`
+	NewProbes        [2]int  `json:"new_flow_probes"` // received: appliance, baseline
+
+	OffP50us         float64 `json:"offloaded_p50_us"`
+	OffP99us         float64 `json:"offloaded_p99_us"`
+	BaselineOffP50us float64 `json:"baseline_offloaded_p50_us"`
+	BaselineOffP99us float64 `json:"baseline_offloaded_p99_us"`
+	AddedOffP50us    float64 `json:"added_offloaded_p50_us"`
+	AddedOffP99us    float64 `json:"added_offloaded_p99_us"`
+	OffProbes        [2]int  `json:"offloaded_probes"`
+}
+
+func latencyAdded(app, base *Replay) *LatencyAdded {
+	return &LatencyAdded{Path: app.Path, BaselinePath: base.Path,
+		NewP50us: app.LatencyP50us, NewP99us: app.LatencyP99us,
+		BaselineNewP50us: base.LatencyP50us, BaselineNewP99us: base.LatencyP99us,
+		AddedNewP50us: app.LatencyP50us - base.LatencyP50us, AddedNewP99us: app.LatencyP99us - base.LatencyP99us,
+		NewProbes: [2]int{app.ProbesReceived, base.ProbesReceived},
+		OffP50us:  app.OffloadedLatencyP50us, OffP99us: app.OffloadedLatencyP99us,
+		BaselineOffP50us: base.OffloadedLatencyP50us, BaselineOffP99us: base.OffloadedLatencyP99us,
+		AddedOffP50us: app.OffloadedLatencyP50us - base.OffloadedLatencyP50us, AddedOffP99us: app.OffloadedLatencyP99us - base.OffloadedLatencyP99us,
+		OffProbes: [2]int{app.OffloadedProbes, base.OffloadedProbes},
+	}
 }

@@ -9,11 +9,13 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/baseline"
 )
 
 // Path names how traffic crosses the appliance namespace.
@@ -22,6 +24,10 @@ const (
 	// verdicts for attack flows written by the harness from ground truth once the
 	// flow's Decision-th frame has been sent (no AF_XDP, no engine on the wire).
 	PathXDPVerdicts = "xdp-verdicts"
+	// PathBaseline: no flowsieve at all; the minimal XDP forwarder
+	// (xdp/baseline.Redirect) sends every frame from ha0 out of ha1. Replays on it
+	// measure the wire itself: the latency the appliance adds is the difference.
+	PathBaseline = "baseline-redirect"
 )
 
 // Verdict scopes of the ground-truth path.
@@ -50,6 +56,8 @@ type ReplayConfig struct {
 	// Appliance, when set, runs the real appliance (PathAppliance) instead of
 	// ground-truth verdicts; Decision is then its early decision point.
 	Appliance *Appliance
+	// Baseline replaces the appliance by the minimal XDP forwarder (PathBaseline).
+	Baseline bool
 }
 
 // LabelResult is the ground-truth accounting of one label.
@@ -64,6 +72,14 @@ type LabelResult struct {
 	// every frame of an attack flow after its Decision-th.
 	IdealDropped uint64  `json:"ideal_dropped"`
 	Correct      float64 `json:"correct"` // share of offered frames treated as expected
+	// Appliance path: flows of the label the daemon holds a verdict for in its
+	// kernel map at the end of the replay (classified at the decision point while
+	// still live), those with a DROP verdict, and the frames those DROP verdicts
+	// dropped in the kernel (the rest of Dropped was lost elsewhere: in user space
+	// before the verdict, or on the wire).
+	VerdictFlows     int    `json:"verdict_flows,omitempty"`
+	DropVerdictFlows int    `json:"drop_verdict_flows,omitempty"`
+	VerdictDropped   uint64 `json:"verdict_dropped,omitempty"`
 }
 
 // Replay is what one replay through the wire measured.
@@ -90,6 +106,10 @@ type Replay struct {
 	MitigationMax  float64   `json:"ttm_packets_max"`
 	MitigationTime float64   `json:"ttm_verdict_write_us"` // mean time to write one batch of verdicts
 	Mitigation     []float64 `json:"-"`
+	// TTM is the time to mitigation in seconds over every attack unit, TTMPerLabel
+	// per label (AF_XDP sender only: it knows when each frame left).
+	TTM         *TTM            `json:"ttm_seconds,omitempty"`
+	TTMPerLabel map[string]*TTM `json:"ttm_seconds_per_label,omitempty"`
 	// One-way delay of latency probes from the sender's AF_XDP socket to the
 	// receiver's (both AF_XDP copy paths included), in microseconds; each probe is
 	// the first frame of its flow.
@@ -97,6 +117,11 @@ type Replay struct {
 	LatencyP99us   float64 `json:"latency_p99_us"`
 	ProbesSent     int     `json:"probes_sent"`
 	ProbesReceived int     `json:"probes_received"`
+	// The same for the offloaded probes (every other probe: a source with a PASS
+	// prefix verdict, forwarded in the kernel by devmap).
+	OffloadedLatencyP50us float64 `json:"offloaded_latency_p50_us"`
+	OffloadedLatencyP99us float64 `json:"offloaded_latency_p99_us"`
+	OffloadedProbes       int     `json:"offloaded_probes_received"`
 	// CPU: this process's user+system seconds per second of replay, and the machine's
 	// busy share over the replay (/proc/stat).
 	ProcessCPU float64 `json:"process_cpu"`
@@ -106,8 +131,17 @@ type Replay struct {
 	ReceiverCounters  map[string]uint64 `json:"receiver_counters"`
 	Socket            any               `json:"sender_socket,omitempty"`
 	Unattributed      uint64            `json:"unattributed"` // frames at the receiver of no trace flow
-	Offered           []Sample          `json:"-"`
-	DeliveredSeries   []Sample          `json:"-"`
+	// Appliance path: the daemon's AF_XDP sockets (did user space keep up?), its
+	// flows classified per predicted label, and its flow verdicts matching no
+	// flow of the trace (probes, stray kernel frames).
+	DaemonSockets   *DaemonSockets    `json:"daemon_afxdp,omitempty"`
+	Classified      map[string]uint64 `json:"daemon_classifications,omitempty"`
+	VerdictsForeign int               `json:"daemon_verdicts_foreign,omitempty"`
+	// Split says which part of a capture this replay is (appliance path with
+	// captures: the second half, the first one trained the model).
+	Split           string   `json:"split,omitempty"`
+	Offered         []Sample `json:"-"`
+	DeliveredSeries []Sample `json:"-"`
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -145,7 +179,16 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	entries := pow2(2 * len(t.Flows))
 	var app, recv *xdp.Datapath
 	var dmn *daemon
-	if c.Appliance != nil {
+	if c.Baseline {
+		var red *baseline.Redirect
+		if err := w.Appliance.Do(func() (err error) {
+			red, err = baseline.AttachRedirect(AppIn, AppOut)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("harness: baseline forwarder: %w", err)
+		}
+		defer func() { err = errors.Join(err, red.Close()) }()
+	} else if c.Appliance != nil {
 		dir, err := os.MkdirTemp(c.TempDir, "appliance-")
 		if err != nil {
 			return nil, err
@@ -154,6 +197,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 			return nil, err
 		}
 		defer func() { err = errors.Join(err, dmn.stop()) }()
+		if err := dmn.allow(probeOffloadPrefix); err != nil {
+			return nil, err
+		}
 	} else if err := w.Appliance.Do(func() (err error) {
 		app, err = xdp.Open(xdp.Options{Interfaces: []string{AppIn, AppOut}, Inline: true, Mode: xdp.ModeNative,
 			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
@@ -162,6 +208,9 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		return nil, fmt.Errorf("harness: appliance: %w", err)
 	} else {
 		defer func() { err = errors.Join(err, app.Close()) }()
+		if err := app.Blocklist.Put(probeOffloadPrefix, xdp.Verdict{Action: xdp.ActionPass}); err != nil {
+			return nil, err
+		}
 	}
 	if err := w.Receiver.Do(func() (err error) {
 		recv, err = xdp.Open(xdp.Options{Interfaces: []string{RecvIf}, Mode: xdp.ModeNative,
@@ -360,7 +409,10 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		return nil, writeErr
 	}
 	path := PathXDPVerdicts
-	if app == nil {
+	switch {
+	case c.Baseline:
+		path = PathBaseline
+	case dmn != nil:
 		path = PathAppliance
 	}
 	r = &Replay{Name: t.Name, Path: path, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
@@ -372,6 +424,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	if probe != nil {
 		r.LatencyP50us, r.LatencyP99us, r.ProbesReceived = probe.quantiles()
 		r.ProbesSent = probe.sent
+		r.OffloadedLatencyP50us, r.OffloadedLatencyP99us, r.OffloadedProbes = probe.offloadQuantiles()
 	}
 	if writes > 0 {
 		r.MitigationTime = float64(writeTime.Microseconds()) / float64(writes)
@@ -440,7 +493,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 				dropped[f] = av[i].Packets
 			}
 		}
-	} else {
+	} else if dmn != nil || c.Scope == ScopeSource && app != nil {
 		// The daemon's maps are its own, and source verdicts count per source, not
 		// per flow: every frame not delivered counts as dropped (verdict drops, drops
 		// in user space and wire losses alike; the appliance's counters tell them
@@ -448,6 +501,37 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		for f := range t.Flows {
 			if d := uint64(offered[f]); d > delivered[f] {
 				dropped[f] = d - delivered[f]
+			}
+		}
+	}
+	// verdictDropped: frames of each flow its own DROP verdict dropped in the kernel
+	// (flow scope; the daemon's verdicts as it lists them), always the flow's last.
+	var verdictDropped []uint64
+	if app != nil && c.Scope == ScopeFlow {
+		verdictDropped = dropped
+	} else if dmn != nil {
+		vd := make([]uint64, len(t.Flows))
+		if c.Scope == ScopeFlow {
+			verdictDropped = vd
+		}
+		vs, err := dmn.flowVerdicts()
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			lo, err1 := netip.ParseAddrPort(v.Lo)
+			hi, err2 := netip.ParseAddrPort(v.Hi)
+			f, ok := index[xdp.FlowKey(lo.Addr(), hi.Addr(), lo.Port(), hi.Port(), v.Proto)]
+			if err1 != nil || err2 != nil || !ok || offered[f] == 0 {
+				r.VerdictsForeign++
+				continue
+			}
+			lr := label(f)
+			lr.VerdictFlows++
+			if strings.EqualFold(v.Action, xdp.ActionDrop.String()) {
+				lr.DropVerdictFlows++
+				lr.VerdictDropped += v.Packets
+				vd[f] += v.Packets
 			}
 		}
 	}
@@ -465,13 +549,30 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	// Decision frames that reached the receiver (for a source: the frames it sent,
 	// i.e. its flows' frames less the replies to it, which a source verdict never
 	// drops).
-	if c.Decision > 0 {
-		unitDelivered := make([]uint64, len(t.Flows))
-		for f := range t.Flows {
-			if isAttack(int32(f)) {
-				unitDelivered[unit[f]] += delivered[f]
+	unitDelivered := make([]uint64, len(t.Flows))
+	for f := range t.Flows {
+		if isAttack(int32(f)) {
+			unitDelivered[unit[f]] += delivered[f]
+		}
+	}
+	if c.Baseline {
+		c.Decision = 0 // nothing decides on the baseline wire: no time to mitigation
+	} else if len(sent.At) >= sent.Frames && sent.Frames > 0 {
+		// The unit's frames cut at its tail: exact for flow verdicts, else every
+		// frame it sent that did not arrive.
+		tail := make([]uint64, len(unitDelivered))
+		for u := range tail {
+			if verdictDropped != nil {
+				tail[u] = verdictDropped[u]
+			} else if d, o := unitDelivered[u]-min(unitDelivered[u], unitReplies[u]), uint64(unitOffered[u]); o > d {
+				tail[u] = o - d
 			}
 		}
+		r.TTMPerLabel = mitigationSeconds(ttmInput{t: t, at: sent.At[:sent.Frames], isAttack: isAttack, unit: unit,
+			source: c.Scope == ScopeSource, decision: c.Decision, offered: unitOffered, tail: tail})
+		r.TTM = mergeTTM(r.TTMPerLabel)
+	}
+	if c.Decision > 0 {
 		for u, o := range unitOffered {
 			if int(o) > c.Decision {
 				d := unitDelivered[u]
@@ -506,8 +607,12 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		if cs, err := app.Stats.Read(); err == nil {
 			r.ApplianceCounters = counterMap(cs)
 		}
-	} else if r.ApplianceCounters, err = dmn.counters(); err != nil {
-		return nil, err
+	} else if dmn != nil {
+		if r.ApplianceCounters, err = dmn.counters(); err != nil {
+			return nil, err
+		}
+		r.DaemonSockets = daemonSockets(r.ApplianceCounters)
+		r.Classified = classifications(r.ApplianceCounters)
 	}
 	if cs, err := recv.Stats.Read(); err == nil {
 		r.ReceiverCounters = counterMap(cs)

@@ -3,6 +3,8 @@ package harness
 import (
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Markdown writes the report as Markdown tables.
@@ -32,6 +36,7 @@ func (r *Report) Markdown(w io.Writer) error {
 			f.NewFlowsPPS, f.ReferencePPS, f.NewOverReference, f.NewOfferedPPS, f.NewDelivered, f.NewSent)
 		row("appliance forwarding, offloaded flow (PASS verdict, kernel devmap) / bare XDP_DROP", "%.0f / %.0f pkt/s = **%.3f** (%d of %d delivered)",
 			f.OffloadedPPS, f.BarePPS, f.OffloadedOverBare, f.OffloadedDelivered, f.OffloadedSent)
+		row("appliance forwarding: daemon's AF_XDP sockets", "%s", f.DaemonSockets)
 	}
 	if r.Engine != nil {
 		row("engine alone (from memory)", "%.0f pkt/s (delivered/engine %.3f)", r.Engine.PPS, r.DeliveredOverEngine)
@@ -45,21 +50,71 @@ func (r *Report) Markdown(w io.Writer) error {
 	} else {
 		row("latency p50 / p99", "%s", r.LatencyNote)
 	}
+	if a := r.LatencyAdded; a != nil {
+		row("latency added by the appliance alone, new flows", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
+			a.AddedNewP50us, a.AddedNewP99us, a.Path, a.NewP50us, a.NewP99us, a.BaselinePath, a.BaselineNewP50us, a.BaselineNewP99us, a.NewProbes[0], a.NewProbes[1])
+		row("latency added by the appliance alone, offloaded flows (PASS prefix verdict, devmap)", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
+			a.AddedOffP50us, a.AddedOffP99us, a.Path, a.OffP50us, a.OffP99us, a.BaselinePath, a.BaselineOffP50us, a.BaselineOffP99us, a.OffProbes[0], a.OffProbes[1])
+	}
+	if o := r.overloaded(); len(o) > 0 {
+		row("daemon's user-space path overloaded (frames lost at its AF_XDP sockets)", "**yes**, in: %s", strings.Join(o, "; "))
+	} else if r.Path == PathAppliance {
+		row("daemon's user-space path overloaded", "no: no frame lost at its AF_XDP sockets in any replay")
+	}
 	for _, rp := range r.Replays {
-		fmt.Fprintf(&b, "\n**%s** — %s via %s (verdicts per %s), %d queues, %d frames in %.2f s (%d skipped): offered %.0f pkt/s, delivered %.0f pkt/s; process CPU %.2f, machine busy %.0f%%",
-			rp.Name, rp.Timing, rp.Sender, rp.Scope, rp.Queues, rp.Frames, rp.Seconds, rp.Skipped, rp.OfferedPPS, rp.DeliveredPPS, rp.ProcessCPU, 100*rp.MachineCPU)
+		fmt.Fprintf(&b, "\n**%s** — path %s, %s via %s (verdicts per %s), %d queues, %d frames in %.2f s (%d skipped): offered %.0f pkt/s, delivered %.0f pkt/s; process CPU %.2f, machine busy %.0f%%",
+			rp.Name, rp.Path, rp.Timing, rp.Sender, rp.Scope, rp.Queues, rp.Frames, rp.Seconds, rp.Skipped, rp.OfferedPPS, rp.DeliveredPPS, rp.ProcessCPU, 100*rp.MachineCPU)
 		if rp.Decision > 0 && len(rp.Mitigation) > 0 {
 			fmt.Fprintf(&b, "; attack frames through before the verdict (decision point %d): p50 %.0f, p99 %.0f, max %.0f over %d %ss; verdict write %.0f µs",
 				rp.Decision, rp.MitigationP50, rp.MitigationP99, rp.MitigationMax, len(rp.Mitigation), rp.Scope, rp.MitigationTime)
 		}
-		fmt.Fprintf(&b, "\n\n| label | flows | offered | delivered | dropped | lost | expected | treated as expected | dropped / ideal |\n|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
+		if t := rp.TTM; t != nil && t.Units+t.Unmitigated > 0 {
+			fmt.Fprintf(&b, "; time to mitigation (first frame sent → first frame dropped): p50 %s, p99 %s, max %s over %d %ss (%d with more than %d frames never dropped)",
+				secs(t.P50), secs(t.P99), secs(t.Max), t.Units, rp.Scope, t.Unmitigated, rp.Decision)
+		}
+		if rp.Path == PathBaseline {
+			fmt.Fprintf(&b, "; no appliance: the minimal XDP forwarder in its place (the latency baseline); %d of %d frames delivered\n", rp.Delivered, rp.Frames)
+			continue
+		}
+		if rp.Split != "" {
+			fmt.Fprintf(&b, "; replayed: %s", rp.Split)
+		}
+		app := rp.Path == PathAppliance
+		fmt.Fprintf(&b, "\n\n| label | flows | offered | delivered | dropped | lost | expected | treated as expected | dropped / ideal | TTM p50 / p99 / max |")
+		if app {
+			fmt.Fprintf(&b, " flows with a verdict (DROP) | dropped by verdict |")
+		}
+		fmt.Fprintf(&b, "\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+		if app {
+			fmt.Fprintf(&b, "---:|---:|")
+		}
+		b.WriteByte('\n')
 		for _, name := range sortedLabels(rp.PerLabel) {
 			l := rp.PerLabel[name]
 			ideal := "—"
 			if l.IdealDropped > 0 {
 				ideal = fmt.Sprintf("%.3f", float64(l.Dropped)/float64(l.IdealDropped))
 			}
-			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %.3f | %s |\n", name, l.Flows, l.Offered, l.Delivered, l.Dropped, l.Lost, l.Expected, l.Correct, ideal)
+			ttm := "—"
+			if t := rp.TTMPerLabel[name]; t != nil && t.Units > 0 {
+				ttm = fmt.Sprintf("%s / %s / %s (%d)", secs(t.P50), secs(t.P99), secs(t.Max), t.Units)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %.3f | %s | %s |", name, l.Flows, l.Offered, l.Delivered, l.Dropped, l.Lost, l.Expected, l.Correct, ideal, ttm)
+			if app {
+				fmt.Fprintf(&b, " %d (%d) | %d |", l.VerdictFlows, l.DropVerdictFlows, l.VerdictDropped)
+			}
+			b.WriteByte('\n')
+		}
+		if app {
+			fmt.Fprintf(&b, "\nDaemon: %s.", rp.DaemonSockets)
+			if len(rp.Classified) > 0 {
+				var cl []string
+				for _, k := range slices.Sorted(maps.Keys(rp.Classified)) {
+					cl = append(cl, fmt.Sprintf("%s %d", k, rp.Classified[k]))
+				}
+				fmt.Fprintf(&b, " Flows classified by predicted label: %s.", strings.Join(cl, ", "))
+			}
+			b.WriteByte('\n')
 		}
 	}
 	for _, n := range r.Notes {
@@ -150,20 +205,95 @@ func (r *Report) Plots(dir string) ([]string, error) {
 	if err := save(p, "labels.png"); err != nil {
 		return nil, err
 	}
-	// Time to mitigation.
+	// Time to mitigation: frames through, and seconds, per unit.
+	var plots []*plot.Plot
 	if len(rp.Mitigation) > 0 {
 		p = plot.New()
-		p.Title.Text = fmt.Sprintf("attack frames delivered per flow before its verdict (decision point %d)", rp.Decision)
+		p.Title.Text = fmt.Sprintf("attack frames delivered per %s before its verdict (decision point %d)", rp.Scope, rp.Decision)
 		p.X.Label.Text = "frames delivered"
-		p.Y.Label.Text = "flows"
+		p.Y.Label.Text = rp.Scope + "s"
 		h, err := plotter.NewHist(plotter.Values(rp.Mitigation), 30)
 		if err != nil {
 			return nil, err
 		}
 		p.Add(h)
-		if err := save(p, "mitigation.png"); err != nil {
+		plots = append(plots, p)
+	}
+	if t := rp.TTM; t != nil && len(t.seconds) > 0 {
+		p = plot.New()
+		p.Title.Text = fmt.Sprintf("time to mitigation per %s: first frame sent → first frame dropped (p50 %s, p99 %s)", rp.Scope, secs(t.P50), secs(t.P99))
+		p.X.Label.Text = "ms"
+		p.Y.Label.Text = rp.Scope + "s"
+		ms := make(plotter.Values, len(t.seconds))
+		for i, v := range t.seconds {
+			ms[i] = v * 1e3
+		}
+		h, err := plotter.NewHist(ms, 30)
+		if err != nil {
 			return nil, err
 		}
+		p.Add(h)
+		plots = append(plots, p)
+	}
+	if len(plots) > 0 {
+		path := filepath.Join(dir, "mitigation.png")
+		if err := savePlots(plots, path); err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// secs formats seconds with a unit that keeps three significant digits.
+func secs(v float64) string {
+	switch {
+	case v == 0:
+		return "0 s"
+	case v < 1e-3:
+		return fmt.Sprintf("%.0f µs", v*1e6)
+	case v < 1:
+		return fmt.Sprintf("%.1f ms", v*1e3)
+	}
+	return fmt.Sprintf("%.2f s", v)
+}
+
+// savePlots stacks plots vertically into one PNG.
+func savePlots(plots []*plot.Plot, path string) error {
+	const w, h = 8 * vg.Inch, 4 * vg.Inch
+	img := vgimg.New(w, h*vg.Length(len(plots)))
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter}
+	grid := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		grid[i] = []*plot.Plot{p}
+	}
+	for i, cs := range plot.Align(grid, tiles, dc) {
+		grid[i][0].Draw(cs[0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// overloaded names the replays (and the forwarding measurement) in which the
+// daemon's sockets lost frames, with how many.
+func (r *Report) overloaded() []string {
+	var out []string
+	for _, rp := range r.Replays {
+		if d := rp.DaemonSockets; d != nil && d.Overloaded {
+			out = append(out, fmt.Sprintf("%s (%s): rx_dropped %d, rx_ring_full %d, fill ring empty %d", rp.Name, rp.Timing, d.RxDropped, d.RxRingFull, d.RxFillRingEmptyDescs))
+		}
+	}
+	if f := r.Forward; f != nil && f.DaemonSockets != nil && f.DaemonSockets.Overloaded {
+		d := f.DaemonSockets
+		out = append(out, fmt.Sprintf("forwarding measurement (new flows at top speed): rx_dropped %d, rx_ring_full %d, fill ring empty %d", d.RxDropped, d.RxRingFull, d.RxFillRingEmptyDescs))
+	}
+	return out
 }

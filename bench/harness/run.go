@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	benchengine "github.com/flowsieve/flowsieve/bench/engine"
@@ -27,6 +29,7 @@ type Config struct {
 	Queues     int           // veth queues
 	Sender     string        // "afxdp" or "tcpreplay"
 	Timing     Timing        // re-timing of every replay
+	PcapTiming *Timing       // re-timing of the captures (nil: Timing)
 	MaxPackets int           // per replay; 0: all
 	MaxTime    time.Duration // per replay
 	Decision   int           // frames of an attack flow (or source) before its verdict
@@ -73,6 +76,14 @@ type Report struct {
 	SklearnPredictRatio float64                 `json:"sklearn_predict_ratio,omitempty"` // sklearn ns/row / flowsieve ns/row
 	Notes               []string                `json:"notes"`
 
+	// LatencyAdded is the one-way delay of the same probes through the appliance
+	// minus through the baseline wire (the minimal XDP forwarder in its place),
+	// replaying the same traffic in the same run: what the appliance alone adds.
+	LatencyAdded *LatencyAdded `json:"latency_added,omitempty"`
+	// Overloaded lists the replays (and the forwarding measurement) in which the
+	// daemon's AF_XDP sockets lost frames: its user-space path did not keep up.
+	Overloaded []string `json:"daemon_overloaded"`
+
 	// Forward is the appliance's inline forwarding rate for new and offloaded
 	// flows, as ratios to Rx's reference loop and Drop's bare XDP_DROP (appliance
 	// path with baselines only).
@@ -110,6 +121,14 @@ func (c *Config) defaults() {
 // and returns the report. Every namespace it made is gone when it returns, also
 // when ctx is cancelled.
 func Run(ctx context.Context, c Config) (*Report, error) {
+	rep, err := run(ctx, c)
+	if rep != nil {
+		rep.Overloaded = rep.overloaded()
+	}
+	return rep, err
+}
+
+func run(ctx context.Context, c Config) (*Report, error) {
 	c.defaults()
 	say := func(f string, a ...any) {
 		if c.Progress != nil {
@@ -141,11 +160,56 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	// The captures, loaded up front: on the appliance path the model also learns
+	// the first half of each labelled one, and the second half is replayed.
+	var pcaps []*Trace
+	held := map[*Trace]bool{} // second halves
+	for _, p := range c.Pcaps {
+		pt, err := LoadPcap(p.Path, p.PcapOptions)
+		if err != nil {
+			rep.Notes = append(rep.Notes, err.Error())
+			continue
+		}
+		pcaps = append(pcaps, pt)
+	}
 	if len(c.Appliance) > 0 {
 		say("training the appliance's model")
-		m, err := benchengine.Train(train, c.Decision, treeParams)
+		rows, err := benchengine.Rows(train, c.Decision)
 		if err != nil {
 			return nil, err
+		}
+		sets := []*benchengine.Flows{rows}
+		var split []string
+		for i, pt := range pcaps {
+			first, second := pt.Halves()
+			fr, err := first.Rows(c.Decision)
+			if err != nil {
+				return nil, fmt.Errorf("training rows of %s: %w", pt.Name, err)
+			}
+			labelled := 0
+			for _, l := range fr.Labels {
+				if l != "" {
+					labelled++
+				}
+			}
+			if labelled > 0 {
+				sets = append(sets, fr)
+				split = append(split, fmt.Sprintf("%s: %d training flows from frames 1–%d, replayed frames %d–%d",
+					pt.Name, labelled, first.Len(), first.Len()+1, pt.Len()))
+				pcaps[i] = second
+				held[second] = true
+			}
+		}
+		m, err := benchengine.TrainRows(sets, c.Decision, treeParams)
+		if err != nil {
+			return nil, err
+		}
+		if len(split) > 0 {
+			rep.Notes = append(rep.Notes, "train/test split of the captures (appliance path): the model is trained on the generated training mix (seed "+
+				strconv.FormatUint(c.Seed+1000, 10)+") plus the FIRST half (in time order) of every labelled capture, and only the SECOND half of each capture is replayed. "+
+				"Training and test flows come from the same captures (same hosts, same attack tools, adjacent minutes): this is a within-capture hold-out, not a cross-dataset result. "+
+				"A flow spanning the middle has its early frames in training and its late frames replayed (as a new flow to the appliance). "+
+				strings.Join(split, "; "))
 		}
 		app = &Appliance{Command: c.Appliance, Env: c.ApplianceEnv, Model: m}
 		rep.Path = PathAppliance
@@ -162,27 +226,39 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if r.ProbesReceived > 0 {
 		p50, p99 := r.LatencyP50us, r.LatencyP99us
 		rep.LatencyP50us, rep.LatencyP99us = &p50, &p99
-		rep.LatencyNote = fmt.Sprintf("one-way delay of %d of %d probes (one every %s, each the first frame of a new flow) from the sender's AF_XDP socket to the receiver's, through the %s path, under the replay's load; both AF_XDP copy paths included",
+		rep.LatencyNote = fmt.Sprintf("one-way delay of %d new-flow probes (of %d probes sent, one every %s, alternating new-flow probes — each the first frame of a new flow — and offloaded ones) from the sender's AF_XDP socket to the receiver's, through the %s path, under the replay's load; both AF_XDP copy paths and the sender's queue included (the rows below subtract the baseline wire)",
 			r.ProbesReceived, r.ProbesSent, probeEvery, r.Path)
 	}
 	if ctx.Err() != nil {
 		rep.Notes = append(rep.Notes, "interrupted: the replay stopped early and nothing else ran")
 		return rep, nil
 	}
-	for _, p := range c.Pcaps {
+	if r.ProbesReceived > 0 {
+		say("replaying %d frames through the baseline wire (minimal XDP forwarder) for the latency it adds", tr.Len())
+		br, err := RunReplay(ctx, ReplayConfig{Trace: tr, Queues: c.Queues, Sender: c.Sender, Timing: c.Timing,
+			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Baseline: true})
+		if err != nil {
+			return nil, fmt.Errorf("baseline replay %s: %w", tr.Name, err)
+		}
+		rep.LatencyAdded = latencyAdded(r, br)
+		rep.Replays = append(rep.Replays, br)
+	}
+	for _, pt := range pcaps {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		say("replaying %s", p.Path)
-		pt, err := LoadPcap(p.Path, p.PcapOptions)
-		if err != nil {
-			rep.Notes = append(rep.Notes, err.Error())
-			continue
+		say("replaying %s", pt.Name)
+		timing := c.Timing
+		if c.PcapTiming != nil {
+			timing = *c.PcapTiming
 		}
-		pr, err := RunReplay(ctx, ReplayConfig{Trace: pt, Queues: c.Queues, Sender: c.Sender, Timing: c.Timing,
+		pr, err := RunReplay(ctx, ReplayConfig{Trace: pt, Queues: c.Queues, Sender: c.Sender, Timing: timing,
 			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app})
 		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", p.Path, err)
+			return nil, fmt.Errorf("replay %s: %w", pt.Name, err)
+		}
+		if held[pt] {
+			pr.Split = "second half of the capture (its first half trained the model)"
 		}
 		rep.Replays = append(rep.Replays, pr)
 	}
@@ -266,12 +342,43 @@ func (r *Report) Check() error {
 	if f := r.Forward; f != nil && (!(f.NewOverReference > 0) || !(f.OffloadedOverBare > 0)) {
 		errs = append(errs, fmt.Errorf("forward: new flows / reference %v, offloaded / bare %v", f.NewOverReference, f.OffloadedOverBare))
 	}
+	if a := r.LatencyAdded; a != nil {
+		if a.NewProbes[0] <= 0 || a.NewProbes[1] <= 0 || a.OffProbes[0] <= 0 || a.OffProbes[1] <= 0 {
+			errs = append(errs, fmt.Errorf("latency_added: probes received %v new-flow, %v offloaded (appliance, baseline)", a.NewProbes, a.OffProbes))
+		}
+		if a.AddedNewP50us != a.NewP50us-a.BaselineNewP50us || a.AddedOffP99us != a.OffP99us-a.BaselineOffP99us {
+			errs = append(errs, fmt.Errorf("latency_added: differences do not match their terms: %+v", *a))
+		}
+	}
 	for _, rp := range r.Replays {
+		if rp.Path == PathAppliance && rp.DaemonSockets == nil {
+			errs = append(errs, fmt.Errorf("%s: appliance path without the daemon's AF_XDP statistics", rp.Name))
+		}
+		if d := rp.DaemonSockets; d != nil && d.Overloaded != (d.RxDropped+d.RxRingFull+d.RxFillRingEmptyDescs > 0) {
+			errs = append(errs, fmt.Errorf("%s: daemon_afxdp overloaded %v with %+v", rp.Name, d.Overloaded, *d))
+		}
+		if rp.TTM != nil {
+			errs = append(errs, checkTTM(rp.Name, rp.TTM))
+			units, unmit := 0, 0
+			for name, t := range rp.TTMPerLabel {
+				errs = append(errs, checkTTM(rp.Name+" "+name, t))
+				units, unmit = units+t.Units, unmit+t.Unmitigated
+				if l := rp.PerLabel[name]; l == nil || l.Expected != "drop" || (rp.Scope == ScopeFlow && t.Units+t.Unmitigated > l.Flows) {
+					errs = append(errs, fmt.Errorf("%s %s: time to mitigation of %d+%d units, label %+v", rp.Name, name, t.Units, t.Unmitigated, l))
+				}
+			}
+			if units != rp.TTM.Units || unmit != rp.TTM.Unmitigated {
+				errs = append(errs, fmt.Errorf("%s: time to mitigation per label adds up to %d+%d units, total %d+%d", rp.Name, units, unmit, rp.TTM.Units, rp.TTM.Unmitigated))
+			}
+		}
 		var sum uint64
 		for name, l := range rp.PerLabel {
 			sum += l.Offered
 			if l.Delivered+l.Dropped+l.Lost != l.Offered {
 				errs = append(errs, fmt.Errorf("%s %s: delivered %d + dropped %d + lost %d != offered %d", rp.Name, name, l.Delivered, l.Dropped, l.Lost, l.Offered))
+			}
+			if l.DropVerdictFlows > l.VerdictFlows || l.VerdictFlows > l.Flows || l.VerdictDropped > l.Dropped {
+				errs = append(errs, fmt.Errorf("%s %s: %d flows with a verdict (%d DROP, %d frames dropped by them) of %d flows, %d frames dropped", rp.Name, name, l.VerdictFlows, l.DropVerdictFlows, l.VerdictDropped, l.Flows, l.Dropped))
 			}
 		}
 		if sum != uint64(rp.Frames) {
@@ -279,4 +386,13 @@ func (r *Report) Check() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkTTM checks one time-to-mitigation summary: non-negative, ordered quantiles,
+// and figures only when a unit was mitigated.
+func checkTTM(name string, t *TTM) error {
+	if t.Units < 0 || t.Unmitigated < 0 || !(0 <= t.P50 && t.P50 <= t.P99 && t.P99 <= t.Max) || (t.Units == 0 && t.Max != 0) {
+		return fmt.Errorf("%s: time to mitigation %+v", name, *t)
+	}
+	return nil
 }

@@ -16,13 +16,19 @@ import (
 
 // Timing says when replayed frames leave: Scale 0 sends at top speed; otherwise
 // frame i leaves at start + (TS[i]-TS[0])/Scale (1: original timing), against
-// fixed time points from the start so delays never accumulate.
+// fixed time points from the start so delays never accumulate. PPS, when set,
+// overrides Scale: frame i leaves at start + i/PPS, evenly spaced whatever the
+// capture's own timing (captures with gaps of hours, floods too fast to follow).
 type Timing struct {
 	Scale float64
+	PPS   float64
 }
 
 // String names the timing as reports show it.
 func (t Timing) String() string {
+	if t.PPS > 0 {
+		return fmt.Sprintf("%g pkt/s evenly", t.PPS)
+	}
 	if t.Scale <= 0 {
 		return "top speed"
 	}
@@ -45,6 +51,9 @@ type Sent struct {
 	Elapsed  time.Duration // first to last frame handed to the kernel, completions included
 	Timeline []Sample
 	Socket   []afxdp.Stats `json:",omitempty"` // per transmit queue
+	// At is when each frame was handed to the kernel (its batch's transmit call
+	// returned), since the start; empty for senders that cannot tell (tcpreplay).
+	At []time.Duration `json:"-"`
 }
 
 const (
@@ -64,7 +73,7 @@ func SendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 // sendAfxdp is SendAfxdp with latency probes added every probeEvery on queue 0
 // (when probe is not nil).
 func sendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *Trace, n int, timing Timing, deadline time.Time, after func(sent int), probe *prober) (Sent, error) {
-	res := Sent{Sender: "afxdp"}
+	res := Sent{Sender: "afxdp", At: make([]time.Duration, 0, n)}
 	queues = max(1, queues)
 	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 4096 * queues})
 	if err != nil {
@@ -111,6 +120,9 @@ func sendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 		ts0 = t.TS[0]
 	}
 	due := func(j int) time.Time {
+		if timing.PPS > 0 {
+			return start.Add(time.Duration(float64(j) / timing.PPS * 1e9))
+		}
 		return start.Add(time.Duration(float64(t.TS[j]-ts0) / timing.Scale))
 	}
 	for i < n {
@@ -138,7 +150,7 @@ func sendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 			continue
 		}
 		want := min(sendBatch, n-i)
-		if timing.Scale > 0 {
+		if timing.Scale > 0 || timing.PPS > 0 {
 			k := 0
 			for k < want && !due(i+k).After(now) {
 				k++
@@ -184,6 +196,10 @@ func sendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 			if err := s.WakeTX(); err != nil {
 				return res, err
 			}
+		}
+		at := time.Since(start)
+		for range k {
+			res.At = append(res.At, at)
 		}
 		i += k
 		if after != nil {
@@ -241,7 +257,9 @@ func SendTcpreplay(ctx context.Context, ns *netns.NS, ifname string, t *Trace, n
 	}
 	defer os.Remove(path)
 	args := []string{"ip", "netns", "exec", ns.Name(), bin, "-q", "-i", ifname}
-	if timing.Scale > 0 {
+	if timing.PPS > 0 {
+		args = append(args, "--pps="+strconv.FormatFloat(timing.PPS, 'f', -1, 64))
+	} else if timing.Scale > 0 {
 		args = append(args, "--multiplier="+strconv.FormatFloat(timing.Scale, 'f', -1, 64))
 	} else {
 		args = append(args, "--topspeed")

@@ -266,3 +266,39 @@ func (t *Trace) WritePcap(path string) error {
 	}
 	return f.Close()
 }
+
+// Halves splits t in time order at its middle frame: the first half (frames
+// [0, Len/2)) and the second (the rest), each sharing t's flows and labels. A flow
+// with frames on both sides appears in both; none of its frames does.
+func (t *Trace) Halves() (first, second *Trace) {
+	mid := t.Len() / 2
+	part := func(from, to int, which string) *Trace {
+		return &Trace{Name: t.Name + " (" + which + " half)", Frames: t.Frames[from:to], TS: t.TS[from:to],
+			Flow: t.Flow[from:to], Rev: t.Rev[from:to], Flows: t.Flows, Labels: t.Labels}
+	}
+	return part(0, mid, "first"), part(mid, t.Len(), "second")
+}
+
+// Rows returns the feature rows of t's flows at decision point decision (as the
+// engine computes them from the frames and their capture timestamps), labelled
+// with t's ground truth ("" for unlabelled flows): training rows of a capture.
+func (t *Trace) Rows(decision int) (*benchengine.Flows, error) {
+	frames := make([]source.Frame, t.Len())
+	for i, f := range t.Frames {
+		frames[i] = source.Frame{Data: f, Timestamp: t.TS[i], WireLen: len(f), Link: packet.LinkEthernet}
+	}
+	index := make(map[xdp.Key]int32, len(t.Flows))
+	for i, f := range t.Flows {
+		index[f.Key] = int32(i)
+	}
+	return benchengine.FrameRows(frames, decision, func(src, dst netip.Addr, sp, dp uint16, proto uint8, _, _ int64) string {
+		f, ok := index[xdp.FlowKey(src, dst, sp, dp, proto)]
+		if !ok {
+			return ""
+		}
+		if l := t.Labels[t.Flows[f].Label]; l != Unlabelled {
+			return l
+		}
+		return ""
+	})
+}

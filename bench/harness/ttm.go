@@ -1,0 +1,105 @@
+package harness
+
+import (
+	"slices"
+	"time"
+)
+
+// TTM is the time to mitigation of one label's attack units (flows, or sources with
+// --scope source) in seconds: from the unit's first frame handed to the kernel by
+// the sender to its first frame that did not reach the receiver.
+type TTM struct {
+	// Units is how many units had a frame dropped; Unmitigated how many had more
+	// than the decision point's frames and none dropped.
+	Units       int     `json:"units"`
+	Unmitigated int     `json:"unmitigated"`
+	P50         float64 `json:"p50_s"`
+	P99         float64 `json:"p99_s"`
+	Max         float64 `json:"max_s"`
+	seconds     []float64
+}
+
+// ttmInput is what mitigationSeconds needs from a replay.
+type ttmInput struct {
+	t        *Trace
+	at       []time.Duration // sender time of each frame sent
+	isAttack func(int32) bool
+	unit     []int32 // verdict unit of each flow
+	source   bool    // source scope: replies are not the unit's frames
+	decision int
+	// offered: frames each unit sent (replies excluded for sources); tail: how
+	// many of its last ones were dropped.
+	offered []int32
+	tail    []uint64
+}
+
+// mitigationSeconds returns the time to mitigation per label. A verdict cuts a
+// unit's tail (its frames leave in order, on one queue per flow): a unit of o
+// frames whose last k were dropped is mitigated at its (o-k+1)-th frame. For flow
+// scope k is exact (the verdict's own drop count); for source scope it is every
+// frame not delivered, so a frame lost before the verdict makes it an earlier
+// estimate.
+func mitigationSeconds(in ttmInput) map[string]*TTM {
+	t := in.t
+	nu := len(in.unit)
+	cnt := make([]uint64, nu)
+	first := make([]time.Duration, nu)
+	firstFlow := make([]int32, nu)
+	done := make([]bool, nu)
+	out := map[string]*TTM{}
+	get := func(f int32) *TTM {
+		name := t.Labels[t.Flows[f].Label]
+		r := out[name]
+		if r == nil {
+			r = &TTM{}
+			out[name] = r
+		}
+		return r
+	}
+	for i, at := range in.at {
+		f := t.Flow[i]
+		if f < 0 || !in.isAttack(f) || (in.source && t.Rev[i]) {
+			continue
+		}
+		u := in.unit[f]
+		cnt[u]++
+		if cnt[u] == 1 {
+			first[u], firstFlow[u] = at, f
+		}
+		if !done[u] && in.tail[u] > 0 && cnt[u]+in.tail[u] == uint64(in.offered[u])+1 {
+			done[u] = true
+			r := get(firstFlow[u])
+			r.Units++
+			r.seconds = append(r.seconds, (at - first[u]).Seconds())
+		}
+	}
+	for u, c := range cnt {
+		if c > uint64(in.decision) && !done[u] {
+			get(firstFlow[u]).Unmitigated++
+		}
+	}
+	for _, r := range out {
+		r.finish()
+	}
+	return out
+}
+
+func (r *TTM) finish() {
+	slices.Sort(r.seconds)
+	if len(r.seconds) > 0 {
+		r.P50, r.P99 = quantile(r.seconds, 0.5), quantile(r.seconds, 0.99)
+		r.Max = r.seconds[len(r.seconds)-1]
+	}
+}
+
+// mergeTTM pools the per-label times into one.
+func mergeTTM(m map[string]*TTM) *TTM {
+	all := &TTM{}
+	for _, r := range m {
+		all.Units += r.Units
+		all.Unmitigated += r.Unmitigated
+		all.seconds = append(all.seconds, r.seconds...)
+	}
+	all.finish()
+	return all
+}
