@@ -133,6 +133,12 @@ struct fs_iface {
  * CPU sees the flow again or the slot is taken by another flow; user space adds the
  * pending counts of the slots holding a key when it reads the entry.
  * Only IPv4 packets are cached (IPv6 and IPv4-mapped IPv6 packets look up the maps).
+ * fs_cache4 and fs_gen are pinned like the other maps: OpenPinned needs them to void
+ * the cache of a program left running and to read its pending counts. A loader that
+ * finds them with another layout (slot size, FS_CACHE4_SLOTS) replaces them, which
+ * only empties the cache; Load bumps fs_gen, so slots an earlier program filled in a
+ * reused cache are never used. (Adding FS_CNT_FLOW_CACHE_HIT grew struct fs_counters:
+ * a pinned fs_stats of an earlier version is replaced, its counters restart.)
  */
 #define FS_CACHE4_BITS 12
 #define FS_CACHE4_SLOTS (1 << FS_CACHE4_BITS)
