@@ -719,13 +719,17 @@ func vmRSS(pid int) (int, error) {
 // TestWireSYNFlood floods the appliance with SYNs from hundreds of thousands of
 // distinct spoofed sources while benign traffic runs: the daemon's memory stays within
 // the bound its configured capacities imply, the flow tables never hold more than their
-// capacity, and the daemon stays healthy.
+// capacity, the daemon stays healthy, and benign flows keep being delivered: at least
+// minTransport of the benign frames of flows without a DROP verdict arrive (the loss is
+// the appliance's transport: the client-side AF_XDP ring overflows under the flood, a
+// few frames per thousand), and at most maxDropFlows of the benign flows get a DROP
+// verdict.
 //
-// Known gap, measured and logged but not asserted yet: benign delivery under the flood.
-// With the tables full of one-packet flood flows, benign flows are evicted, restart
-// mid-connection and are then misclassified (their frames end in DROP verdicts), and
-// flow timestamps are taken when a worker processes a batch rather than at arrival, so
-// under overload their timing features are compressed. Both are issue 7's next steps.
+// Known gap, measured and logged, bounded but not yet closed: a few benign flows (2-6
+// of 153) are decided DROP under the flood, and when one of them is the capture's long
+// TLS download (3221 of its 4897 frames) the benign frame delivery falls to about 30%;
+// without the flood they pass. Evicted flows no longer get DROP verdicts from their
+// partial snapshot (before that fix 7-24 of 153 flows were decided DROP).
 func TestWireSYNFlood(t *testing.T) {
 	kerneltest.Require(t)
 	dir := t.TempDir()
@@ -784,6 +788,19 @@ func TestWireSYNFlood(t *testing.T) {
 				t.Log(line)
 			}
 		}
+	}
+	bs, err := splitBenign(dir, frames, rcv)
+	if err != nil {
+		t.Fatalf("benign verdicts: %v", err)
+	}
+	t.Logf("benign flows %d: %d with a DROP verdict (%d of their %d frames lost), %d with a frame lost; frames of the other flows: %d of %d delivered (%.2f%%)",
+		bs.Flows, bs.DropFlows, bs.DropLost, bs.DropFrames, bs.LossFlows, bs.Frames-bs.Lost, bs.Frames, 100*float64(bs.Frames-bs.Lost)/float64(max(1, bs.Frames)))
+	const minTransport, maxDropFlows = 0.97, 0.10
+	if bs.Frames < b.Sent/10 || float64(bs.Frames-bs.Lost) < minTransport*float64(bs.Frames) {
+		t.Errorf("benign frames of flows without a DROP verdict: %d of %d delivered, want at least %.0f%%", bs.Frames-bs.Lost, bs.Frames, 100*minTransport)
+	}
+	if float64(bs.DropFlows) > maxDropFlows*float64(bs.Flows) {
+		t.Errorf("%d of %d benign flows got a DROP verdict under the flood, want at most %.0f%%", bs.DropFlows, bs.Flows, 100*maxDropFlows)
 	}
 	if flooded < 100_000 {
 		t.Errorf("only %d SYNs sent: the flood did not load the appliance", flooded)
