@@ -69,7 +69,7 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: benchFlagMaxPackets, Usage: "Frames per replay at most (0: all)."},
 			&cli.DurationFlag{Name: benchFlagMaxTime, Usage: "Seconds per replay at most (default 20s, 5s with --quick)."},
 			&cli.IntFlag{Name: benchFlagDecision, Value: 8, Usage: "Frames of an attack flow that pass before its DROP verdict is written (the model's decision point); 0 writes every verdict up front."},
-			&cli.StringFlag{Name: benchFlagScope, Value: "flow", Usage: "What a ground-truth verdict covers: flow (the attack flow's 5-tuple) or source (the attacking address, in the blocklist, after --decision frames it sent)."},
+			&cli.StringFlag{Name: benchFlagScope, Value: "flow", Usage: "What a verdict covers: flow (the attack flow's 5-tuple) or source (the attacking address, in the blocklist, after --decision frames it sent). With --appliance, the scope of the daemon's DROP decisions."},
 			&cli.BoolFlag{Name: benchFlagNoBase, Usage: "Skip the baselines (replays only)."},
 			&cli.BoolFlag{Name: benchFlagAppliance, Usage: "Replay through the real appliance (this binary's run command inside the appliance namespace) instead of XDP verdicts written from ground truth: its model is trained on another seed of the scenario plus the first half (in time order) of every labelled --pcap capture, and only the second half of each capture is replayed, so the report gives the model's detection of real traffic it never saw (a within-capture hold-out, not a cross-dataset result). With the baselines, it also measures the appliance's forwarding rate for new flows (user space) and offloaded flows (kernel), as ratios to the AF_XDP reference loop and the bare XDP_DROP program.", EnvVars: []string{"FLOWSIEVE_BENCH_APPLIANCE"}},
 		},

@@ -48,6 +48,25 @@ default:
   ttl: 5m
 `
 
+// dropAttackSourcesYAML is dropAttacksYAML blocking the source of every flow
+// classified as an attack (--scope source on the appliance path).
+const dropAttackSourcesYAML = `version: 1
+rules:
+  - name: benign
+    labels: "BENIGN"
+    action: PASS
+    ttl: 5m
+default:
+  action: DROP
+  scope: source
+  ttl: 5m
+`
+
+// idleTimeout is the daemon's flow idle timeout: replays leave gaps far shorter,
+// and after a replay the harness waits about this long for the daemon to end
+// (and classify) the flows still live.
+const idleTimeout = 2 * time.Second
+
 const metricsAddr = "127.0.0.1:9743"
 
 // daemon is a `flowsieve run` child process inside the appliance namespace.
@@ -81,7 +100,7 @@ func startDaemon(a *Appliance, ns *netns.NS, queues, decision int, dir string) (
 interfaces: {in: %s, out: %s}
 queues: %d
 xdp: {mode: native, pin_dir: %s, keep_state_on_exit: false}
-flow: {early_packets: %d, idle_timeout: 5s, active_timeout: 2m, capacity: 262144}
+flow: {early_packets: %d, idle_timeout: %s, active_timeout: 2m, capacity: 262144}
 model: {path: %s}
 policy: {path: policy.yaml}
 state_dir: %s
@@ -89,7 +108,7 @@ verdicts: {flush_interval: 1ms}
 metrics: {listen: "%s"}
 control: {socket: %s}
 log: {level: info}
-`, AppIn, AppOut, queues, pin, decision, mp, filepath.Join(dir, "state"), metricsAddr, filepath.Join(dir, "control.sock"))
+`, AppIn, AppOut, queues, pin, decision, idleTimeout, mp, filepath.Join(dir, "state"), metricsAddr, filepath.Join(dir, "control.sock"))
 	cf := filepath.Join(dir, "flowsieve.yaml")
 	if err := os.WriteFile(cf, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -194,8 +213,41 @@ func (d *daemon) flowVerdicts() ([]control.FlowVerdict, error) {
 func (d *daemon) allow(prefix netip.Prefix) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := control.NewClient(d.ctl).Allow(ctx, control.BlockRequest{Prefix: prefix, Reason: "harness: offloaded latency probes"}); err != nil {
-		return fmt.Errorf("harness: appliance allow %s: %w", prefix, err)
+	for {
+		// The control socket may come up a moment after /healthz answers.
+		_, err := control.NewClient(d.ctl).Allow(ctx, control.BlockRequest{Prefix: prefix, Reason: "harness: offloaded latency probes"})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, control.ErrNotRunning) || ctx.Err() != nil {
+			return fmt.Errorf("harness: appliance allow %s: %w", prefix, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return nil
+}
+
+// drain waits until the daemon's flow tables are empty (every flow ended by its
+// idle timeout and classified), at most idleTimeout plus the expiry period and a
+// margin; it reports whether they emptied.
+func (d *daemon) drain() (bool, error) {
+	deadline := time.Now().Add(idleTimeout + 3*time.Second)
+	for {
+		m, err := d.counters()
+		if err != nil {
+			return false, err
+		}
+		live := uint64(0)
+		for k, v := range m {
+			if strings.HasPrefix(k, "flowsieve_queue_flows{") {
+				live += v
+			}
+		}
+		if live == 0 {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -142,4 +142,11 @@ func TestApplianceCaptureHoldout(t *testing.T) {
 	if b := caps[1].PerLabel[harness.Benign]; b == nil || b.Delivered == 0 {
 		t.Errorf("benign DNS, second half: %+v", b)
 	}
+	// Flow-level detection from the daemon's classifications of each capture.
+	if d := caps[0].Detection; d == nil || d.Label != "DNS Amplification" || d.Classified == 0 || d.AttackRate < 0.5 {
+		t.Errorf("DNS amplification detection %+v", d)
+	}
+	if d := caps[1].Detection; d == nil || d.Label != harness.Benign || d.Classified == 0 || d.AsLabel == 0 {
+		t.Errorf("benign DNS detection %+v", d)
+	}
 }

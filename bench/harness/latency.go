@@ -47,6 +47,9 @@ type prober struct {
 	lat  []float64 // microseconds, new-flow probes
 	off  []float64 // microseconds, offloaded probes
 	sent int
+	// offloadOnly sends offloaded probes only: the daemon never sees a probe, so
+	// its classifications are of the replayed flows alone.
+	offloadOnly bool
 }
 
 // write builds probe seq into b (at least probeLen bytes) stamped now: a
@@ -57,7 +60,7 @@ func (p *prober) write(b []byte, seq uint16) []byte {
 	copy(f, []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00})
 	ip := f[14:34]
 	ip[0], ip[3], ip[8], ip[9] = 0x45, probeLen-14, 64, 17
-	if seq%2 == 0 {
+	if seq%2 == 0 && !p.offloadOnly {
 		copy(ip[12:16], probeSrc[:])
 	} else {
 		copy(ip[12:16], probeOffloadSrc[:])

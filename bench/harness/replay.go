@@ -58,6 +58,9 @@ type ReplayConfig struct {
 	Appliance *Appliance
 	// Baseline replaces the appliance by the minimal XDP forwarder (PathBaseline).
 	Baseline bool
+	// OffloadedProbesOnly sends only latency probes the appliance offloads, so the
+	// daemon classifies the trace's flows and nothing else.
+	OffloadedProbesOnly bool
 }
 
 // LabelResult is the ground-truth accounting of one label.
@@ -136,6 +139,7 @@ type Replay struct {
 	// flow of the trace (probes, stray kernel frames).
 	DaemonSockets   *DaemonSockets    `json:"daemon_afxdp,omitempty"`
 	Classified      map[string]uint64 `json:"daemon_classifications,omitempty"`
+	Detection       *Detection        `json:"detection,omitempty"`
 	VerdictsForeign int               `json:"daemon_verdicts_foreign,omitempty"`
 	// Split says which part of a capture this replay is (appliance path with
 	// captures: the second half, the first one trained the model).
@@ -364,7 +368,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	var probe *prober
 	var probeRx *probeReceiver
 	if c.Sender == "afxdp" {
-		probe = &prober{base: time.Now()}
+		probe = &prober{base: time.Now(), offloadOnly: c.OffloadedProbesOnly}
 		if probeRx, err = startProbeReceiver(w.Receiver, RecvIf, w.Queues, recv, probe); err != nil {
 			close(stop)
 			wg.Wait()
@@ -407,6 +411,14 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	}
 	if writeErr != nil {
 		return nil, writeErr
+	}
+	drained := false
+	if dmn != nil && ctx.Err() == nil {
+		// Let the daemon end and classify the flows still live, so its
+		// classifications cover every flow of the replay.
+		if drained, err = dmn.drain(); err != nil {
+			return nil, err
+		}
 	}
 	path := PathXDPVerdicts
 	switch {
@@ -613,6 +625,7 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 		}
 		r.DaemonSockets = daemonSockets(r.ApplianceCounters)
 		r.Classified = classifications(r.ApplianceCounters)
+		r.Detection = detection(r, drained)
 	}
 	if cs, err := recv.Stats.Read(); err == nil {
 		r.ReceiverCounters = counterMap(cs)

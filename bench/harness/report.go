@@ -61,6 +61,7 @@ func (r *Report) Markdown(w io.Writer) error {
 	} else if r.Path == PathAppliance {
 		row("daemon's user-space path overloaded", "no: no frame lost at its AF_XDP sockets in any replay")
 	}
+	r.captureTable(&b)
 	for _, rp := range r.Replays {
 		fmt.Fprintf(&b, "\n**%s** — path %s, %s via %s (verdicts per %s), %d queues, %d frames in %.2f s (%d skipped): offered %.0f pkt/s, delivered %.0f pkt/s; process CPU %.2f, machine busy %.0f%%",
 			rp.Name, rp.Path, rp.Timing, rp.Sender, rp.Scope, rp.Queues, rp.Frames, rp.Seconds, rp.Skipped, rp.OfferedPPS, rp.DeliveredPPS, rp.ProcessCPU, 100*rp.MachineCPU)
@@ -113,6 +114,13 @@ func (r *Report) Markdown(w io.Writer) error {
 					cl = append(cl, fmt.Sprintf("%s %d", k, rp.Classified[k]))
 				}
 				fmt.Fprintf(&b, " Flows classified by predicted label: %s.", strings.Join(cl, ", "))
+			}
+			if d := rp.Detection; d != nil {
+				fmt.Fprintf(&b, " Detection: of %d flows classified, %.1f%% as %s, %.1f%% as any attack", d.Classified, 100*d.LabelRate, d.Label, 100*d.AttackRate)
+				if !d.Drained {
+					b.WriteString(" (some flows still live when read)")
+				}
+				b.WriteByte('.')
 			}
 			b.WriteByte('\n')
 		}
@@ -296,4 +304,64 @@ func (r *Report) overloaded() []string {
 		out = append(out, fmt.Sprintf("forwarding measurement (new flows at top speed): rx_dropped %d, rx_ring_full %d, fill ring empty %d", d.RxDropped, d.RxRingFull, d.RxFillRingEmptyDescs))
 	}
 	return out
+}
+
+// captureTable writes one row per replayed capture (not the generated scenario
+// nor the baseline wire): the summary of detection on real traffic.
+func (r *Report) captureTable(b *strings.Builder) {
+	var rows []*Replay
+	for _, rp := range r.Replays {
+		if rp.Path != PathBaseline && !strings.HasPrefix(rp.Name, "generated ") {
+			rows = append(rows, rp)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nReal captures (%s path", rows[0].Path)
+	if rows[0].Split != "" {
+		b.WriteString("; the second half of each, its first half trained the model — see the notes")
+	}
+	fmt.Fprintf(b, "; verdicts per %s, decision point %d):\n\n", rows[0].Scope, rows[0].Decision)
+	b.WriteString("| capture | label | timing | offered | delivered | dropped (by verdict) | dropped / ideal | TTM p50 / p99 | flows classified: as label, as any attack | daemon sockets |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, rp := range rows {
+		for _, name := range sortedLabels(rp.PerLabel) {
+			l := rp.PerLabel[name]
+			ideal := "—"
+			if l.IdealDropped > 0 {
+				ideal = fmt.Sprintf("%.3f", float64(l.Dropped)/float64(l.IdealDropped))
+			}
+			byVerdict := ""
+			if rp.Path == PathAppliance && rp.Scope == ScopeFlow {
+				byVerdict = fmt.Sprintf(" (%d)", l.VerdictDropped)
+			}
+			ttm := "—"
+			if t := rp.TTMPerLabel[name]; t != nil && t.Units > 0 {
+				ttm = fmt.Sprintf("%s / %s (%d of %d)", secs(t.P50), secs(t.P99), t.Units, t.Units+t.Unmitigated)
+			} else if t != nil && t.Unmitigated > 0 {
+				ttm = fmt.Sprintf("none of %d", t.Unmitigated)
+			}
+			det, sock := "—", "—"
+			if d := rp.Detection; d != nil && d.Label == name {
+				det = fmt.Sprintf("%d: %.3f, %.3f", d.Classified, d.LabelRate, d.AttackRate)
+				if !d.Drained {
+					det += " (flows still live)"
+				}
+			}
+			if d := rp.DaemonSockets; d != nil {
+				sock = "kept up"
+				if d.Overloaded {
+					sock = fmt.Sprintf("overloaded (rx_dropped %d, rx_ring_full %d)", d.RxDropped, d.RxRingFull)
+				}
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %d%s | %s | %s | %s | %s |\n", captureName(rp.Name), name, rp.Timing,
+				l.Offered, l.Delivered, l.Dropped, byVerdict, ideal, ttm, det, sock)
+		}
+	}
+}
+
+// captureName shortens a capture's path to its data-set folder and file name.
+func captureName(name string) string {
+	dir, file := filepath.Split(name)
+	return filepath.Join(filepath.Base(dir), file)
 }

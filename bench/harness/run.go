@@ -33,7 +33,7 @@ type Config struct {
 	MaxPackets int           // per replay; 0: all
 	MaxTime    time.Duration // per replay
 	Decision   int           // frames of an attack flow (or source) before its verdict
-	Scope      string        // ground-truth verdicts per ScopeFlow or ScopeSource
+	Scope      string        // ground-truth verdicts per ScopeFlow or ScopeSource; on the appliance path, the scope of the daemon's DROP decisions
 	Baselines  bool          // run the baselines
 	// Appliance, when set, is the argv prefix that runs the flowsieve CLI: the
 	// replays then go through the real appliance (`flowsieve run`) with a model
@@ -209,9 +209,14 @@ func run(ctx context.Context, c Config) (*Report, error) {
 				strconv.FormatUint(c.Seed+1000, 10)+") plus the FIRST half (in time order) of every labelled capture, and only the SECOND half of each capture is replayed. "+
 				"Training and test flows come from the same captures (same hosts, same attack tools, adjacent minutes): this is a within-capture hold-out, not a cross-dataset result. "+
 				"A flow spanning the middle has its early frames in training and its late frames replayed (as a new flow to the appliance). "+
+				"Training features come from the capture's own timestamps; the appliance times frames on arrival, at the replay's timing ("+
+				pcapTiming(c).String()+"), so time-based features (durations, inter-arrival times, rates) differ between training and test. "+
 				strings.Join(split, "; "))
 		}
 		app = &Appliance{Command: c.Appliance, Env: c.ApplianceEnv, Model: m}
+		if c.Scope == ScopeSource {
+			app.Policy = dropAttackSourcesYAML
+		}
 		rep.Path = PathAppliance
 		rep.Notes = append(rep.Notes, "appliance path: per-label dropped counts every frame not delivered (verdict drops, user-space drops and wire losses alike); the appliance's counters tell them apart in total")
 	}
@@ -248,12 +253,10 @@ func run(ctx context.Context, c Config) (*Report, error) {
 			return nil, ctx.Err()
 		}
 		say("replaying %s", pt.Name)
-		timing := c.Timing
-		if c.PcapTiming != nil {
-			timing = *c.PcapTiming
-		}
+		timing := pcapTiming(c)
 		pr, err := RunReplay(ctx, ReplayConfig{Trace: pt, Queues: c.Queues, Sender: c.Sender, Timing: timing,
-			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app})
+			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app,
+			OffloadedProbesOnly: app != nil})
 		if err != nil {
 			return nil, fmt.Errorf("replay %s: %w", pt.Name, err)
 		}
@@ -354,6 +357,9 @@ func (r *Report) Check() error {
 		if rp.Path == PathAppliance && rp.DaemonSockets == nil {
 			errs = append(errs, fmt.Errorf("%s: appliance path without the daemon's AF_XDP statistics", rp.Name))
 		}
+		if d := rp.Detection; d != nil && (d.AsLabel > d.Classified || d.AsAttack > d.Classified || d.LabelRate < 0 || d.LabelRate > 1 || d.AttackRate < 0 || d.AttackRate > 1) {
+			errs = append(errs, fmt.Errorf("%s: detection %+v", rp.Name, *d))
+		}
 		if d := rp.DaemonSockets; d != nil && d.Overloaded != (d.RxDropped+d.RxRingFull+d.RxFillRingEmptyDescs > 0) {
 			errs = append(errs, fmt.Errorf("%s: daemon_afxdp overloaded %v with %+v", rp.Name, d.Overloaded, *d))
 		}
@@ -395,4 +401,12 @@ func checkTTM(name string, t *TTM) error {
 		return fmt.Errorf("%s: time to mitigation %+v", name, *t)
 	}
 	return nil
+}
+
+// pcapTiming is the timing of the capture replays.
+func pcapTiming(c Config) Timing {
+	if c.PcapTiming != nil {
+		return *c.PcapTiming
+	}
+	return c.Timing
 }

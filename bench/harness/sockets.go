@@ -72,3 +72,53 @@ func classifications(m map[string]uint64) map[string]uint64 {
 	}
 	return out
 }
+
+// Detection is the daemon's classification of a replay whose flows all carry one
+// ground-truth label (a capture of one attack, or of benign traffic): of the
+// flows it classified, how many got that label and how many any attack label
+// (what the policy drops).
+type Detection struct {
+	Label      string `json:"label"`
+	Classified uint64 `json:"flows_classified"`
+	AsLabel    uint64 `json:"flows_as_label"`
+	AsAttack   uint64 `json:"flows_as_attack"` // any label but BENIGN
+	// LabelRate is AsLabel/Classified; AttackRate AsAttack/Classified (for a benign
+	// capture: the false-positive rate).
+	LabelRate  float64 `json:"label_rate"`
+	AttackRate float64 `json:"attack_rate"`
+	// Drained: the daemon had ended every flow before its counters were read
+	// (else flows still live are missing from Classified).
+	Drained bool `json:"drained"`
+}
+
+// detection returns the detection of a single-label replay, nil for mixed ones.
+func detection(r *Replay, drained bool) *Detection {
+	label := ""
+	for name, l := range r.PerLabel {
+		if name == NonIP || l.Offered == 0 {
+			continue
+		}
+		if label != "" {
+			return nil
+		}
+		label = name
+	}
+	if label == "" || label == Unlabelled {
+		return nil
+	}
+	d := &Detection{Label: label, Drained: drained}
+	for l, n := range r.Classified {
+		d.Classified += n
+		if l == label {
+			d.AsLabel += n
+		}
+		if l != Benign {
+			d.AsAttack += n
+		}
+	}
+	if d.Classified > 0 {
+		d.LabelRate = float64(d.AsLabel) / float64(d.Classified)
+		d.AttackRate = float64(d.AsAttack) / float64(d.Classified)
+	}
+	return d
+}
