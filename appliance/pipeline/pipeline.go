@@ -41,10 +41,40 @@ var (
 	ErrReload = errors.New("pipeline: reload rejected")
 )
 
-// Sizes of each worker's UMEM and rings.
+// sizing is the size of each worker's UMEM and socket rings, and the copy-mode TX
+// budget (frames the kernel sends per wake-up; 0 keeps the kernel's 32).
+type sizing struct {
+	umemFrames, fillRing, rxRing, txRing, compRing, txBudget int
+	// expireBusy makes workers walk the flow table for timed-out flows on the
+	// timer also while packets arrive (the previous policy, for comparison).
+	expireBusy bool
+}
+
+// defaultSizing is what Start uses. The kernel checks the fill ring before the RX
+// ring and counts every frame it cannot take as rx_dropped and
+// rx_fill_ring_empty_descs as soon as the fill ring is empty, also when the frames
+// it held all wait in a full RX ring: at top speed, what the two rings hold is the
+// burst a worker absorbs while busy. With 1024-entry rings a worker forwarded less
+// than half of a 3000-frame burst and dropped the rest, mostly as "fill ring empty",
+// while a thousand frames idled on its free stack (a 4096-frame UMEM, 1024 of them
+// parked in the idle direction's fill ring). Rings of 4096 take such a burst whole
+// (BenchmarkFloodFillRing), and the UMEM covers every ring (umemFrames 0: see
+// frames), so a fill ring never waits for a free frame. A TX budget of 256 sends a
+// receive batch's frames in one wake-up instead of eight.
+var defaultSizing = sizing{fillRing: 4096, rxRing: 4096, txRing: 2048, compRing: 2048, txBudget: 256}
+
+// frames is the UMEM size: umemFrames, or when 0 every frame the rings of both
+// sockets (fill, RX, TX: completions are frames off the TX ring), the hold list
+// and a worker's batch buffers (receive, transmit per socket) can hold at once.
+func (s sizing) frames(batch int) int {
+	if s.umemFrames != 0 {
+		return s.umemFrames
+	}
+	return 2*(s.fillRing+s.rxRing+s.txRing) + holdFrames + 5*batch
+}
+
+// Sizes of the rings between workers and to the writer.
 const (
-	umemFrames = 4096
-	ringSize   = 1024
 	// handoffRing is the number of packets in flight from one worker to another.
 	handoffRing = 512
 	// verdictRing is the number of verdicts a worker may queue for the writer.
@@ -115,7 +145,12 @@ func policyName(from string) string {
 
 // Start brings the data path up as cfg says, in the calling thread's network
 // namespace. It is all or nothing: on error everything it made is undone.
-func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
+func Start(cfg *config.Config, log *slog.Logger) (*Pipeline, error) {
+	return start(cfg, log, defaultSizing)
+}
+
+// start is Start with the UMEM and rings sized by sz.
+func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -161,7 +196,7 @@ func Start(cfg *config.Config, log *slog.Logger) (_ *Pipeline, err error) {
 			err = errors.Join(err, p.dp.Close())
 		}
 	}()
-	if err := p.openWorkers(queues, inline); err != nil {
+	if err := p.openWorkers(queues, inline, sz); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 	if err := p.dp.Attach(); err != nil {
@@ -231,7 +266,7 @@ func (p *Pipeline) queues() (int, int, error) {
 
 // openWorkers creates one worker per queue with its UMEM, sockets (registered in the
 // XSKMAP), inspector and rings.
-func (p *Pipeline) openWorkers(n int, inline bool) error {
+func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 	cfg := p.cfg
 	per := max(cfg.Flow.Capacity/n, 1024)
 	for q := range n {
@@ -245,14 +280,14 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 		if len(cfg.CPUs) > 0 {
 			w.cpu = cfg.CPUs[q%len(cfg.CPUs)]
 		}
-		u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: umemFrames})
+		u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: sz.frames(cfg.BatchSize)})
 		if err != nil {
 			return err
 		}
 		w.umem = u
 		for i, name := range p.ifaces {
-			s, err := u.Open(afxdp.SocketConfig{Interface: name, Queue: q, RXSize: ringSize, TXSize: ringSize,
-				FillSize: ringSize, CompletionSize: ringSize, Logger: p.log})
+			s, err := u.Open(afxdp.SocketConfig{Interface: name, Queue: q, RXSize: sz.rxRing, TXSize: sz.txRing,
+				FillSize: sz.fillRing, CompletionSize: sz.compRing, TXBudget: sz.txBudget, Logger: p.log})
 			if err != nil {
 				return err
 			}
@@ -263,17 +298,13 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 		}
 		w.verdicts = NewRing[inspect.Verdict](verdictRing)
 		w.classifyRows, w.classifyDelay = cfg.Classify.Batch, int64(cfg.Classify.MaxDelay)
+		w.expireBusy = sz.expireBusy
 		w.insp, err = inspect.New(inspect.Config{
 			Flow: flow.Config{
 				Capacity: per, IdleTimeout: cfg.Flow.IdleTimeout, ActiveTimeout: cfg.Flow.ActiveTimeout,
 				EarlyPackets: cfg.Flow.EarlyPackets,
 			},
-			// The worker classifies when classify.batch rows are pending (or the
-			// oldest waited classify.max_delay), checking after every receive batch,
-			// so the inspector's batch holds those rows plus one receive batch's
-			// worth and never classifies on its own, which would leave the frames
-			// the worker holds for the batch without their decision.
-			BatchSize: cfg.Classify.Batch + cfg.BatchSize,
+			BatchSize: inspectorBatch(cfg),
 		}, &p.models, w.sink)
 		if err != nil {
 			return err
@@ -297,6 +328,21 @@ func (p *Pipeline) openWorkers(n int, inline bool) error {
 		}
 	}
 	return nil
+}
+
+// inspectorBatch is the inspector's batch size for cfg. With classify.batch 1 a
+// flow is classified alone inside the update of the frame that reaches its decision
+// point, so the next frame, even in the same receive batch, already gets the
+// decision and nothing is held. Otherwise the worker classifies when classify.batch
+// rows are pending (or the oldest waited classify.max_delay), checking after every
+// receive batch, so the inspector's batch holds those rows plus one receive
+// batch's worth and never classifies on its own, which would leave the frames the
+// worker holds for the batch without their decision (they would pass).
+func inspectorBatch(cfg *config.Config) int {
+	if cfg.Classify.Batch == 1 {
+		return 1
+	}
+	return cfg.Classify.Batch + cfg.BatchSize
 }
 
 // Reload loads the model in force (its file again) and the active policy (the one

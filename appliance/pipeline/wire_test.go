@@ -36,7 +36,7 @@ type testWire struct {
 
 var wireSeq atomic.Int32
 
-func newTestWire(t *testing.T, queues int) *testWire {
+func newTestWire(t testing.TB, queues int) *testWire {
 	t.Helper()
 	kerneltest.Require(t)
 	prefix := fmt.Sprintf("fs-pl%d-%d", os.Getpid(), wireSeq.Add(1))
@@ -77,7 +77,7 @@ func newTestWire(t *testing.T, queues int) *testWire {
 
 // writeTestModel trains a one-split tree on the destination port (below 1000:
 // BENIGN, else ATTACK) with decision point early and saves it.
-func writeTestModel(t *testing.T, path string, early int) {
+func writeTestModel(t testing.TB, path string, early int) {
 	t.Helper()
 	const rows = 64
 	cols := make([][]float32, features.NumFeatures)
@@ -109,6 +109,11 @@ func writeTestModel(t *testing.T, path string, early int) {
 // start runs the pipeline inline on a0/a1 with policyYAML, the test model and
 // the extra settings, and stops it at Cleanup.
 func (w *testWire) start(t *testing.T, name, policyYAML string, early int, extra map[string]string) *Pipeline {
+	return w.startSized(t, name, policyYAML, early, extra, defaultSizing)
+}
+
+// startSized is start with the UMEM and rings sized by sz.
+func (w *testWire) startSized(t testing.TB, name, policyYAML string, early int, extra map[string]string, sz sizing) *Pipeline {
 	t.Helper()
 	dir := filepath.Join(w.dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -135,7 +140,7 @@ func (w *testWire) start(t *testing.T, name, policyYAML string, early int, extra
 	}
 	var p *Pipeline
 	if err := w.app.Do(func() (err error) {
-		p, err = Start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		p, err = start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), sz)
 		return err
 	}); err != nil {
 		t.Fatal(err)
