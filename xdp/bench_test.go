@@ -241,57 +241,69 @@ func BenchmarkProgram(b *testing.B) {
 		})
 	}
 
-	// One packet per test run: the kernel times each run alone, so these include the
-	// test-run loop's per-run overhead and compare among themselves only. bare-drop-1
-	// and flow-drop-1 (the same flow every run: cache hits) are the references;
-	// flow-drop-miss alternates two flows whose cache slots collide, so every packet
-	// misses the cache, looks the entry up and refills the slot (the cost of the cache
-	// for new or rotating flows); flow-drop-miss-flush sends each of them twice in a
-	// row, so every miss also hands the evicted flow's pending packet to its entry (a
-	// second lookup).
+	// One packet per test run, the runs of every kind interleaved so they see the same
+	// load: the kernel times each run alone, so the figures include the test-run loop's
+	// per-run overhead (see bare-1) and compare among themselves only. hit-1: a flow
+	// the cache serves; miss-1: two flows whose cache slots collide, alternately, so
+	// every packet misses the cache, looks the entry up and refills the slot (the cost
+	// of the cache for new or rotating flows); miss-flush-1: two other colliding flows,
+	// each twice in a row, timing the first of each pair, whose miss also hands the
+	// evicted flow's pending packet to its entry (a second lookup).
 	if _, err := d.Verdicts.Delete([]Key{FlowKey(src, wireDst, 1024, 80, 6)}); err != nil {
 		b.Fatal(err)
 	}
-	ka, kb := FlowKey(src, wireDst, 1024, 80, 6), Key{}
-	k4, _ := ka.v4()
-	other := uint16(1025)
-	for ; ; other++ {
-		kb = FlowKey(src, wireDst, other, 80, 6)
-		if o4, _ := kb.v4(); cacheIndex(&o4) == cacheIndex(&k4) {
-			break
+	flows := map[string]uint16{"hit": 2000}
+	flows["a"] = 3000
+	flows["b"] = collidingPort(src, flows["a"])
+	flows["c"] = 4000
+	flows["d"] = collidingPort(src, flows["c"])
+	perFrame := map[string][]byte{}
+	for name, port := range flows {
+		if err := d.Verdicts.Put([]Key{FlowKey(src, wireDst, port, 80, 6)}, []Verdict{{Action: ActionDrop}}); err != nil {
+			b.Fatal(err)
 		}
+		perFrame[name] = cat(eth(0x0800), ip4{src: src, dst: wireDst, proto: 6}.build(tcp(port, 80, 10)))
 	}
-	if err := d.Verdicts.Put([]Key{ka, kb},
-		[]Verdict{{Action: ActionDrop}, {Action: ActionDrop}}); err != nil {
-		b.Fatal(err)
-	}
-	frameB := cat(eth(0x0800), ip4{src: src, dst: wireDst, proto: 6}.build(tcp(other, 80, 10)))
-	for _, c := range []struct {
-		name   string
-		frames [][]byte
-		prog   *ebpf.Program
-	}{
-		{"bare-drop-1", [][]byte{frame}, bare},
-		{"flow-drop-1", [][]byte{frame}, d.objs.Flowsieve},
-		{"flow-drop-miss", [][]byte{frame, frameB}, d.objs.Flowsieve},
-		{"flow-drop-miss-flush", [][]byte{frame, frame, frameB, frameB}, d.objs.Flowsieve},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			const perOp = 2000
-			var total time.Duration
-			for i := 0; i < b.N; i++ {
-				for j := 0; j < perOp; j++ {
-					ret, per, err := c.prog.Benchmark(c.frames[j%len(c.frames)], 1, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if ret != xdpDrop {
-						b.Fatalf("returned %s", retNames[ret])
-					}
-					total += per
-				}
+	b.Run("per-packet", func(b *testing.B) {
+		const perOp = 1000
+		var bareT, hitT, missT, flushT time.Duration
+		run := func(p *ebpf.Program, frame []byte) time.Duration {
+			ret, per, err := p.Benchmark(frame, 1, nil)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(total.Nanoseconds())/float64(b.N*perOp), "ns/pkt")
-		})
+			if ret != xdpDrop {
+				b.Fatalf("returned %s", retNames[ret])
+			}
+			return per
+		}
+		fs := d.objs.Flowsieve
+		for i := 0; i < b.N*perOp; i++ {
+			bareT += run(bare, perFrame["hit"])
+			missT += run(fs, perFrame["a"]) + run(fs, perFrame["b"])
+			flushT += run(fs, perFrame["c"])
+			run(fs, perFrame["c"])
+			flushT += run(fs, perFrame["d"])
+			run(fs, perFrame["d"])
+			hitT += run(fs, perFrame["hit"])
+		}
+		n := float64(b.N * perOp)
+		b.ReportMetric(float64(bareT.Nanoseconds())/n, "bare-1-ns/pkt")
+		b.ReportMetric(float64(hitT.Nanoseconds())/n, "hit-1-ns/pkt")
+		b.ReportMetric(float64(missT.Nanoseconds())/n/2, "miss-1-ns/pkt")
+		b.ReportMetric(float64(flushT.Nanoseconds())/n/2, "miss-flush-1-ns/pkt")
+	})
+}
+
+// collidingPort returns the first source port after port whose flow from src to
+// wireDst (TCP port 80) has the same cache slot.
+func collidingPort(src netip.Addr, port uint16) uint16 {
+	k := FlowKey(src, wireDst, port, 80, 6)
+	k4, _ := k.v4()
+	for p := port + 1; ; p++ {
+		o := FlowKey(src, wireDst, p, 80, 6)
+		if o4, _ := o.v4(); cacheIndex(&o4) == cacheIndex(&k4) {
+			return p
+		}
 	}
 }
