@@ -74,6 +74,9 @@ func TestBenchQuickJSON(t *testing.T) {
 		}
 	}
 	// The latency the appliance adds: the same replay through the baseline wire.
+	if rep.LatencyAddedUnderLoad == nil {
+		t.Error("no latency_added_under_load")
+	}
 	a := rep.LatencyAdded
 	if a == nil {
 		t.Fatal("no latency_added")

@@ -20,6 +20,13 @@ import (
 // hands them to an AF_XDP socket there, which reads the time back: both ends run in
 // this process, on one clock. At the appliance a probe is the first frame of a flow,
 // so it takes the path every new flow takes.
+// The light-load latency replay: the scenario's first lightFrames frames (half with
+// --quick) at lightPPS, evenly.
+const (
+	lightFrames = 3000
+	lightPPS    = 2000
+)
+
 const (
 	probeEvery = time.Millisecond
 	probeLen   = 64
@@ -195,6 +202,7 @@ func (r *probeReceiver) close() error {
 // (user space on the appliance path) and offloaded probes (devmap) each against
 // the baseline's probes of the same kind.
 type LatencyAdded struct {
+	Load             string  `json:"load"` // the traffic the probes went with
 	Path             string  `json:"path"`
 	BaselinePath     string  `json:"baseline_path"`
 	NewP50us         float64 `json:"new_flow_p50_us"`

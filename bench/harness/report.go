@@ -50,10 +50,13 @@ func (r *Report) Markdown(w io.Writer) error {
 	} else {
 		row("latency p50 / p99", "%s", r.LatencyNote)
 	}
-	if a := r.LatencyAdded; a != nil {
-		row("latency added by the appliance alone, new flows", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
+	for _, a := range []*LatencyAdded{r.LatencyAdded, r.LatencyAddedUnderLoad} {
+		if a == nil {
+			continue
+		}
+		row("latency added by the appliance alone, new flows ("+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
 			a.AddedNewP50us, a.AddedNewP99us, a.Path, a.NewP50us, a.NewP99us, a.BaselinePath, a.BaselineNewP50us, a.BaselineNewP99us, a.NewProbes[0], a.NewProbes[1])
-		row("latency added by the appliance alone, offloaded flows (PASS prefix verdict, devmap)", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
+		row("latency added by the appliance alone, offloaded flows (PASS prefix verdict, devmap; "+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
 			a.AddedOffP50us, a.AddedOffP99us, a.Path, a.OffP50us, a.OffP99us, a.BaselinePath, a.BaselineOffP50us, a.BaselineOffP99us, a.OffProbes[0], a.OffProbes[1])
 	}
 	if o := r.overloaded(); len(o) > 0 {

@@ -76,10 +76,15 @@ type Report struct {
 	SklearnPredictRatio float64                 `json:"sklearn_predict_ratio,omitempty"` // sklearn ns/row / flowsieve ns/row
 	Notes               []string                `json:"notes"`
 
-	// LatencyAdded is the one-way delay of the same probes through the appliance
-	// minus through the baseline wire (the minimal XDP forwarder in its place),
-	// replaying the same traffic in the same run: what the appliance alone adds.
-	LatencyAdded *LatencyAdded `json:"latency_added,omitempty"`
+	// LatencyAdded is the one-way delay of probes through the appliance minus
+	// through the baseline wire (the minimal XDP forwarder in its place), in the
+	// same run, each replaying the scenario's first frames at a light even rate
+	// (lightPPS): what the appliance alone adds, with no queue in front of it.
+	// LatencyAddedUnderLoad is the same for the scenario's whole replay at its
+	// timing (the baseline wire forwards every frame the appliance would drop, so
+	// the loads differ and queueing dominates).
+	LatencyAdded          *LatencyAdded `json:"latency_added,omitempty"`
+	LatencyAddedUnderLoad *LatencyAdded `json:"latency_added_under_load,omitempty"`
 	// Overloaded lists the replays (and the forwarding measurement) in which the
 	// daemon's AF_XDP sockets lost frames: its user-space path did not keep up.
 	Overloaded []string `json:"daemon_overloaded"`
@@ -245,8 +250,28 @@ func run(ctx context.Context, c Config) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("baseline replay %s: %w", tr.Name, err)
 		}
-		rep.LatencyAdded = latencyAdded(r, br)
+		rep.LatencyAddedUnderLoad = latencyAdded(r, br)
 		rep.Replays = append(rep.Replays, br)
+
+		frames := lightFrames
+		if c.Quick {
+			frames /= 2
+		}
+		say("latency at a light load: %d frames at %d pkt/s through the %s path, then through the baseline wire", frames, lightPPS, r.Path)
+		lc := ReplayConfig{Trace: tr, Queues: c.Queues, Sender: c.Sender, Timing: Timing{PPS: lightPPS}, MaxPackets: frames,
+			MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app}
+		la, err := RunReplay(ctx, lc)
+		if err != nil {
+			return nil, fmt.Errorf("light replay %s: %w", tr.Name, err)
+		}
+		lc.Appliance, lc.Baseline = nil, true
+		lb, err := RunReplay(ctx, lc)
+		if err != nil {
+			return nil, fmt.Errorf("light baseline replay %s: %w", tr.Name, err)
+		}
+		rep.LatencyAdded = latencyAdded(la, lb)
+		rep.LatencyAdded.Load = fmt.Sprintf("light: the scenario's first %d frames at %d pkt/s", la.Frames, lightPPS)
+		rep.LatencyAddedUnderLoad.Load = fmt.Sprintf("under load: the whole replay at %s", r.Timing)
 	}
 	for _, pt := range pcaps {
 		if ctx.Err() != nil {
@@ -345,7 +370,10 @@ func (r *Report) Check() error {
 	if f := r.Forward; f != nil && (!(f.NewOverReference > 0) || !(f.OffloadedOverBare > 0)) {
 		errs = append(errs, fmt.Errorf("forward: new flows / reference %v, offloaded / bare %v", f.NewOverReference, f.OffloadedOverBare))
 	}
-	if a := r.LatencyAdded; a != nil {
+	for _, a := range []*LatencyAdded{r.LatencyAdded, r.LatencyAddedUnderLoad} {
+		if a == nil {
+			continue
+		}
 		if a.NewProbes[0] <= 0 || a.NewProbes[1] <= 0 || a.OffProbes[0] <= 0 || a.OffProbes[1] <= 0 {
 			errs = append(errs, fmt.Errorf("latency_added: probes received %v new-flow, %v offloaded (appliance, baseline)", a.NewProbes, a.OffProbes))
 		}
