@@ -212,6 +212,7 @@ type LatencyAdded struct {
 	AddedNewP50us    float64 `json:"added_new_flow_p50_us"`
 	AddedNewP99us    float64 `json:"added_new_flow_p99_us"`
 	NewProbes        [2]int  `json:"new_flow_probes"` // received: appliance, baseline
+	ProbesSent       [2]int  `json:"probes_sent"`     // both kinds: appliance, baseline
 
 	OffP50us         float64 `json:"offloaded_p50_us"`
 	OffP99us         float64 `json:"offloaded_p99_us"`
@@ -227,8 +228,8 @@ func latencyAdded(app, base *Replay) *LatencyAdded {
 		NewP50us: app.LatencyP50us, NewP99us: app.LatencyP99us,
 		BaselineNewP50us: base.LatencyP50us, BaselineNewP99us: base.LatencyP99us,
 		AddedNewP50us: app.LatencyP50us - base.LatencyP50us, AddedNewP99us: app.LatencyP99us - base.LatencyP99us,
-		NewProbes: [2]int{app.ProbesReceived, base.ProbesReceived},
-		OffP50us:  app.OffloadedLatencyP50us, OffP99us: app.OffloadedLatencyP99us,
+		NewProbes: [2]int{app.ProbesReceived, base.ProbesReceived}, ProbesSent: [2]int{app.ProbesSent, base.ProbesSent},
+		OffP50us: app.OffloadedLatencyP50us, OffP99us: app.OffloadedLatencyP99us,
 		BaselineOffP50us: base.OffloadedLatencyP50us, BaselineOffP99us: base.OffloadedLatencyP99us,
 		AddedOffP50us: app.OffloadedLatencyP50us - base.OffloadedLatencyP50us, AddedOffP99us: app.OffloadedLatencyP99us - base.OffloadedLatencyP99us,
 		OffProbes: [2]int{app.OffloadedProbes, base.OffloadedProbes},

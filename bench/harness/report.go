@@ -54,10 +54,10 @@ func (r *Report) Markdown(w io.Writer) error {
 		if a == nil {
 			continue
 		}
-		row("latency added by the appliance alone, new flows ("+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
-			a.AddedNewP50us, a.AddedNewP99us, a.Path, a.NewP50us, a.NewP99us, a.BaselinePath, a.BaselineNewP50us, a.BaselineNewP99us, a.NewProbes[0], a.NewProbes[1])
-		row("latency added by the appliance alone, offloaded flows (PASS prefix verdict, devmap; "+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes)",
-			a.AddedOffP50us, a.AddedOffP99us, a.Path, a.OffP50us, a.OffP99us, a.BaselinePath, a.BaselineOffP50us, a.BaselineOffP99us, a.OffProbes[0], a.OffProbes[1])
+		row("latency added by the appliance alone, new flows ("+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes of %d / %d sent)",
+			a.AddedNewP50us, a.AddedNewP99us, a.Path, a.NewP50us, a.NewP99us, a.BaselinePath, a.BaselineNewP50us, a.BaselineNewP99us, a.NewProbes[0], a.NewProbes[1], a.ProbesSent[0]-a.ProbesSent[0]/2, a.ProbesSent[1]-a.ProbesSent[1]/2)
+		row("latency added by the appliance alone, offloaded flows (PASS prefix verdict, devmap; "+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes of %d / %d sent)",
+			a.AddedOffP50us, a.AddedOffP99us, a.Path, a.OffP50us, a.OffP99us, a.BaselinePath, a.BaselineOffP50us, a.BaselineOffP99us, a.OffProbes[0], a.OffProbes[1], a.ProbesSent[0]/2, a.ProbesSent[1]/2)
 	}
 	if o := r.overloaded(); len(o) > 0 {
 		row("daemon's user-space path overloaded (frames lost at its AF_XDP sockets)", "**yes**, in: %s", strings.Join(o, "; "))
