@@ -570,18 +570,18 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	if c.Baseline {
 		c.Decision = 0 // nothing decides on the baseline wire: no time to mitigation
 	} else if len(sent.At) >= sent.Frames && sent.Frames > 0 {
-		// The unit's frames cut at its tail: exact for flow verdicts, else every
-		// frame it sent that did not arrive.
-		tail := make([]uint64, len(unitDelivered))
-		for u := range tail {
+		// Each flow's frames cut at its tail: exact for flow verdicts, else every
+		// frame of it that did not arrive.
+		tail := make([]uint64, len(t.Flows))
+		for f := range tail {
 			if verdictDropped != nil {
-				tail[u] = verdictDropped[u]
-			} else if d, o := unitDelivered[u]-min(unitDelivered[u], unitReplies[u]), uint64(unitOffered[u]); o > d {
-				tail[u] = o - d
+				tail[f] = verdictDropped[f]
+			} else if o := uint64(offered[f]); o > delivered[f] {
+				tail[f] = o - delivered[f]
 			}
 		}
 		r.TTMPerLabel = mitigationSeconds(ttmInput{t: t, at: sent.At[:sent.Frames], isAttack: isAttack, unit: unit,
-			source: c.Scope == ScopeSource, decision: c.Decision, offered: unitOffered, tail: tail})
+			source: c.Scope == ScopeSource, decision: c.Decision, offered: offered, tail: tail})
 		r.TTM = mergeTTM(r.TTMPerLabel)
 	}
 	if c.Decision > 0 {

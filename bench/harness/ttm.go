@@ -27,22 +27,26 @@ type ttmInput struct {
 	unit     []int32 // verdict unit of each flow
 	source   bool    // source scope: replies are not the unit's frames
 	decision int
-	// offered: frames each unit sent (replies excluded for sources); tail: how
-	// many of its last ones were dropped.
+	// Per flow: frames sent (both directions), and how many of its last ones were
+	// dropped.
 	offered []int32
 	tail    []uint64
 }
 
-// mitigationSeconds returns the time to mitigation per label. A verdict cuts a
-// unit's tail (its frames leave in order, on one queue per flow): a unit of o
-// frames whose last k were dropped is mitigated at its (o-k+1)-th frame. For flow
-// scope k is exact (the verdict's own drop count); for source scope it is every
-// frame not delivered, so a frame lost before the verdict makes it an earlier
-// estimate.
+// mitigationSeconds returns the time to mitigation per label. A verdict cuts the
+// tail of each flow it covers (a flow's frames leave in order, on one queue): a
+// flow of o frames whose last k were dropped was cut at its (o-k+1)-th frame, and
+// a unit (a flow, or all the flows of a source) is mitigated at the first cut of
+// any of its flows, counted from the unit's first frame (for a source, the first
+// it sent). For flow verdicts k is exact (the verdict's own drop count); otherwise
+// it is every frame not delivered, so a frame lost before the verdict makes it an
+// earlier estimate. Units with more than the decision point's frames and no cut
+// are unmitigated.
 func mitigationSeconds(in ttmInput) map[string]*TTM {
 	t := in.t
 	nu := len(in.unit)
-	cnt := make([]uint64, nu)
+	own := make([]int, nu) // frames the unit sent
+	seen := make([]int32, len(t.Flows))
 	first := make([]time.Duration, nu)
 	firstFlow := make([]int32, nu)
 	done := make([]bool, nu)
@@ -58,23 +62,26 @@ func mitigationSeconds(in ttmInput) map[string]*TTM {
 	}
 	for i, at := range in.at {
 		f := t.Flow[i]
-		if f < 0 || !in.isAttack(f) || (in.source && t.Rev[i]) {
+		if f < 0 || !in.isAttack(f) {
 			continue
 		}
 		u := in.unit[f]
-		cnt[u]++
-		if cnt[u] == 1 {
-			first[u], firstFlow[u] = at, f
+		seen[f]++
+		if !(in.source && t.Rev[i]) {
+			own[u]++
+			if own[u] == 1 {
+				first[u], firstFlow[u] = at, f
+			}
 		}
-		if !done[u] && in.tail[u] > 0 && cnt[u]+in.tail[u] == uint64(in.offered[u])+1 {
+		if !done[u] && own[u] > 0 && in.tail[f] > 0 && uint64(seen[f])+in.tail[f] == uint64(in.offered[f])+1 {
 			done[u] = true
 			r := get(firstFlow[u])
 			r.Units++
 			r.seconds = append(r.seconds, (at - first[u]).Seconds())
 		}
 	}
-	for u, c := range cnt {
-		if c > uint64(in.decision) && !done[u] {
+	for u, c := range own {
+		if c > in.decision && !done[u] {
 			get(firstFlow[u]).Unmitigated++
 		}
 	}

@@ -33,9 +33,10 @@ func TestMitigationSeconds(t *testing.T) {
 		want     map[string]TTM // Units, Unmitigated, Max
 	}{
 		{
+			// flow 1: frames at 0,2,3,6 ms, last two dropped → cut at 3 ms; flow 3: 4,7,9
+			// → cut at 9 ms, 5 ms after its first; flow 2: two frames, none dropped, not
+			// above the decision point.
 			name: "flows", unit: []int32{0, 1, 2, 3}, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 2, 0, 1}, decision: 2,
-			// flow 1: frames at 0,2,3,6 ms, last two dropped → mitigated at 3 ms; flow 3: 4,7,9 → at 9 ms (5 ms);
-			// flow 2: 2 frames, none dropped, not above the decision point.
 			want: map[string]TTM{"A": {Units: 1, Max: 0.003}, "B": {Units: 1, Max: 0.005}},
 		},
 		{
@@ -43,10 +44,15 @@ func TestMitigationSeconds(t *testing.T) {
 			want: map[string]TTM{"A": {Unmitigated: 1}, "B": {Unmitigated: 1}},
 		},
 		{
-			// Source 0 sends flows 1 and 2 (the reply at 2 ms is not its frame):
-			// frames at 0,3,5,6,8 ms, last one dropped → 8 ms.
-			name: "sources", unit: []int32{1, 0, 0, 2}, source: true, offered: []int32{5, 0, 3}, tail: []uint64{1, 0, 3}, decision: 2,
-			want: map[string]TTM{"A": {Units: 1, Max: 0.008}, "B": {Units: 1, Max: 0}},
+			// Source 0 sends flows 1 and 2 from 0 ms: flow 2 cut at its second frame
+			// (8 ms), flow 1 (whose reply at 2 ms counts among its frames) at its third
+			// (3 ms): the earlier cut wins. Source 2 (flow 3) lost every frame: 0 s.
+			name: "sources", unit: []int32{1, 0, 0, 2}, source: true, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 2, 1, 3}, decision: 2,
+			want: map[string]TTM{"A": {Units: 1, Max: 0.003}, "B": {Units: 1, Max: 0}},
+		},
+		{
+			name: "sources, one flow cut", unit: []int32{1, 0, 0, 2}, source: true, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 0, 1, 0}, decision: 2,
+			want: map[string]TTM{"A": {Units: 1, Max: 0.008}, "B": {Unmitigated: 1}},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
