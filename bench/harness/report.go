@@ -146,7 +146,8 @@ func sortedLabels(m map[string]*LabelResult) []string {
 
 // Plots writes rate.png (offered and delivered over time), labels.png (delivered
 // and dropped share per label) and mitigation.png (attack frames through before
-// the verdict) of the first replay into dir, and returns their paths.
+// the verdict, and the time to mitigation's p50/p99/max per label in ms) of the
+// first replay into dir, and returns their paths.
 func (r *Report) Plots(dir string) ([]string, error) {
 	if len(r.Replays) == 0 {
 		return nil, nil
@@ -230,20 +231,32 @@ func (r *Report) Plots(dir string) ([]string, error) {
 		p.Add(h)
 		plots = append(plots, p)
 	}
-	if t := rp.TTM; t != nil && len(t.seconds) > 0 {
+	if t := rp.TTM; t != nil && t.Units > 0 {
+		// Per label: p50, p99 and max of the seconds, as grouped bars in ms.
+		var names []string
+		var q [3]plotter.Values
+		for _, n := range slices.Sorted(maps.Keys(rp.TTMPerLabel)) {
+			if l := rp.TTMPerLabel[n]; l.Units > 0 {
+				names = append(names, fmt.Sprintf("%s (%d)", n, l.Units))
+				q[0], q[1], q[2] = append(q[0], l.P50*1e3), append(q[1], l.P99*1e3), append(q[2], l.Max*1e3)
+			}
+		}
 		p = plot.New()
-		p.Title.Text = fmt.Sprintf("time to mitigation per %s: first frame sent → first frame dropped (p50 %s, p99 %s)", rp.Scope, secs(t.P50), secs(t.P99))
-		p.X.Label.Text = "ms"
-		p.Y.Label.Text = rp.Scope + "s"
-		ms := make(plotter.Values, len(t.seconds))
-		for i, v := range t.seconds {
-			ms[i] = v * 1e3
+		p.Title.Text = fmt.Sprintf("time to mitigation per %s, first frame sent → first frame dropped (all: p50 %s, p99 %s, max %s)", rp.Scope, secs(t.P50), secs(t.P99), secs(t.Max))
+		p.Y.Label.Text = "ms"
+		w := vg.Points(10)
+		for i, name := range []string{"p50", "p99", "max"} {
+			bc, err := plotter.NewBarChart(q[i], w)
+			if err != nil {
+				return nil, err
+			}
+			bc.Color = plotutil.Color(i)
+			bc.Offset = vg.Length(i-1) * w
+			p.Add(bc)
+			p.Legend.Add(name, bc)
 		}
-		h, err := plotter.NewHist(ms, 30)
-		if err != nil {
-			return nil, err
-		}
-		p.Add(h)
+		p.Legend.Top = true
+		p.NominalX(names...)
 		plots = append(plots, p)
 	}
 	if len(plots) > 0 {
