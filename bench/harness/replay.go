@@ -580,11 +580,15 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 				tail[f] = o - delivered[f]
 			}
 		}
-		r.TTMPerLabel = mitigationSeconds(ttmInput{t: t, at: sent.At[:sent.Frames], isAttack: isAttack, unit: unit,
+		var through []float64
+		r.TTMPerLabel, through = mitigationSeconds(ttmInput{t: t, at: sent.At[:sent.Frames], isAttack: isAttack, unit: unit,
 			source: c.Scope == ScopeSource, decision: c.Decision, offered: offered, tail: tail})
 		r.TTM = mergeTTM(r.TTMPerLabel)
+		if c.Decision > 0 {
+			r.Mitigation = through
+		}
 	}
-	if c.Decision > 0 {
+	if c.Decision > 0 && r.Mitigation == nil {
 		for u, o := range unitOffered {
 			if int(o) > c.Decision {
 				d := unitDelivered[u]

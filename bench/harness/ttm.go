@@ -42,7 +42,11 @@ type ttmInput struct {
 // it is every frame not delivered, so a frame lost before the verdict makes it an
 // earlier estimate. Units with more than the decision point's frames and no cut
 // are unmitigated.
-func mitigationSeconds(in ttmInput) map[string]*TTM {
+//
+// through gives, per unit with more than the decision point's frames, the frames
+// it sent before its first cut (all it sent when none was cut): the frames that
+// got through before the verdict.
+func mitigationSeconds(in ttmInput) (perLabel map[string]*TTM, through []float64) {
 	t := in.t
 	nu := len(in.unit)
 	own := make([]int, nu) // frames the unit sent
@@ -50,6 +54,7 @@ func mitigationSeconds(in ttmInput) map[string]*TTM {
 	first := make([]time.Duration, nu)
 	firstFlow := make([]int32, nu)
 	done := make([]bool, nu)
+	before := make([]int, nu) // frames the unit sent before its first cut
 	out := map[string]*TTM{}
 	get := func(f int32) *TTM {
 		name := t.Labels[t.Flows[f].Label]
@@ -75,20 +80,29 @@ func mitigationSeconds(in ttmInput) map[string]*TTM {
 		}
 		if !done[u] && own[u] > 0 && in.tail[f] > 0 && uint64(seen[f])+in.tail[f] == uint64(in.offered[f])+1 {
 			done[u] = true
+			before[u] = own[u]
+			if !(in.source && t.Rev[i]) {
+				before[u]-- // the cut frame itself was dropped
+			}
 			r := get(firstFlow[u])
 			r.Units++
 			r.seconds = append(r.seconds, (at - first[u]).Seconds())
 		}
 	}
 	for u, c := range own {
-		if c > in.decision && !done[u] {
-			get(firstFlow[u]).Unmitigated++
+		if c <= in.decision {
+			continue
 		}
+		if !done[u] {
+			get(firstFlow[u]).Unmitigated++
+			before[u] = c
+		}
+		through = append(through, float64(before[u]))
 	}
 	for _, r := range out {
 		r.finish()
 	}
-	return out
+	return out, through
 }
 
 func (r *TTM) finish() {

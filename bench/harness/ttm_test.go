@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -31,33 +32,37 @@ func TestMitigationSeconds(t *testing.T) {
 		tail     []uint64
 		decision int
 		want     map[string]TTM // Units, Unmitigated, Max
+		through  []float64      // per unit above the decision point, in unit order
 	}{
 		{
 			// flow 1: frames at 0,2,3,6 ms, last two dropped → cut at 3 ms; flow 3: 4,7,9
 			// → cut at 9 ms, 5 ms after its first; flow 2: two frames, none dropped, not
 			// above the decision point.
 			name: "flows", unit: []int32{0, 1, 2, 3}, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 2, 0, 1}, decision: 2,
-			want: map[string]TTM{"A": {Units: 1, Max: 0.003}, "B": {Units: 1, Max: 0.005}},
+			want: map[string]TTM{"A": {Units: 1, Max: 0.003}, "B": {Units: 1, Max: 0.005}}, through: []float64{2, 2},
 		},
 		{
 			name: "flows unmitigated", unit: []int32{0, 1, 2, 3}, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 0, 0, 0}, decision: 2,
-			want: map[string]TTM{"A": {Unmitigated: 1}, "B": {Unmitigated: 1}},
+			want: map[string]TTM{"A": {Unmitigated: 1}, "B": {Unmitigated: 1}}, through: []float64{4, 3},
 		},
 		{
 			// Source 0 sends flows 1 and 2 from 0 ms: flow 2 cut at its second frame
 			// (8 ms), flow 1 (whose reply at 2 ms counts among its frames) at its third
 			// (3 ms): the earlier cut wins. Source 2 (flow 3) lost every frame: 0 s.
 			name: "sources", unit: []int32{1, 0, 0, 2}, source: true, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 2, 1, 3}, decision: 2,
-			want: map[string]TTM{"A": {Units: 1, Max: 0.003}, "B": {Units: 1, Max: 0}},
+			want: map[string]TTM{"A": {Units: 1, Max: 0.003}, "B": {Units: 1, Max: 0}}, through: []float64{1, 0},
 		},
 		{
 			name: "sources, one flow cut", unit: []int32{1, 0, 0, 2}, source: true, offered: []int32{1, 4, 2, 3}, tail: []uint64{0, 0, 1, 0}, decision: 2,
-			want: map[string]TTM{"A": {Units: 1, Max: 0.008}, "B": {Unmitigated: 1}},
+			want: map[string]TTM{"A": {Units: 1, Max: 0.008}, "B": {Unmitigated: 1}}, through: []float64{4, 3},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mitigationSeconds(ttmInput{t: tr, at: at, isAttack: isAttack, unit: tc.unit, source: tc.source,
+			got, through := mitigationSeconds(ttmInput{t: tr, at: at, isAttack: isAttack, unit: tc.unit, source: tc.source,
 				decision: tc.decision, offered: tc.offered, tail: tc.tail})
+			if !slices.Equal(through, tc.through) {
+				t.Errorf("frames through before the cut %v, want %v", through, tc.through)
+			}
 			if len(got) != len(tc.want) {
 				t.Fatalf("labels %v, want %v", got, tc.want)
 			}
