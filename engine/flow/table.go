@@ -49,7 +49,27 @@ type Config struct {
 	// except which flow is evicted when the table is full; the order in which flows
 	// ending by timeout reach the sink may.
 	Seed uint64
+	// Memory, when set, provides the memory of the records and tags (MemoryBytes of
+	// the capacity, nearly all the table) instead of the Go heap: New calls it once
+	// and needs a slice of exactly that length, 64-byte aligned, that nothing else
+	// uses while the table is in use; New clears it. The appliance passes memory
+	// backed by 2 MB pages (appliance/hugemem): a table of a million flows then takes
+	// far fewer TLB misses than on the Go heap's 4 KB pages. The memory may lie
+	// outside the Go heap because records and tags hold no Go pointers (see
+	// TestRecordsHoldNoPointers): the garbage collector has nothing to find in them.
+	Memory func(bytes int) ([]byte, error)
 }
+
+// recordSize is the size of a flow record (a whole number of 64-byte lines).
+const recordSize = int(unsafe.Sizeof(Flow{}))
+
+// records returns the number of records of a table of capacity flows: load ≤ 0.8,
+// and always an empty record.
+func records(capacity int) int { return capacity + capacity/4 + 1 }
+
+// MemoryBytes returns the bytes a table of capacity flows asks Config.Memory for:
+// its records, then its tags.
+func MemoryBytes(capacity int) int { return records(capacity) * (recordSize + 2) }
 
 // Reason says why the sink receives a flow.
 type Reason uint8
@@ -202,20 +222,18 @@ type Table struct {
 	capacity int
 	hand     uint64
 	order    []uint32 // Flush scratch
-	prefetch bool     // the records outgrow the CPU caches: UpdateBatch loads ahead
+	prefetch bool     // the records outgrow the CPU caches: UpdateBatch prefetches
 	active   int64
 	idle     int64
 	early    uint64
 	sink     Sink
 	stats    Stats
 
-	// UpdateBatch scratch: keys, hashes and directions of the current batch.
-	bkeys   [batchMax]Key
-	bhash   [batchMax]uint64
-	blo     [batchMax]bool
-	bpos    [batchMax]uint64
-	ball    [batchMax]bool // load the whole record ahead, not just the lines of an update
-	touched uint64         // sum of the values stage 2 loaded, kept so the loads stay
+	// UpdateBatch scratch ring: keys, hashes and directions of packet j in slot
+	// j mod batchMax, from prepare until account.
+	bkeys [batchMax]Key
+	bhash [batchMax]uint64
+	blo   [batchMax]bool
 }
 
 // New returns an empty table with everything preallocated. sink may be nil.
@@ -244,20 +262,36 @@ func New(cfg Config, sink Sink) (*Table, error) {
 		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 		cfg.Seed = binary.LittleEndian.Uint64(b[:]) | 1
 	}
-	n := cfg.Capacity + cfg.Capacity/4 + 1 // load factor ≤ 0.8; always an empty record
+	n := records(cfg.Capacity)
 	t := &Table{
 		seed:     cfg.Seed,
 		n:        uint64(n),
-		tags:     make([]uint16, n),
-		flows:    make([]Flow, n),
 		capacity: cfg.Capacity,
 		order:    make([]uint32, 0, cfg.Capacity),
-		prefetch: uint64(n)*uint64(unsafe.Sizeof(Flow{})) > 4<<20,
+		prefetch: n*recordSize > 4<<20,
 		active:   int64(cfg.ActiveTimeout),
 		idle:     int64(cfg.IdleTimeout),
 		early:    uint64(cfg.EarlyPackets),
 		sink:     sink,
 	}
+	if cfg.Memory == nil {
+		t.tags, t.flows = make([]uint16, n), make([]Flow, n)
+		return t, nil
+	}
+	size := MemoryBytes(cfg.Capacity)
+	mem, err := cfg.Memory(size)
+	if err != nil {
+		return nil, fmt.Errorf("flow: memory for a table of %d flows (%d bytes): %w", cfg.Capacity, size, err)
+	}
+	if len(mem) != size || uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%64 != 0 {
+		return nil, fmt.Errorf("%w: Memory returned %d bytes at %p, want %d bytes 64-byte aligned",
+			ErrConfig, len(mem), unsafe.SliceData(mem), size)
+	}
+	clear(mem)
+	// Records first (line aligned), then the tags. No Go pointer is ever stored in
+	// them, so they may live outside the Go heap.
+	t.flows = unsafe.Slice((*Flow)(unsafe.Pointer(&mem[0])), n)
+	t.tags = unsafe.Slice((*uint16)(unsafe.Pointer(&mem[n*recordSize])), n)
 	return t, nil
 }
 
@@ -332,73 +366,87 @@ type Input struct {
 	Mark uint8
 }
 
-// batchMax is the number of packets UpdateBatch looks up ahead. 32 measured faster
-// than 64 at 1M flows (about 165 against 190 CPU ns per packet; 16 as fast as 32):
-// the loads of 32 records (3 lines each) already fill the CPU's outstanding misses.
-const batchMax = 32
+// The pipeline of UpdateBatch: while packet j is accounted, the key of packet
+// j+tagAhead is computed and the line of its home tag prefetched, and the record of
+// packet j+recAhead is found by its tag and its lines prefetched. batchMax is the
+// size of the scratch ring holding the keys in between (a power of two > tagAhead).
+const (
+	batchMax = 32
+	tagAhead = 16
+	recAhead = 8
+)
 
 // UpdateBatch accounts the packets of in, in order, exactly as calling Update for
-// each would. It first computes the keys of up to 32 packets and touches their
-// index slots and flow records, so the cache misses of different packets overlap
-// instead of being paid one after another: on tables larger than the CPU caches
-// this is several times faster than Update. The appliance hands it each receive batch.
+// each would. On tables larger than the CPU caches it prefetches the records of the
+// packets a few places ahead while accounting the current one (PREFETCHT0 on amd64,
+// which does not wait for the line), so the cache misses of different packets
+// overlap with each other and with the accounting instead of being paid one after
+// another. A prefetch that misses the TLB still stalls the CPU for the page walk:
+// at a million flows on 4 KB pages nearly every packet takes one, so the table
+// is fastest on 2 MB pages (Config.Memory, appliance/hugemem). The appliance hands
+// it each receive batch.
 func (t *Table) UpdateBatch(in []Input) {
-	for len(in) > 0 {
-		n := min(len(in), batchMax)
-		t.batch(in[:n])
-		in = in[n:]
+	n := len(in)
+	if !t.prefetch { // tables that fit in the CPU caches have nothing to overlap
+		for j := range in {
+			t.prepare(in, j)
+			t.account(in, j)
+		}
+		return
+	}
+	for j := range min(n, tagAhead) {
+		t.prepare(in, j)
+	}
+	for j := range min(n, recAhead) {
+		t.prefetchFlow(in, j)
+	}
+	for j := range in {
+		if k := j + tagAhead; k < n {
+			t.prepare(in, k)
+		}
+		if k := j + recAhead; k < n {
+			t.prefetchFlow(in, k)
+		}
+		t.account(in, j)
 	}
 }
 
-func (t *Table) batch(in []Input) {
-	keys, hashes, lo, pos := &t.bkeys, &t.bhash, &t.blo, &t.bpos
-	// Stage 1: keys, hashes and where their probe sequences start.
-	for j := range in {
-		p := &in[j].Packet
-		lo[j] = keys[j].set(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
-		hashes[j] = keys[j].hash(t.seed)
-		pos[j] = t.home(hashes[j])
-	}
-	if t.prefetch { // tables that fit in the CPU caches have nothing to overlap
-		t.loadAhead(in)
-	}
-	// Stage 2: the updates, now mostly from cache.
-	for j := range in {
-		x := &in[j]
-		t.stats.Packets++
-		t.sweep(x.Time)
-		x.Mark = 0
-		if t.accept(&x.Packet) {
-			x.Mark = t.apply(&x.Packet, &keys[j], hashes[j], lo[j], x.Time, x.WireLen)
-		}
+// prepare computes the key, hash and direction of packet j of in into the scratch
+// ring and, on large tables, prefetches the line of its home tag.
+func (t *Table) prepare(in []Input, j int) {
+	s, p := j&(batchMax-1), &in[j].Packet
+	t.blo[s] = t.bkeys[s].set(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
+	t.bhash[s] = t.bkeys[s].hash(t.seed)
+	if t.prefetch {
+		prefetchLine(unsafe.Pointer(&t.tags[t.home(t.bhash[s])]))
 	}
 }
 
-// loadAhead finds the records of the batch's packets by their tags (the tags stay in
-// cache) and loads a few cache lines of each in a tight loop, so the misses of the
-// whole batch overlap. It only warms the caches: the updates look up properly.
-func (t *Table) loadAhead(in []Input) {
-	hashes, pos, all := &t.bhash, &t.bpos, &t.ball
-	for j := range in {
-		tg, i := tagOf(hashes[j]), pos[j]
-		x := t.tags[i]
-		for ; x != 0 && x != tg; x = t.tags[i] {
-			i = t.next(i)
-		}
-		pos[j] = i
-		// A packet that starts a flow writes all of its record, one with SYN, FIN,
-		// RST (which may end the flow: the sink then reads it all) or another rare
-		// flag a line more: load the whole record for those.
-		all[j] = x == 0 || features.RareFlags(in[j].Packet.TCPFlags)
+// prefetchFlow finds the record of packet j of in by its tag (no key compared) and
+// prefetches the lines its update will touch. It only warms the caches: account
+// looks up properly, after the packets before j may have moved records.
+func (t *Table) prefetchFlow(in []Input, j int) {
+	s := j & (batchMax - 1)
+	tg, i := tagOf(t.bhash[s]), t.home(t.bhash[s])
+	x := t.tags[i]
+	for ; x != 0 && x != tg; x = t.tags[i] {
+		i = t.next(i)
 	}
-	var touch uint64
-	for j := range in {
-		f := &t.flows[pos[j]]
-		// One load per cache line the update will touch: the key's line, and the
-		// line of the packet's side and the shared one of the accumulator.
-		touch += f.Key.LoA0 + f.Acc.Touch(side(t.blo[j]), all[j])
+	// A packet that starts a flow writes all of its record, one with SYN, FIN, RST
+	// (which may end the flow: the sink then reads it all) or another rare flag a
+	// line more: prefetch the whole record for those.
+	prefetchRecord(&t.flows[i], uintptr(side(t.blo[s])), x == 0 || features.RareFlags(in[j].Packet.TCPFlags))
+}
+
+// account does for packet j of in, whose key prepare computed, what Update does.
+func (t *Table) account(in []Input, j int) {
+	s, x := j&(batchMax-1), &in[j]
+	t.stats.Packets++
+	t.sweep(x.Time)
+	x.Mark = 0
+	if t.accept(&x.Packet) {
+		x.Mark = t.apply(&x.Packet, &t.bkeys[s], t.bhash[s], t.blo[s], x.Time, x.WireLen)
 	}
-	t.touched = touch
 }
 
 // accept counts and rejects packets that have no flow: non-IP and non-first fragments.
