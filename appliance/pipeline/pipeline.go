@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/appliance/hugemem"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/model"
@@ -91,6 +92,7 @@ type Pipeline struct {
 	dp      *xdp.Datapath
 	models  atomic.Pointer[inspect.Models]
 	workers []*worker
+	mem     *hugemem.Arena // the flow tables' memory, on 2 MB pages
 	writer  *writer
 	ifaces  []string
 	started time.Time
@@ -269,6 +271,7 @@ func (p *Pipeline) queues() (int, int, error) {
 func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 	cfg := p.cfg
 	per := max(cfg.Flow.Capacity/n, 1024)
+	p.mem = hugemem.New(p.log)
 	for q := range n {
 		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}, efd: -1, log: p.log}
 		p.workers = append(p.workers, w)
@@ -302,7 +305,7 @@ func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 		w.insp, err = inspect.New(inspect.Config{
 			Flow: flow.Config{
 				Capacity: per, IdleTimeout: cfg.Flow.IdleTimeout, ActiveTimeout: cfg.Flow.ActiveTimeout,
-				EarlyPackets: cfg.Flow.EarlyPackets,
+				EarlyPackets: cfg.Flow.EarlyPackets, Memory: p.mem.Alloc,
 			},
 			BatchSize: inspectorBatch(cfg),
 		}, &p.models, w.sink)
@@ -477,6 +480,9 @@ func (p *Pipeline) closeWorkers() error {
 			unix.Close(w.efd)
 			w.efd = -1
 		}
+	}
+	if p.mem != nil { // the workers are stopped: no table is used any more
+		errs = append(errs, p.mem.Close())
 	}
 	return errors.Join(errs...)
 }
