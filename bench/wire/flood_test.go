@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"time"
 
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/bench/wire"
@@ -84,3 +85,8 @@ func splitBenign(dir string, frames []wire.Sent, rcv *wire.Received) (benignSpli
 	}
 	return b, nil
 }
+
+// causalWait is how long the flood test's replay holds an answer for the frame it
+// answers (wire.ReplayConfig.Causal): longer than the queueing the flood causes in the
+// appliance's receive ring, short enough that a lost frame costs its flow little.
+const causalWait = 200 * time.Millisecond

@@ -201,6 +201,29 @@ type ReplayConfig struct {
 	EarlyPackets int            // the decision point used to mark Sent.After
 	// Tick, when set, is called about once a second with the time since the start.
 	Tick func(elapsed time.Duration)
+	// Causal, when set, holds a frame that answers the other end (its flow's previous
+	// frame went the other way) until that frame has arrived, for at most Causal after
+	// it was sent, without holding other flows: a real server cannot answer a SYN the
+	// appliance still has queued, so the appliance must not see the answer first (it
+	// would take the server for the flow's source). When the answered frame does not
+	// arrive in time it is sent once more (a retransmission, returned as another Sent)
+	// and the answer held as long again; after that the flow goes on schedule.
+	Causal time.Duration
+}
+
+// has reports whether a frame with this identity arrived.
+func (r *Received) has(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Count[id] > 0
+}
+
+// held is a frame the causal replay keeps until the frame it answers has arrived.
+type held struct {
+	s       Sent
+	frame   []byte
+	answers uint64 // identity of the frame it answers (0: none)
+	resent  bool   // the answered frame was sent again
 }
 
 // Replay generates the mix and sends it in real time: frames from the servers' prefix
@@ -239,6 +262,68 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 	var t0 int64
 	start := time.Now()
 	lastTick := time.Duration(-1)
+	send := func(s Sent, f []byte) error {
+		sock := cs
+		if !s.ToSrv {
+			sock = ss
+		}
+		s.At = time.Since(start)
+		if err := sock.send(f); err != nil {
+			return fmt.Errorf("wire: send: %w", err)
+		}
+		out = append(out, s)
+		return nil
+	}
+	// The causal replay's state: the last frame of each flow, each frame sent (when,
+	// and itself for a retransmission), the frames held (in send order) and the flows
+	// that go on schedule after a frame was lost twice.
+	type last struct {
+		id    uint64
+		toSrv bool
+	}
+	lastOf := map[xdp.Key]last{}
+	type sentFrame struct {
+		s     Sent
+		frame []byte
+		at    time.Time
+	}
+	sentBy := map[uint64]*sentFrame{}
+	var queue []held
+	lost := map[xdp.Key]bool{}
+	hold := map[xdp.Key]bool{}
+	release := func() error {
+		clear(hold)
+		k := 0
+		for _, h := range queue {
+			key := h.s.FlowKey
+			if !hold[key] && !lost[key] && h.answers != 0 && !rcv.has(h.answers) {
+				p := sentBy[h.answers]
+				switch {
+				case time.Since(p.at) < rc.Causal:
+					hold[key] = true
+				case !h.resent:
+					h.resent, p.at = true, time.Now()
+					if err := send(p.s, p.frame); err != nil {
+						return err
+					}
+					hold[key] = true
+				default:
+					lost[key] = true
+				}
+			}
+			if hold[key] {
+				queue[k] = h
+				k++
+				continue
+			}
+			sentBy[h.s.ID] = &sentFrame{h.s, h.frame, time.Now()}
+			if err := send(h.s, h.frame); err != nil {
+				return err
+			}
+		}
+		queue = queue[:k]
+		return nil
+	}
 	for {
 		f, ts, label, err := g.Next(buf)
 		if errors.Is(err, io.EOF) {
@@ -250,7 +335,17 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 		if t0 == 0 {
 			t0 = ts
 		}
-		if d := time.Duration(ts-t0) - time.Since(start); d > 500*time.Microsecond {
+		for {
+			if err := release(); err != nil {
+				return nil, nil, err
+			}
+			d := time.Duration(ts-t0) - time.Since(start)
+			if d <= 500*time.Microsecond {
+				break
+			}
+			if len(queue) > 0 {
+				d = min(d, time.Millisecond)
+			}
 			time.Sleep(d)
 		}
 		if rc.Tick != nil {
@@ -262,7 +357,7 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 		if len(f) < 34 || binary.BigEndian.Uint16(f[12:]) != 0x0800 {
 			continue
 		}
-		s := Sent{ID: FrameID(f), Label: label.String(), At: time.Since(start)}
+		s := Sent{ID: FrameID(f), Label: label.String()}
 		src := netip.AddrFrom4([4]byte(f[26:30]))
 		dst := netip.AddrFrom4([4]byte(f[30:34]))
 		s.ToSrv, s.Src = !servers.Contains(src), src
@@ -276,14 +371,27 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 		s.FlowKey = xdp.FlowKey(src, dst, sp, dp, proto)
 		s.After = rc.EarlyPackets > 0 && perFlow[s.FlowKey] >= rc.EarlyPackets
 		perFlow[s.FlowKey]++
-		sock := cs
-		if !s.ToSrv {
-			sock = ss
+		if rc.Causal > 0 {
+			h := held{s: s, frame: append([]byte(nil), f...)}
+			if p, ok := lastOf[s.FlowKey]; ok && p.toSrv != s.ToSrv {
+				h.answers = p.id
+			}
+			lastOf[s.FlowKey] = last{s.ID, s.ToSrv}
+			queue = append(queue, h)
+			if err := release(); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
-		if err := sock.send(f); err != nil {
-			return nil, nil, fmt.Errorf("wire: send: %w", err)
+		if err := send(s, f); err != nil {
+			return nil, nil, err
 		}
-		out = append(out, s)
+	}
+	for len(queue) > 0 {
+		if err := release(); err != nil {
+			return nil, nil, err
+		}
+		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(500 * time.Millisecond)
 	return out, rcv, nil

@@ -720,16 +720,21 @@ func vmRSS(pid int) (int, error) {
 // distinct spoofed sources while benign traffic runs: the daemon's memory stays within
 // the bound its configured capacities imply, the flow tables never hold more than their
 // capacity, the daemon stays healthy, and benign flows keep being delivered: at least
-// minTransport of the benign frames of flows without a DROP verdict arrive (the loss is
-// the appliance's transport: the client-side AF_XDP ring overflows under the flood, a
-// few frames per thousand), and at most maxDropFlows of the benign flows get a DROP
-// verdict.
+// minTransport of the benign frames of flows without a DROP verdict arrive (the loss
+// there is the client-side AF_XDP ring overflowing under the flood) and at most
+// maxDropFlows of the benign flows get a DROP verdict. The share of all benign frames
+// is logged, not asserted: it depends on which flows the model gets wrong (2 of the 153
+// are decided DoS Hulk even without the flood, one of 182 frames: 96.2% delivered).
 //
-// Known gap, measured and logged, bounded but not yet closed: a few benign flows (2-6
-// of 153) are decided DROP under the flood, and when one of them is the capture's long
-// TLS download (3221 of its 4897 frames) the benign frame delivery falls to about 30%;
-// without the flood they pass. Evicted flows no longer get DROP verdicts from their
-// partial snapshot (before that fix 7-24 of 153 flows were decided DROP).
+// The benign replay is causal (wire.ReplayConfig.Causal): an answer waits for the frame
+// it answers, as a real peer would. Sent on schedule, answers overtook their requests
+// queued behind the flood, the appliance took the server for the flow's source, and the
+// swapped features looked like DoS slowloris: the capture's long TLS download (3221 of
+// 4897 frames) was dropped in about half the runs.
+//
+// Known gap: a frame a worker forwards uninspected because its flow's owner's handoff
+// ring is full (thousands per run) can flip its flow the same way in production; 0-2
+// benign flows per run are still decided DoS slowloris with the server as source.
 func TestWireSYNFlood(t *testing.T) {
 	kerneltest.Require(t)
 	dir := t.TempDir()
@@ -756,7 +761,8 @@ func TestWireSYNFlood(t *testing.T) {
 		flooded, floodErr = tp.SYNFlood(1_000_000, netip.MustParseAddr("203.0.113.10"), time.Now().Add(dur))
 	}()
 	frames, rcv, err := tp.Replay(wire.ReplayConfig{
-		Traffic: traffic.Config{Scenario: "benign", Seed: 3, Duration: dur, Rate: 300}, EarlyPackets: earlyPackets})
+		Traffic: traffic.Config{Scenario: "benign", Seed: 3, Duration: dur, Rate: 300}, EarlyPackets: earlyPackets,
+		Causal: causalWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -795,9 +801,9 @@ func TestWireSYNFlood(t *testing.T) {
 	}
 	t.Logf("benign flows %d: %d with a DROP verdict (%d of their %d frames lost), %d with a frame lost; frames of the other flows: %d of %d delivered (%.2f%%)",
 		bs.Flows, bs.DropFlows, bs.DropLost, bs.DropFrames, bs.LossFlows, bs.Frames-bs.Lost, bs.Frames, 100*float64(bs.Frames-bs.Lost)/float64(max(1, bs.Frames)))
-	const minTransport, maxDropFlows = 0.97, 0.10
+	const minTransport, maxDropFlows = 0.98, 0.05
 	if bs.Frames < b.Sent/10 || float64(bs.Frames-bs.Lost) < minTransport*float64(bs.Frames) {
-		t.Errorf("benign frames of flows without a DROP verdict: %d of %d delivered, want at least %.0f%%", bs.Frames-bs.Lost, bs.Frames, 100*minTransport)
+		t.Errorf("benign frames of flows without a DROP verdict: %d of %d delivered, want at least %.1f%%", bs.Frames-bs.Lost, bs.Frames, 100*minTransport)
 	}
 	if float64(bs.DropFlows) > maxDropFlows*float64(bs.Flows) {
 		t.Errorf("%d of %d benign flows got a DROP verdict under the flood, want at most %.0f%%", bs.DropFlows, bs.Flows, 100*maxDropFlows)
