@@ -393,24 +393,21 @@ const (
 // it each receive batch.
 func (t *Table) UpdateBatch(in []Input) {
 	n := len(in)
-	if !t.prefetch { // tables that fit in the CPU caches have nothing to overlap
-		for j := range in {
-			t.prepare(in, j)
-			t.account(in, j)
-		}
-		return
-	}
 	for j := range min(n, tagAhead) {
 		t.prepare(in, j)
 	}
-	for j := range min(n, recAhead) {
-		t.prefetchFlow(in, j)
+	if t.prefetch { // tables that fit in the CPU caches have nothing to prefetch
+		for j := range min(n, recAhead) {
+			t.prefetchFlow(in, j)
+		}
 	}
 	for j := range in {
+		// Keys are computed ahead on every table: the hashes of different packets
+		// then overlap instead of each lookup waiting for its own.
 		if k := j + tagAhead; k < n {
 			t.prepare(in, k)
 		}
-		if j%recGroup == 0 {
+		if t.prefetch && j%recGroup == 0 {
 			for k := j + recAhead; k < min(n, j+recAhead+recGroup); k++ {
 				t.prefetchFlow(in, k)
 			}
