@@ -3,13 +3,15 @@
 // (madvise(MADV_HUGEPAGE)), every page touched up front.
 //
 // Why: a table of a million flows spreads ~500 MB of records over memory, and a
-// packet's record is almost never covered by the TLB. On 4 KB pages every packet
-// then waits for a page walk (nested, in a VM) that blocks the CPU; on 2 MB pages the
-// table's few hundred pages stay in the TLB, and the table's prefetching hides
-// the rest of the memory latency (see BenchmarkTable). The Go heap cannot give
-// this: the runtime does not ask for huge pages, and with
-// /sys/kernel/mm/transparent_hugepage/enabled in its usual "madvise" mode the
-// kernel gives them only to memory that asked.
+// packet's record is almost never covered by the TLB. On 4 KB pages nearly every
+// packet waits for a page walk (nested, in a VM), which even a prefetch cannot
+// hide. On 2 MB pages the table's few hundred pages fit the TLB (in a VM whose host
+// maps guest memory with 4 KB pages, the walks remain but get shorter), and the
+// table's prefetching hides the rest of the memory latency: compare the mem=heap and
+// mem=huge results of BenchmarkFlowUpdateBatch. The Go heap cannot give this: the
+// runtime does not ask for huge pages, and with
+// /sys/kernel/mm/transparent_hugepage/enabled in its usual "madvise" mode the kernel
+// gives them only to memory that asked.
 package hugemem
 
 import (
