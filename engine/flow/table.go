@@ -234,6 +234,9 @@ type Table struct {
 	bkeys [batchMax]Key
 	bhash [batchMax]uint64
 	blo   [batchMax]bool
+	bpos  [batchMax]uint64 // where prefetchFlow stopped probing (tag match or empty)
+	bgen  [batchMax]uint64 // gen then; ^0 when prefetchFlow did not run
+	gen   uint64           // counts flows added and removed (records may move)
 }
 
 // New returns an empty table with everything preallocated. sink may be nil.
@@ -324,9 +327,12 @@ func (t *Table) next(i uint64) uint64 {
 
 // find returns the record holding key k (hash h) and true, or the empty record where
 // it would go and false. It reads the tags and only the records whose tag matches.
-func (t *Table) find(k *Key, h uint64) (uint64, bool) {
+func (t *Table) find(k *Key, h uint64) (uint64, bool) { return t.findFrom(k, h, t.home(h)) }
+
+// findFrom is find with the probe starting at record i instead of the home record:
+// correct when no record from the home up to i (excluded) is empty or has k's tag.
+func (t *Table) findFrom(k *Key, h, i uint64) (uint64, bool) {
 	tg := tagOf(h)
-	i := t.home(h)
 	for {
 		x := t.tags[i]
 		if x == 0 {
@@ -350,7 +356,8 @@ func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
 	}
 	var k Key
 	srcIsLo := k.set(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
-	t.apply(p, &k, k.hash(t.seed), srcIsLo, ts, wireLen)
+	h := k.hash(t.seed)
+	t.apply(p, &k, h, t.home(h), srcIsLo, ts, wireLen)
 }
 
 // Input is one packet for UpdateBatch: the decoded packet, its capture time (unix
@@ -422,6 +429,7 @@ func (t *Table) prepare(in []Input, j int) {
 	s, p := j&(batchMax-1), &in[j].Packet
 	t.blo[s] = t.bkeys[s].set(&p.SrcIP, &p.DstIP, p.SrcPort, p.DstPort, p.Proto, p.IPVersion)
 	t.bhash[s] = t.bkeys[s].hash(t.seed)
+	t.bgen[s] = ^uint64(0) // no probe position yet
 	if t.prefetch {
 		prefetchLine(unsafe.Pointer(&t.tags[t.home(t.bhash[s])]))
 	}
@@ -437,6 +445,7 @@ func (t *Table) prefetchFlow(in []Input, j int) {
 	for ; x != 0 && x != tg; x = t.tags[i] {
 		i = t.next(i)
 	}
+	t.bpos[s], t.bgen[s] = i, t.gen
 	// A packet that starts a flow writes all of its record, one with SYN, FIN, RST
 	// (which may end the flow: the sink then reads it all) or another rare flag a
 	// line more: prefetch the whole record for those.
@@ -450,7 +459,13 @@ func (t *Table) account(in []Input, j int) {
 	t.sweep(x.Time)
 	x.Mark = 0
 	if t.accept(&x.Packet) {
-		x.Mark = t.apply(&x.Packet, &t.bkeys[s], t.bhash[s], t.blo[s], x.Time, x.WireLen)
+		// Where prefetchFlow stopped probing is where the lookup may start, unless a
+		// flow was added or removed since (records may have moved).
+		start := t.home(t.bhash[s])
+		if t.bgen[s] == t.gen {
+			start = t.bpos[s]
+		}
+		x.Mark = t.apply(&x.Packet, &t.bkeys[s], t.bhash[s], start, t.blo[s], x.Time, x.WireLen)
 	}
 }
 
@@ -468,8 +483,9 @@ func (t *Table) accept(p *packet.Packet) bool {
 }
 
 // apply adds packet p with key k (hash h) to its flow, creating the flow if needed,
-// and returns the flow's Mark after the update.
-func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64, wireLen int) uint8 {
+// and returns the flow's Mark after the update. The lookup starts at record start
+// (see findFrom).
+func (t *Table) apply(p *packet.Packet, k *Key, h, start uint64, srcIsLo bool, ts int64, wireLen int) uint8 {
 	// Field by field: a composite literal is built in a temporary and copied with
 	// wide loads that stall on the narrow stores just made.
 	var fp features.Packet
@@ -478,7 +494,7 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 		fp.TCP, fp.Flags, fp.Window = true, p.TCPFlags, p.TCPWindow
 	}
 
-	if i, ok := t.find(k, h); ok {
+	if i, ok := t.findFrom(k, h, start); ok {
 		return t.update(&t.flows[i], &fp, h, srcIsLo, i)
 	}
 
@@ -488,6 +504,7 @@ func (t *Table) apply(p *packet.Packet, k *Key, h uint64, srcIsLo bool, ts int64
 	}
 	i, _ := t.find(k, h) // eviction may have moved records: look again
 	t.tags[i] = tagOf(h)
+	t.gen++
 	t.live++
 	f := &t.flows[i]
 	t.start(f, k, &fp, srcIsLo)
@@ -587,6 +604,7 @@ func (t *Table) end(f *Flow, idx uint64, why Reason) {
 // record stays reachable from its home (backward-shift deletion).
 func (t *Table) remove(i uint64) {
 	t.live--
+	t.gen++
 	for {
 		t.tags[i] = 0
 		t.flows[i].live = false
@@ -717,6 +735,7 @@ func (t *Table) Flush() {
 		t.tags[i] = 0
 	}
 	t.live = 0
+	t.gen++
 	t.order = order[:0]
 }
 
