@@ -162,3 +162,50 @@ func TestMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateBatchChurn runs UpdateBatch's prefetching pipeline on a tiny, crowded
+// table where flows start and end (RST, eviction) between a packet's prefetch and
+// its update, moving records under the probe positions the pipeline keeps: the
+// flows must be exactly those of Update, packet by packet.
+func TestUpdateBatchChurn(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	in := make([]Input, 50_000)
+	var ts int64
+	for i := range in {
+		port := uint16(r.IntN(40))
+		flags := []uint8{ack, ack, psh | ack, rst}[r.IntN(4)]
+		p := pkt(A, B, 1000+port, 80, tcp, flags, uint16(r.IntN(1400)))
+		if r.IntN(2) == 0 {
+			p = pkt(B, A, 80, 1000+port, tcp, flags, uint16(r.IntN(1400)))
+		}
+		ts += int64(r.IntN(1000))
+		in[i] = Input{Packet: p, Time: ts, WireLen: 60 + r.IntN(1400)}
+	}
+	cfg := Config{Capacity: 16, Seed: 7, IdleTimeout: time.Hour, ActiveTimeout: time.Hour}
+	var one, batch []featureRow
+	t1, _ := New(cfg, collectFeatures(&one))
+	for i := range in {
+		t1.Update(&in[i].Packet, in[i].Time, in[i].WireLen)
+	}
+	t1.Flush()
+	t2, _ := New(cfg, collectFeatures(&batch))
+	t2.prefetch = true
+	for i := 0; i < len(in); i += 64 {
+		t2.UpdateBatch(in[i:min(i+64, len(in))])
+	}
+	t2.Flush()
+	if t1.Stats() != t2.Stats() {
+		t.Errorf("stats differ: Update %+v, UpdateBatch %+v", t1.Stats(), t2.Stats())
+	}
+	if len(one) != len(batch) {
+		t.Fatalf("Update handed over %d flows, UpdateBatch %d", len(one), len(batch))
+	}
+	for i := range one {
+		if one[i] != batch[i] {
+			t.Fatalf("flow %d: Update %+v, UpdateBatch %+v", i, one[i], batch[i])
+		}
+	}
+	if s := t1.Stats(); s.Sunk[EndRST] == 0 || s.Sunk[EndEvicted] == 0 {
+		t.Errorf("stream did not churn: %+v", s)
+	}
+}

@@ -236,7 +236,7 @@ type Table struct {
 	blo   [batchMax]bool
 	bpos  [batchMax]uint64 // where prefetchFlow stopped probing (tag match or empty)
 	bgen  [batchMax]uint64 // gen then; ^0 when prefetchFlow did not run
-	gen   uint64           // counts flows added and removed (records may move)
+	gen   uint64           // counts removals, the only time records move (and Flush)
 }
 
 // New returns an empty table with everything preallocated. sink may be nil.
@@ -460,7 +460,8 @@ func (t *Table) account(in []Input, j int) {
 	x.Mark = 0
 	if t.accept(&x.Packet) {
 		// Where prefetchFlow stopped probing is where the lookup may start, unless a
-		// flow was added or removed since (records may have moved).
+		// flow was removed since (records may have moved back). A flow added since
+		// took an empty record at or after that position: the start still holds.
 		start := t.home(t.bhash[s])
 		if t.bgen[s] == t.gen {
 			start = t.bpos[s]
@@ -504,7 +505,6 @@ func (t *Table) apply(p *packet.Packet, k *Key, h, start uint64, srcIsLo bool, t
 	}
 	i, _ := t.find(k, h) // eviction may have moved records: look again
 	t.tags[i] = tagOf(h)
-	t.gen++
 	t.live++
 	f := &t.flows[i]
 	t.start(f, k, &fp, srcIsLo)
