@@ -436,8 +436,8 @@ func (t *Table) prepare(in []Input, j int) {
 }
 
 // prefetchFlow finds the record of packet j of in by its tag (no key compared) and
-// prefetches the lines its update will touch. It only warms the caches: account
-// looks up properly, after the packets before j may have moved records.
+// prefetches the lines its update will touch. It keeps where its probe stopped:
+// account's lookup (keys compared) starts there unless a removal moved records since.
 func (t *Table) prefetchFlow(in []Input, j int) {
 	s := j & (batchMax - 1)
 	tg, i := tagOf(t.bhash[s]), t.home(t.bhash[s])
