@@ -1,5 +1,7 @@
 package features
 
+import "math"
+
 // ActivityTimeout is CICFlowMeter's activity timeout in nanoseconds: a gap between two
 // packets of a flow longer than this ends an active period and starts an idle one.
 const ActivityTimeout = 5_000_000_000
@@ -60,31 +62,36 @@ type Acc struct {
 }
 
 // welford is a Stat without its count (kept once for several series): mean and sum of
-// squared deviations updated as Stat.Add does, minimum and maximum.
+// squared deviations updated as Stat.Add does, minimum and maximum. Its values are
+// never negative (gaps and periods), so the extremes are kept as the bits of their
+// float32, which order as the values do: integer min/max need no branch, and neither
+// does the first value (an empty series, emptyWelford, has mean and M2 0 and minimum
+// all ones, so the general update gives mean x, M2 +0 and extremes x, as Stat.Add's
+// first value). Branches on a flow's first packets would be mispredicted on short
+// flows, and resolved only when the record arrives from memory.
 type welford struct {
 	mean, m2 float64
-	min, max float32
+	min, max uint32 // math.Float32bits of the extremes; min is ^0 while empty
 }
 
-// add includes x, the n-th value of the series, exactly as Stat.Add.
+// emptyWelford is an empty series.
+var emptyWelford = welford{min: ^uint32(0)}
+
+// add includes x ≥ 0, the n-th value of the series, exactly as Stat.Add.
 func (w *welford) add(x float64, n uint32) {
-	if n == 1 {
-		w.mean, w.m2, w.min, w.max = x, 0, float32(x), float32(x)
-		return
-	}
 	d := x - w.mean
 	w.mean += d / float64(n)
 	w.m2 += d * (x - w.mean)
-	if x32 := float32(x); x32 < w.min {
-		w.min = x32
-	} else if x32 > w.max {
-		w.max = x32
-	}
+	b := math.Float32bits(float32(x))
+	w.min, w.max = min(w.min, b), max(w.max, b)
 }
 
 // stat returns the series as a Stat of n values.
 func (w *welford) stat(n uint32) Stat {
-	return Stat{Mean: w.mean, M2: w.m2, Min: w.min, Max: w.max, N: n}
+	if n == 0 {
+		return Stat{}
+	}
+	return Stat{Mean: w.mean, M2: w.m2, Min: math.Float32frombits(w.min), Max: math.Float32frombits(w.max), N: n}
 }
 
 // sideCounts are the per-side counters every packet updates; both sides share a line.
@@ -103,7 +110,7 @@ type dirStats struct {
 	last           int64  // time of the side's last packet
 	hdr            uint64 // sum of transport header lengths, bytes
 	n              uint32 // packets
-	lenMin, lenMax uint16 // payload lengths are 16-bit (IP length fields)
+	lenMin, lenMax uint16 // payload lengths are 16-bit (IP length fields); min 0xffff while empty
 }
 
 // Rare TCP flags (all but PSH and ACK) are counted in the cold part of Acc.
@@ -118,7 +125,12 @@ func (a *Acc) StartSide(p *Packet, dstPort uint16, proto uint8, s int) {
 	s &= 1
 	*a = Acc{
 		First: p.Time, Last: p.Time,
+		iat:         emptyWelford,
+		segMin:      [2]uint16{0xffff, 0xffff},
+		dir:         [2]dirStats{{iat: emptyWelford, lenMin: 0xffff}, {iat: emptyWelford, lenMin: 0xffff}},
 		startActive: p.Time,
+		active:      emptyWelford,
+		idle:        emptyWelford,
 		DstPort:     dstPort,
 		Proto:       proto,
 		fwd:         uint8(s),
@@ -157,7 +169,6 @@ func (a *Acc) AddSide(p *Packet, s int) {
 	a.Last = t
 	d := &a.dir[s]
 	if d.n == 0 { // the side's first packet
-		a.segMin[s] = uint16(p.Header)
 		if p.TCP {
 			a.win[s] = p.Window
 		}
@@ -170,9 +181,7 @@ func (a *Acc) AddSide(p *Packet, s int) {
 	if p.Payload >= 1 {
 		a.side[s].actData++
 	}
-	if uint16(p.Header) < a.segMin[s] {
-		a.segMin[s] = uint16(p.Header)
-	}
+	a.segMin[s] = min(a.segMin[s], uint16(p.Header)) // 0xffff before the side's first packet
 	a.count(p, s)
 }
 
@@ -193,18 +202,11 @@ func (d *dirStats) addLen(payload int) {
 	x := float64(payload)
 	l := uint16(min(max(payload, 0), 0xffff))
 	d.n++
-	if d.n == 1 {
-		d.lenMean, d.lenM2, d.lenMin, d.lenMax = x, 0, l, l
-		return
-	}
+	// No branch for the first length (mean and M2 are 0, lenMin 0xffff: see welford).
 	e := x - d.lenMean
 	d.lenMean += e / float64(d.n)
 	d.lenM2 += e * (x - d.lenMean)
-	if l < d.lenMin {
-		d.lenMin = l
-	} else if l > d.lenMax {
-		d.lenMax = l
-	}
+	d.lenMin, d.lenMax = min(d.lenMin, l), max(d.lenMax, l)
 }
 
 // count adds p's wire length and TCP flags to side s.
@@ -283,6 +285,9 @@ func (a *Acc) Idle() Stat { return a.idle.stat(a.nIdle) }
 // Len returns the series of payload lengths (bytes) of the forward (fwd) or backward packets.
 func (a *Acc) Len(fwd bool) Stat {
 	d := &a.dir[a.side1(fwd)]
+	if d.n == 0 {
+		return Stat{}
+	}
 	return Stat{Mean: d.lenMean, M2: d.lenM2, Min: float32(d.lenMin), Max: float32(d.lenMax), N: d.n}
 }
 
