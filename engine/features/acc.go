@@ -37,17 +37,15 @@ type Packet struct {
 type Acc struct {
 	First, Last int64 // first and last packet time, unix ns
 
-	// Second line: flow IAT series, packet count and per-side counters.
-	iat    welford       // gaps between consecutive packets, µs (count n-1)
-	side   [2]sideCounts // per-side counters
-	segMin [2]uint16     // per side: smallest transport header length
-	n      uint32        // packets
+	// Second line: flow IAT series and per-side counters.
+	iat   welford       // gaps between consecutive packets, µs (count: packets - 1)
+	side  [2]sideCounts // per-side counters
+	sideN [2]uint32     // per side: packets (their sum is the flow's packets)
 
 	// One line per side.
 	dir [2]dirStats
 
-	// Cold: touched only on gaps longer than ActivityTimeout, rare flags, carries
-	// and a side's first packet.
+	// Cold: touched only on gaps longer than ActivityTimeout, rare flags and carries.
 	startActive  int64 // start of the current active period (it ends at Last)
 	active, idle welford
 	nActive      uint32    // completed active periods (µs each)
@@ -55,10 +53,10 @@ type Acc struct {
 	rare         [5]uint32 // packets with FIN, SYN, RST, ECE, CWR set
 	urg          [2]uint32 // per side: packets with URG set
 	wireHi       [2]uint32 // per side: carries of side.wireLo
-	win          [2]uint16 // per side: TCP window of the side's first packet
 	DstPort      uint16    // forward destination port
 	Proto        uint8     // IP protocol number
 	fwd          uint8     // side of the forward direction (the first packet's)
+	_            [2]uint32 // keeps 48 + Acc + 16 bytes a whole number of lines
 }
 
 // welford is a Stat without its count (kept once for several series): mean and sum of
@@ -86,6 +84,18 @@ func (w *welford) add(x float64, n uint32) {
 	w.min, w.max = min(w.min, b), max(w.max, b)
 }
 
+// addOrKeep is add(x, n) when none is 0. When none is all ones it leaves w as it
+// is, provided w is empty and x is 0 and n is 1: the mean and M2 steps then give 0
+// again, and none keeps the extremes. It lets a side's first packet (no gap yet) take
+// the same path as the others, without a branch (see welford).
+func (w *welford) addOrKeep(x float64, n, none uint32) {
+	d := x - w.mean
+	w.mean += d / float64(n)
+	w.m2 += d * (x - w.mean)
+	b := math.Float32bits(float32(x))
+	w.min, w.max = min(w.min, b|none), max(w.max, b&^none)
+}
+
 // stat returns the series as a Stat of n values.
 func (w *welford) stat(n uint32) Stat {
 	if n == 0 {
@@ -103,14 +113,16 @@ type sideCounts struct {
 }
 
 // dirStats are one side's series, one cache line: payload lengths (bytes) and gaps
-// between the side's consecutive packets (µs, count n-1).
+// between the side's consecutive packets (µs, count: the side's packets - 1), and
+// what the side's first packet sets (kept here so that packet needs no other line).
 type dirStats struct {
 	lenMean, lenM2 float64
 	iat            welford
 	last           int64  // time of the side's last packet
 	hdr            uint64 // sum of transport header lengths, bytes
-	n              uint32 // packets
 	lenMin, lenMax uint16 // payload lengths are 16-bit (IP length fields); min 0xffff while empty
+	segMin         uint16 // smallest transport header length; 0xffff before the first packet
+	win            uint16 // TCP window of the side's first packet
 }
 
 // Rare TCP flags (all but PSH and ACK) are counted in the cold part of Acc.
@@ -126,22 +138,21 @@ func (a *Acc) StartSide(p *Packet, dstPort uint16, proto uint8, s int) {
 	*a = Acc{
 		First: p.Time, Last: p.Time,
 		iat:         emptyWelford,
-		segMin:      [2]uint16{0xffff, 0xffff},
-		dir:         [2]dirStats{{iat: emptyWelford, lenMin: 0xffff}, {iat: emptyWelford, lenMin: 0xffff}},
+		dir:         [2]dirStats{{iat: emptyWelford, lenMin: 0xffff, segMin: 0xffff}, {iat: emptyWelford, lenMin: 0xffff, segMin: 0xffff}},
 		startActive: p.Time,
 		active:      emptyWelford,
 		idle:        emptyWelford,
 		DstPort:     dstPort,
 		Proto:       proto,
 		fwd:         uint8(s),
-		n:           1,
 	}
+	a.sideN[s] = 1
 	d := &a.dir[s]
-	d.last, d.hdr, a.segMin[s] = p.Time, uint64(p.Header), uint16(p.Header)
+	d.last, d.hdr, d.segMin = p.Time, uint64(p.Header), uint16(p.Header)
 	if p.TCP {
-		a.win[s] = p.Window
+		d.win = p.Window
 	}
-	d.addLen(p.Payload)
+	d.addLen(p.Payload, 1)
 	a.count(p, s)
 }
 
@@ -164,24 +175,30 @@ func (a *Acc) AddSide(p *Packet, s int) {
 	if t-a.Last > ActivityTimeout {
 		a.idleGap(t)
 	}
-	a.iat.add(float64(t-a.Last)/1e3, a.n)
-	a.n++
+	a.iat.add(float64(t-a.Last)/1e3, a.sideN[0]+a.sideN[1])
 	a.Last = t
-	d := &a.dir[s]
-	if d.n == 0 { // the side's first packet
-		if p.TCP {
-			a.win[s] = p.Window
-		}
-	} else {
-		d.iat.add(float64(t-d.last)/1e3, d.n)
+	d, n := &a.dir[s], a.sideN[s]
+	// The side's first packet (n == 0) has no gap and sets the initial window: no
+	// branch, it would be mispredicted on short flows (see welford).
+	gap, none, win := t-d.last, uint32(0), d.win
+	first := win
+	if p.TCP { // the packet's flag, not the record's: no wait for memory
+		first = p.Window
 	}
+	if n == 0 { // conditional moves
+		gap, none, win = 0, ^uint32(0), first
+	}
+	d.iat.addOrKeep(float64(gap)/1e3, max(n, 1), none)
+	d.win = win
+	n++
+	a.sideN[s] = n
 	d.last = t
-	d.addLen(p.Payload)
+	d.addLen(p.Payload, n)
 	d.hdr += uint64(p.Header)
 	if p.Payload >= 1 {
 		a.side[s].actData++
 	}
-	a.segMin[s] = min(a.segMin[s], uint16(p.Header)) // 0xffff before the side's first packet
+	d.segMin = min(d.segMin, uint16(p.Header))
 	a.count(p, s)
 }
 
@@ -196,15 +213,15 @@ func (a *Acc) idleGap(t int64) {
 	a.startActive = t
 }
 
-// addLen counts a packet with the given payload length, exactly as Stat.Add. Lengths
-// above 65535 (impossible from IP length fields) count as 65535 in the minimum and maximum.
-func (d *dirStats) addLen(payload int) {
+// addLen counts a packet with the given payload length, the side's n-th, exactly as
+// Stat.Add. Lengths above 65535 (impossible from IP length fields) count as 65535 in
+// the minimum and maximum.
+func (d *dirStats) addLen(payload int, n uint32) {
 	x := float64(payload)
 	l := uint16(min(max(payload, 0), 0xffff))
-	d.n++
 	// No branch for the first length (mean and M2 are 0, lenMin 0xffff: see welford).
 	e := x - d.lenMean
-	d.lenMean += e / float64(d.n)
+	d.lenMean += e / float64(n)
 	d.lenM2 += e * (x - d.lenMean)
 	d.lenMin, d.lenMax = min(d.lenMin, l), max(d.lenMax, l)
 }
@@ -238,13 +255,13 @@ func (a *Acc) countRare(f uint8, s int) {
 }
 
 // Packets returns the number of packets accumulated.
-func (a *Acc) Packets() uint64 { return uint64(a.n) }
+func (a *Acc) Packets() uint64 { return uint64(a.sideN[0]) + uint64(a.sideN[1]) }
 
 // FwdPackets returns the number of forward packets.
-func (a *Acc) FwdPackets() uint64 { return uint64(a.dir[a.fwd].n) }
+func (a *Acc) FwdPackets() uint64 { return uint64(a.sideN[a.fwd]) }
 
 // BwdPackets returns the number of backward packets.
-func (a *Acc) BwdPackets() uint64 { return uint64(a.dir[a.fwd^1].n) }
+func (a *Acc) BwdPackets() uint64 { return uint64(a.sideN[a.fwd^1]) }
 
 // WireBytes returns the sums of Packet.Wire of the forward and backward packets.
 func (a *Acc) WireBytes() (fwd, bwd uint64) {
@@ -262,9 +279,9 @@ func (a *Acc) wire(s uint8) uint64 {
 // of packets before updating them, so their cache misses overlap; the sum only keeps
 // the compiler from dropping the loads.
 func (a *Acc) Touch(s int, all bool) uint64 {
-	v := uint64(a.n) + uint64(a.dir[s&1].n)
+	v := uint64(a.sideN[s&1]) + uint64(a.dir[s&1].last)
 	if all {
-		v += uint64(a.dir[s&1^1].n) + uint64(a.startActive) + uint64(a.rare[0])
+		v += uint64(a.dir[s&1^1].last) + uint64(a.startActive) + uint64(a.rare[0])
 	}
 	return v
 }
@@ -274,7 +291,7 @@ func (a *Acc) Touch(s int, all bool) uint64 {
 func RareFlags(f uint8) bool { return f&rareMask != 0 }
 
 // FlowIAT returns the series of gaps between consecutive packets, µs.
-func (a *Acc) FlowIAT() Stat { return a.iat.stat(max(a.n, 1) - 1) }
+func (a *Acc) FlowIAT() Stat { return a.iat.stat(max(a.sideN[0]+a.sideN[1], 1) - 1) }
 
 // Active returns the series of completed active periods, µs.
 func (a *Acc) Active() Stat { return a.active.stat(a.nActive) }
@@ -284,17 +301,18 @@ func (a *Acc) Idle() Stat { return a.idle.stat(a.nIdle) }
 
 // Len returns the series of payload lengths (bytes) of the forward (fwd) or backward packets.
 func (a *Acc) Len(fwd bool) Stat {
-	d := &a.dir[a.side1(fwd)]
-	if d.n == 0 {
+	s := a.side1(fwd)
+	d, n := &a.dir[s], a.sideN[s]
+	if n == 0 {
 		return Stat{}
 	}
-	return Stat{Mean: d.lenMean, M2: d.lenM2, Min: float32(d.lenMin), Max: float32(d.lenMax), N: d.n}
+	return Stat{Mean: d.lenMean, M2: d.lenM2, Min: float32(d.lenMin), Max: float32(d.lenMax), N: n}
 }
 
 // IAT returns the series of gaps (µs) between consecutive forward (fwd) or backward packets.
 func (a *Acc) IAT(fwd bool) Stat {
-	d := &a.dir[a.side1(fwd)]
-	return d.iat.stat(max(d.n, 1) - 1)
+	s := a.side1(fwd)
+	return a.dir[s].iat.stat(max(a.sideN[s], 1) - 1)
 }
 
 // Flags returns the number of packets with each TCP flag set, bit order FIN..CWR.
@@ -364,9 +382,9 @@ func (a *Acc) Values(dst *[NumFeatures]float32) {
 		v[AvgPacketSize] = (fwdBytes + bwdBytes) / n
 	}
 	v[FwdSegSizeAvg], v[BwdSegSizeAvg] = fl.Mean, bl.Mean
-	v[FwdInitWinBytes], v[BwdInitWinBytes] = float64(a.win[a.fwd]), float64(a.win[a.fwd^1])
+	v[FwdInitWinBytes], v[BwdInitWinBytes] = float64(a.dir[a.fwd].win), float64(a.dir[a.fwd^1].win)
 	v[FwdActDataPkts] = float64(fc.actData)
-	v[FwdSegSizeMin] = float64(a.segMin[a.fwd])
+	v[FwdSegSizeMin] = float64(a.dir[a.fwd].segMin)
 	act, idle := a.Active(), a.Idle()
 	v[ActiveMean], v[ActiveStd], v[ActiveMax], v[ActiveMin] = act.Mean, act.Std(), float64(act.Max), float64(act.Min)
 	v[IdleMean], v[IdleStd], v[IdleMax], v[IdleMin] = idle.Mean, idle.Std(), float64(idle.Max), float64(idle.Min)
