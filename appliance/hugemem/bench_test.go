@@ -111,6 +111,17 @@ type fiveTuple struct {
 	proto          uint8
 }
 
+// canonical returns p's 5-tuple in canonical order and the side p was sent from
+// (0: the lo endpoint, 1: the hi one).
+func canonical(p *packet.Packet) (fiveTuple, int) {
+	k := fiveTuple{loIP: p.SrcIP, hiIP: p.DstIP, loPort: p.SrcPort, hiPort: p.DstPort, proto: p.Proto}
+	if string(p.DstIP[:]) < string(p.SrcIP[:]) || p.DstIP == p.SrcIP && p.DstPort < p.SrcPort {
+		k.loIP, k.hiIP, k.loPort, k.hiPort = p.DstIP, p.SrcIP, p.DstPort, p.SrcPort
+		return k, 1
+	}
+	return k, 0
+}
+
 // goMap is the baseline: a plain Go map of 5-tuples to per-flow counters (the same
 // feature accumulator the table keeps).
 type goMap struct {
@@ -119,11 +130,7 @@ type goMap struct {
 }
 
 func (g *goMap) update(p *packet.Packet, ts int64, wireLen int) {
-	k := fiveTuple{loIP: p.SrcIP, hiIP: p.DstIP, loPort: p.SrcPort, hiPort: p.DstPort, proto: p.Proto}
-	side := 0
-	if string(p.DstIP[:]) < string(p.SrcIP[:]) || p.DstIP == p.SrcIP && p.DstPort < p.SrcPort {
-		k.loIP, k.hiIP, k.loPort, k.hiPort, side = p.DstIP, p.SrcIP, p.DstPort, p.SrcPort, 1
-	}
+	k, side := canonical(p)
 	fp := features.Packet{Time: ts, Payload: int(p.PayloadLen), Header: int(p.L4HdrLen), TCP: true, Flags: p.TCPFlags, Window: p.TCPWindow, Wire: wireLen}
 	i, ok := g.index[k]
 	if !ok {
@@ -179,11 +186,7 @@ func BenchmarkFlowUpdateGoMapCounts(b *testing.B) {
 			m := make(map[fiveTuple]*counts, sz.n)
 			var p packet.Packet
 			add := func(p *packet.Packet, wire int) {
-				k := fiveTuple{loIP: p.SrcIP, hiIP: p.DstIP, loPort: p.SrcPort, hiPort: p.DstPort, proto: p.Proto}
-				side := 0
-				if string(p.DstIP[:]) < string(p.SrcIP[:]) || p.DstIP == p.SrcIP && p.DstPort < p.SrcPort {
-					k.loIP, k.hiIP, k.loPort, k.hiPort, side = p.DstIP, p.SrcIP, p.DstPort, p.SrcPort, 1
-				}
+				k, side := canonical(p)
 				c := m[k]
 				if c == nil {
 					c = new(counts)
