@@ -96,6 +96,7 @@ const (
 	flowsieveMapFsStats    = "fs_stats"
 	flowsieveMapFsXsks     = "fs_xsks"
 	flowsieveProgFlowsieve = "flowsieve"
+	flowsieveVarFsStamp    = "fs_stamp"
 )
 
 // loadFlowsieve returns the embedded CollectionSpec for flowsieve.
@@ -163,6 +164,7 @@ type flowsieveMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type flowsieveVariableSpecs struct {
+	FsStamp *ebpf.VariableSpec `ebpf:"fs_stamp"`
 }
 
 // flowsieveObjects contains all objects after they have been loaded into the kernel.
@@ -216,6 +218,7 @@ func (m *flowsieveMaps) Close() error {
 //
 // It can be passed to loadFlowsieveObjects or ebpf.CollectionSpec.LoadAndAssign.
 type flowsieveVariables struct {
+	FsStamp *ebpf.Variable `ebpf:"fs_stamp"`
 }
 
 // flowsievePrograms contains all programs after they have been loaded into the kernel.

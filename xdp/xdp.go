@@ -91,6 +91,10 @@ type Options struct {
 	FlowEntries, PrefixEntries int
 	// KeepState leaves pinned maps and links (the program stays attached) on Close.
 	KeepState bool
+	// Stamp forces how arrival times reach the AF_XDP workers; nil means the best
+	// method this kernel allows (ChooseStamp), logged with the reason when it is not
+	// XDP metadata. Forcing a method the kernel refuses fails the load.
+	Stamp *Stamp
 	// Logger receives fallbacks, replaced pins and reused state; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -112,6 +116,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Inline && len(o.Interfaces) != 2 {
 		return fmt.Errorf("%w: inline mode needs exactly 2 interfaces, got %d", ErrOptions, len(o.Interfaces))
+	}
+	if o.Stamp != nil && *o.Stamp != StampNone && *o.Stamp != StampMeta && *o.Stamp != StampHead {
+		return fmt.Errorf("%w: stamp method %d (want none, metadata or frame head)", ErrOptions, uint32(*o.Stamp))
 	}
 	switch o.Mode {
 	case "", ModeAuto, ModeNative, ModeGeneric:
@@ -148,6 +155,7 @@ type Datapath struct {
 	log    *slog.Logger
 	closed bool
 	objs   flowsieveObjects
+	stamp  Stamp
 	// newPins are map pins this Load created (removed again if Load fails).
 	newPins []string
 	ifaces  []attached
@@ -199,6 +207,12 @@ func Load(o Options) (*Datapath, error) {
 	spec.Maps[flowsieveMapFsPrefixV4].MaxEntries = uint32(or(o.PrefixEntries, DefaultPrefixEntries))
 	spec.Maps[flowsieveMapFsPrefixV6].MaxEntries = uint32(or(o.PrefixEntries, DefaultPrefixEntries))
 	spec.Maps[flowsieveMapFsXsks].MaxEntries = uint32(o.queues() * len(o.Interfaces))
+	if d.stamp, err = d.chooseStamp(); err != nil {
+		return nil, err
+	}
+	if err := spec.Variables[flowsieveVarFsStamp].Set(uint32(d.stamp)); err != nil {
+		return nil, fmt.Errorf("xdp: set the stamp method: %w", err)
+	}
 
 	var opts ebpf.CollectionOptions
 	if o.PinDir == "" {
@@ -217,9 +231,10 @@ func Load(o Options) (*Datapath, error) {
 	if err := spec.LoadAndAssign(&d.objs, &opts); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			err = fmt.Errorf("%+v", ve)
+			// The whole log, not its last line, and still an *ebpf.VerifierError.
+			err = &verifierError{ve}
 		}
-		return nil, errors.Join(fmt.Errorf("xdp: load program: %w", err), d.removeNewPins())
+		return nil, errors.Join(fmt.Errorf("xdp: load program (stamp %s): %w", d.stamp, err), d.removeNewPins())
 	}
 	cache, err := openCache(d.objs.FsCache4, d.objs.FsGen)
 	if err != nil {
@@ -237,6 +252,31 @@ func Load(o Options) (*Datapath, error) {
 	d.Stats = &Stats{m: d.objs.FsStats}
 	return d, nil
 }
+
+// chooseStamp returns the forced stamp method (validated) or the best the kernel
+// allows.
+func (d *Datapath) chooseStamp() (Stamp, error) {
+	if d.opts.Stamp != nil {
+		return *d.opts.Stamp, nil
+	}
+	s, why := ChooseStamp()
+	if why != nil {
+		d.log.Warn("xdp: arrival times cannot travel as XDP metadata; using the fallback",
+			"stamp", s.String(), "reason", why.Error())
+	}
+	return s, nil
+}
+
+// Stamp says how the loaded program hands arrival times to AF_XDP sockets; the
+// workers read (and, for StampHead, strip) the stamp accordingly.
+func (d *Datapath) Stamp() Stamp { return d.stamp }
+
+// verifierError keeps an *ebpf.VerifierError reachable by errors.As while its
+// message is the whole verifier log (%+v), which says why a program was refused.
+type verifierError struct{ ve *ebpf.VerifierError }
+
+func (e *verifierError) Error() string { return fmt.Sprintf("%+v", e.ve) }
+func (e *verifierError) Unwrap() error { return e.ve }
 
 // reconcilePins records which map pins are new and replaces pinned maps that
 // no longer match the spec (type, key/value size, entries or flags changed).

@@ -14,51 +14,80 @@ import (
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
 )
 
-// TestWorkerArrival checks the worker's frame timestamp on a real UMEM: the arrival time
-// the XDP program leaves in the metadata, converted to the engine's base with the one
-// clock offset, and the batch time (logged once) when the metadata is missing or
-// implausible; the metadata is cleared once read.
+// TestWorkerArrival checks the worker's frame timestamp on a real UMEM for each way
+// the XDP program hands it over: the arrival time in the metadata (cleared once
+// read) or prepended to the frame (stripped from the descriptor), converted to the
+// engine's base with the one clock offset; and the receive time (logged once) when
+// the stamp is missing, implausible or there is none.
 func TestWorkerArrival(t *testing.T) {
 	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	var logBuf bytes.Buffer
-	w := &worker{umem: u, clock: arrivalClock(), log: slog.New(slog.NewTextHandler(&logBuf, nil))}
-	now := w.clock.now()
-	mono := now - w.clock.off // CLOCK_MONOTONIC ns of now
 	fs := uint64(u.FrameSize())
-	for i, tc := range []struct {
-		name string
-		meta uint64 // 0: none written
-		want int64
-	}{
-		{"arrived 3 ms before the batch", uint64(mono - 3e6), now - 3e6},
-		{"arrived just after the batch time", uint64(mono + 1e3), now + 1e3},
-		{"no metadata", 0, now},
-		{"stale metadata", uint64(mono - int64(time.Minute)), now},
-		{"from the future", uint64(mono + int64(time.Minute)), now},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d := afxdp.Desc{Addr: uint64(i)*fs + 256, Len: 60}
-			m := u.Meta(d, xdp.ArrivalMetaSize)
-			binary.NativeEndian.PutUint64(m, tc.meta)
-			if got := w.arrival(d, now); got != tc.want {
-				t.Errorf("arrival = %d, want %d (now %d)", got, tc.want, now)
+	for _, stamp := range []xdp.Stamp{xdp.StampMeta, xdp.StampHead, xdp.StampNone} {
+		t.Run(stamp.String(), func(t *testing.T) {
+			var logBuf bytes.Buffer
+			w := &worker{umem: u, clock: arrivalClock(), stamp: stamp, log: slog.New(slog.NewTextHandler(&logBuf, nil))}
+			now := w.clock.now()
+			mono := now - w.clock.off // CLOCK_MONOTONIC ns of now
+			cases := []struct {
+				name  string
+				stamp uint64 // 0: none written
+				want  int64
+			}{
+				{"arrived 3 ms before the batch", uint64(mono - 3e6), now - 3e6},
+				{"arrived just after the batch time", uint64(mono + 1e3), now + 1e3},
+				{"no stamp", 0, now},
+				{"stale stamp", uint64(mono - int64(time.Minute)), now},
+				{"from the future", uint64(mono + int64(time.Minute)), now},
 			}
-			if v := binary.NativeEndian.Uint64(m); v != 0 {
-				t.Errorf("metadata left as %d, want cleared", v)
+			for i, tc := range cases {
+				if stamp == xdp.StampNone {
+					tc.want = now
+				}
+				d, packet := stampedFrame(t, u, uint64(i)*fs+256, stamp, tc.stamp)
+				got := w.arrival(&d, now)
+				if got != tc.want {
+					t.Errorf("%s: arrival = %d, want %d (now %d)", tc.name, got, tc.want, now)
+				}
+				if !bytes.Equal(u.Data(d), packet) {
+					t.Errorf("%s: descriptor after arrival covers %x, want the packet %x", tc.name, u.Data(d), packet)
+				}
+				if m := u.Meta(d, xdp.ArrivalMetaSize); stamp == xdp.StampMeta && binary.NativeEndian.Uint64(m) != 0 {
+					t.Errorf("%s: metadata left set, want cleared", tc.name)
+				}
+			}
+			if n := strings.Count(logBuf.String(), "without a kernel arrival time"); n != 1 {
+				t.Errorf("missing stamp logged %d times, want once:\n%s", n, logBuf.String())
+			}
+			base := afxdp.Desc{Addr: 256, Len: 68}
+			if a := testing.AllocsPerRun(1000, func() { d := base; w.arrival(&d, now) }); a != 0 {
+				t.Errorf("arrival allocates %.1f times", a)
 			}
 		})
 	}
-	if n := strings.Count(logBuf.String(), "without arrival-time metadata"); n != 1 {
-		t.Errorf("missing metadata logged %d times, want once:\n%s", n, logBuf.String())
+}
+
+// stampedFrame writes a 60-byte packet at addr and the stamp where the method puts
+// it, and returns the descriptor the kernel would hand over with the packet's bytes.
+func stampedFrame(t *testing.T, u *afxdp.UMEM, addr uint64, how xdp.Stamp, stamp uint64) (afxdp.Desc, []byte) {
+	t.Helper()
+	packet := make([]byte, 60)
+	for i := range packet {
+		packet[i] = byte(addr) + byte(i)
 	}
-	d := afxdp.Desc{Addr: 256, Len: 60}
-	if a := testing.AllocsPerRun(1000, func() { w.arrival(d, now) }); a != 0 {
-		t.Errorf("arrival allocates %.1f times", a)
+	d := afxdp.Desc{Addr: addr, Len: uint32(len(packet))}
+	if how == xdp.StampHead {
+		d.Len += xdp.ArrivalMetaSize
+		binary.NativeEndian.PutUint64(u.Data(d), stamp)
+		copy(u.Data(d)[xdp.ArrivalMetaSize:], packet)
+		return d, packet
 	}
+	copy(u.Data(d), packet)
+	binary.NativeEndian.PutUint64(u.Meta(d, xdp.ArrivalMetaSize), stamp)
+	return d, packet
 }
 
 // TestClockBase checks that the clock base's now follows the wall clock it started from

@@ -273,7 +273,7 @@ func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 	per := max(cfg.Flow.Capacity/n, 1024)
 	p.mem = hugemem.New(p.log)
 	for q := range n {
-		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}, efd: -1, log: p.log}
+		w := &worker{id: q, cpu: -1, inline: inline, owners: n, stats: &WorkerStats{}, efd: -1, log: p.log, stamp: p.dp.Stamp()}
 		p.workers = append(p.workers, w)
 		efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 		if err != nil {

@@ -138,27 +138,42 @@ type worker struct {
 
 	clock  *clockBase
 	log    *slog.Logger
-	noMeta bool // a frame came without arrival-time metadata (logged once)
+	stamp  xdp.Stamp // how the XDP program hands over arrival times
+	noMeta bool      // a frame came without a kernel arrival time (logged once)
 
 	stats *WorkerStats
 }
 
-// arrival returns when the frame of d arrived, in the engine's base: the time the XDP
-// program put in its metadata, or now (the batch time) when there is none. It clears
-// the metadata, so a frame reused without it does not show a stale time.
-func (w *worker) arrival(d afxdp.Desc, now int64) int64 {
-	if m := w.umem.Meta(d, xdp.ArrivalMetaSize); len(m) == xdp.ArrivalMetaSize {
-		mono := binary.NativeEndian.Uint64(m)
-		binary.NativeEndian.PutUint64(m, 0)
-		if ts := int64(mono) + w.clock.off; mono != 0 && ts > now-int64(maxArrivalSkew) && ts < now+int64(maxArrivalSkew) {
-			return ts
+// arrival returns when the frame of *d arrived, in the engine's base: the time the
+// XDP program stamped on it (w.stamp says where), or now (the batch time) when there
+// is none or it is implausible. A stamp prepended to the frame (xdp.StampHead) is
+// stripped from *d, so the frame is inspected and transmitted as it came; metadata
+// is cleared once read, so a frame reused without it does not show a stale time.
+func (w *worker) arrival(d *afxdp.Desc, now int64) int64 {
+	var mono uint64
+	switch w.stamp {
+	case xdp.StampMeta:
+		if m := w.umem.Meta(*d, xdp.ArrivalMetaSize); len(m) == xdp.ArrivalMetaSize {
+			mono = binary.NativeEndian.Uint64(m)
+			binary.NativeEndian.PutUint64(m, 0)
 		}
+	case xdp.StampHead:
+		if d.Len > xdp.ArrivalMetaSize {
+			if m := w.umem.Data(*d); len(m) > xdp.ArrivalMetaSize {
+				mono = binary.NativeEndian.Uint64(m)
+			}
+			d.Addr += xdp.ArrivalMetaSize
+			d.Len -= xdp.ArrivalMetaSize
+		}
+	}
+	if ts := int64(mono) + w.clock.off; mono != 0 && ts > now-int64(maxArrivalSkew) && ts < now+int64(maxArrivalSkew) {
+		return ts
 	}
 	if !w.noMeta {
 		w.noMeta = true
 		if w.log != nil {
-			w.log.Warn("frames arrive without arrival-time metadata (XDP metadata unsupported?): timestamped at batch time, time-based flow features lose precision under load",
-				"worker", w.id)
+			w.log.Warn("frames arrive without a kernel arrival time: timestamped at receive, time-based flow features lose precision under load",
+				"worker", w.id, "stamp", w.stamp.String())
 		}
 	}
 	return now
@@ -306,10 +321,11 @@ func (w *worker) rx(i int, now int64, n int) {
 	descs := w.descs[:n]
 	var bytes, hOut, hFull uint64
 	nl := 0
-	for k, d := range descs {
+	for k := range descs {
+		ts := w.arrival(&descs[k], now)
+		d := descs[k]
 		data := w.umem.Data(d)
 		bytes += uint64(len(data))
-		ts := w.arrival(d, now)
 		if w.owners > 1 {
 			if o := w.owner(data); o != w.id {
 				if h := w.out[o].Slot(); h != nil {

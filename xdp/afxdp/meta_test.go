@@ -23,82 +23,116 @@ func monoNow(t *testing.T) uint64 {
 	return uint64(ts.Nano())
 }
 
-// TestFlowsieveArrivalMeta checks, on a veth with the flowsieve program attached natively
+// TestFlowsieveArrival checks, on a veth with the flowsieve program attached natively
 // and generically and a copy-mode socket, that every frame reaching user space carries
-// its arrival time as XDP metadata just before the packet (UMEM.Meta): a CLOCK_MONOTONIC
-// time between the moment it was sent and the moment it was read, never decreasing
-// within the queue.
-func TestFlowsieveArrivalMeta(t *testing.T) {
+// its arrival time where the loaded stamp method puts it: as XDP metadata just before
+// the packet (UMEM.Meta), or prepended to the frame (the descriptor's first
+// ArrivalMetaSize bytes, the packet after them unchanged): a CLOCK_MONOTONIC time
+// between the moment it was sent and the moment it was read, never decreasing within
+// the queue. A method the kernel refuses is skipped with the probe's reason.
+func TestFlowsieveArrival(t *testing.T) {
 	kerneltest.Require(t)
-	for _, mode := range []xdp.AttachMode{xdp.ModeNative, xdp.ModeGeneric} {
-		t.Run(string(mode), func(t *testing.T) {
-			a, b := wiretest.NewNS(t), wiretest.NewNS(t)
-			w := wiretest.NewWire(t, a, b, 1)
-			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-			var d *xdp.Datapath
-			if err := a.Do(func() (err error) {
-				d, err = xdp.Open(xdp.Options{Interfaces: []string{w.Name}, Queues: 1, Mode: mode, Logger: quiet})
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
-			u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 256, Debug: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { u.Close() })
-			var s *afxdp.Socket
-			if err := a.Do(func() (err error) {
-				s, err = u.Open(afxdp.SocketConfig{Interface: w.Name, Queue: 0, FillSize: 256, Mode: afxdp.ModeCopy, Logger: quiet})
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := d.RegisterSocket(w.Name, 0, s.Fd()); err != nil {
-				t.Fatal(err)
-			}
-			s.Refill()
-			sender := wiretest.NewPacketSocket(t, b, w.Peer)
-
-			const frames = 200 // more than the fill ring holds: frames are reused
-			descs := make([]afxdp.Desc, 64)
-			var last uint64
-			got := 0
-			for seq := range uint32(frames) {
-				sent := monoNow(t)
-				if err := sender.Send(wiretest.Frame(w.MAC, w.PeerMAC, uint16(seq%16), seq, 60+int(seq%300))); err != nil {
-					t.Fatal(err)
-				}
-				for deadline := time.Now().Add(time.Second); got <= int(seq) && time.Now().Before(deadline); {
-					n := s.Receive(descs)
-					read := monoNow(t)
-					for _, dd := range descs[:n] {
-						m := u.Meta(dd, xdp.ArrivalMetaSize)
-						if len(m) != xdp.ArrivalMetaSize {
-							t.Fatalf("frame at %#x: no room for metadata (Meta gave %d bytes)", dd.Addr, len(m))
-						}
-						at := binary.NativeEndian.Uint64(m)
-						clear(m) // a frame reused without metadata must not show a stale time
-						if at < sent || at > read || at < last {
-							t.Fatalf("frame %d: arrival %d outside [sent %d, read %d] or before the previous %d", got, at, sent, read, last)
-						}
-						last = at
-						got++
-					}
-					if r := s.Recycle(descs[:n]); r < n {
-						t.Fatalf("fill ring took %d of %d", r, n)
+	for _, stamp := range []xdp.Stamp{xdp.StampMeta, xdp.StampHead} {
+		for _, mode := range []xdp.AttachMode{xdp.ModeNative, xdp.ModeGeneric} {
+			t.Run(stamp.String()+"/"+string(mode), func(t *testing.T) {
+				if stamp == xdp.StampMeta {
+					if err := xdp.HaveMetadata(); err != nil {
+						t.Skipf("optional kernel feature missing: %v", err)
 					}
 				}
-			}
-			if got != frames {
-				t.Fatalf("received %d of %d frames", got, frames)
-			}
-			if err := u.Accounting().Check(); err != nil {
-				t.Error(err)
-			}
-		})
+				testArrival(t, stamp, mode)
+			})
+		}
 	}
+}
+
+func testArrival(t *testing.T, stamp xdp.Stamp, mode xdp.AttachMode) {
+	a, b := wiretest.NewNS(t), wiretest.NewNS(t)
+	w := wiretest.NewWire(t, a, b, 1)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var d *xdp.Datapath
+	if err := a.Do(func() (err error) {
+		d, err = xdp.Open(xdp.Options{Interfaces: []string{w.Name}, Queues: 1, Mode: mode, Logger: quiet, Stamp: &stamp})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if d.Stamp() != stamp {
+		t.Fatalf("loaded with stamp %s, want %s", d.Stamp(), stamp)
+	}
+	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 256, Debug: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	var s *afxdp.Socket
+	if err := a.Do(func() (err error) {
+		s, err = u.Open(afxdp.SocketConfig{Interface: w.Name, Queue: 0, FillSize: 256, Mode: afxdp.ModeCopy, Logger: quiet})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RegisterSocket(w.Name, 0, s.Fd()); err != nil {
+		t.Fatal(err)
+	}
+	s.Refill()
+	sender := wiretest.NewPacketSocket(t, b, w.Peer)
+
+	const frames = 200 // more than the fill ring holds: frames are reused
+	descs := make([]afxdp.Desc, 64)
+	var last uint64
+	got := 0
+	for seq := range uint32(frames) {
+		sent := monoNow(t)
+		f := wiretest.Frame(w.MAC, w.PeerMAC, uint16(seq%16), seq, 60+int(seq%300))
+		if err := sender.Send(f); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Second); got <= int(seq) && time.Now().Before(deadline); {
+			n := s.Receive(descs)
+			read := monoNow(t)
+			for _, dd := range descs[:n] {
+				at, packet := arrivalOf(t, u, dd, stamp)
+				if at < sent || at > read || at < last {
+					t.Fatalf("frame %d: arrival %d outside [sent %d, read %d] or before the previous %d", got, at, sent, read, last)
+				}
+				if string(packet) != string(f) {
+					t.Fatalf("frame %d: packet after the stamp is %x, sent %x", got, packet, f)
+				}
+				last = at
+				got++
+			}
+			if r := s.Recycle(descs[:n]); r < n {
+				t.Fatalf("fill ring took %d of %d", r, n)
+			}
+		}
+	}
+	if got != frames {
+		t.Fatalf("received %d of %d frames", got, frames)
+	}
+	if err := u.Accounting().Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// arrivalOf reads the stamp of a received frame and returns it with the packet.
+func arrivalOf(t *testing.T, u *afxdp.UMEM, dd afxdp.Desc, stamp xdp.Stamp) (uint64, []byte) {
+	t.Helper()
+	if stamp == xdp.StampHead {
+		data := u.Data(dd)
+		if len(data) < xdp.ArrivalMetaSize {
+			t.Fatalf("frame at %#x: %d bytes, shorter than the stamp", dd.Addr, len(data))
+		}
+		return binary.NativeEndian.Uint64(data), data[xdp.ArrivalMetaSize:]
+	}
+	m := u.Meta(dd, xdp.ArrivalMetaSize)
+	if len(m) != xdp.ArrivalMetaSize {
+		t.Fatalf("frame at %#x: no room for metadata (Meta gave %d bytes)", dd.Addr, len(m))
+	}
+	at := binary.NativeEndian.Uint64(m)
+	clear(m) // a frame reused without metadata must not show a stale time
+	return at, u.Data(dd)
 }
 
 // TestUMEMMeta checks the bounds of UMEM.Meta: the bytes before the data, within the

@@ -571,23 +571,59 @@ static __always_inline __u8 flow4_verdict(const struct fs_flow4_key *k, __u32 le
 }
 
 /*
- * Puts the arrival time (CLOCK_MONOTONIC, ns) into the frame's XDP metadata, the
- * FS_META_SIZE bytes just before the packet, which the kernel copies into the UMEM
- * frame in front of the data (copy mode) or leaves there (zero-copy). The worker
- * reads it so flow features see when a packet arrived, not when its batch was
- * processed. Only frames bound for an AF_XDP socket pay for it. The full-resolution
- * clock, not the coarse one: inter-arrival times are micro-, not milliseconds.
- * Returns whether the metadata was written (the driver may not support it).
+ * How the arrival time reaches user space (xdp.Stamp; FS_STAMP_* in flowsieve.h).
+ * The loader sets it before loading, and the verifier treats it as a constant: it
+ * never walks the branches of the other methods, so a kernel that refuses
+ * bpf_xdp_adjust_meta still loads the program when another method is chosen.
  */
-static __always_inline int stamp_arrival(struct xdp_md *ctx)
+volatile const __u32 fs_stamp = FS_STAMP_META;
+
+/*
+ * Puts the arrival time (CLOCK_MONOTONIC, ns) where the worker finds it: in the
+ * frame's XDP metadata, the FS_META_SIZE bytes just before the packet, which the
+ * kernel copies into the UMEM frame in front of the data (copy mode) or leaves there
+ * (zero-copy); or, where the metadata helper is refused, prepended to the frame
+ * itself (bpf_xdp_adjust_head), which the worker strips before it inspects or
+ * transmits the frame. The worker reads it so flow features see when a packet
+ * arrived, not when its batch was processed. Only frames bound for an AF_XDP socket
+ * pay for it. The full-resolution clock, not the coarse one: inter-arrival times are
+ * micro-, not milliseconds. Returns the method used (FS_STAMP_NONE when the frame
+ * could not be stamped), which unstamp takes to undo it.
+ */
+static __always_inline __u32 stamp_arrival(struct xdp_md *ctx)
 {
-	if (bpf_xdp_adjust_meta(ctx, -FS_META_SIZE))
-		return 0;
-	__u64 *meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) > (void *)(long)ctx->data)
-		return 0; /* cannot happen: the verifier needs the check */
-	*meta = bpf_ktime_get_ns();
-	return 1;
+	__u64 *at;
+
+	if (fs_stamp == FS_STAMP_META) {
+		if (bpf_xdp_adjust_meta(ctx, -FS_META_SIZE))
+			return FS_STAMP_NONE;
+		at = (void *)(long)ctx->data_meta;
+		if ((void *)(at + 1) > (void *)(long)ctx->data)
+			return FS_STAMP_NONE; /* cannot happen: the verifier needs the check */
+		*at = bpf_ktime_get_ns();
+		return FS_STAMP_META;
+	}
+	if (fs_stamp == FS_STAMP_HEAD) {
+		if (bpf_xdp_adjust_head(ctx, -FS_META_SIZE))
+			return FS_STAMP_NONE;
+		at = (void *)(long)ctx->data;
+		if ((void *)(at + 1) > (void *)(long)ctx->data_end) {
+			bpf_xdp_adjust_head(ctx, FS_META_SIZE); /* cannot happen either */
+			return FS_STAMP_NONE;
+		}
+		*at = bpf_ktime_get_ns();
+		return FS_STAMP_HEAD;
+	}
+	return FS_STAMP_NONE;
+}
+
+/* Undoes stamp_arrival for a frame that is forwarded instead (no socket). */
+static __always_inline void unstamp(struct xdp_md *ctx, __u32 how)
+{
+	if (fs_stamp == FS_STAMP_META && how == FS_STAMP_META)
+		bpf_xdp_adjust_meta(ctx, FS_META_SIZE);
+	else if (fs_stamp == FS_STAMP_HEAD && how == FS_STAMP_HEAD)
+		bpf_xdp_adjust_head(ctx, FS_META_SIZE);
 }
 
 SEC("xdp")
@@ -676,13 +712,12 @@ int flowsieve(struct xdp_md *ctx)
 	struct fs_iface *cfg = iface_config(ctx);
 	__u32 queue = ctx->rx_queue_index;
 	if (cfg && queue < cfg->xsk_count) {
-		int stamped = stamp_arrival(ctx);
+		__u32 stamped = stamp_arrival(ctx);
 		if (bpf_redirect_map(&fs_xsks, cfg->xsk_base + queue, 0) == XDP_REDIRECT) {
 			st->c[FS_CNT_USER]++;
 			return XDP_REDIRECT;
 		}
-		if (stamped) /* no socket: forward the frame as it came */
-			bpf_xdp_adjust_meta(ctx, FS_META_SIZE);
+		unstamp(ctx, stamped); /* no socket: forward the frame as it came */
 	} else {
 		st->c[FS_CNT_QUEUE_UNMAPPED]++;
 	}

@@ -24,6 +24,18 @@ enum fs_action {
  */
 #define FS_META_SIZE 8
 
+/*
+ * How the arrival time is handed over (the program's fs_stamp constant, xdp.Stamp):
+ * META puts it in the XDP metadata in front of the packet; HEAD prepends it to the
+ * frame (the AF_XDP descriptor then starts FS_META_SIZE bytes before the packet);
+ * NONE leaves frames unstamped.
+ */
+enum fs_stamp {
+	FS_STAMP_NONE = 0,
+	FS_STAMP_META = 1,
+	FS_STAMP_HEAD = 2,
+};
+
 /* Per-interface mode (struct fs_iface.mode). */
 enum fs_mode {
 	FS_MODE_MONITOR = 0, /* forward = XDP_PASS to the local stack */
