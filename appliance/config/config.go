@@ -52,6 +52,7 @@ type XDP struct {
 	AllowGenericFallback bool   `yaml:"allow_generic_fallback" help:"With mode native: fall back to generic mode when the driver cannot attach natively, instead of failing."`
 	PinDir               string `yaml:"pin_dir" help:"bpffs directory where the program's maps and links are pinned (an absolute path on a bpf file system)."`
 	KeepStateOnExit      bool   `yaml:"keep_state_on_exit" flag:"keep-state" help:"Leave the XDP program attached and its maps pinned when the daemon exits, so verdicts stay enforced and forwarding continues while it restarts."`
+	Stamp                string `yaml:"stamp" flag:"xdp-stamp" help:"How the XDP program hands each frame's arrival time to user space: auto (the best the kernel allows, see flowsieve probe), metadata (XDP metadata), frame_head (prepended to the frame and stripped by the worker) or none (stamped when received)."`
 }
 
 // Flow configures the per-worker flow tables and the decision point.
@@ -122,7 +123,7 @@ func Default() Config {
 		Mode:      "inline",
 		Queues:    0,
 		CPUs:      []int{},
-		XDP:       XDP{Mode: "auto", AllowGenericFallback: false, PinDir: "/sys/fs/bpf/flowsieve", KeepStateOnExit: true},
+		XDP:       XDP{Mode: "auto", AllowGenericFallback: false, PinDir: "/sys/fs/bpf/flowsieve", KeepStateOnExit: true, Stamp: "auto"},
 		Flow:      Flow{Capacity: 1 << 20, IdleTimeout: 30 * time.Second, ActiveTimeout: 120 * time.Second, EarlyPackets: 8},
 		BatchSize: 64,
 		Classify:  Classify{Batch: 64, MaxDelay: 200 * time.Microsecond},

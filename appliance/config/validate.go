@@ -73,6 +73,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	oneOf("xdp.mode", c.XDP.Mode, "native", "generic", "auto")
+	oneOf("xdp.stamp", c.XDP.Stamp, "auto", "metadata", "frame_head", "none")
 	if !filepath.IsAbs(c.XDP.PinDir) {
 		bad("xdp.pin_dir", "must be an absolute path on a bpf file system, got %q", c.XDP.PinDir)
 	}

@@ -114,3 +114,21 @@ func monotonicNow(t *testing.T) int64 {
 	}
 	return ts.Nano()
 }
+
+// TestStampOption: every value xdp.stamp accepts maps to the loader's method.
+func TestStampOption(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want *xdp.Stamp
+	}{
+		{"auto", nil}, {"", nil},
+		{"metadata", ptr(xdp.StampMeta)}, {"frame_head", ptr(xdp.StampHead)}, {"none", ptr(xdp.StampNone)},
+	} {
+		got := stampOption(tc.in)
+		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+			t.Errorf("stampOption(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

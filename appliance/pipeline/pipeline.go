@@ -187,7 +187,7 @@ func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err er
 	}
 	p.dp, err = xdp.Load(xdp.Options{
 		Interfaces: p.ifaces, Inline: inline, Mode: mode, PinDir: cfg.XDP.PinDir,
-		Queues: maxQ, KeepState: cfg.XDP.KeepStateOnExit, Logger: log,
+		Queues: maxQ, KeepState: cfg.XDP.KeepStateOnExit, Logger: log, Stamp: stampOption(cfg.XDP.Stamp),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
@@ -416,6 +416,23 @@ func (p *Pipeline) Models() *inspect.Models { return p.models.Load() }
 
 // Reloads returns the number of accepted and rejected reloads.
 func (p *Pipeline) Reloads() (ok, rejected uint64) { return p.reloads.Load(), p.reloadErrs.Load() }
+
+// stampOption turns the xdp.stamp config value into the loader's option: nil (the
+// best the kernel allows) for auto, else the method named.
+func stampOption(v string) *xdp.Stamp {
+	var s xdp.Stamp
+	switch v {
+	case "metadata":
+		s = xdp.StampMeta
+	case "frame_head":
+		s = xdp.StampHead
+	case "none":
+		s = xdp.StampNone
+	default: // "auto", or "" from a config built in code
+		return nil
+	}
+	return &s
+}
 
 // Datapath is the loaded XDP program (its counters are read at scrape time).
 func (p *Pipeline) Datapath() *xdp.Datapath { return p.dp }
