@@ -196,6 +196,7 @@ func writeStats(w io.Writer, v statsView) {
 		tw.Flush()
 		fmt.Fprintln(w)
 	}
+	writeLatency(w, v.Latency)
 	if len(v.TopFlows) > 0 {
 		fmt.Fprintln(w, "top dropped flows:")
 		for _, f := range v.TopFlows {
@@ -207,5 +208,26 @@ func writeStats(w io.Writer, v statsView) {
 		for _, s := range v.TopSources {
 			fmt.Fprintf(w, "  %s (%s)  %d packets  %s\n", s.Prefix, s.Kind, s.Packets, humanBytes(s.Bytes))
 		}
+	}
+}
+
+// writeLatency prints where the workers' time goes: each stage that ran, and each
+// forwarded frame's stay in user space (residence).
+func writeLatency(w io.Writer, ls []control.StageLatency) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	rows := 0
+	for _, l := range ls {
+		if l.Count == 0 {
+			continue
+		}
+		if rows == 0 {
+			fmt.Fprintln(tw, "QUEUE\tSTAGE\tCOUNT\tMEAN µs\tP50 µs ≤\tP99 µs ≤\t")
+		}
+		rows++
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.1f\t%.1f\t%.1f\t\n", l.Queue, l.Stage, l.Count, l.MeanUS, l.P50US, l.P99US)
+	}
+	if rows > 0 {
+		tw.Flush()
+		fmt.Fprintln(w)
 	}
 }

@@ -345,6 +345,21 @@ type Stats struct {
 	// dropped packets.
 	TopFlows   []FlowVerdict `json:"top_flows,omitempty"`
 	TopSources []BlockEntry  `json:"top_sources,omitempty"`
+	// Latency summarises, per worker, the time of each stage of its loop and the
+	// stay of forwarded frames in user space (stage "residence"), since start.
+	Latency []StageLatency `json:"latency,omitempty"`
+}
+
+// StageLatency summarises one histogram of a worker: a stage of its loop (per
+// batch) or "residence" (per forwarded frame, arrival stamp to TX ring). Quantiles
+// are the upper bounds of power-of-two buckets, so within a factor of two.
+type StageLatency struct {
+	Queue  int     `json:"queue"`
+	Stage  string  `json:"stage"`
+	Count  uint64  `json:"count"`
+	MeanUS float64 `json:"mean_us"`
+	P50US  float64 `json:"p50_us"`
+	P99US  float64 `json:"p99_us"`
 }
 
 // QueueStats are one worker's counters.

@@ -56,6 +56,10 @@ var (
 	descActions = desc("decisions_total", "Policy decisions, by action.", "action")
 	descReloads = desc("reloads_total", "Model and policy reloads, by result: ok or rejected.", "result")
 	descUp      = desc("scrape_errors_total", "Errors reading kernel counters during this scrape.", "source")
+	descStage   = desc("worker_stage_seconds",
+		"Time a worker spends in each step of its loop, observed once per batch that had work: receive, inspect (decode, flow update, features), classify, handoff, transmit, complete, expire, poll (asleep).", "queue", "stage")
+	descResidence = desc("frame_residence_seconds",
+		"Each forwarded frame's stay in user space, from its kernel arrival stamp to its TX ring: the latency a worker adds.", "queue")
 )
 
 // Collector reads a pipeline's counters at scrape time.
@@ -69,13 +73,24 @@ func NewCollector(p *pipeline.Pipeline) *Collector { return &Collector{p: p} }
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descXDP, descPackets, descBytes, descHandoff, descQueued, descPolls,
-		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descSkipped, descLabels, descActions, descReloads, descUp} {
+		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descSkipped, descLabels, descActions, descReloads, descUp, descStage, descResidence} {
 		ch <- d
 	}
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
 	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+// histogram sends a pipeline histogram (ns, power-of-two buckets) in seconds.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h pipeline.HistSnapshot, labels ...string) {
+	buckets := make(map[float64]uint64, pipeline.HistBuckets-1)
+	var cum uint64
+	for i, c := range h.Counts[:pipeline.HistBuckets-1] {
+		cum += c
+		buckets[pipeline.Upper(i)/1e9] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(d, h.Count(), float64(h.Sum)/1e9, buckets, labels...)
 }
 
 // Collect reads the counters.
@@ -106,6 +121,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, descQueued, s.Verdicts.Load(), qs, "queued")
 		counter(ch, descQueued, s.VerdictsLost.Load(), qs, "lost")
 		counter(ch, descPolls, s.Polls.Load(), qs)
+		for st := range pipeline.NumStages {
+			histogram(ch, descStage, s.Stages[st].Snapshot(), qs, st.String())
+		}
+		histogram(ch, descResidence, s.Residence.Snapshot(), qs)
 		if q.Inspect != nil {
 			st := q.Inspect()
 			ch <- prometheus.MustNewConstMetric(descFlows, prometheus.GaugeValue, float64(st.Live), qs)

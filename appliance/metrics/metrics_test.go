@@ -236,6 +236,7 @@ func TestCollector(t *testing.T) {
 	}
 	rx0, fwd0, drop0, polls0 := st.RXPackets.Load(), st.Forwarded.Load(), st.Dropped.Load(), st.Polls.Load()
 	written0 := p.Writer().FlowWritten.Load()
+	res0, insp0 := st.Residence.Snapshot(), st.Stages[pipeline.StageInspect].Snapshot()
 	code, body := scrape(t, h, "/metrics")
 	xdp1, err := p.Datapath().Stats.Read()
 	if err != nil {
@@ -243,6 +244,7 @@ func TestCollector(t *testing.T) {
 	}
 	rx1, fwd1, drop1, polls1 := st.RXPackets.Load(), st.Forwarded.Load(), st.Dropped.Load(), st.Polls.Load()
 	written1 := p.Writer().FlowWritten.Load()
+	res1, insp1 := st.Residence.Snapshot(), st.Stages[pipeline.StageInspect].Snapshot()
 	labels, acts := p.Writer().Classifications()
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d\n%s", code, body)
@@ -264,6 +266,8 @@ func TestCollector(t *testing.T) {
 	between(`flowsieve_queue_packets_total{action="forwarded",queue="0"}`, fwd0, fwd1)
 	between(`flowsieve_queue_packets_total{action="dropped",queue="0"}`, drop0, drop1)
 	between(`flowsieve_queue_polls_total{queue="0"}`, polls0, polls1)
+	between(`flowsieve_frame_residence_seconds_count{queue="0"}`, res0.Count(), res1.Count())
+	between(`flowsieve_worker_stage_seconds_count{queue="0",stage="inspect"}`, insp0.Count(), insp1.Count())
 	between(`flowsieve_verdicts_written_total{map="flow"}`, written0, written1)
 	for l, v := range labels {
 		between(fmt.Sprintf(`flowsieve_classifications_total{label="%s"}`, l), v, v)
@@ -294,6 +298,9 @@ func TestCollector(t *testing.T) {
 		{fmt.Sprintf(`flowsieve_decisions_total{action="%s"}`, policy.ActionDrop), 1},
 		{`flowsieve_verdicts_written_total{map="flow"}`, 2},
 		{`flowsieve_queue_flows{queue="0"}`, 0},
+		{`flowsieve_frame_residence_seconds_count{queue="0"}`, 2 * early},
+		{`flowsieve_worker_stage_seconds_count{queue="0",stage="inspect"}`, 1},
+		{`flowsieve_worker_stage_seconds_count{queue="0",stage="transmit"}`, 1},
 	}
 	for _, c := range cases {
 		if v, ok := vals[c.name]; !ok || v < c.min {
@@ -306,6 +313,7 @@ func TestCollector(t *testing.T) {
 	for name, want := range map[string]string{
 		"flowsieve_xdp_packets_total": "counter", "flowsieve_queue_flows": "gauge",
 		"flowsieve_afxdp_total": "counter", "flowsieve_verdicts_written_total": "counter",
+		"flowsieve_frame_residence_seconds": "histogram", "flowsieve_worker_stage_seconds": "histogram",
 	} {
 		if types[name] != want {
 			t.Errorf("TYPE of %s = %q, want %s", name, types[name], want)

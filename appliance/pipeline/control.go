@@ -135,6 +135,20 @@ func (c *Control) Stats(ctx context.Context) (control.Stats, error) {
 			last.Bytes = q.Stats.RXBytes.Load()
 			last.Flows, last.Active = ins.Classified, uint64(ins.Live)
 		}
+		st.Latency = append(st.Latency, latency(q.Queue, "residence", q.Stats.Residence.Snapshot()))
+		for s := range NumStages {
+			st.Latency = append(st.Latency, latency(q.Queue, s.String(), q.Stats.Stages[s].Snapshot()))
+		}
 	}
 	return st, nil
+}
+
+// latency summarises a histogram for the control API.
+func latency(queue int, stage string, h HistSnapshot) control.StageLatency {
+	l := control.StageLatency{Queue: queue, Stage: stage, Count: h.Count()}
+	if l.Count > 0 {
+		l.MeanUS = float64(h.Sum) / float64(l.Count) / 1e3
+		l.P50US, l.P99US = h.Quantile(0.5)/1e3, h.Quantile(0.99)/1e3
+	}
+	return l
 }

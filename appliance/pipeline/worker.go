@@ -38,6 +38,7 @@ type handoff struct {
 // forwards it as decided.
 type held struct {
 	desc afxdp.Desc
+	ts   int64 // arrival time, Unix ns
 	sock uint8 // index of the socket it arrived on
 	act  inspect.Act
 }
@@ -87,6 +88,12 @@ type WorkerStats struct {
 	Verdicts, VerdictsLost atomic.Uint64 // verdicts passed to the writer / lost on a full ring
 	Polls                  atomic.Uint64 // times the worker slept in poll(2)
 	Running                atomic.Bool   // the worker's loop is running
+
+	// Stages times each step of the loop per batch (where the worker's time goes);
+	// Residence is each forwarded frame's stay in user space, from its arrival
+	// stamp to its TX ring, the latency the worker adds to it.
+	Stages    [NumStages]Hist
+	Residence Hist
 }
 
 // worker serves one queue: the sockets of that queue on each interface (sharing one
@@ -118,6 +125,7 @@ type worker struct {
 
 	descs  []afxdp.Desc
 	txd    [2][]afxdp.Desc // frames to transmit out of socks[i]
+	txts   [2][]int64      // their arrival times
 	ntx    [2]int
 	addrs  []uint64
 	frames []source.Frame
@@ -182,6 +190,7 @@ func (w *worker) arrival(d *afxdp.Desc, now int64) int64 {
 func (w *worker) alloc(batch int) {
 	w.descs = make([]afxdp.Desc, batch)
 	w.txd = [2][]afxdp.Desc{make([]afxdp.Desc, batch*2), make([]afxdp.Desc, batch*2)}
+	w.txts = [2][]int64{make([]int64, batch*2), make([]int64, batch*2)}
 	w.addrs = make([]uint64, batch*2)
 	w.frames = make([]source.Frame, batch)
 	w.acts = make([]inspect.Act, batch)
@@ -197,6 +206,14 @@ func (w *worker) alloc(batch int) {
 	}
 	w.fds = append(w.fds, unix.PollFd{Fd: int32(w.efd), Events: unix.POLLIN})
 	w.wakeOwn = make([]bool, w.owners)
+}
+
+// timed records the time since start in stage s and returns the time now, where the
+// next stage starts.
+func (w *worker) timed(s Stage, start int64) int64 {
+	now := w.clock.now()
+	w.stats.Stages[s].Observe(now - start)
+	return now
 }
 
 // sink receives the inspector's verdicts on the worker goroutine and queues them for
@@ -239,6 +256,9 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 	for !stop.Load() {
 		now := w.clock.now()
 		busy := w.complete()
+		if busy {
+			w.timed(StageComplete, now)
+		}
 		for i, s := range w.socks {
 			if s == nil {
 				continue
@@ -250,10 +270,12 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 				s.WakeRX()
 			}
 		}
-		if w.drainHandoff() {
+		if t := w.clock.now(); w.drainHandoff() {
+			w.timed(StageHandoff, t)
 			busy = true
 		}
-		if w.reap() {
+		if t := w.clock.now(); w.reap() {
+			w.timed(StageComplete, t)
 			busy = true
 		}
 		// Rows that reached their decision point are classified once enough are
@@ -272,7 +294,9 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 		// a quiet turn, where it stalls nothing; under load the table's sweeping hand
 		// ends idle flows as packets come.
 		if (!busy || w.expireBusy) && now-lastExpire >= int64(expireEvery) {
+			t := w.clock.now()
 			w.insp.Expire(now) // classifies what is pending
+			w.timed(StageExpire, t)
 			w.flush()
 			lastExpire = now
 		}
@@ -318,6 +342,7 @@ func (w *worker) complete() bool {
 // their action is DROP; frames of other workers' flows are lent to their owners and
 // sent when they come back (reap).
 func (w *worker) rx(i int, now int64, n int) {
+	start := w.clock.now()
 	descs := w.descs[:n]
 	var bytes, hOut, hFull uint64
 	nl := 0
@@ -336,7 +361,7 @@ func (w *worker) rx(i int, now int64, n int) {
 					continue
 				}
 				hFull++ // the owner is behind: forward uninspected rather than stall
-				w.pass(i, d)
+				w.pass(i, d, ts)
 				continue
 			}
 		}
@@ -344,11 +369,13 @@ func (w *worker) rx(i int, now int64, n int) {
 		w.local[nl] = int32(k)
 		nl++
 	}
+	t := w.timed(StageReceive, start)
 	if nl > 0 {
 		w.insp.ProcessActs(w.frames[:nl], w.acts[:nl])
+		w.timed(StageInspect, t)
 		w.settled = false
 		for j := range nl {
-			w.act(i, descs[w.local[j]], &w.acts[j])
+			w.act(i, descs[w.local[j]], &w.acts[j], w.frames[j].Timestamp)
 		}
 		w.settle(now, false)
 	}
@@ -377,10 +404,10 @@ func (w *worker) rx(i int, now int64, n int) {
 // drop it (DROP), rewrite its DSCP (TAG) and forward it. An operator allow of
 // either endpoint keeps the frame as it is, as the writer turns the flow's verdict
 // into PASS.
-func (w *worker) act(i int, d afxdp.Desc, a *inspect.Act) {
+func (w *worker) act(i int, d afxdp.Desc, a *inspect.Act, ts int64) {
 	if a.Pending {
 		if !w.settled {
-			w.hold(i, d, a)
+			w.hold(i, d, a, ts)
 			return
 		}
 		// The batch was classified while this receive batch was handled (the
@@ -398,18 +425,18 @@ func (w *worker) act(i int, d afxdp.Desc, a *inspect.Act) {
 			w.stats.Tagged.Add(1)
 		}
 	}
-	w.pass(i, d)
+	w.pass(i, d, ts)
 }
 
 // hold keeps a frame until its flow's batch is classified; a full hold list
 // classifies the batch at once.
-func (w *worker) hold(i int, d afxdp.Desc, a *inspect.Act) {
+func (w *worker) hold(i int, d afxdp.Desc, a *inspect.Act, ts int64) {
 	if len(w.held) == cap(w.held) {
 		w.flush()
-		w.act(i, d, a)
+		w.act(i, d, a, ts)
 		return
 	}
-	w.held = append(w.held, held{desc: d, sock: uint8(i), act: *a})
+	w.held = append(w.held, held{desc: d, ts: ts, sock: uint8(i), act: *a})
 	w.stats.Held.Add(1)
 }
 
@@ -435,7 +462,13 @@ func (w *worker) settle(now int64, force bool) {
 // flush classifies the pending rows and drops, tags or forwards the held frames
 // as decided.
 func (w *worker) flush() {
-	w.insp.Flush()
+	if w.insp.Pending() > 0 {
+		t := w.clock.now()
+		w.insp.Flush()
+		w.timed(StageClassify, t)
+	} else {
+		w.insp.Flush()
+	}
 	w.pendingSince = 0
 	w.settled = true
 	if len(w.held) == 0 {
@@ -444,7 +477,7 @@ func (w *worker) flush() {
 	for k := range w.held {
 		h := &w.held[k]
 		w.insp.Resolve(&h.act)
-		w.act(int(h.sock), h.desc, &h.act)
+		w.act(int(h.sock), h.desc, &h.act, h.ts)
 	}
 	w.held = w.held[:0]
 	w.transmit()
@@ -452,7 +485,7 @@ func (w *worker) flush() {
 
 // pass queues a frame received on socks[i] for the peer socket (inline) or gives it
 // back to the fill ring (monitor).
-func (w *worker) pass(i int, d afxdp.Desc) {
+func (w *worker) pass(i int, d afxdp.Desc, ts int64) {
 	if !w.inline {
 		w.recycle(i, d)
 		return
@@ -462,6 +495,7 @@ func (w *worker) pass(i int, d afxdp.Desc) {
 		w.transmit()
 	}
 	w.txd[o][w.ntx[o]] = d
+	w.txts[o][w.ntx[o]] = ts
 	w.ntx[o]++
 }
 
@@ -488,6 +522,7 @@ func (w *worker) transmit() {
 		if m == 0 || s == nil {
 			continue
 		}
+		t := w.clock.now()
 		w.ntx[o] = 0
 		descs := w.txd[o][:m]
 		sent := s.Transmit(descs)
@@ -503,6 +538,10 @@ func (w *worker) transmit() {
 			w.stats.TXFull.Add(uint64(m - sent))
 		}
 		s.WakeTX()
+		end := w.timed(StageTransmit, t)
+		for _, ts := range w.txts[o][:sent] {
+			w.stats.Residence.Observe(end - ts)
+		}
 		w.stats.Forwarded.Add(uint64(sent))
 		w.stats.FwdBytes.Add(fb)
 	}
@@ -519,7 +558,7 @@ func (w *worker) reap() bool {
 		k := 0
 		for h := l.Reap(k); h != nil; h = l.Reap(k) {
 			a := inspect.Act{Action: h.action, DSCP: h.dscp}
-			w.act(int(h.sock), h.desc, &a)
+			w.act(int(h.sock), h.desc, &a, h.ts)
 			k++
 		}
 		if k > 0 {
@@ -553,7 +592,9 @@ func (w *worker) sleep() {
 		}
 	}
 	w.stats.Polls.Add(1)
+	t := w.clock.now()
 	unix.Poll(w.fds, 1)
+	w.timed(StagePoll, t)
 	w.sleeping.Store(false)
 	var buf [8]byte
 	unix.Read(w.efd, buf[:])
