@@ -75,7 +75,7 @@ func TestFlowsieveProgramToSockets(t *testing.T) {
 		if err := sender.Send(arp); err != nil {
 			t.Fatal(err)
 		}
-		n := receive(t, socks, flows, time.Second, func(q int, frame []byte) {
+		n := receive(t, socks, d.Stamp(), flows, time.Second, func(q int, frame []byte) {
 			seq, ok := wiretest.FrameSeq(frame)
 			switch {
 			case !ok:
@@ -110,7 +110,7 @@ func TestFlowsieveProgramToSockets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := receive(t, socks, 1, 200*time.Millisecond, func(int, []byte) {}); n != 0 {
+	if n := receive(t, socks, d.Stamp(), 1, 200*time.Millisecond, func(int, []byte) {}); n != 0 {
 		t.Errorf("%d frames reached unregistered sockets", n)
 	}
 	if after, err = d.Stats.Read(); err != nil {
@@ -128,7 +128,9 @@ func TestFlowsieveProgramToSockets(t *testing.T) {
 
 // receive takes frames from the sockets until want arrived or timeout passed, calls
 // fn for each, and gives them back to the fill ring.
-func receive(t *testing.T, socks []*afxdp.Socket, want int, timeout time.Duration, fn func(q int, frame []byte)) int {
+// receive hands fn each frame the sockets receive within timeout (up to want), with
+// the arrival stamp the program prepends under stamp removed.
+func receive(t *testing.T, socks []*afxdp.Socket, stamp xdp.Stamp, want int, timeout time.Duration, fn func(q int, frame []byte)) int {
 	t.Helper()
 	descs := make([]afxdp.Desc, 64)
 	got := 0
@@ -136,7 +138,14 @@ func receive(t *testing.T, socks []*afxdp.Socket, want int, timeout time.Duratio
 		for q, s := range socks {
 			n := s.Receive(descs)
 			for _, d := range descs[:n] {
-				fn(q, s.UMEM().Data(d))
+				f := s.UMEM().Data(d)
+				if stamp == xdp.StampHead {
+					if len(f) < xdp.ArrivalMetaSize {
+						t.Fatalf("queue %d: %d-byte frame, shorter than its stamp", q, len(f))
+					}
+					f = f[xdp.ArrivalMetaSize:]
+				}
+				fn(q, f)
 			}
 			if r := s.Recycle(descs[:n]); r < n {
 				t.Fatalf("queue %d: fill ring took %d of %d", q, r, n)
