@@ -1,4 +1,4 @@
-package afxdp
+package afxdp_test
 
 import (
 	"runtime"
@@ -10,9 +10,14 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"github.com/flowsieve/flowsieve/xdp/afxdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp/internal/wiretest"
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
+
+// BenchmarkForward lives in the external test package: xdp/sender is built on this
+// package, so the internal tests cannot import it.
 
 // BenchmarkForward measures the inline appliance's path: frames flooded into one veth
 // are received on its AF_XDP socket and transmitted, without copying in user space, out
@@ -26,7 +31,7 @@ import (
 //
 //	go test -run '^$' -bench 'Forward$' -benchtime 3x ./xdp/afxdp
 func BenchmarkForward(b *testing.B) {
-	requireKernel(b)
+	kerneltest.Require(b)
 	const frames, warm = 300000, 30000
 	mid, outer := wiretest.NewNS(b), wiretest.NewNS(b)
 	in, out := wiretest.NewWire(b, mid, outer, 1), wiretest.NewWire(b, mid, outer, 1)
@@ -46,17 +51,17 @@ func BenchmarkForward(b *testing.B) {
 	b.Cleanup(func() { snd.Close() })
 	frame := wiretest.Frame(out.PeerMAC, in.PeerMAC, 0, 1, 64)
 
-	u, err := NewUMEM(UMEMConfig{NumFrames: 8192})
+	u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: 8192})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { u.Close() })
-	rx := openSocket(b, u, in, SocketConfig{FillSize: 4096, RXSize: 2048, Mode: ModeCopy})
-	tx := openSocket(b, u, out, SocketConfig{TXSize: 2048, CompletionSize: 4096, TXBudget: 256})
+	rx := openSocket(b, u, in, afxdp.SocketConfig{FillSize: 4096, RXSize: 2048, Mode: afxdp.ModeCopy})
+	tx := openSocket(b, u, out, afxdp.SocketConfig{TXSize: 2048, CompletionSize: 4096, TXBudget: 256})
 	if err := xsks.Put(uint32(0), uint32(rx.Fd())); err != nil {
 		b.Fatal(err)
 	}
-	descs := make([]Desc, batch)
+	descs := make([]afxdp.Desc, batch)
 	addrs := make([]uint64, 256)
 
 	var rates, offered, dropShares, wakeups []float64
@@ -71,7 +76,7 @@ func BenchmarkForward(b *testing.B) {
 		go func() { defer wg.Done(); sent, sendErr = wiretest.Flood(snd, frame, stop) }()
 		runtime.LockOSThread()
 		var start time.Time
-		var st0, tx0 Stats
+		var st0, tx0 afxdp.Stats
 		done := -warm
 		for done < frames {
 			if u.FreeFrames() > 0 {
@@ -134,4 +139,16 @@ const batch = 64
 func median(v []float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
+}
+
+// openSocket opens an AF_XDP socket on the wire's AF_XDP end, inside its namespace.
+func openSocket(tb testing.TB, u *afxdp.UMEM, w *wiretest.Wire, cfg afxdp.SocketConfig) *afxdp.Socket {
+	tb.Helper()
+	cfg.Interface = w.Name
+	var s *afxdp.Socket
+	if err := w.NS.Do(func() (err error) { s, err = u.Open(cfg); return err }); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
 }

@@ -1,23 +1,40 @@
-// Package sender transmits a frame many times out of an interface from inside the
-// kernel: it runs a one-instruction XDP program returning XDP_TX with BPF_PROG_RUN
-// and BPF_F_TEST_XDP_LIVE_FRAMES, so the frames really leave through the driver
-// (several Mpps into a veth on one core, far beyond any user-space sender). The
-// benchmarks use it to load the receiving end of a virtual wire.
+// Package sender transmits one frame many times out of an interface, as fast as the
+// kernel allows, to load the receiving end of a virtual wire. It has two methods and
+// picks the faster one the kernel offers:
+//
+//   - live_frames: a one-instruction XDP program returning XDP_TX, run by BPF_PROG_RUN
+//     with BPF_F_TEST_XDP_LIVE_FRAMES, so the frames leave through the driver from
+//     inside the kernel (several Mpps into a veth on one core). Some kernels refuse it
+//     (EPERM even to root); HaveLiveFrames says.
+//   - afxdp: AF_XDP sockets in copy mode (xdp/afxdp), one per transmit queue of the
+//     interface, each driven by its own goroutine on an OS thread inside the namespace:
+//     the UMEM's frames all hold copies of the frame, whole rings are submitted at once,
+//     sendto kicks the kernel only when it asks (need-wakeup) and completions are reaped
+//     in batches. One frame costs an skb built in the kernel, so it is slower.
+//
+// Method says which one a Sender uses; reports carry it, since a ratio measured against
+// a slow sender may measure the sender.
 package sender
 
 import (
 	"errors"
 	"fmt"
 	"net"
-
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
+	"os"
+	"sync"
 
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
-// bpfFTestXDPLiveFrames is BPF_F_TEST_XDP_LIVE_FRAMES from linux/bpf.h.
-const bpfFTestXDPLiveFrames = 1 << 1
+// Methods of sending, as Method and Config.Method name them.
+const (
+	MethodLiveFrames = "live_frames"
+	MethodAFXDP      = "afxdp"
+)
+
+// EnvMethod names the environment variable that makes New use one method (live_frames
+// or afxdp) instead of choosing; e.g. to test the AF_XDP path where live frames work.
+const EnvMethod = "FLOWSIEVE_SENDER"
 
 // Frame size limits: an Ethernet header at least; live frames must fit one page
 // together with the kernel's headroom and skb_shared_info.
@@ -26,116 +43,142 @@ const (
 	MaxFrame = 3000
 )
 
-// ErrFrame is returned for a frame the kernel cannot send.
-var ErrFrame = errors.New("sender: bad frame")
+// Sentinel errors.
+var (
+	// ErrFrame is returned for a frame the kernel cannot send.
+	ErrFrame = errors.New("sender: bad frame")
+	// ErrClosed is returned by Send after Close.
+	ErrClosed = errors.New("sender: closed")
+	// ErrMethod is returned for an unknown Config.Method.
+	ErrMethod = errors.New("sender: unknown method")
+	// ErrNoSender is returned by New when neither method works here; it wraps both reasons.
+	ErrNoSender = errors.New("sender: no way to send")
+	// ErrStalled is returned by Send when the device stopped completing frames.
+	ErrStalled = errors.New("sender: transmission stalled")
+)
 
-// xdpMD is struct xdp_md, the context handed to BPF_PROG_RUN.
-type xdpMD struct {
-	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
+// Config chooses how a Sender sends. The zero value picks the method.
+type Config struct {
+	// Method is MethodLiveFrames, MethodAFXDP or "" (live frames where HaveLiveFrames
+	// allows, AF_XDP otherwise).
+	Method string
+	// Queues is how many transmit queues the AF_XDP method sends on in parallel, from
+	// queue 0 (0: all of the interface's). A send spreads its frames over them, so on a
+	// multi-queue device one frame's flow reaches several receive queues; use 1 to keep
+	// it on one.
+	Queues int
 }
 
-// Sender transmits frames out of one interface inside a network namespace. A
-// goroutine stays on an OS thread inside the namespace (entered with netns.Do)
-// and runs the sends, so a Send costs no namespace switch.
+// backend is one method: it sends repeat copies of a valid frame, one call at a time.
+type backend interface {
+	send(frame []byte, repeat uint32) (uint64, error)
+	close() error
+}
+
+// Sender transmits frames out of one interface inside a network namespace.
 type Sender struct {
-	ns      *netns.NS
-	ifname  string
-	ifindex int
-	prog    *ebpf.Program
-	reqs    chan request
-	done    chan error
+	ifname string
+	method string
+	queues int
+
+	mu sync.Mutex // serialises Send and Close
+	b  backend    // nil after Close
 }
 
-type request struct {
-	frame  []byte
-	repeat uint32
-	reply  chan error
-}
-
-// New prepares a sender that transmits out of ifname inside ns.
+// New prepares a sender that transmits out of ifname inside ns, by the method named in
+// $FLOWSIEVE_SENDER when set and otherwise by the best one the kernel allows.
 func New(ns *netns.NS, ifname string) (*Sender, error) {
+	return NewConfig(ns, ifname, Config{Method: os.Getenv(EnvMethod)})
+}
+
+// NewConfig prepares a sender that transmits out of ifname inside ns as c says.
+func NewConfig(ns *netns.NS, ifname string, c Config) (*Sender, error) {
 	if ns == nil {
 		return nil, errors.New("sender: nil namespace")
 	}
-	s := &Sender{ns: ns, ifname: ifname}
-	err := ns.Do(func() error {
+	if c.Method != "" && c.Method != MethodLiveFrames && c.Method != MethodAFXDP {
+		return nil, fmt.Errorf("%w %q (want %s or %s)", ErrMethod, c.Method, MethodLiveFrames, MethodAFXDP)
+	}
+	if c.Queues < 0 {
+		return nil, fmt.Errorf("sender: %s: negative queue count %d", ifname, c.Queues)
+	}
+	var ifindex int
+	if err := ns.Do(func() error {
 		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
+		if err == nil {
+			ifindex = ifi.Index
 		}
-		s.ifindex = ifi.Index
-		return nil
-	})
-	if err != nil {
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("sender: %s in %s: %w", ifname, ns.Name(), err)
 	}
-	s.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:    "fs_sender",
-		Type:    ebpf.XDP,
-		License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{
-			asm.Mov.Imm(asm.R0, 3), // XDP_TX
-			asm.Return(),
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sender: load program: %w", err)
+	s := &Sender{ifname: ifname}
+	var liveErr error
+	if c.Method != MethodAFXDP {
+		if liveErr = HaveLiveFrames(); liveErr == nil {
+			l, err := newLive(ns, ifindex)
+			if err == nil {
+				s.b, s.method, s.queues = l, MethodLiveFrames, 1
+				return s, nil
+			}
+			liveErr = err
+		}
+		if c.Method == MethodLiveFrames {
+			return nil, fmt.Errorf("sender: %s in %s: %w", ifname, ns.Name(), liveErr)
+		}
 	}
-	s.reqs, s.done = make(chan request), make(chan error, 1)
-	go func() { s.done <- ns.Do(s.serve) }()
+	x, err := newXSK(ns, ifname, ifindex, c.Queues)
+	if err != nil {
+		if liveErr != nil {
+			return nil, fmt.Errorf("%w on %s in %s: live frames: %w; AF_XDP: %w", ErrNoSender, ifname, ns.Name(), liveErr, err)
+		}
+		return nil, fmt.Errorf("sender: %s in %s: AF_XDP: %w", ifname, ns.Name(), err)
+	}
+	s.b, s.method, s.queues = x, MethodAFXDP, len(x.queues)
 	return s, nil
 }
 
-// serve runs inside the namespace until Close closes the request channel.
-func (s *Sender) serve() error {
-	for r := range s.reqs {
-		_, err := s.prog.Run(&ebpf.RunOptions{
-			Data:    r.frame,
-			Repeat:  r.repeat,
-			Flags:   bpfFTestXDPLiveFrames,
-			Context: xdpMD{DataEnd: uint32(len(r.frame)), IngressIfindex: uint32(s.ifindex)},
-		})
-		r.reply <- err
-	}
-	return nil
-}
+// Method names how the sender sends: MethodLiveFrames or MethodAFXDP.
+func (s *Sender) Method() string { return s.method }
 
-// Send transmits frame repeat times out of the interface and returns how many
-// frames the kernel ran through XDP_TX (repeat, or more if the run was restarted
-// after a signal). Whether the far end accepted them shows in its own counters:
-// a veth drops frames when its peer's ring is full or it has no XDP program.
-// It blocks until all are sent. Sends from several goroutines are serialised.
-// Each call has a fixed cost (the kernel sets up and tears down a page pool; about
-// 20 ms on this machine), so rates are only meaningful for large repeats (≥ 2^20).
+// Queues is how many transmit queues the sender uses (1 for live frames).
+func (s *Sender) Queues() int { return s.queues }
+
+// Send transmits frame repeat times out of the interface and returns how many frames
+// the kernel sent: for live frames the test run's count, for AF_XDP the frames it
+// completed (all of them unless an error ends the send early). Whether the far end
+// accepted them shows in its own counters: a veth drops frames when its peer's ring is
+// full or it has no XDP program. It blocks until all are sent; sends from several
+// goroutines are serialised. A live-frame send has a fixed cost (the kernel sets up and
+// tears down a page pool; about 20 ms on some machines), so rates are only meaningful
+// for large repeats (≥ 2^20); an AF_XDP send costs a few microseconds to start.
 func (s *Sender) Send(frame []byte, repeat uint32) (uint64, error) {
 	if len(frame) < MinFrame || len(frame) > MaxFrame {
 		return 0, fmt.Errorf("%w: %d bytes (want %d..%d)", ErrFrame, len(frame), MinFrame, MaxFrame)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b == nil {
+		return 0, ErrClosed
+	}
 	if repeat == 0 {
 		return 0, nil
 	}
-	if s.prog == nil {
-		return 0, ErrClosed
+	n, err := s.b.send(frame, repeat)
+	if err != nil {
+		return n, fmt.Errorf("sender: send on %s (%s): %w", s.ifname, s.method, err)
 	}
-	reply := make(chan error, 1)
-	s.reqs <- request{frame: frame, repeat: repeat, reply: reply}
-	if err := <-reply; err != nil {
-		return 0, fmt.Errorf("sender: send on %s: %w", s.ifname, err)
-	}
-	return uint64(repeat), nil
+	return n, nil
 }
 
-// ErrClosed is returned by Send after Close.
-var ErrClosed = errors.New("sender: closed")
-
-// Close stops the sending goroutine and releases the program. Send must not be
-// running concurrently.
+// Close stops the sending goroutines and releases the program or sockets.
 func (s *Sender) Close() error {
-	if s.prog == nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b == nil {
 		return nil
 	}
-	close(s.reqs)
-	err := errors.Join(<-s.done, s.prog.Close())
-	s.prog = nil
+	err := s.b.close()
+	s.b = nil
 	return err
 }

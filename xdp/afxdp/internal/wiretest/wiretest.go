@@ -1,7 +1,7 @@
 // Package wiretest builds the kernel test topology for AF_XDP: network namespaces and
 // veth pairs from xdp/netns, a minimal XDP program that redirects every packet to the
 // AF_XDP socket of its RX queue, AF_PACKET sockets to send and capture on the far end,
-// a flood loop for the in-kernel sender of xdp/sender, and numbered test frames.
+// a flood loop for a sender of xdp/sender, and numbered test frames.
 // Everything is torn down through the test's Cleanup.
 package wiretest
 
@@ -20,7 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/xdp/netns"
-	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
 // NewRedirect builds "return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS)"
@@ -252,9 +251,15 @@ func mac(s string) []byte {
 	return b[:]
 }
 
-// Flood transmits frame with the in-kernel sender in chunks of 65536 until stop is
-// closed, and returns how many frames it sent.
-func Flood(s *sender.Sender, frame []byte, stop <-chan struct{}) (sent uint64, err error) {
+// Sender is what Flood sends with: xdp/sender's Sender, named by its method so this
+// package does not import xdp/sender (which is built on xdp/afxdp, whose tests use this).
+type Sender interface {
+	Send(frame []byte, repeat uint32) (uint64, error)
+}
+
+// Flood transmits frame with s in chunks of 65536 until stop is closed, and returns
+// how many frames it sent.
+func Flood(s Sender, frame []byte, stop <-chan struct{}) (sent uint64, err error) {
 	const chunk = 1 << 16
 	for {
 		select {
