@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 
 	"github.com/flowsieve/flowsieve/xdp/baseline"
 )
@@ -31,15 +30,16 @@ type DropCost struct {
 	// cache serves all but every 64th packet, as for a one-flow flood.
 	FlowNs float64
 	// FlowUncachedNs is flowsieve dropping by flow verdicts that miss the cache on
-	// every packet: two flows whose cache slots collide, alternately, one packet per
-	// run, less RunOverheadNs.
+	// every packet: FlowNs plus MissNs.
 	FlowUncachedNs float64
 	// PrefixNs is flowsieve dropping the frame from another source by a prefix verdict
 	// (no flow verdict; prefix verdicts are not cached), repeated.
 	PrefixNs float64
-	// RunOverheadNs is the test run's own cost of a one-packet run: a program that only
-	// returns XDP_DROP, timed one packet per run, less the same repeated.
-	RunOverheadNs float64
+	// MissNs is what a cache miss adds: two flows whose cache slots collide, sent
+	// alternately, against the frame's cached flow, all one packet per run (a miss
+	// cannot be repeated; runs of one packet pay cold caches after each system call,
+	// the same for both, so the difference is the miss).
+	MissNs float64
 	// Ratios of bare ns to each flowsieve figure.
 	FlowRatio, FlowUncachedRatio, PrefixRatio float64
 	Repeat, Rounds                            int
@@ -50,9 +50,8 @@ const (
 	kindBare = iota
 	kindFlow
 	kindPrefix
-	kindReturn
-	kindReturn1 // one packet per run
-	kindMiss1   // one packet per run, alternating colliding flows
+	kindHit1  // one packet per run
+	kindMiss1 // one packet per run, alternating colliding flows
 	numKinds
 )
 
@@ -85,12 +84,6 @@ func MeasureDropCost(frame []byte, repeat, rounds int) (DropCost, error) {
 		return res, err
 	}
 	defer func() { bare.Close(); cnt.Close() }()
-	ret, err := returnDropProgram()
-	if err != nil {
-		return res, err
-	}
-	defer ret.Close()
-
 	missA, missB := f.collidingPair()
 	prefixSrc := netip.MustParseAddr("198.18.0.1") // benchmarking range (RFC 2544)
 	var keys []Key
@@ -109,12 +102,11 @@ func MeasureDropCost(frame []byte, repeat, rounds int) (DropCost, error) {
 		frames [][]byte
 		repeat int
 	}{
-		kindBare:    {bare, [][]byte{frame}, repeat},
-		kindFlow:    {fs, [][]byte{frame}, repeat},
-		kindPrefix:  {fs, [][]byte{f.withSource(prefixSrc).b}, repeat},
-		kindReturn:  {ret, [][]byte{frame}, repeat},
-		kindReturn1: {ret, [][]byte{frame}, 1},
-		kindMiss1:   {fs, [][]byte{missA.b, missB.b}, 1},
+		kindBare:   {bare, [][]byte{frame}, repeat},
+		kindFlow:   {fs, [][]byte{frame}, repeat},
+		kindPrefix: {fs, [][]byte{f.withSource(prefixSrc).b}, repeat},
+		kindHit1:   {fs, [][]byte{frame}, 1},
+		kindMiss1:  {fs, [][]byte{missA.b, missB.b}, 1},
 	}
 	var per [numKinds][]float64
 	for range rounds {
@@ -144,18 +136,18 @@ func MeasureDropCost(frame []byte, repeat, rounds int) (DropCost, error) {
 // fill computes the figures from the per-round times of every kind.
 func (c *DropCost) fill(per [numKinds][]float64) {
 	rounds := len(per[kindBare])
-	over := make([]float64, rounds)
+	extra := make([]float64, rounds)
 	miss := make([]float64, rounds)
 	var flowR, missR, prefixR []float64
 	for i := range rounds {
-		over[i] = max(per[kindReturn1][i]-per[kindReturn][i], 0)
-		miss[i] = per[kindMiss1][i] - over[i]
+		extra[i] = per[kindMiss1][i] - per[kindHit1][i]
+		miss[i] = per[kindFlow][i] + extra[i]
 		flowR = append(flowR, per[kindBare][i]/per[kindFlow][i])
 		missR = append(missR, per[kindBare][i]/miss[i])
 		prefixR = append(prefixR, per[kindBare][i]/per[kindPrefix][i])
 	}
 	c.BareNs, c.FlowNs, c.PrefixNs = median(per[kindBare]), median(per[kindFlow]), median(per[kindPrefix])
-	c.RunOverheadNs, c.FlowUncachedNs = median(over), median(miss)
+	c.MissNs, c.FlowUncachedNs = median(extra), median(miss)
 	c.FlowRatio, c.FlowUncachedRatio, c.PrefixRatio = median(flowR), median(missR), median(prefixR)
 }
 
@@ -169,18 +161,6 @@ func median(v []float64) float64 {
 		return (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return s[len(s)/2]
-}
-
-// returnDropProgram only returns XDP_DROP: the test run's own cost.
-func returnDropProgram() (*ebpf.Program, error) {
-	p, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "fs_ret_drop", Type: ebpf.XDP, License: "Dual BSD/GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, retXDPDrop), asm.Return()},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("xdp: drop cost: load return-only program: %w", err)
-	}
-	return p, nil
 }
 
 // dropFrame is an Ethernet IPv4 TCP/UDP frame with the offsets MeasureDropCost edits.
