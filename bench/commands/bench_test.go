@@ -37,9 +37,26 @@ func TestBenchQuickJSON(t *testing.T) {
 			t.Errorf("%s = %v, want a positive number", k, raw[k])
 		}
 	}
+	// Which senders ran and how the drop ratio was measured.
+	if raw["sender"] != "afxdp" {
+		t.Errorf("sender = %v, want afxdp (the replay's)", raw["sender"])
+	}
+	wantMethod := map[any]any{"live_frames": "live_frames", "afxdp": "test_run"}
+	if bs := raw["baseline_sender"]; wantMethod[bs] == nil || raw["xdp_drop_method"] != wantMethod[bs] {
+		t.Errorf("baseline_sender = %v with xdp_drop_method = %v, want live_frames with live_frames or afxdp with test_run",
+			bs, raw["xdp_drop_method"])
+	}
+	for _, obj := range []string{"xdp_drop", "afxdp_rx"} {
+		if m, _ := raw[obj].(map[string]any); m == nil || m["sender"] != raw["baseline_sender"] {
+			t.Errorf("%s.sender = %v, want %v", obj, m["sender"], raw["baseline_sender"])
+		}
+	}
 	var rep harness.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatal(err)
+	}
+	if tr := rep.Drop.TestRun; tr == nil || !(tr.BareNs > 0 && tr.FlowNs > 0 && tr.FlowUncachedNs > 0 && tr.PrefixNs > 0) {
+		t.Errorf("xdp_drop.test_run %+v, want every cost positive", tr)
 	}
 	if err := rep.Check(); err != nil {
 		t.Error(err)

@@ -96,7 +96,8 @@ type demoLabel struct {
 
 // demoReport is the demo's result.
 type demoReport struct {
-	Mode                 string                `json:"mode"` // inline or offline
+	Mode                 string                `json:"mode"`             // inline or offline
+	Sender               string                `json:"sender,omitempty"` // how the inline replay sent its frames
 	Reason               string                `json:"offline_reason,omitempty"`
 	AttackPackets        int                   `json:"attack_packets"`
 	AttackDropped        int                   `json:"attack_dropped"`
@@ -242,7 +243,7 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 		return nil, err
 	}
 	elapsed := time.Since(start)
-	rep := &demoReport{Mode: "inline", PerLabel: map[string]*demoLabel{}, Seconds: elapsed.Seconds()}
+	rep := &demoReport{Mode: "inline", Sender: wire.ReplaySender, PerLabel: map[string]*demoLabel{}, Seconds: elapsed.Seconds()}
 	delivered := 0
 	for label, t := range wire.Outcome(frames, rcv, demoDSCP) {
 		rep.add(label, &demoLabel{Packets: t.Sent, Delivered: t.Delivered, AfterDecision: t.After,
@@ -337,7 +338,11 @@ func writeDemoReport(w io.Writer, r *demoReport, asJSON bool) error {
 		}
 		return 100 * float64(a) / float64(b)
 	}
-	fmt.Fprintf(w, "flowsieve demo (%s)\n", r.Mode)
+	if r.Sender != "" {
+		fmt.Fprintf(w, "flowsieve demo (%s, sender %s)\n", r.Mode, r.Sender)
+	} else {
+		fmt.Fprintf(w, "flowsieve demo (%s)\n", r.Mode)
+	}
 	if r.Reason != "" {
 		fmt.Fprintf(w, "  offline because: %s\n", r.Reason)
 	}

@@ -21,9 +21,12 @@ import (
 //     the peer's TX ring. Compared with the minimal AF_XDP reference loop
 //     (rxdrop), which only receives.
 //   - offloaded flows: one flow with a PASS verdict in the kernel map (written
-//     by the daemon itself at its decision point), flooded by the in-kernel
-//     live-frames sender; the XDP program forwards it by devmap without user
-//     space. Compared with the bare XDP_DROP program, which only drops.
+//     by the daemon itself at its decision point), flooded by xdp/sender (live
+//     frames where the kernel allows, AF_XDP otherwise: Sender); the XDP program
+//     forwards it by devmap without user space. Compared with the bare XDP_DROP
+//     program, which only drops. SenderBound says that the receiver got at least
+//     99% of what was sent in every round, on both the path and the baseline: the
+//     ratio then measures the sender.
 //
 // Delivered frames are counted at the receiver by a bare XDP_DROP program on its
 // end of the wire. Every round measures both paths and both baselines (each
@@ -47,6 +50,8 @@ type ForwardRatio struct {
 	// OffloadedKernel is how many of the offloaded frames the XDP program forwarded
 	// by verdict (xdp_packets_total counter="pass") during the measurement.
 	OffloadedKernel uint64 `json:"offloaded_forwarded_by_kernel"`
+	Sender          string `json:"sender"`
+	SenderBound     bool   `json:"offloaded_sender_bound"`
 
 	ReferencePPS float64 `json:"reference_rx_pps"`  // rxdrop reference loop (mean of rounds)
 	BarePPS      float64 `json:"bare_xdp_drop_pps"` // bare XDP_DROP (mean of rounds)
@@ -138,11 +143,14 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 	}
 	defer func() { err = errors.Join(err, recv.Close()) }()
 
+	// The flood sender may hold the queue SendAfxdp needs (the AF_XDP method), so it
+	// is open only while it sends.
 	tx, err := sender.New(w.Sender, SendIf)
 	if err != nil {
 		return err
 	}
-	defer tx.Close()
+	defer func() { err = errors.Join(err, tx.Close()) }()
+	res.Sender, res.SenderBound = tx.Method(), true
 
 	// The offloaded flow: sent until the daemon has written its PASS verdict.
 	frame := floodFrame()
@@ -167,6 +175,10 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if err := tx.Close(); err != nil {
+		return err
+	}
+	chunk := floodChunk(tx, c.Chunk)
 
 	const fwdName, passName = `flowsieve_queue_packets_total{action="forwarded",queue="0"}`, `flowsieve_xdp_packets_total{counter="pass"}`
 	fwd0, err := dmn.counter(fwdName)
@@ -207,16 +219,22 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 		refs = append(refs, x.ReferencePPS)
 		newRatios = append(newRatios, newPPS/x.ReferencePPS)
 
-		// Offloaded: the flow with its PASS verdict, by the in-kernel sender.
+		// Offloaded: the flow with its PASS verdict, by the flood sender.
+		if tx, err = sender.New(w.Sender, SendIf); err != nil {
+			return err
+		}
 		if before, err = recv.Count(); err != nil {
 			return err
 		}
 		t0 := time.Now()
-		n, err := tx.Send(frame, c.Chunk)
+		n, err := tx.Send(frame, chunk)
 		if err != nil {
 			return err
 		}
 		d := time.Since(t0)
+		if err := tx.Close(); err != nil {
+			return err
+		}
 		if after, err = recv.Count(); err != nil {
 			return err
 		}
@@ -224,11 +242,13 @@ func forwardPaths(ctx context.Context, a *Appliance, c ForwardConfig, res *Forwa
 		res.OffloadedSent += n
 		res.OffloadedDelivered += after - before
 		offPPS := float64(after-before) / d.Seconds()
+		res.SenderBound = res.SenderBound && after-before >= n*99/100
 
 		b, err := MeasureDropRatio(floodFrame(), c.Chunk, 1)
 		if err != nil {
 			return fmt.Errorf("harness: forward: bare XDP_DROP baseline: %w", err)
 		}
+		res.SenderBound = res.SenderBound && b.SenderBound
 		bares = append(bares, b.BarePPS)
 		offRatios = append(offRatios, offPPS/b.BarePPS)
 	}

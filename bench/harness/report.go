@@ -23,19 +23,42 @@ func (r *Report) Markdown(w io.Writer) error {
 	fmt.Fprintf(&b, "| figure | value |\n|---|---|\n")
 	row := func(k, f string, a ...any) { fmt.Fprintf(&b, "| %s | %s |\n", k, fmt.Sprintf(f, a...)) }
 	row("path through the appliance", "%s", r.Path)
+	row("senders", "replay %s; baselines %s (xdp_drop_method %s)", r.Sender, r.BaselineSender, r.XDPDropMethod)
 	row("offered", "%.0f pkt/s", r.OfferedPPS)
 	row("delivered", "%.0f pkt/s", r.DeliveredPPS)
 	if r.Drop != nil {
-		row("XDP drop: flowsieve / bare XDP_DROP", "%.0f / %.0f pkt/s = **%.3f**", r.Drop.FlowsievePPS, r.Drop.BarePPS, r.Drop.Ratio)
+		if d := r.Drop; d.Method == DropTestRun {
+			row("XDP drop: bare XDP_DROP / flowsieve (test runs, cached flow verdict)", "%.1f / %.1f ns/packet = **%.3f**", d.TestRun.BareNs, d.TestRun.FlowNs, d.Ratio)
+		} else {
+			row("XDP drop: flowsieve / bare XDP_DROP (wire, live frames)", "%.0f / %.0f pkt/s = **%.3f**", d.FlowsievePPS, d.BarePPS, d.Ratio)
+		}
+		if t := r.Drop.TestRun; t != nil {
+			row("XDP drop by test runs: bare / flowsieve uncached flow verdicts, prefix", "%.1f / %.1f = %.3f, %.1f / %.1f = %.3f ns/packet",
+				t.BareNs, t.FlowUncachedNs, t.FlowUncachedRatio, t.BareNs, t.PrefixNs, t.PrefixRatio)
+		}
+		bound := ""
+		if r.Drop.SenderBound {
+			bound = " (sender-bound: the receivers dropped all it sent)"
+		}
+		row("XDP drop on the wire: flowsieve / bare, sender "+r.Drop.Sender, "%.0f / %.0f pkt/s = %.3f; sender %.0f pkt/s%s",
+			r.Drop.FlowsievePPS, r.Drop.BarePPS, r.Drop.WireRatio, r.Drop.SenderPPS, bound)
 	}
 	if r.Rx != nil {
-		row("AF_XDP receive: xdp/afxdp / reference loop", "%.0f / %.0f pkt/s = **%.3f**", r.Rx.AfxdpPPS, r.Rx.ReferencePPS, r.Rx.Ratio)
+		bound := ""
+		if r.Rx.SenderBound {
+			bound = ", sender-bound"
+		}
+		row("AF_XDP receive: xdp/afxdp / reference loop", "%.0f / %.0f pkt/s = **%.3f** (sender %s%s)", r.Rx.AfxdpPPS, r.Rx.ReferencePPS, r.Rx.Ratio, r.Rx.Sender, bound)
 	}
 	if f := r.Forward; f != nil {
 		row("appliance forwarding, new flows (user space, worker TX) / AF_XDP reference loop", "%.0f / %.0f pkt/s = **%.3f** (offered %.0f pkt/s, %d of %d delivered)",
 			f.NewFlowsPPS, f.ReferencePPS, f.NewOverReference, f.NewOfferedPPS, f.NewDelivered, f.NewSent)
-		row("appliance forwarding, offloaded flow (PASS verdict, kernel devmap) / bare XDP_DROP", "%.0f / %.0f pkt/s = **%.3f** (%d of %d delivered)",
-			f.OffloadedPPS, f.BarePPS, f.OffloadedOverBare, f.OffloadedDelivered, f.OffloadedSent)
+		bound := ""
+		if f.SenderBound {
+			bound = ", sender-bound: the ratio measures the sender"
+		}
+		row("appliance forwarding, offloaded flow (PASS verdict, kernel devmap) / bare XDP_DROP", "%.0f / %.0f pkt/s = **%.3f** (%d of %d delivered; sender %s%s)",
+			f.OffloadedPPS, f.BarePPS, f.OffloadedOverBare, f.OffloadedDelivered, f.OffloadedSent, f.Sender, bound)
 		row("appliance forwarding: daemon's AF_XDP sockets", "%s", f.DaemonSockets)
 	}
 	if r.Engine != nil {

@@ -61,6 +61,12 @@ type Report struct {
 	EnginePPS    float64   `json:"engine_pps"`
 	XDPDropRatio float64   `json:"xdp_drop_ratio"`
 	AfxdpRxRatio float64   `json:"afxdp_rx_ratio"`
+	// Sender sent the scenario's replay (afxdp or tcpreplay); BaselineSender flooded
+	// the baselines (xdp/sender: live_frames or afxdp); XDPDropMethod says how
+	// xdp_drop_ratio was measured (live_frames or test_run).
+	Sender         string `json:"sender"`
+	BaselineSender string `json:"baseline_sender,omitempty"`
+	XDPDropMethod  string `json:"xdp_drop_method,omitempty"`
 	// DeliveredOverEngine is delivered_pps / engine_pps.
 	DeliveredOverEngine float64                 `json:"delivered_over_engine"`
 	PerLabel            map[string]*LabelResult `json:"per_label"`
@@ -232,7 +238,7 @@ func run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("replay %s: %w", tr.Name, err)
 	}
 	rep.Replays = append(rep.Replays, r)
-	rep.OfferedPPS, rep.DeliveredPPS, rep.PerLabel = r.OfferedPPS, r.DeliveredPPS, r.PerLabel
+	rep.OfferedPPS, rep.DeliveredPPS, rep.PerLabel, rep.Sender = r.OfferedPPS, r.DeliveredPPS, r.PerLabel, r.Sender
 	if r.ProbesReceived > 0 {
 		p50, p99 := r.LatencyP50us, r.LatencyP99us
 		rep.LatencyP50us, rep.LatencyP99us = &p50, &p99
@@ -303,6 +309,8 @@ func run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("xdp drop baseline: %w", err)
 	}
 	rep.Drop, rep.XDPDropRatio = &d, d.Ratio
+	rep.BaselineSender, rep.XDPDropMethod = d.Sender, d.Method
+	rep.Notes = append(rep.Notes, d.notes()...)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -312,6 +320,7 @@ func run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("AF_XDP receive baseline: %w", err)
 	}
 	rep.Rx, rep.AfxdpRxRatio = &x, x.Ratio
+	rep.Notes = append(rep.Notes, x.notes()...)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -366,6 +375,9 @@ func (r *Report) Check() error {
 		if !(v > 0) {
 			errs = append(errs, fmt.Errorf("%s = %v", name, v))
 		}
+	}
+	if r.Drop != nil {
+		errs = append(errs, r.Drop.check())
 	}
 	if f := r.Forward; f != nil && (!(f.NewOverReference > 0) || !(f.OffloadedOverBare > 0)) {
 		errs = append(errs, fmt.Errorf("forward: new flows / reference %v, offloaded / bare %v", f.NewOverReference, f.OffloadedOverBare))

@@ -2,12 +2,14 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
@@ -82,11 +84,20 @@ func sendAfxdp(ctx context.Context, ns *netns.NS, ifname string, queues int, t *
 	defer u.Close()
 	socks := make([]*afxdp.Socket, queues)
 	for q := range socks {
-		if err := ns.Do(func() (err error) {
-			socks[q], err = u.Open(afxdp.SocketConfig{Interface: ifname, Queue: q, Mode: afxdp.ModeCopy,
-				TXSize: txRing, CompletionSize: 4096, TXBudget: 256})
-			return err
-		}); err != nil {
+		// A socket closed just before (the flood sender's) releases its queue
+		// asynchronously: retry EBUSY for a moment.
+		var err error
+		for try := 0; try == 0 || errors.Is(err, syscall.EBUSY) && try < 200; try++ {
+			if try > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			err = ns.Do(func() (err error) {
+				socks[q], err = u.Open(afxdp.SocketConfig{Interface: ifname, Queue: q, Mode: afxdp.ModeCopy,
+					TXSize: txRing, CompletionSize: 4096, TXBudget: 256})
+				return err
+			})
+		}
+		if err != nil {
 			return res, fmt.Errorf("harness: AF_XDP sender on %s queue %d: %w", ifname, q, err)
 		}
 	}

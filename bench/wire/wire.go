@@ -32,6 +32,10 @@ const (
 	ServerIf = "s0" // in the server namespace
 )
 
+// ReplaySender names how Replay sends its frames, as reports show it: one AF_PACKET
+// socket per end, a frame per send.
+const ReplaySender = "af_packet"
+
 // Topology is the virtual wire.
 type Topology struct {
 	Client, App, Server *netns.NS
