@@ -33,8 +33,8 @@ const (
 // frames per receive-loop round it feeds (it sends a few hundred thousand frames a
 // second here), so a baseline round stays well under a second.
 const (
-	afxdpChunk    = 1 << 15
-	afxdpRxFrames = 1 << 15
+	afxdpChunk    = 1 << 14
+	afxdpRxFrames = 1 << 14
 )
 
 // DropRatio is the in-kernel drop ceiling measured side by side: a bare XDP_DROP

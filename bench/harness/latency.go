@@ -158,6 +158,10 @@ func startProbeReceiver(ns *netns.NS, ifname string, queues int, d *xdp.Datapath
 		}
 		r.socks = append(r.socks, s)
 	}
+	skip := 0 // a stamp the receiver's program prepended to the frame
+	if d.Stamp() == xdp.StampHead {
+		skip = xdp.ArrivalMetaSize
+	}
 	go func() {
 		descs := make([]afxdp.Desc, 64)
 		idle := 0
@@ -173,7 +177,9 @@ func startProbeReceiver(ns *netns.NS, ifname string, queues int, d *xdp.Datapath
 				s.Refill()
 				n := s.Receive(descs)
 				for _, dsc := range descs[:n] {
-					p.read(u.Data(dsc))
+					if f := u.Data(dsc); len(f) > skip {
+						p.read(f[skip:])
+					}
 				}
 				s.Recycle(descs[:n])
 				got += n
