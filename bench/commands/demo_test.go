@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 )
 
@@ -45,6 +46,9 @@ func TestDemoInline(t *testing.T) {
 		t.Fatalf("%v: %s", err, out.String())
 	}
 	t.Logf("%s", out.String())
+	if rep.Sender != wire.ReplaySender {
+		t.Errorf("sender %q, want %q", rep.Sender, wire.ReplaySender)
+	}
 	if rep.Mode != "inline" || rep.BenignPackets == 0 || rep.AttackPackets == 0 || rep.FlowsClassified == 0 || rep.ThroughputPPS == 0 {
 		t.Fatalf("incomplete report: %+v", rep)
 	}
