@@ -39,9 +39,7 @@ func TestFlowsieveArrival(t *testing.T) {
 		for _, mode := range []xdp.AttachMode{xdp.ModeNative, xdp.ModeGeneric} {
 			t.Run(stamp.String()+"/"+string(mode), func(t *testing.T) {
 				if stamp == xdp.StampMeta {
-					if err := xdp.HaveMetadata(); err != nil {
-						t.Skipf("optional kernel feature missing: %v", err)
-					}
+					kerneltest.RequireFeature(t, "xdp_metadata")
 				}
 				testArrival(t, stamp, mode)
 			})

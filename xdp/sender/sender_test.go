@@ -70,6 +70,7 @@ func sum(t *testing.T, m *ebpf.Map) uint64 {
 
 func TestSendReachesPeer(t *testing.T) {
 	kerneltest.Require(t)
+	kerneltest.RequireFeature(t, "test_run_live_frames")
 	tx, err := netns.New("fs-sender")
 	if err != nil {
 		t.Fatal(err)
