@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/probe"
+)
+
+// TestProbeJSON: flowsieve probe --json prints every feature the probe knows, and
+// its verdict on metadata is the one the loader acts on.
+func TestProbeJSON(t *testing.T) {
+	kerneltest.Require(t)
+	var out, errb bytes.Buffer
+	if code := Run([]string{"flowsieve", "probe", "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var k xdp.KernelProbe
+	if err := json.Unmarshal(out.Bytes(), &k); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	for _, n := range probe.Names() {
+		if _, ok := k.Features[n]; !ok {
+			t.Errorf("%s missing from the JSON", n)
+		}
+	}
+	if got, want := k.Features[probe.XDPMetadata].Supported, xdp.HaveMetadata() == nil; got != want {
+		t.Errorf("xdp_metadata supported %v, HaveMetadata says %v", got, want)
+	}
+}
+
+func TestWriteProbe(t *testing.T) {
+	k := xdp.KernelProbe{Kernel: "6.1.0", Interface: "eth0", Features: map[string]xdp.Feature{
+		"map_lru_hash":    {Supported: true},
+		probe.XDPMetadata: {Reason: "helper refused", Fallback: probe.FallbackStampHead},
+		"bounded_loops":   {Reason: "load program: operation not permitted", Broken: true},
+	}}
+	var b bytes.Buffer
+	if err := writeProbe(&b, k); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	for _, tt := range []struct {
+		line int
+		want []string
+	}{
+		{0, []string{"kernel 6.1.0", "eth0"}},
+		{2, []string{"bounded_loops", "unknown", "operation not permitted", "no fallback"}},
+		{3, []string{"map_lru_hash", "yes"}},
+		{4, []string{"xdp_metadata", "no", "helper refused", "fallback: " + probe.FallbackStampHead}},
+		{5, []string{"2 of 3 features missing"}},
+		{6, []string{"1 undecided"}},
+	} {
+		if tt.line >= len(lines) {
+			t.Fatalf("%d lines, want line %d: %q", len(lines), tt.line, b.String())
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(lines[tt.line], w) {
+				t.Errorf("line %d %q lacks %q", tt.line, lines[tt.line], w)
+			}
+		}
+	}
+}
+
+func TestProbeUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Run([]string{"flowsieve", "probe", "extra"}, &out, &errb); code != exitUsage {
+		t.Errorf("exit %d, want %d: %s", code, exitUsage, errb.String())
+	}
+}
