@@ -94,3 +94,16 @@ func probeDetail(f xdp.Feature) string {
 	}
 	return f.Reason + "; fallback: " + f.Fallback
 }
+
+// writeStatusProbe prints the daemon's probe in status: one line, then each missing
+// feature with its fallback. Nothing for a daemon that does not report it.
+func writeStatusProbe(w io.Writer, k *xdp.KernelProbe) {
+	if k == nil {
+		return
+	}
+	miss := k.Unsupported()
+	fmt.Fprintf(w, "kernel:     %s, %d of %d probed features missing\n", k.Kernel, len(miss), len(k.Features))
+	for _, n := range miss {
+		fmt.Fprintf(w, "  %s: %s\n", n, probeDetail(k.Features[n]))
+	}
+}

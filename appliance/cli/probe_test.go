@@ -72,3 +72,29 @@ func TestProbeUsage(t *testing.T) {
 		t.Errorf("exit %d, want %d: %s", code, exitUsage, errb.String())
 	}
 }
+
+func TestWriteStatusProbe(t *testing.T) {
+	k := &xdp.KernelProbe{Kernel: "6.18.44", Features: map[string]xdp.Feature{
+		"map_lru_hash":          {Supported: true},
+		probe.TestRunLiveFrames: {Reason: "EPERM", Fallback: probe.FallbackSender},
+	}}
+	tests := []struct {
+		name string
+		k    *xdp.KernelProbe
+		want []string
+	}{
+		{"old daemon", nil, nil},
+		{"one missing", k, []string{"kernel:     6.18.44, 1 of 2 probed features missing", "  test_run_live_frames: EPERM; fallback: AF_XDP TX sender"}},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		writeStatusProbe(&b, tt.k)
+		var got []string
+		if s := strings.TrimSpace(b.String()); s != "" {
+			got = strings.Split(s, "\n")
+		}
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
