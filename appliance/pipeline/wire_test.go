@@ -20,6 +20,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/tree"
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 	"github.com/flowsieve/flowsieve/xdp/sender"
@@ -221,7 +222,7 @@ func tagFrame(src, dst netip.Addr, sport, dport uint16, tos uint8) []byte {
 		s4, d4 := src.As4(), dst.As4()
 		copy(ip[12:], s4[:])
 		copy(ip[16:], d4[:])
-		binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip))
+		binary.BigEndian.PutUint16(ip[10:], craft.IPv4Checksum(ip))
 		f = append(f, ip...)
 	} else {
 		f = append(f, 0x86, 0xdd)
@@ -250,7 +251,7 @@ func frameTOS(f []byte) (tos uint8, sport uint16, sumOK, ok bool) {
 	ip := f[14:]
 	switch binary.BigEndian.Uint16(f[12:]) {
 	case etherIPv4:
-		return ip[1], binary.BigEndian.Uint16(ip[20:]), binary.BigEndian.Uint16(ip[10:]) == ipv4Checksum(ip[:20]), true
+		return ip[1], binary.BigEndian.Uint16(ip[20:]), binary.BigEndian.Uint16(ip[10:]) == craft.IPv4Checksum(ip[:20]), true
 	case etherIPv6:
 		return (ip[0]&0x0f)<<4 | ip[1]>>4, binary.BigEndian.Uint16(ip[40:]), true, true
 	}

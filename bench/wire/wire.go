@@ -21,6 +21,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
@@ -470,15 +471,7 @@ func (t *Topology) SYNFlood(n int, dst netip.Addr, deadline time.Time) (int, err
 		src := 0x64400000 | uint32(i)&0x3fffff // 100.64.0.0/10
 		binary.BigEndian.PutUint32(ip[12:], src)
 		binary.BigEndian.PutUint16(ip[4:], uint16(i))
-		ip[10], ip[11] = 0, 0
-		var sum uint32
-		for k := 0; k < 20; k += 2 {
-			sum += uint32(binary.BigEndian.Uint16(ip[k:]))
-		}
-		for sum > 0xffff {
-			sum = sum&0xffff + sum>>16
-		}
-		binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+		craft.SetIPv4Checksum(ip)
 		x ^= x << 13
 		x ^= x >> 17
 		x ^= x << 5
