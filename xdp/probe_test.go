@@ -11,9 +11,10 @@ import (
 )
 
 // TestProbeMatchesLoader: the probe's verdicts are what the loader and the sender
-// then act on: the stamp method ChooseStamp picks follows xdp_metadata and
-// helper_xdp_adjust_head, and the sender uses live frames exactly when the probe
-// says they work.
+// then act on: the loaded program's stamp method (and ChooseStamp's) follows
+// xdp_metadata and helper_xdp_adjust_head, forcing metadata loads exactly when the
+// probe says the helper is allowed, and the sender uses live frames exactly when
+// the probe says they work.
 func TestProbeMatchesLoader(t *testing.T) {
 	kerneltest.Require(t)
 	k := ProbeKernel("")
@@ -29,6 +30,18 @@ func TestProbeMatchesLoader(t *testing.T) {
 	if stamp != want {
 		t.Errorf("ChooseStamp = %s (%v); probe says metadata %v, adjust_head %v: want %s",
 			stamp, why, meta.Supported, head.Supported, want)
+	}
+	d := loadOnly(t, Options{})
+	if d.Stamp() != want {
+		t.Errorf("loader chose stamp %s; probe says metadata %v, adjust_head %v: want %s",
+			d.Stamp(), meta.Supported, head.Supported, want)
+	}
+	d.Close()
+	forced := StampMeta
+	if d, err := Load(Options{Interfaces: []string{"lo"}, Stamp: &forced}); (err == nil) != meta.Supported {
+		t.Errorf("load with metadata forced: %v; probe says supported %v (%s)", err, meta.Supported, meta.Reason)
+	} else if err == nil {
+		d.Close()
 	}
 	if stamp == StampHead && meta.Fallback != probe.FallbackStampHead {
 		t.Errorf("xdp_metadata fallback %q, but the loader prepends the stamp", meta.Fallback)
