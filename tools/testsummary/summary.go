@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -24,12 +25,14 @@ type event struct {
 type summary struct {
 	w                       io.Writer
 	out                     map[string][]string // output of a running test, by package and test
+	pkgOut                  map[string][]string // what a running package will print when it ends
+	pkgs                    []string            // packages with pending output, in order of appearance
 	passed, failed, skipped int
 	reasons                 map[string]int
 }
 
 func newSummary(w io.Writer) *summary {
-	return &summary{w: w, out: map[string][]string{}, reasons: map[string]int{}}
+	return &summary{w: w, out: map[string][]string{}, pkgOut: map[string][]string{}, reasons: map[string]int{}}
 }
 
 // read consumes events until r ends. A line that is not an event is printed as is
@@ -53,15 +56,16 @@ func (s *summary) read(r io.Reader) error {
 	return nil
 }
 
+// event handles one event. Like go test, it prints a package's output (the failed
+// tests' output, then its ok/FAIL line) when the package ends, so packages tested
+// in parallel do not interleave.
 func (s *summary) event(e event) {
 	key := e.Package + "\x00" + e.Test
 	switch {
 	case e.Action == "build-output":
 		fmt.Fprint(s.w, e.Output)
 	case e.Test == "":
-		if e.Action == "output" && e.Output != "PASS\n" {
-			fmt.Fprint(s.w, e.Output)
-		}
+		s.packageEvent(e)
 	case e.Action == "output":
 		s.out[key] = append(s.out[key], e.Output)
 	case e.Action == "pass":
@@ -71,7 +75,7 @@ func (s *summary) event(e event) {
 		s.failed++
 		for _, l := range s.out[key] {
 			if !strings.HasPrefix(strings.TrimSpace(l), "=== ") {
-				fmt.Fprint(s.w, l)
+				s.pkgPrint(e.Package, l)
 			}
 		}
 		delete(s.out, key)
@@ -80,6 +84,33 @@ func (s *summary) event(e event) {
 		s.reasons[skipReason(s.out[key])]++
 		delete(s.out, key)
 	}
+}
+
+func (s *summary) packageEvent(e event) {
+	switch e.Action {
+	case "output":
+		if e.Output != "PASS\n" {
+			s.pkgPrint(e.Package, e.Output)
+		}
+	case "pass", "fail", "skip":
+		s.flush(e.Package)
+	}
+}
+
+func (s *summary) pkgPrint(pkg, line string) {
+	if _, ok := s.pkgOut[pkg]; !ok {
+		s.pkgs = append(s.pkgs, pkg)
+	}
+	s.pkgOut[pkg] = append(s.pkgOut[pkg], line)
+}
+
+// flush prints what pkg collected.
+func (s *summary) flush(pkg string) {
+	for _, l := range s.pkgOut[pkg] {
+		fmt.Fprint(s.w, l)
+	}
+	delete(s.pkgOut, pkg)
+	s.pkgs = slices.DeleteFunc(s.pkgs, func(p string) bool { return p == pkg })
 }
 
 // logLine matches a t.Log/t.Skip line: "    file_test.go:12: message".
@@ -95,8 +126,12 @@ func skipReason(out []string) string {
 	return "(no reason given)"
 }
 
-// print writes the skip reasons, most frequent first, and the closing counts.
+// print writes the output of packages that never ended (go test was killed), the
+// skip reasons, most frequent first, and the closing counts.
 func (s *summary) print() {
+	for len(s.pkgs) > 0 {
+		s.flush(s.pkgs[0])
+	}
 	if s.skipped > 0 {
 		fmt.Fprintf(s.w, "\nskipped %d of %d tests, by reason:\n", s.skipped, s.passed+s.failed+s.skipped)
 		reasons := make([]string, 0, len(s.reasons))

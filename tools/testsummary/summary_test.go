@@ -48,6 +48,19 @@ func TestSummary(t *testing.T) {
 			failures: 1,
 		},
 		{
+			name: "packages in parallel do not interleave",
+			in: `{"Action":"output","Package":"p/x","Test":"TestX","Output":"    x_test.go:1: x broke\n"}
+{"Action":"fail","Package":"p/x","Test":"TestX"}
+{"Action":"output","Package":"p/y","Output":"ok  \tp/y\t0.1s\n"}
+{"Action":"pass","Package":"p/y"}
+{"Action":"output","Package":"p/x","Output":"FAIL\tp/x\t0.2s\n"}
+{"Action":"fail","Package":"p/x"}
+{"Action":"output","Package":"p/z","Output":"FAIL\tp/z (never ended)\n"}
+`,
+			want:     []string{"ok  \tp/y\t0.1s", "    x_test.go:1: x broke", "FAIL\tp/x\t0.2s", "FAIL\tp/z (never ended)", "tests: 0 passed, 1 failed"},
+			failures: 1,
+		},
+		{
 			name: "build failure and a plain line",
 			in: `{"ImportPath":"p/c","Action":"build-output","Output":"c.go:3:1: syntax error\n"}
 # not json
