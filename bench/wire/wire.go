@@ -49,20 +49,15 @@ func NewTopology(prefix string, queues int) (_ *Topology, err error) {
 			err = errors.Join(err, t.Close())
 		}
 	}()
-	for _, p := range []**netns.NS{&t.Client, &t.App, &t.Server} {
-		ns, err := netns.New(prefix)
-		if err != nil {
-			return nil, err
-		}
-		t.closers = append(t.closers, ns)
-		*p = ns
-	}
-	if err := netns.AddVeth(netns.Veth{Name: ClientIf, Peer: InIf, NS: t.Client, PeerNS: t.App, Queues: queues}); err != nil {
+	w, err := netns.NewWire(netns.WireConfig{
+		Prefix: prefix, Queues: queues,
+		Names: netns.WireNames{Left: ClientIf, In: InIf, Out: OutIf, Right: ServerIf},
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := netns.AddVeth(netns.Veth{Name: OutIf, Peer: ServerIf, NS: t.App, PeerNS: t.Server, Queues: queues}); err != nil {
-		return nil, err
-	}
+	t.closers = append(t.closers, w)
+	t.Client, t.App, t.Server = w.Left, w.Middle, w.Right
 	for _, e := range []struct {
 		ns   *netns.NS
 		name string
