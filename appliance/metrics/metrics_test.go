@@ -19,10 +19,8 @@ import (
 	"github.com/flowsieve/flowsieve/appliance/config"
 	"github.com/flowsieve/flowsieve/appliance/metrics"
 	"github.com/flowsieve/flowsieve/appliance/pipeline"
-	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/engine/model/modeltest"
 	"github.com/flowsieve/flowsieve/engine/policy"
-	"github.com/flowsieve/flowsieve/engine/tree"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
@@ -47,35 +45,9 @@ default:
 `
 )
 
-// writeModel trains a one-split tree on the destination port and saves it.
-func writeModel(t *testing.T, path string) {
-	t.Helper()
-	const rows = 64
-	cols := make([][]float32, features.NumFeatures)
-	for j := range cols {
-		cols[j] = make([]float32, rows)
-	}
-	y := make([]int32, rows)
-	for i := range rows {
-		port := 20 + 30*i // 20 … 1910
-		cols[features.DstPort][i] = float32(port)
-		if port < attackPort {
-			y[i] = 1 // BENIGN
-		}
-	}
-	tr, err := tree.Fit(cols, y, 2, nil, tree.Params{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(tr, tree.Gini, model.SchemaFlow, features.Names[:], []string{"ATTACK", "BENIGN"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.DecisionPoint.Packets = early
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
-}
+// writeModel saves a one-split tree on the destination port (below attackPort:
+// BENIGN).
+func writeModel(t *testing.T, path string) { modeltest.WritePortSplit(t, path, attackPort, early) }
 
 // tcpFrame is a 64-byte Ethernet/IPv4 TCP ACK from src:sport to dst:dport.
 func tcpFrame(src, dst netip.Addr, sport, dport uint16) []byte {

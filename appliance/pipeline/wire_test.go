@@ -16,9 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
-	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/model"
-	"github.com/flowsieve/flowsieve/engine/tree"
+	"github.com/flowsieve/flowsieve/engine/model/modeltest"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
@@ -76,35 +74,10 @@ func newTestWire(t testing.TB, queues int) *testWire {
 	return w
 }
 
-// writeTestModel trains a one-split tree on the destination port (below 1000:
-// BENIGN, else ATTACK) with decision point early and saves it.
+// writeTestModel saves a one-split tree on the destination port (below 1000:
+// BENIGN, else ATTACK) with decision point early.
 func writeTestModel(t testing.TB, path string, early int) {
-	t.Helper()
-	const rows = 64
-	cols := make([][]float32, features.NumFeatures)
-	for j := range cols {
-		cols[j] = make([]float32, rows)
-	}
-	y := make([]int32, rows)
-	for i := range rows {
-		port := 20 + 30*i
-		cols[features.DstPort][i] = float32(port)
-		if port < 1000 {
-			y[i] = 1
-		}
-	}
-	tr, err := tree.Fit(cols, y, 2, nil, tree.Params{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(tr, tree.Gini, model.SchemaFlow, features.Names[:], []string{"ATTACK", "BENIGN"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.DecisionPoint.Packets = early
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WritePortSplit(t, path, 1000, early)
 }
 
 // start runs the pipeline inline on a0/a1 with policyYAML, the test model and
