@@ -95,3 +95,23 @@ func RequireFeature(t testing.TB, name string) {
 	}
 	t.Skipf("kernel feature %s unavailable: %s", name, f.Reason)
 }
+
+// FeatureError decides a test by the real error of an operation that needs the named
+// feature, as cilium/ebpf's testutils.SkipIfNotSupported does: nothing when err is
+// nil; a skip with err and the probe's reason when the probe shows the feature
+// missing and flowsieve has a fallback for it (even under FLOWSIEVE_REQUIRE_KERNEL=1);
+// otherwise a failure, since the feature is there and the operation broke.
+func FeatureError(t testing.TB, name string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	f, lerr := probe.Lookup(name)
+	if lerr != nil {
+		t.Fatalf("kerneltest: %v (operation failed: %v)", lerr, err)
+	}
+	if !f.Supported && f.Fallback != "" && !f.Broken {
+		t.Skipf("kernel feature %s unavailable: %v (probe: %s)", name, err, f.Reason)
+	}
+	t.Fatalf("%v (kernel feature %s: supported %v)", err, name, f.Supported)
+}
