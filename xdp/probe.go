@@ -48,6 +48,16 @@ type Feature = probe.Feature
 // attach modes and AF_XDP binds on iface (empty: on a veth pair in a temporary
 // namespace), XDP metadata, live-frame test runs, 2 MB pages and BTF. It never fails:
 // a probe that could not decide marks its feature Broken with the reason.
+// The xdp_metadata fallback is the stamp method the loader picks (ChooseStamp).
 func ProbeKernel(iface string) KernelProbe {
-	return probe.Run(probe.Options{Interface: iface})
+	k := probe.Run(probe.Options{Interface: iface})
+	if s, _ := ChooseStamp(); s != StampMeta {
+		f := k.Features[probe.XDPMetadata]
+		f.Fallback = probe.FallbackStampWorker
+		if s == StampHead {
+			f.Fallback = probe.FallbackStampHead
+		}
+		k.Features[probe.XDPMetadata] = f
+	}
+	return k
 }
