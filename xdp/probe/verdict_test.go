@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -61,6 +62,20 @@ func TestNoInterface(t *testing.T) {
 		}
 		if f.Supported || !f.Broken || f.Reason == "" {
 			t.Errorf("%s = %+v, want broken with a reason", n, f)
+		}
+	}
+}
+
+// BenchmarkVethAttempts measures the per-interface attempts on a fresh veth pair in
+// temporary namespaces (what Run does once a process without --iface). Needs root:
+// FLOWSIEVE_REQUIRE_KERNEL=1 go test -run '^$' -bench VethAttempts -benchtime 5x ./xdp/probe/
+func BenchmarkVethAttempts(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	for b.Loop() {
+		if res := probeVeth(); res[AFXDP].Broken {
+			b.Fatal(res[AFXDP].Reason)
 		}
 	}
 }
