@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"net"
 	"slices"
 
 	"github.com/urfave/cli/v2"
@@ -36,7 +37,13 @@ func probeCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return cli.Exit("probe: takes no arguments; usage: flowsieve probe [--json] [--iface IF]", exitUsage)
 			}
-			k := xdp.ProbeKernel(c.String(probeFlagIface))
+			iface := c.String(probeFlagIface)
+			if iface != "" {
+				if _, err := net.InterfaceByName(iface); err != nil {
+					return cli.Exit(fmt.Sprintf("probe: --%s %s: %v", probeFlagIface, iface, err), exitUsage)
+				}
+			}
+			k := xdp.ProbeKernel(iface)
 			if c.Bool(probeFlagJSON) {
 				return writeControlJSON(c.App.Writer, k)
 			}
@@ -76,7 +83,7 @@ func writeProbe(w io.Writer, k xdp.KernelProbe) error {
 		fmt.Fprintf(w, "%d of %d features missing\n", len(miss), len(k.Features))
 	}
 	if broken > 0 {
-		fmt.Fprintf(w, "%d undecided: the probe could not make its attempt (it needs root)\n", broken)
+		fmt.Fprintf(w, "%d undecided: the probe could not make its attempt (see the reasons; most need root)\n", broken)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestWriteProbe(t *testing.T) {
 		{3, []string{"map_lru_hash", "yes"}},
 		{4, []string{"xdp_metadata", "no", "helper refused", "fallback: " + probe.FallbackStampHead}},
 		{5, []string{"2 of 3 features missing"}},
-		{6, []string{"1 undecided"}},
+		{6, []string{"1 undecided", "see the reasons"}},
 	} {
 		if tt.line >= len(lines) {
 			t.Fatalf("%d lines, want line %d: %q", len(lines), tt.line, b.String())
@@ -67,9 +67,17 @@ func TestWriteProbe(t *testing.T) {
 }
 
 func TestProbeUsage(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := Run([]string{"flowsieve", "probe", "extra"}, &out, &errb); code != exitUsage {
-		t.Errorf("exit %d, want %d: %s", code, exitUsage, errb.String())
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"extra"}, "takes no arguments"},
+		{[]string{"--iface", "fs-no-such0"}, "--iface fs-no-such0"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Run(append([]string{"flowsieve", "probe"}, tt.args...), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, want %d with %q: %s", tt.args, code, exitUsage, tt.want, errb.String())
+		}
 	}
 }
 
