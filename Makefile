@@ -19,9 +19,12 @@ build:
 deps:
 	./tools/install-deps.sh
 
+# test runs go test through tools/testsummary: go test's own ok/FAIL lines, then the
+# skipped tests grouped by reason and a closing "tests: N passed, N failed, N skipped".
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) build -o bin/testsummary ./tools/testsummary
+	GO=$(GO) bin/testsummary -count=1 -timeout 30m ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...

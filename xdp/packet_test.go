@@ -3,6 +3,8 @@ package xdp
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/flowsieve/flowsieve/xdp/craft"
 )
 
 // Frame builders for the tests and benchmarks: Ethernet (+VLAN tags), IPv4 (with
@@ -25,20 +27,6 @@ func eth(etype uint16, vlans ...uint16) []byte {
 		b = binary.BigEndian.AppendUint16(b, v)
 	}
 	return binary.BigEndian.AppendUint16(b, etype)
-}
-
-func csum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }
 
 type ip4 struct {
@@ -65,7 +53,7 @@ func (h ip4) build(payload []byte) []byte {
 	for i := 20; i < ihl; i++ {
 		b[i] = 1 // NOP options
 	}
-	binary.BigEndian.PutUint16(b[10:], csum(b))
+	binary.BigEndian.PutUint16(b[10:], craft.Checksum(b))
 	return append(b, payload...)
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/flowsieve/flowsieve/xdp/probe"
 )
 
 // ErrUnsupported wraps every reason Probe gives for a kernel path that cannot run here.
@@ -31,4 +33,31 @@ func Probe() error {
 		return fmt.Errorf("%w: kernel lacks AF_XDP (XSKMAP): %w", ErrUnsupported, err)
 	}
 	return nil
+}
+
+// KernelProbe is what this kernel offers the XDP path, feature by feature (see
+// package xdp/probe); its JSON is {"kernel": ..., "interface": ..., "features":
+// {"xdp_metadata": {"supported": false, "reason": "...", "fallback": "..."}, ...}}.
+type KernelProbe = probe.Kernel
+
+// Feature is the probe's verdict on one feature: supported, the reason when not,
+// and the fallback flowsieve uses.
+type Feature = probe.Feature
+
+// ProbeKernel probes every helper, map type and program feature flowsieve uses, XDP
+// attach modes and AF_XDP binds on iface (empty: on a veth pair in a temporary
+// namespace), XDP metadata, live-frame test runs, 2 MB pages and BTF. It never fails:
+// a probe that could not decide marks its feature Broken with the reason.
+// The xdp_metadata fallback is the stamp method the loader picks (ChooseStamp).
+func ProbeKernel(iface string) KernelProbe {
+	k := probe.Run(probe.Options{Interface: iface})
+	if s, _ := ChooseStamp(); s != StampMeta {
+		f := k.Features[probe.XDPMetadata]
+		f.Fallback = probe.FallbackStampWorker
+		if s == StampHead {
+			f.Fallback = probe.FallbackStampHead
+		}
+		k.Features[probe.XDPMetadata] = f
+	}
+	return k
 }

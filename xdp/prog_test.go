@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
@@ -555,7 +556,7 @@ func checkIPv4TOS(off int, tos uint8) func(t *testing.T, out []byte) {
 			t.Errorf("tos %#x, want %#x", out[off+1], tos)
 		}
 		ihl := int(out[off]&0xf) * 4
-		if s := csum(out[off : off+ihl]); s != 0 {
+		if s := craft.Checksum(out[off : off+ihl]); s != 0 {
 			t.Errorf("ipv4 header checksum does not verify (folded sum %#x)", s)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 	"github.com/flowsieve/flowsieve/xdp/sender"
@@ -266,7 +267,7 @@ func TestWireVerdicts(t *testing.T) {
 				if f[15] != 46<<2|0x01 {
 					t.Errorf("tagged frame tos %#x, want %#x", f[15], 46<<2|0x01)
 				}
-				if csum(f[14:34]) != 0 {
+				if craft.Checksum(f[14:34]) != 0 {
 					t.Errorf("tagged frame: IPv4 checksum does not verify")
 				}
 			}

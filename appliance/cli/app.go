@@ -51,6 +51,7 @@ func commands() []*cli.Command {
 		blocksCommand(),
 		verdictsCommand(),
 		statsCommand(),
+		probeCommand(),
 	}
 }
 

@@ -41,6 +41,7 @@ func statusCommand() *cli.Command {
 				}
 				fmt.Fprintln(w)
 				fmt.Fprintf(w, "policy:     %s, %d rules\n", orDash(s.Policy, "built-in (pass everything)"), s.Rules)
+				writeStatusProbe(w, s.Probe)
 				return nil
 			})
 		},

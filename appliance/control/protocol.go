@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/xdp"
 )
 
 // Version is the protocol version this package speaks; requests of another
@@ -255,6 +256,9 @@ type Status struct {
 	Rules      int       `json:"rules"`
 	Started    time.Time `json:"started"`
 	Uptime     Duration  `json:"uptime"`
+	// Probe is what the kernel offered the data path at start (nil from a daemon
+	// that predates the probe).
+	Probe *xdp.KernelProbe `json:"probe,omitempty"`
 }
 
 // ModelInfo describes a loaded model.

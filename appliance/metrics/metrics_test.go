@@ -19,11 +19,10 @@ import (
 	"github.com/flowsieve/flowsieve/appliance/config"
 	"github.com/flowsieve/flowsieve/appliance/metrics"
 	"github.com/flowsieve/flowsieve/appliance/pipeline"
-	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/engine/model/modeltest"
 	"github.com/flowsieve/flowsieve/engine/policy"
-	"github.com/flowsieve/flowsieve/engine/tree"
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 	"github.com/flowsieve/flowsieve/xdp/sender"
@@ -46,57 +45,13 @@ default:
 `
 )
 
-// writeModel trains a one-split tree on the destination port and saves it.
-func writeModel(t *testing.T, path string) {
-	t.Helper()
-	const rows = 64
-	cols := make([][]float32, features.NumFeatures)
-	for j := range cols {
-		cols[j] = make([]float32, rows)
-	}
-	y := make([]int32, rows)
-	for i := range rows {
-		port := 20 + 30*i // 20 … 1910
-		cols[features.DstPort][i] = float32(port)
-		if port < attackPort {
-			y[i] = 1 // BENIGN
-		}
-	}
-	tr, err := tree.Fit(cols, y, 2, nil, tree.Params{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(tr, tree.Gini, model.SchemaFlow, features.Names[:], []string{"ATTACK", "BENIGN"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.DecisionPoint.Packets = early
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
-}
+// writeModel saves a one-split tree on the destination port (below attackPort:
+// BENIGN).
+func writeModel(t *testing.T, path string) { modeltest.WritePortSplit(t, path, attackPort, early) }
 
 // tcpFrame is a 64-byte Ethernet/IPv4 TCP ACK from src:sport to dst:dport.
 func tcpFrame(src, dst netip.Addr, sport, dport uint16) []byte {
-	f := make([]byte, 64)
-	copy(f, []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00})
-	ip := f[14:34]
-	ip[0], ip[3], ip[8], ip[9] = 0x45, 50, 64, 6
-	s4, d4 := src.As4(), dst.As4()
-	copy(ip[12:16], s4[:])
-	copy(ip[16:20], d4[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	ip[10], ip[11] = byte(^sum>>8), byte(^sum)
-	tcp := f[34:54]
-	tcp[0], tcp[1], tcp[2], tcp[3] = byte(sport>>8), byte(sport), byte(dport>>8), byte(dport)
-	tcp[12], tcp[13] = 0x50, 0x10
-	return f
+	return craft.Frame{Src: src, Dst: dst, Proto: craft.ProtoTCP, SrcPort: sport, DstPort: dport, TCPFlags: craft.TCPAck}.Build(64)
 }
 
 // scrape GETs path from h and returns the status and body.

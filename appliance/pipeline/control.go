@@ -72,6 +72,7 @@ func (c *Control) Status(context.Context) (control.Status, error) {
 		Queues: len(c.p.workers), Model: modelInfo(cur.model, cur.modelPath, cur.modelAt),
 		Policy: policySource(cur.policyFrom, c.p), Rules: len(cur.policy.Spec().Rules),
 		Started: c.p.started, Uptime: control.Duration(time.Since(c.p.started)),
+		Probe: &c.p.probe,
 	}, nil
 }
 

@@ -5,21 +5,9 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
-)
 
-// ipv4Checksum is the header checksum computed from scratch (the field taken as 0).
-func ipv4Checksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		if i != 10 {
-			sum += uint32(binary.BigEndian.Uint16(h[i:]))
-		}
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
+	"github.com/flowsieve/flowsieve/xdp/craft"
+)
 
 // dscpFrame builds an Ethernet frame with the given VLAN tags (TPIDs) and an IPv4
 // header of ihl words (valid checksum) or an IPv6 header, with traffic class tos and
@@ -41,7 +29,7 @@ func dscpFrame(rng *rand.Rand, vlans []uint16, v6 bool, ihl int, tos uint8) ([]b
 			h[i] = byte(rng.Uint32())
 		}
 		h[0], h[1] = 0x40|byte(ihl), tos
-		binary.BigEndian.PutUint16(h[10:], ipv4Checksum(h))
+		binary.BigEndian.PutUint16(h[10:], craft.IPv4Checksum(h))
 		f = append(f, h...)
 	} else {
 		f = binary.BigEndian.AppendUint16(f, etherIPv6)
@@ -96,8 +84,8 @@ func TestSetDSCP(t *testing.T) {
 					} else {
 						got = ip[1]
 						want[l3+1] = dscp<<2 | uint8(tos)&3
-						binary.BigEndian.PutUint16(want[l3+10:], ipv4Checksum(want[l3:l3+c.ihl*4]))
-						if sum := ipv4Checksum(ip[:c.ihl*4]); binary.BigEndian.Uint16(ip[10:]) != sum {
+						binary.BigEndian.PutUint16(want[l3+10:], craft.IPv4Checksum(want[l3:l3+c.ihl*4]))
+						if sum := craft.IPv4Checksum(ip[:c.ihl*4]); binary.BigEndian.Uint16(ip[10:]) != sum {
 							t.Fatalf("tos %#x dscp %d: checksum %#04x, recomputed %#04x", tos, dscp, binary.BigEndian.Uint16(ip[10:]), sum)
 						}
 					}

@@ -96,8 +96,9 @@ type Pipeline struct {
 	writer  *writer
 	ifaces  []string
 	started time.Time
-	cur     deployed       // guarded by reloadMu
-	onSwap  func(deployed) // called under reloadMu after a swap (control: SetPolicy)
+	probe   xdp.KernelProbe // what the kernel offered at start
+	cur     deployed        // guarded by reloadMu
+	onSwap  func(deployed)  // called under reloadMu after a swap (control: SetPolicy)
 
 	stop       atomic.Bool
 	wg         sync.WaitGroup
@@ -162,7 +163,8 @@ func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err er
 	if err := cfg.RequireInterfaces(); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, log: log, started: time.Now()}
+	p := &Pipeline{cfg: cfg, log: log, started: time.Now(), probe: xdp.ProbeKernel("")}
+	logProbe(log, p.probe)
 	ms, cur, err := loadModels(cfg, cfg.Model.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
@@ -516,3 +518,21 @@ func (p *Pipeline) Close() error {
 	})
 	return p.closeErr
 }
+
+// logProbe logs the kernel probe: one summary line, and a warning per missing
+// feature with the reason and the fallback in use.
+func logProbe(log *slog.Logger, k xdp.KernelProbe) {
+	miss := k.Unsupported()
+	log.Info("kernel probe", "kernel", k.Kernel, "features", len(k.Features), "missing", len(miss))
+	for _, n := range miss {
+		f := k.Features[n]
+		fallback := f.Fallback
+		if fallback == "" {
+			fallback = "none"
+		}
+		log.Warn("kernel feature missing", "feature", n, "reason", f.Reason, "fallback", fallback)
+	}
+}
+
+// KernelProbe is what the kernel offered the data path when it started.
+func (p *Pipeline) KernelProbe() xdp.KernelProbe { return p.probe }

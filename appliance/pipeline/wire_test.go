@@ -16,10 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
-	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/model"
-	"github.com/flowsieve/flowsieve/engine/tree"
+	"github.com/flowsieve/flowsieve/engine/model/modeltest"
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 	"github.com/flowsieve/flowsieve/xdp/sender"
@@ -75,35 +74,10 @@ func newTestWire(t testing.TB, queues int) *testWire {
 	return w
 }
 
-// writeTestModel trains a one-split tree on the destination port (below 1000:
-// BENIGN, else ATTACK) with decision point early and saves it.
+// writeTestModel saves a one-split tree on the destination port (below 1000:
+// BENIGN, else ATTACK) with decision point early.
 func writeTestModel(t testing.TB, path string, early int) {
-	t.Helper()
-	const rows = 64
-	cols := make([][]float32, features.NumFeatures)
-	for j := range cols {
-		cols[j] = make([]float32, rows)
-	}
-	y := make([]int32, rows)
-	for i := range rows {
-		port := 20 + 30*i
-		cols[features.DstPort][i] = float32(port)
-		if port < 1000 {
-			y[i] = 1
-		}
-	}
-	tr, err := tree.Fit(cols, y, 2, nil, tree.Params{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(tr, tree.Gini, model.SchemaFlow, features.Names[:], []string{"ATTACK", "BENIGN"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.DecisionPoint.Packets = early
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WritePortSplit(t, path, 1000, early)
 }
 
 // start runs the pipeline inline on a0/a1 with policyYAML, the test model and
@@ -221,7 +195,7 @@ func tagFrame(src, dst netip.Addr, sport, dport uint16, tos uint8) []byte {
 		s4, d4 := src.As4(), dst.As4()
 		copy(ip[12:], s4[:])
 		copy(ip[16:], d4[:])
-		binary.BigEndian.PutUint16(ip[10:], ipv4Checksum(ip))
+		binary.BigEndian.PutUint16(ip[10:], craft.IPv4Checksum(ip))
 		f = append(f, ip...)
 	} else {
 		f = append(f, 0x86, 0xdd)
@@ -250,7 +224,7 @@ func frameTOS(f []byte) (tos uint8, sport uint16, sumOK, ok bool) {
 	ip := f[14:]
 	switch binary.BigEndian.Uint16(f[12:]) {
 	case etherIPv4:
-		return ip[1], binary.BigEndian.Uint16(ip[20:]), binary.BigEndian.Uint16(ip[10:]) == ipv4Checksum(ip[:20]), true
+		return ip[1], binary.BigEndian.Uint16(ip[20:]), binary.BigEndian.Uint16(ip[10:]) == craft.IPv4Checksum(ip[:20]), true
 	case etherIPv6:
 		return (ip[0]&0x0f)<<4 | ip[1]>>4, binary.BigEndian.Uint16(ip[40:]), true, true
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowsieve/flowsieve/xdp/baseline"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
@@ -306,15 +307,7 @@ func synFrame(src netip.Addr, sport uint16) []byte {
 	ip := f[14:34]
 	a := src.As4()
 	copy(ip[12:16], a[:])
-	ip[10], ip[11] = 0, 0
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	ip[10], ip[11] = byte(^sum>>8), byte(^sum)
+	craft.SetIPv4Checksum(ip)
 	f[34], f[35] = byte(sport>>8), byte(sport)
 	return f
 }

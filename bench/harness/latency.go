@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
@@ -64,27 +65,14 @@ type prober struct {
 func (p *prober) write(b []byte, seq uint16) []byte {
 	f := b[:probeLen]
 	clear(f)
-	copy(f, []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00})
-	ip := f[14:34]
-	ip[0], ip[3], ip[8], ip[9] = 0x45, probeLen-14, 64, 17
+	src := probeOffloadSrc
 	if seq%2 == 0 && !p.offloadOnly {
-		copy(ip[12:16], probeSrc[:])
-	} else {
-		copy(ip[12:16], probeOffloadSrc[:])
+		src = probeSrc
 	}
-	copy(ip[16:20], probeDst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	udp := f[34:42]
-	binary.BigEndian.PutUint16(udp[0:], 1024+seq%60000)
-	binary.BigEndian.PutUint16(udp[2:], 9)
-	binary.BigEndian.PutUint16(udp[4:], probeLen-34)
+	craft.Frame{
+		Src: netip.AddrFrom4(src), Dst: netip.AddrFrom4(probeDst),
+		Proto: craft.ProtoUDP, SrcPort: 1024 + seq%60000, DstPort: 9,
+	}.Put(f)
 	binary.LittleEndian.PutUint64(f[42:], probeMagic)
 	binary.LittleEndian.PutUint64(f[50:], uint64(time.Since(p.base)))
 	p.sent++

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/flowsieve/flowsieve/xdp/netns"
@@ -21,44 +20,22 @@ const (
 type Wire struct {
 	Sender, Appliance, Receiver *netns.NS
 	Queues                      int
+	wire                        *netns.Wire
 }
 
 // NewWire creates the three namespaces and the two veth pairs with queues rx/tx
 // queues per end. On failure nothing is left behind.
-func NewWire(queues int) (w *Wire, err error) {
-	if queues < 1 {
-		queues = 1
+func NewWire(queues int) (*Wire, error) {
+	queues = max(queues, 1)
+	w, err := netns.NewWire(netns.WireConfig{
+		Prefix: "fs-harness", Queues: queues,
+		Names: netns.WireNames{Left: SendIf, In: AppIn, Out: AppOut, Right: RecvIf},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("harness: wire: %w", err)
 	}
-	w = &Wire{Queues: queues}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, w.Close())
-			w = nil
-		}
-	}()
-	for _, p := range []**netns.NS{&w.Sender, &w.Appliance, &w.Receiver} {
-		if *p, err = netns.New("fs-harness"); err != nil {
-			return w, fmt.Errorf("harness: wire: %w", err)
-		}
-	}
-	for _, v := range []netns.Veth{
-		{Name: SendIf, Peer: AppIn, NS: w.Sender, PeerNS: w.Appliance, Queues: queues},
-		{Name: AppOut, Peer: RecvIf, NS: w.Appliance, PeerNS: w.Receiver, Queues: queues},
-	} {
-		if err = netns.AddVeth(v); err != nil {
-			return w, fmt.Errorf("harness: wire: %w", err)
-		}
-	}
-	return w, nil
+	return &Wire{Sender: w.Left, Appliance: w.Middle, Receiver: w.Right, Queues: queues, wire: w}, nil
 }
 
 // Close deletes the namespaces and everything in them.
-func (w *Wire) Close() error {
-	var errs []error
-	for _, ns := range []*netns.NS{w.Sender, w.Appliance, w.Receiver} {
-		if ns != nil {
-			errs = append(errs, ns.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
+func (w *Wire) Close() error { return w.wire.Close() }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
@@ -52,20 +53,15 @@ func NewTopology(prefix string, queues int) (_ *Topology, err error) {
 			err = errors.Join(err, t.Close())
 		}
 	}()
-	for _, p := range []**netns.NS{&t.Client, &t.App, &t.Server} {
-		ns, err := netns.New(prefix)
-		if err != nil {
-			return nil, err
-		}
-		t.closers = append(t.closers, ns)
-		*p = ns
-	}
-	if err := netns.AddVeth(netns.Veth{Name: ClientIf, Peer: InIf, NS: t.Client, PeerNS: t.App, Queues: queues}); err != nil {
+	w, err := netns.NewWire(netns.WireConfig{
+		Prefix: prefix, Queues: queues,
+		Names: netns.WireNames{Left: ClientIf, In: InIf, Out: OutIf, Right: ServerIf},
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := netns.AddVeth(netns.Veth{Name: OutIf, Peer: ServerIf, NS: t.App, PeerNS: t.Server, Queues: queues}); err != nil {
-		return nil, err
-	}
+	t.closers = append(t.closers, w)
+	t.Client, t.App, t.Server = w.Left, w.Middle, w.Right
 	for _, e := range []struct {
 		ns   *netns.NS
 		name string
@@ -474,15 +470,7 @@ func (t *Topology) SYNFlood(n int, dst netip.Addr, deadline time.Time) (int, err
 		src := 0x64400000 | uint32(i)&0x3fffff // 100.64.0.0/10
 		binary.BigEndian.PutUint32(ip[12:], src)
 		binary.BigEndian.PutUint16(ip[4:], uint16(i))
-		ip[10], ip[11] = 0, 0
-		var sum uint32
-		for k := 0; k < 20; k += 2 {
-			sum += uint32(binary.BigEndian.Uint16(ip[k:]))
-		}
-		for sum > 0xffff {
-			sum = sum&0xffff + sum>>16
-		}
-		binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+		craft.SetIPv4Checksum(ip)
 		x ^= x << 13
 		x ^= x >> 17
 		x ^= x << 5

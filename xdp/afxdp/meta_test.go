@@ -39,9 +39,7 @@ func TestFlowsieveArrival(t *testing.T) {
 		for _, mode := range []xdp.AttachMode{xdp.ModeNative, xdp.ModeGeneric} {
 			t.Run(stamp.String()+"/"+string(mode), func(t *testing.T) {
 				if stamp == xdp.StampMeta {
-					if err := xdp.HaveMetadata(); err != nil {
-						t.Skipf("optional kernel feature missing: %v", err)
-					}
+					kerneltest.RequireFeature(t, "xdp_metadata")
 				}
 				testArrival(t, stamp, mode)
 			})
@@ -196,9 +194,7 @@ func BenchmarkArrivalError(b *testing.B) {
 	for _, stamp := range []xdp.Stamp{xdp.StampMeta, xdp.StampHead} {
 		b.Run(stamp.String(), func(b *testing.B) {
 			if stamp == xdp.StampMeta {
-				if err := xdp.HaveMetadata(); err != nil {
-					b.Skipf("optional kernel feature missing: %v", err)
-				}
+				kerneltest.RequireFeature(b, "xdp_metadata")
 			}
 			var kernel, user []float64
 			for range b.N {

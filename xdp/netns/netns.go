@@ -197,3 +197,59 @@ func run(name string, args ...string) ([]byte, error) {
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	return cmd.CombinedOutput()
 }
+
+// WireNames names the four ends of a Wire: Left in the left namespace, In and Out in
+// the middle one (In faces Left, Out faces Right), Right in the right one.
+type WireNames struct {
+	Left, In, Out, Right string
+}
+
+// WireConfig describes a Wire.
+type WireConfig struct {
+	Prefix string    // names the namespaces (see New)
+	Names  WireNames // interface names (≤ 15 bytes each)
+	Queues int       // rx and tx queues per end (0 or 1: single queue)
+}
+
+// Wire is the virtual wire every inline test and benchmark runs on: three
+// namespaces in a line, Left —veth— Middle —veth— Right, with the appliance in
+// Middle between In and Out. NewWire makes it all or nothing; Close removes it.
+type Wire struct {
+	Left, Middle, Right *NS
+	Names               WireNames
+}
+
+// NewWire creates the three namespaces and the two veth pairs, all ends up. On
+// failure nothing it made is left behind.
+func NewWire(c WireConfig) (w *Wire, err error) {
+	w = &Wire{Names: c.Names}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, w.Close())
+			w = nil
+		}
+	}()
+	for _, p := range []**NS{&w.Left, &w.Middle, &w.Right} {
+		if *p, err = New(c.Prefix); err != nil {
+			return w, err
+		}
+	}
+	for _, v := range []Veth{
+		{Name: c.Names.Left, Peer: c.Names.In, NS: w.Left, PeerNS: w.Middle, Queues: c.Queues},
+		{Name: c.Names.Out, Peer: c.Names.Right, NS: w.Middle, PeerNS: w.Right, Queues: c.Queues},
+	} {
+		if err = AddVeth(v); err != nil {
+			return w, err
+		}
+	}
+	return w, nil
+}
+
+// Close deletes the three namespaces and everything in them.
+func (w *Wire) Close() error {
+	var errs []error
+	for _, ns := range []*NS{w.Left, w.Middle, w.Right} {
+		errs = append(errs, ns.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,6 +1,7 @@
 package netns_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -117,4 +118,94 @@ func TestAddVethRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWire: each end of the wire lives in its namespace and reaches its peer (a
+// datagram from Left to In and from Out to Right); Close removes all three
+// namespaces; a failing NewWire leaves none behind.
+func TestWire(t *testing.T) {
+	kerneltest.Require(t)
+	names := netns.WireNames{Left: "fswl0", In: "fswi0", Out: "fswo0", Right: "fswr0"}
+	w, err := netns.NewWire(netns.WireConfig{Prefix: "fs-wiretest", Names: names, Queues: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hop := range []struct {
+		from, to         *netns.NS
+		fromIf, toIf     string
+		fromAddr, toAddr string
+	}{
+		{w.Left, w.Middle, names.Left, names.In, "192.0.2.1", "192.0.2.2"},
+		{w.Middle, w.Right, names.Out, names.Right, "192.0.2.5", "192.0.2.6"},
+	} {
+		if err := hop.from.AddAddr(hop.fromIf, hop.fromAddr+"/30"); err != nil {
+			t.Fatal(err)
+		}
+		if err := hop.to.AddAddr(hop.toIf, hop.toAddr+"/30"); err != nil {
+			t.Fatal(err)
+		}
+		if got := datagram(t, hop.from, hop.to, hop.toAddr); got != "across" {
+			t.Errorf("%s -> %s: got %q", hop.fromIf, hop.toIf, got)
+		}
+	}
+	if out, err := w.Right.Run("ip", "-d", "link", "show", names.Right); err != nil || !strings.Contains(string(out), "numrxqueues 2") {
+		t.Errorf("%s lacks 2 rx queues (%v):\n%s", names.Right, err, out)
+	}
+	paths := []string{w.Left.Path(), w.Middle.Path(), w.Right.Path()}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("namespace %s still exists after Close", p)
+		}
+	}
+
+	bad := names
+	bad.Right = "a-name-far-too-long"
+	if _, err := netns.NewWire(netns.WireConfig{Prefix: "fs-wiretest", Names: bad}); err == nil {
+		t.Fatal("NewWire accepted a 19-byte interface name")
+	}
+	ents, err := os.ReadDir("/run/netns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := fmt.Sprintf("fs-wiretest-%d-", os.Getpid())
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), mine) {
+			t.Errorf("namespace %s left behind", e.Name())
+		}
+	}
+}
+
+// datagram sends one UDP datagram from inside from to addr:9999 inside to and
+// returns what arrived.
+func datagram(t *testing.T, from, to *netns.NS, addr string) string {
+	t.Helper()
+	var conn *net.UDPConn
+	if err := to.Do(func() (err error) {
+		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(addr), Port: 9999})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := from.Do(func() error {
+		c, err := net.Dial("udp4", addr+":9999")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("across"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 64)
+	n, _, err := conn.ReadFromUDP(buf)
+	if err != nil {
+		return err.Error()
+	}
+	return string(buf[:n])
 }

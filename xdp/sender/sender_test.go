@@ -90,6 +90,7 @@ func testFrame(size int, b byte) []byte {
 func veth(t testing.TB, queues int) (*netns.NS, *ebpf.Map) {
 	t.Helper()
 	kerneltest.Require(t)
+	kerneltest.RequireFeature(t, "test_run_live_frames")
 	tx, err := netns.New("fs-sender")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
@@ -205,27 +207,11 @@ const seqOffset = 14 + 20 + 8 + 8 // Ethernet, IPv4, UDP, magic
 func Frame(dst, src string, flow uint16, seq uint32, size int) []byte {
 	size = max(size, seqOffset+4)
 	f := make([]byte, size)
-	copy(f[0:6], mac(dst))
-	copy(f[6:12], mac(src))
-	binary.BigEndian.PutUint16(f[12:], unix.ETH_P_IP)
-	ip := f[14:34]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(size-14))
-	ip[8], ip[9] = 64, unix.IPPROTO_UDP
-	copy(ip[12:16], []byte{10, 0, 0, 1})
-	copy(ip[16:20], []byte{10, 0, 0, 2})
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	udp := f[34:42]
-	binary.BigEndian.PutUint16(udp[0:], 10000+flow)
-	binary.BigEndian.PutUint16(udp[2:], 9)
-	binary.BigEndian.PutUint16(udp[4:], uint16(size-34))
+	craft.Frame{
+		DstMAC: mac(dst), SrcMAC: mac(src),
+		Src: netip.AddrFrom4([4]byte{10, 0, 0, 1}), Dst: netip.AddrFrom4([4]byte{10, 0, 0, 2}),
+		Proto: craft.ProtoUDP, SrcPort: 10000 + flow, DstPort: 9,
+	}.Put(f)
 	copy(f[42:], magic)
 	binary.BigEndian.PutUint32(f[seqOffset:], seq)
 	for i := seqOffset + 4; i < size; i++ {
@@ -245,10 +231,10 @@ func FrameSeq(f []byte) (uint32, bool) {
 // FrameFlow returns the flow (UDP source port − 10000) of a test frame.
 func FrameFlow(f []byte) uint16 { return binary.BigEndian.Uint16(f[34:]) - 10000 }
 
-func mac(s string) []byte {
+func mac(s string) [6]byte {
 	var b [6]byte
 	fmt.Sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5])
-	return b[:]
+	return b
 }
 
 // Sender is what Flood sends with: xdp/sender's Sender, named by its method so this
