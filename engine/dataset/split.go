@@ -75,7 +75,8 @@ func (d *Dataset) Subset(rows []int) *Dataset {
 	s.Labels = pick(d.Labels, rows)
 	s.Meta = Meta{SrcIP: pick(d.Meta.SrcIP, rows), DstIP: pick(d.Meta.DstIP, rows),
 		SrcPort: pick(d.Meta.SrcPort, rows), DstPort: pick(d.Meta.DstPort, rows),
-		Proto: pick(d.Meta.Proto, rows), Timestamp: pick(d.Meta.Timestamp, rows)}
+		Proto: pick(d.Meta.Proto, rows), Timestamp: pick(d.Meta.Timestamp, rows),
+		Source: pick(d.Meta.Source, rows), Capture: pick(d.Meta.Capture, rows)}
 	return s
 }
 
@@ -106,4 +107,25 @@ func pick[T any](v []T, rows []int) []T {
 		out[k] = v[i]
 	}
 	return out
+}
+
+// Sources returns the distinct source names of d's rows (Meta.Source), sorted.
+func Sources(d *Dataset) []string {
+	s := slices.Clone(d.Meta.Source)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// SourceSplit splits the rows by source (Meta.Source): rows of the held-out sources
+// are the test set, all others the training set, so no source and no capture file
+// is on both sides. Both index lists are sorted.
+func SourceSplit(d *Dataset, heldOut ...string) (train, test []int) {
+	for i, s := range d.Meta.Source {
+		if slices.Contains(heldOut, s) {
+			test = append(test, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	return train, test
 }
