@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/report"
+	"github.com/flowsieve/flowsieve/engine/training"
 	"github.com/flowsieve/flowsieve/engine/tree"
 )
 
@@ -159,13 +159,7 @@ func runTrain(c *cli.Context) error {
 			return cli.Exit(err.Error(), 2)
 		}
 	}
-	schema := model.SchemaFlow
-	for _, n := range d.X.Names {
-		if _, ok := features.Index(n); !ok {
-			schema = string(d.Format)
-			break
-		}
-	}
+	schema := training.Schema(d)
 	ids, classes := dataset.Classes(d.Labels)
 	trainRows, testRows, err := dataset.StratifiedSplit(d.Labels, c.Float64(trainFlagTestSplit), c.Uint64(trainFlagSeed))
 	if err != nil {
@@ -181,33 +175,26 @@ func runTrain(c *cli.Context) error {
 		MinSamplesSplit: c.Int(trainFlagMinSamplesSplit), MaxLeafNodes: c.Int(trainFlagMaxLeafNodes),
 		MinImpurityDecrease: c.Float64(trainFlagMinImpurity), Seed: c.Uint64(trainFlagSeed),
 	}
-	if params.ClassWeight, err = classWeights(c.String(trainFlagClassWeight), y, classes); err != nil {
-		return cli.Exit(err.Error(), 2)
+	if _, err := training.ClassWeights(c.String(trainFlagClassWeight), y, classes); err != nil {
+		return cli.Exit(fmt.Sprintf("--%s: %v", trainFlagClassWeight, err), 2)
 	}
 	scaler, err := fitScaler(c, train)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	X := train.X.Cols
-	if scaler != nil {
-		X = scaled(scaler, train.X)
-	}
 	bar := NewProgress(c.App.ErrWriter, int64(len(y)), "training")
 	params.Progress = func(done, _ int) { bar.Set(done) }
 	start := time.Now()
-	t, err := tree.Fit(X, y, len(classes), nil, params)
+	m, err := training.Fit(train, training.Options{Tree: params, ClassWeight: c.String(trainFlagClassWeight),
+		Scaler: scaler, Decision: c.Int(trainFlagDecision)})
 	bar.Finish()
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	fit := time.Since(start)
-	m, err := model.New(t, crit, schema, d.X.Names, classes, scaler)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
 	out := c.App.Writer
 	fmt.Fprintf(out, "trained on %d rows, %d features, %d classes in %v: depth %d, %d leaves\n",
-		len(trainRows), len(d.X.Names), len(classes), fit.Round(time.Millisecond), t.Depth(), t.Leaves())
+		len(trainRows), len(d.X.Names), len(classes), fit.Round(time.Millisecond), m.File.Tree.Depth, m.File.Tree.Leaves)
 	m.Training = &model.Training{Files: d.Files, Format: string(d.Format), Rows: d.X.Len,
 		TrainRows: len(trainRows), TestRows: len(testRows), Skipped: d.Skipped, Tool: "flowsieve " + Version,
 		Created: time.Now().UTC().Format(time.RFC3339),
@@ -253,40 +240,6 @@ func evaluate(m *model.Model, d *dataset.Dataset) (*report.Classification, error
 	return report.Classify(d.Labels, pred)
 }
 
-// classWeights parses --class-weight.
-func classWeights(spec string, y []int32, classes []string) ([]float64, error) {
-	switch spec {
-	case "":
-		return nil, nil
-	case "balanced":
-		return tree.BalancedWeights(y, len(classes)), nil
-	}
-	w := make([]float64, len(classes))
-	for i := range w {
-		w[i] = 1
-	}
-	for _, part := range strings.Split(spec, ",") {
-		name, val, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, fmt.Errorf("--%s: %q is not NAME=WEIGHT", trainFlagClassWeight, part)
-		}
-		v, err := strconv.ParseFloat(val, 64)
-		if err != nil || v < 0 || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("--%s: weight %q of %q is not a non-negative number", trainFlagClassWeight, val, name)
-		}
-		found := false
-		for c, n := range classes {
-			if n == name {
-				w[c], found = v, true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("--%s: no class %q in the data (classes: %s)", trainFlagClassWeight, name, strings.Join(classes, ", "))
-		}
-	}
-	return w, nil
-}
-
 // fitScaler fits the scaler asked for by --scale and --log1p (nil: none).
 func fitScaler(c *cli.Context, d *dataset.Dataset) (*tree.Scaler, error) {
 	var log []bool
@@ -317,14 +270,4 @@ func fitScaler(c *cli.Context, d *dataset.Dataset) (*tree.Scaler, error) {
 		return nil, nil
 	}
 	return tree.FitScaler(d.X.Cols, d.X.Len, log, std), nil
-}
-
-// scaled returns the columns of b transformed by s.
-func scaled(s *tree.Scaler, b *features.Batch) [][]float32 {
-	X := make([][]float32, len(b.Cols))
-	for f := range X {
-		X[f] = make([]float32, b.Len)
-		s.TransformColumn(f, X[f], b.Cols[f][:b.Len])
-	}
-	return X
 }
