@@ -58,6 +58,9 @@ type CaptureOptions struct {
 	// Progress, when set, is called after each capture with the bytes read so far
 	// and the total of every source's files.
 	Progress func(done, total int64)
+	// SourceDone, when set, is called after each source with the number of its rows
+	// kept (after MaxFlows).
+	SourceDone func(s Source, rows int)
 }
 
 // Counts says what rebuilding left out.
@@ -101,6 +104,9 @@ func FromCaptures(srcs []Source, o CaptureOptions) (*Dataset, Counts, error) {
 			}
 		}
 		b.cap(start, s.MaxFlows)
+		if o.SourceDone != nil {
+			o.SourceDone(s, b.d.X.Len-start)
+		}
 	}
 	return b.finish()
 }
