@@ -129,3 +129,52 @@ func SourceSplit(d *Dataset, heldOut ...string) (train, test []int) {
 	}
 	return train, test
 }
+
+// Concat returns the rows of every part, in order, as one data set. The parts must
+// have the same feature columns; identity columns are kept when every part has them.
+func Concat(parts ...*Dataset) (*Dataset, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%w: nothing to concatenate", ErrEmpty)
+	}
+	n := 0
+	for _, p := range parts {
+		if !slices.Equal(p.X.Names, parts[0].X.Names) {
+			return nil, fmt.Errorf("%w: parts with different feature columns", ErrColumns)
+		}
+		n += p.X.Len
+	}
+	out := &Dataset{X: features.NewBatch(parts[0].X.Names, n), Format: parts[0].Format}
+	has := func(f func(*Dataset) int) bool {
+		for _, p := range parts {
+			if f(p) != p.X.Len {
+				return false
+			}
+		}
+		return true
+	}
+	m := &out.Meta
+	ident := has(func(d *Dataset) int { return len(d.Meta.SrcIP) })
+	src := has(func(d *Dataset) int { return len(d.Meta.Source) })
+	capt := has(func(d *Dataset) int { return len(d.Meta.Capture) })
+	for _, p := range parts {
+		for j, col := range p.X.Cols {
+			copy(out.X.Cols[j][out.X.Len:], col[:p.X.Len])
+		}
+		out.X.Len += p.X.Len
+		out.Labels = append(out.Labels, p.Labels...)
+		out.Files = append(out.Files, p.Files...)
+		if ident {
+			pm := &p.Meta
+			m.SrcIP, m.DstIP = append(m.SrcIP, pm.SrcIP...), append(m.DstIP, pm.DstIP...)
+			m.SrcPort, m.DstPort = append(m.SrcPort, pm.SrcPort...), append(m.DstPort, pm.DstPort...)
+			m.Proto, m.Timestamp = append(m.Proto, pm.Proto...), append(m.Timestamp, pm.Timestamp...)
+		}
+		if src {
+			m.Source = append(m.Source, p.Meta.Source...)
+		}
+		if capt {
+			m.Capture = append(m.Capture, p.Meta.Capture...)
+		}
+	}
+	return out, nil
+}
