@@ -37,22 +37,29 @@ type Config struct {
 	Decision  int           // decision point of the generated rows (the manifest's)
 	Tree      tree.Params
 	Weight    string // class weight spec (balanced)
+	Binary    bool   // train and score on BENIGN against one ATTACK class
 }
 
 // Result is the table: per feature set, the held-out figures.
 type Result struct {
-	Sets []SetResult `json:"feature_sets"`
+	Sets   []SetResult `json:"feature_sets"`
+	Chosen string      `json:"chosen"` // the set of the lowest LOSO error
 }
 
 // SetResult is one feature set's column of the table.
 type SetResult struct {
-	Name            string                 `json:"name"`
-	Features        int                    `json:"features"`
-	HeldOut         []training.HeldOut     `json:"held_out"`
-	GeneratedF1     float64                `json:"generated_macro_f1"`
-	WorstBenignFPR  float64                `json:"worst_benign_fpr"`
-	WorstAttackRecl float64                `json:"worst_attack_recall"`
-	Generated       *report.Classification `json:"-"`
+	Name            string             `json:"name"`
+	Features        int                `json:"features"`
+	HeldOut         []training.HeldOut `json:"held_out"`
+	GeneratedF1     float64            `json:"generated_macro_f1"`
+	WorstBenignFPR  float64            `json:"worst_benign_fpr"`
+	WorstAttackRecl float64            `json:"worst_attack_recall"`
+	MeanBenignFPR   float64            `json:"mean_benign_fpr"`
+	MeanAttackRecl  float64            `json:"mean_attack_recall"`
+	// Error is (mean benign FPR + mean attack miss rate) / 2 over the held-out
+	// sources: the figure the deployed feature set is chosen by (lowest wins).
+	Error     float64                `json:"loso_error"`
+	Generated *report.Classification `json:"-"`
 }
 
 // roles reads sources.json.
@@ -106,18 +113,27 @@ func Run(c Config, log io.Writer) (*Result, error) {
 	}
 	var genTest *dataset.Dataset
 	if c.Generated > 0 {
-		genTrain, err := generated(c, 1, "generated-mixed")
-		if err != nil {
-			return nil, err
-		}
 		if genTest, err = generated(c, 2, "generated-mixed-seed2"); err != nil {
 			return nil, err
 		}
-		if d, err = dataset.Concat(d, genTrain); err != nil {
-			return nil, err
+		if !hasRole(rs, dataset.RoleGenerated) {
+			genTrain, err := generated(c, 1, "generated-mixed")
+			if err != nil {
+				return nil, err
+			}
+			if d, err = dataset.Concat(d, genTrain); err != nil {
+				return nil, err
+			}
+			rs["generated-mixed"] = dataset.RoleGenerated
+			fmt.Fprintf(log, "generated mix: %d training rows (seed 1, in memory)\n", genTrain.X.Len)
 		}
-		rs["generated-mixed"] = dataset.RoleGenerated
-		fmt.Fprintf(log, "generated mix: %d training rows (seed 1), %d test rows (seed 2)\n", genTrain.X.Len, genTest.X.Len)
+		fmt.Fprintf(log, "generated mix: %d test rows (seed 2)\n", genTest.X.Len)
+	}
+	if c.Binary {
+		binary(d)
+		if genTest != nil {
+			binary(genTest)
+		}
 	}
 	sets := c.Sets
 	if sets == nil {
@@ -138,14 +154,22 @@ func Run(c Config, log io.Writer) (*Result, error) {
 			return nil, err
 		}
 		sr := SetResult{Name: name, Features: len(fs.Names()), HeldOut: h, WorstAttackRecl: 1}
+		nb, na := 0, 0
 		for _, e := range h {
 			switch e.Role {
 			case dataset.RoleBenign:
 				sr.WorstBenignFPR = max(sr.WorstBenignFPR, e.Rate)
+				sr.MeanBenignFPR += e.Rate
+				nb++
 			case dataset.RoleAttack:
 				sr.WorstAttackRecl = min(sr.WorstAttackRecl, e.Rate)
+				sr.MeanAttackRecl += e.Rate
+				na++
 			}
 		}
+		sr.MeanBenignFPR /= float64(max(nb, 1))
+		sr.MeanAttackRecl /= float64(max(na, 1))
+		sr.Error = (sr.MeanBenignFPR + 1 - sr.MeanAttackRecl) / 2
 		if genTest != nil {
 			sub, _ := d.Columns(fs.Names())
 			m, err := training.Fit(sub, o)
@@ -159,9 +183,12 @@ func Run(c Config, log io.Writer) (*Result, error) {
 			}
 			sr.GeneratedF1, sr.Generated = cr.Macro.F1, cr
 		}
-		fmt.Fprintf(log, "%-15s %2d features: worst benign FPR %.4f, worst attack recall %.4f, generated macro-F1 %.4f (%v)\n",
-			name, sr.Features, sr.WorstBenignFPR, sr.WorstAttackRecl, sr.GeneratedF1, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(log, "%-15s %2d features: LOSO error %.4f, worst benign FPR %.4f, worst attack recall %.4f, generated macro-F1 %.4f (%v)\n",
+			name, sr.Features, sr.Error, sr.WorstBenignFPR, sr.WorstAttackRecl, sr.GeneratedF1, time.Since(start).Round(time.Millisecond))
 		res.Sets = append(res.Sets, sr)
+		if res.Chosen == "" || sr.Error < res.setByName(res.Chosen).Error {
+			res.Chosen = name
+		}
 	}
 	return res, nil
 }
@@ -195,7 +222,32 @@ func (r *Result) Markdown(w io.Writer) {
 	for _, s := range r.Sets {
 		fmt.Fprintf(w, " %.4f |", s.GeneratedF1)
 	}
+	fmt.Fprint(w, "\n| **mean benign FPR** | | |")
+	for _, s := range r.Sets {
+		fmt.Fprintf(w, " %.2f%% |", 100*s.MeanBenignFPR)
+	}
+	fmt.Fprint(w, "\n| **mean attack recall** | | |")
+	for _, s := range r.Sets {
+		fmt.Fprintf(w, " %.2f%% |", 100*s.MeanAttackRecl)
+	}
+	fmt.Fprint(w, "\n| **LOSO error** (chosen: lowest) | | |")
+	for _, s := range r.Sets {
+		mark := ""
+		if s.Name == r.Chosen {
+			mark = " **chosen**"
+		}
+		fmt.Fprintf(w, " %.4f%s |", s.Error, mark)
+	}
 	fmt.Fprintln(w)
+}
+
+func (r *Result) setByName(name string) *SetResult {
+	for i := range r.Sets {
+		if r.Sets[i].Name == name {
+			return &r.Sets[i]
+		}
+	}
+	return nil
 }
 
 // classify predicts d with m and builds the classification report.
@@ -211,4 +263,22 @@ func classify(m *model.Model, d *dataset.Dataset) (*report.Classification, error
 		pred[i] = m.ClassName(c)
 	}
 	return report.Classify(d.Labels, pred)
+}
+
+// binary relabels every attack row ATTACK.
+func binary(d *dataset.Dataset) {
+	for i, l := range d.Labels {
+		if l != training.Benign {
+			d.Labels[i] = "ATTACK"
+		}
+	}
+}
+
+func hasRole(rs map[string]dataset.Role, r dataset.Role) bool {
+	for _, v := range rs {
+		if v == r {
+			return true
+		}
+	}
+	return false
 }

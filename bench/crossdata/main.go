@@ -26,12 +26,13 @@ func main() {
 	depth := flag.Int("max-depth", 12, "tree depth")
 	leaf := flag.Int("min-samples-leaf", 5, "tree minimum samples per leaf")
 	weight := flag.String("class-weight", "balanced", "class weights: balanced, empty, or NAME=W,...")
+	bin := flag.Bool("binary", false, "train on BENIGN against one ATTACK class instead of the attack kinds")
 	flag.Parse()
 	if *rows == "" {
 		fmt.Fprintln(os.Stderr, "crossdata: -rows DIR is required")
 		os.Exit(2)
 	}
-	c := Config{Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
+	c := Config{Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
 		Tree: tree.Params{MaxDepth: *depth, MinSamplesLeaf: *leaf, Seed: 1}}
 	if *sets != "" {
 		c.Sets = strings.Split(*sets, ",")
