@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +38,7 @@ const (
 	trainFlagScale           = "scale"
 	trainFlagLog1p           = "log1p"
 	trainFlagFlowFeatures    = "flow-features"
+	trainFlagFeatureSet      = "feature-set"
 	trainFlagDecision        = "decision-packets"
 	trainFlagDigits          = "digits"
 )
@@ -123,6 +126,8 @@ func trainCommand() *cli.Command {
 				Usage: "Input scaling fitted with the model: none or standard (subtract the mean, divide by the standard deviation). Trees do not need it; it is stored in the model and applied on prediction."},
 			&cli.StringFlag{Name: trainFlagLog1p,
 				Usage: "Apply a signed log1p to these features before scaling: comma-separated names, or all."},
+			&cli.StringFlag{Name: trainFlagFeatureSet,
+				Usage: "Train on one of engine/training's flow feature sets (all, no-port, no-timing, no-window, no-port-window, shape), chosen by go run ./bench/crossdata's leave-one-source-out table."},
 			&cli.BoolFlag{Name: trainFlagFlowFeatures,
 				Usage: "Use only the columns that are flowsieve flow features (engine/features), so the model can run in the appliance."},
 			&cli.IntFlag{Name: trainFlagDecision, EnvVars: []string{"FLOWSIEVE_EARLY_PACKETS"},
@@ -157,6 +162,15 @@ func runTrain(c *cli.Context) error {
 		}
 		if d, err = d.Columns(keep); err != nil {
 			return cli.Exit(err.Error(), 2)
+		}
+	}
+	if name := c.String(trainFlagFeatureSet); name != "" {
+		fs, err := training.FeatureSetByName(name)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--%s: %v", trainFlagFeatureSet, err), 2)
+		}
+		if d, err = d.Columns(fs.Names()); err != nil {
+			return cli.Exit(fmt.Sprintf("--%s %s: %v", trainFlagFeatureSet, name, err), 2)
 		}
 	}
 	schema := training.Schema(d)
@@ -195,15 +209,16 @@ func runTrain(c *cli.Context) error {
 	out := c.App.Writer
 	fmt.Fprintf(out, "trained on %d rows, %d features, %d classes in %v: depth %d, %d leaves\n",
 		len(trainRows), len(d.X.Names), len(classes), fit.Round(time.Millisecond), m.File.Tree.Depth, m.File.Tree.Leaves)
+	tool, created, fitSeconds := reproducible(fit)
 	m.Training = &model.Training{Files: d.Files, Format: string(d.Format), Rows: d.X.Len,
-		TrainRows: len(trainRows), TestRows: len(testRows), Skipped: d.Skipped, Tool: "flowsieve " + Version,
-		Created: time.Now().UTC().Format(time.RFC3339),
+		TrainRows: len(trainRows), TestRows: len(testRows), Skipped: d.Skipped, Tool: tool,
+		Created: created,
 		Params: map[string]any{"criterion": string(crit), "max_depth": params.MaxDepth,
 			"min_samples_leaf": params.MinSamplesLeaf, "min_samples_split": params.MinSamplesSplit,
 			"max_leaf_nodes": params.MaxLeafNodes, "min_impurity_decrease": params.MinImpurityDecrease,
 			"class_weight": c.String(trainFlagClassWeight), "test_split": c.Float64(trainFlagTestSplit),
 			"seed": params.Seed, "scale": c.String(trainFlagScale), "log1p": c.String(trainFlagLog1p),
-			"fit_seconds": math.Round(fit.Seconds()*1000) / 1000}}
+			"fit_seconds": fitSeconds, "feature_set": c.String(trainFlagFeatureSet)}}
 	m.DecisionPoint.Packets = c.Int(trainFlagDecision)
 	if len(testRows) > 0 {
 		rep, err := evaluate(m, d.Subset(testRows))
@@ -223,6 +238,18 @@ func runTrain(c *cli.Context) error {
 	}
 	fmt.Fprintf(out, "\nmodel written to %s (schema %q)\n", c.String(trainFlagOut), schema)
 	return nil
+}
+
+// reproducible returns the tool, creation time and fit time recorded in a model: with
+// SOURCE_DATE_EPOCH set (reproducible builds: make model) the epoch's time, no
+// version and no fit time, so the same data and flags give the same file byte for byte.
+func reproducible(fit time.Duration) (tool, created string, fitSeconds float64) {
+	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		if sec, err := strconv.ParseInt(epoch, 10, 64); err == nil {
+			return "flowsieve", time.Unix(sec, 0).UTC().Format(time.RFC3339), 0
+		}
+	}
+	return "flowsieve " + Version, time.Now().UTC().Format(time.RFC3339), math.Round(fit.Seconds()*1000) / 1000
 }
 
 // evaluate predicts d with m and builds the classification report.
