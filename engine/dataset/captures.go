@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/flowsieve/flowsieve/engine/features"
@@ -200,8 +201,9 @@ func (b *rows) table(s Source, file string) (*flow.Table, error) {
 	return flow.New(cfg, sink)
 }
 
-// flowKey hashes a flow's identity with the seed: the same flows are kept under
-// MaxFlows whatever order they ended in.
+// flowKey hashes a flow's identity with the seed and its capture's base name: the
+// same flows are kept under MaxFlows whatever order they ended in and wherever the
+// captures are found (the data folder may be named differently on each machine).
 func (b *rows) flowKey(file string, src, dst netip.Addr, sport, dport uint16, proto uint8, first int64) uint64 {
 	var buf [8 + 16 + 16 + 2 + 2 + 1 + 8]byte
 	binary.LittleEndian.PutUint64(buf[0:], b.o.Seed)
@@ -213,7 +215,7 @@ func (b *rows) flowKey(file string, src, dst netip.Addr, sport, dport uint16, pr
 	buf[44] = proto
 	binary.LittleEndian.PutUint64(buf[45:], uint64(first))
 	h := fnv64(buf[:])
-	return fnv64a(h, file)
+	return fnv64a(h, filepath.Base(file))
 }
 
 func fnv64(b []byte) uint64 {

@@ -79,6 +79,23 @@ func TestFromCapturesReal(t *testing.T) {
 	if !slices.Equal(a.Meta.Timestamp, b.Meta.Timestamp) || !slices.Equal(a.Meta.SrcPort, b.Meta.SrcPort) {
 		t.Error("MaxFlows keeps different flows in two runs with one seed")
 	}
+	// The same captures found under another folder name: the same flows kept.
+	link := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(shareddata.Dir(t), link); err != nil {
+		t.Fatal(err)
+	}
+	moved := slices.Clone(srcs)
+	for i := range moved {
+		moved[i].Paths = nil
+		for _, p := range srcs[i].Paths {
+			rel, _ := filepath.Rel(shareddata.Dir(t), p)
+			moved[i].Paths = append(moved[i].Paths, filepath.Join(link, rel))
+		}
+	}
+	srcs = moved
+	if c := capped(); !slices.Equal(a.Meta.Timestamp, c.Meta.Timestamp) {
+		t.Error("MaxFlows keeps different flows when the data folder has another name")
+	}
 
 	// Written as a flow table and loaded again: the same rows, sources and captures.
 	var buf bytes.Buffer
