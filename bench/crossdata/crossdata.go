@@ -38,12 +38,14 @@ type Config struct {
 	Tree      tree.Params
 	Weight    string // class weight spec (balanced)
 	Binary    bool   // train and score on BENIGN against one ATTACK class
+	OpenSet   training.OpenSet
 }
 
 // Result is the table: per feature set, the held-out figures.
 type Result struct {
-	Sets   []SetResult `json:"feature_sets"`
-	Chosen string      `json:"chosen"` // the set of the lowest LOSO error
+	Sets    []SetResult `json:"feature_sets"`
+	Chosen  string      `json:"chosen"` // the set of the lowest LOSO error
+	OpenSet bool        `json:"open_set"`
 }
 
 // SetResult is one feature set's column of the table.
@@ -58,8 +60,10 @@ type SetResult struct {
 	MeanAttackRecl  float64            `json:"mean_attack_recall"`
 	// Error is (mean benign FPR + mean attack miss rate) / 2 over the held-out
 	// sources: the figure the deployed feature set is chosen by (lowest wins).
-	Error     float64                `json:"loso_error"`
-	Generated *report.Classification `json:"-"`
+	Error float64 `json:"loso_error"`
+	// Reliability of the held-out predictions of every fold together.
+	Reliability training.Reliability   `json:"reliability"`
+	Generated   *report.Classification `json:"-"`
 }
 
 // roles reads sources.json.
@@ -142,20 +146,21 @@ func Run(c Config, log io.Writer) (*Result, error) {
 		}
 	}
 	o := training.Options{Tree: c.Tree, ClassWeight: c.Weight, Decision: c.Decision}
-	res := &Result{}
+	res := &Result{OpenSet: c.OpenSet.K > 0}
 	for _, name := range sets {
 		fs, err := training.FeatureSetByName(name)
 		if err != nil {
 			return nil, err
 		}
 		start := time.Now()
-		h, err := training.LeaveOneSourceOut(d, rs, fs.Names(), o)
+		h, err := training.LeaveOneSourceOut(d, rs, fs.Names(), o, c.OpenSet)
 		if err != nil {
 			return nil, err
 		}
 		sr := SetResult{Name: name, Features: len(fs.Names()), HeldOut: h, WorstAttackRecl: 1}
 		nb, na := 0, 0
 		for _, e := range h {
+			sr.Reliability.Merge(&e.Reliability)
 			switch e.Role {
 			case dataset.RoleBenign:
 				sr.WorstBenignFPR = max(sr.WorstBenignFPR, e.Rate)
@@ -239,6 +244,19 @@ func (r *Result) Markdown(w io.Writer) {
 		fmt.Fprintf(w, " %.4f%s |", s.Error, mark)
 	}
 	fmt.Fprintln(w)
+	if c := r.setByName(r.Chosen); c != nil && c.HeldOut != nil && r.OpenSet {
+		fmt.Fprintf(w, "\nOpen set (%s): flows far from every training cluster are UNKNOWN, alerted and never dropped.\n\n", c.Name)
+		fmt.Fprintln(w, "| held-out source | role | UNKNOWN | dropped (attack, not UNKNOWN) | alerted (attack or UNKNOWN) |")
+		fmt.Fprintln(w, "|---|---|---:|---:|---:|")
+		for _, h := range c.HeldOut {
+			fmt.Fprintf(w, "| %s | %s | %.2f%% | %.2f%% | %.2f%% |\n", h.Source, h.Role,
+				100*float64(h.Unknown)/float64(max(h.Flows, 1)), 100*h.DropRate, 100*h.AlertRate)
+		}
+	}
+	if c := r.setByName(r.Chosen); c != nil {
+		fmt.Fprintf(w, "\nReliability of the held-out predictions (%s, every fold): the predicted class's leaf probability against how often it was the flow's label.\n\n", c.Name)
+		c.Reliability.Markdown(w)
+	}
 }
 
 func (r *Result) setByName(name string) *SetResult {

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/flowsieve/flowsieve/engine/training"
 	"github.com/flowsieve/flowsieve/engine/tree"
 )
 
@@ -27,12 +28,14 @@ func main() {
 	leaf := flag.Int("min-samples-leaf", 5, "tree minimum samples per leaf")
 	weight := flag.String("class-weight", "balanced", "class weights: balanced, empty, or NAME=W,...")
 	bin := flag.Bool("binary", false, "train on BENIGN against one ATTACK class instead of the attack kinds")
+	k := flag.Int("open-set", 16, "k-means clusters of the open-set outcome (UNKNOWN: far from every training cluster); 0: none")
+	thr := flag.Float64("open-set-threshold", 1, "anomaly threshold on the k-means score (1: the 99th-percentile training distance of the cluster)")
 	flag.Parse()
 	if *rows == "" {
 		fmt.Fprintln(os.Stderr, "crossdata: -rows DIR is required")
 		os.Exit(2)
 	}
-	c := Config{Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
+	c := Config{OpenSet: training.OpenSet{K: *k, Threshold: *thr, Seed: 1}, Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
 		Tree: tree.Params{MaxDepth: *depth, MinSamplesLeaf: *leaf, Seed: 1}}
 	if *sets != "" {
 		c.Sets = strings.Split(*sets, ",")
