@@ -41,3 +41,25 @@ func TestEvalCaptures(t *testing.T) {
 		t.Errorf("exit %d without --labels: %s", code, se.String())
 	}
 }
+
+// TestAnalyzeDefaultModel: --model default classifies a real capture's flows with the
+// built-in model.
+func TestAnalyzeDefaultModel(t *testing.T) {
+	capt := filepath.Join(shareddata.Dir(t), "malcolm-pcap/pcaps/protocols/DNS.pcap")
+	var so, se bytes.Buffer
+	if code := Run([]string{"flowsieve", "analyze", "--json", "--model", "default", capt}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	var sum struct {
+		Verdicts *struct {
+			Model      string `json:"model"`
+			Classified uint64 `json:"classified"`
+		} `json:"verdicts"`
+	}
+	if err := json.Unmarshal(so.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Verdicts == nil || sum.Verdicts.Classified == 0 {
+		t.Errorf("no verdicts from the default model: %s", so.String())
+	}
+}
