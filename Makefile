@@ -8,7 +8,7 @@ BPF_CLANG ?= clang
 BPF_CFLAGS ?= -O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu
 DEMO_DIR ?= $(CURDIR)/.demo
 
-.PHONY: all build test test-short demo bench bench-sklearn bench-kmeans generate check-generate lint deps fuzz clean
+.PHONY: all build test test-short demo bench bench-sklearn bench-kmeans generate check-generate lint deps fuzz clean model crossdata
 
 all: build
 
@@ -58,7 +58,25 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./engine/packet
 
 clean:
-	rm -rf bin .demo bench.txt bench-report
+	rm -rf bin .demo bench.txt bench-report .model
+
+# model rebuilds the shipped default model (configs/model.json, embedded by package configs)
+# byte for byte from the open-world manifest, the shared data and fixed seeds; crossdata
+# prints its leave-one-source-out table (docs/model-card.md). MODEL_SET is the feature set
+# the table chose.
+MODEL_DIR ?= .model
+DATA_DIR  ?= ../shared/data
+MODEL_SET ?= all
+model: build
+	rm -rf $(MODEL_DIR) && mkdir -p $(MODEL_DIR)/gen
+	$(BIN) gen --scenario mixed --seed 1 --duration 20s --out $(MODEL_DIR)/gen/mixed.pcap --labels $(MODEL_DIR)/gen/mixed.labels.csv
+	$(BIN) dataset build --out $(MODEL_DIR)/rows --data-dir $(DATA_DIR) --generated-dir $(MODEL_DIR)/gen configs/datasets/open-world.yaml
+	SOURCE_DATE_EPOCH=0 $(BIN) train --data $(MODEL_DIR)/rows/rows.csv --feature-set $(MODEL_SET) --class-weight balanced \
+		--max-depth 12 --min-samples-leaf 5 --decision-packets 8 --test-split 0 --seed 1 --out configs/model.json
+
+crossdata: build
+	test -f $(MODEL_DIR)/rows/rows.csv || $(MAKE) model
+	$(GO) run ./bench/crossdata -rows $(MODEL_DIR)/rows -out $(MODEL_DIR)/crossdata -generated 20s
 
 # Reference comparisons against scikit-learn (Debian's python3-sklearn; `make deps`).
 bench-sklearn:

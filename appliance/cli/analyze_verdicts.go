@@ -12,9 +12,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/configs"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
-	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/engine/source"
 )
@@ -29,7 +29,7 @@ const (
 func analyzeVerdictFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: analyzeFlagModel, EnvVars: []string{"FLOWSIEVE_MODEL"},
-			Usage: "Classify every flow with this model file (schema \"flow\") as the appliance would, at the model's decision point or at the flow's end, and add a verdicts section to the summary."},
+			Usage: "Classify every flow with this model file (schema \"flow\"; default names the model built into flowsieve) as the appliance would, at the model's decision point or at the flow's end, and add a verdicts section to the summary."},
 		&cli.StringFlag{Name: analyzeFlagPolicy, EnvVars: []string{"FLOWSIEVE_POLICY"},
 			Usage: "Decide the classified flows with this policy file (YAML, as flowsieve policy check reads it). Without it every flow is passed. Needs --model."},
 	}
@@ -91,7 +91,7 @@ func newVerdictCollector(c *cli.Context, cfg flow.Config) (*verdictCollector, er
 		}
 		return nil, nil
 	}
-	m, err := model.Load(mpath)
+	m, err := configs.LoadModel(mpath)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ func commands() []*cli.Command {
 		policyCommand(),
 		trainCommand(),
 		evalCommand(),
+		datasetCommand(),
 		modelCommand(),
 		runCommand(),
 		statusCommand(),

@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,6 +18,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/report"
+	"github.com/flowsieve/flowsieve/engine/source"
 )
 
 // Flag names of the cluster command.
@@ -403,38 +401,11 @@ func clusterHostRows(r *clusterRows) (*clusterRows, error) {
 	return out, nil
 }
 
-// clusterIsCapture reports whether the file starts like a pcap or pcapng capture (also inside gzip).
-func clusterIsCapture(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var rd io.Reader = br
-	if m, _ := br.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return false, fmt.Errorf("%s: %w", path, err)
-		}
-		rd = gz
-	}
-	var m [4]byte
-	if _, err := io.ReadFull(rd, m[:]); err != nil {
-		return false, nil
-	}
-	switch string(m[:]) {
-	case "\xd4\xc3\xb2\xa1", "\xa1\xb2\xc3\xd4", "\x4d\x3c\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x0a\x0d\x0d\x0a":
-		return true, nil
-	}
-	return false, nil
-}
-
 // clusterExpandInputs turns the --data arguments into capture and CSV file lists; directories
 // are walked (in name order) for captures (by content) and .csv files.
 func clusterExpandInputs(args []string) (caps, csvs []string, err error) {
 	add := func(path string, explicit bool) error {
-		ok, err := clusterIsCapture(path)
+		ok, err := source.Sniff(path)
 		if err != nil {
 			return err
 		}
@@ -528,7 +499,7 @@ func clusterReadCaptures(c *cli.Context, r *clusterRows, paths []string, labelDi
 			r.Group = append(r.Group, path)
 			r.Labels = append(r.Labels, label)
 		}
-		t, err := flow.New(flow.Config{Seed: 1}, sink)
+		t, err := flow.New(flow.Config{Seed: c.Uint64(clusterFlagSeed)}, sink)
 		if err != nil {
 			return err
 		}

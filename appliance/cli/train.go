@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/report"
+	"github.com/flowsieve/flowsieve/engine/training"
 	"github.com/flowsieve/flowsieve/engine/tree"
 )
 
@@ -36,6 +38,7 @@ const (
 	trainFlagScale           = "scale"
 	trainFlagLog1p           = "log1p"
 	trainFlagFlowFeatures    = "flow-features"
+	trainFlagFeatureSet      = "feature-set"
 	trainFlagDecision        = "decision-packets"
 	trainFlagDigits          = "digits"
 )
@@ -123,6 +126,8 @@ func trainCommand() *cli.Command {
 				Usage: "Input scaling fitted with the model: none or standard (subtract the mean, divide by the standard deviation). Trees do not need it; it is stored in the model and applied on prediction."},
 			&cli.StringFlag{Name: trainFlagLog1p,
 				Usage: "Apply a signed log1p to these features before scaling: comma-separated names, or all."},
+			&cli.StringFlag{Name: trainFlagFeatureSet,
+				Usage: "Train on one of engine/training's flow feature sets (all, no-port, no-timing, no-window, no-port-window, shape), chosen by go run ./bench/crossdata's leave-one-source-out table."},
 			&cli.BoolFlag{Name: trainFlagFlowFeatures,
 				Usage: "Use only the columns that are flowsieve flow features (engine/features), so the model can run in the appliance."},
 			&cli.IntFlag{Name: trainFlagDecision, EnvVars: []string{"FLOWSIEVE_EARLY_PACKETS"},
@@ -159,13 +164,16 @@ func runTrain(c *cli.Context) error {
 			return cli.Exit(err.Error(), 2)
 		}
 	}
-	schema := model.SchemaFlow
-	for _, n := range d.X.Names {
-		if _, ok := features.Index(n); !ok {
-			schema = string(d.Format)
-			break
+	if name := c.String(trainFlagFeatureSet); name != "" {
+		fs, err := training.FeatureSetByName(name)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("--%s: %v", trainFlagFeatureSet, err), 2)
+		}
+		if d, err = d.Columns(fs.Names()); err != nil {
+			return cli.Exit(fmt.Sprintf("--%s %s: %v", trainFlagFeatureSet, name, err), 2)
 		}
 	}
+	schema := training.Schema(d)
 	ids, classes := dataset.Classes(d.Labels)
 	trainRows, testRows, err := dataset.StratifiedSplit(d.Labels, c.Float64(trainFlagTestSplit), c.Uint64(trainFlagSeed))
 	if err != nil {
@@ -181,42 +189,36 @@ func runTrain(c *cli.Context) error {
 		MinSamplesSplit: c.Int(trainFlagMinSamplesSplit), MaxLeafNodes: c.Int(trainFlagMaxLeafNodes),
 		MinImpurityDecrease: c.Float64(trainFlagMinImpurity), Seed: c.Uint64(trainFlagSeed),
 	}
-	if params.ClassWeight, err = classWeights(c.String(trainFlagClassWeight), y, classes); err != nil {
-		return cli.Exit(err.Error(), 2)
+	if _, err := training.ClassWeights(c.String(trainFlagClassWeight), y, classes); err != nil {
+		return cli.Exit(fmt.Sprintf("--%s: %v", trainFlagClassWeight, err), 2)
 	}
 	scaler, err := fitScaler(c, train)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	X := train.X.Cols
-	if scaler != nil {
-		X = scaled(scaler, train.X)
-	}
 	bar := NewProgress(c.App.ErrWriter, int64(len(y)), "training")
 	params.Progress = func(done, _ int) { bar.Set(done) }
 	start := time.Now()
-	t, err := tree.Fit(X, y, len(classes), nil, params)
+	m, err := training.Fit(train, training.Options{Tree: params, ClassWeight: c.String(trainFlagClassWeight),
+		Scaler: scaler, Decision: c.Int(trainFlagDecision)})
 	bar.Finish()
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	fit := time.Since(start)
-	m, err := model.New(t, crit, schema, d.X.Names, classes, scaler)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
 	out := c.App.Writer
 	fmt.Fprintf(out, "trained on %d rows, %d features, %d classes in %v: depth %d, %d leaves\n",
-		len(trainRows), len(d.X.Names), len(classes), fit.Round(time.Millisecond), t.Depth(), t.Leaves())
+		len(trainRows), len(d.X.Names), len(classes), fit.Round(time.Millisecond), m.File.Tree.Depth, m.File.Tree.Leaves)
+	tool, created, fitSeconds := reproducible(fit)
 	m.Training = &model.Training{Files: d.Files, Format: string(d.Format), Rows: d.X.Len,
-		TrainRows: len(trainRows), TestRows: len(testRows), Skipped: d.Skipped, Tool: "flowsieve " + Version,
-		Created: time.Now().UTC().Format(time.RFC3339),
+		TrainRows: len(trainRows), TestRows: len(testRows), Skipped: d.Skipped, Tool: tool,
+		Created: created,
 		Params: map[string]any{"criterion": string(crit), "max_depth": params.MaxDepth,
 			"min_samples_leaf": params.MinSamplesLeaf, "min_samples_split": params.MinSamplesSplit,
 			"max_leaf_nodes": params.MaxLeafNodes, "min_impurity_decrease": params.MinImpurityDecrease,
 			"class_weight": c.String(trainFlagClassWeight), "test_split": c.Float64(trainFlagTestSplit),
 			"seed": params.Seed, "scale": c.String(trainFlagScale), "log1p": c.String(trainFlagLog1p),
-			"fit_seconds": math.Round(fit.Seconds()*1000) / 1000}}
+			"fit_seconds": fitSeconds, "feature_set": c.String(trainFlagFeatureSet)}}
 	m.DecisionPoint.Packets = c.Int(trainFlagDecision)
 	if len(testRows) > 0 {
 		rep, err := evaluate(m, d.Subset(testRows))
@@ -238,6 +240,18 @@ func runTrain(c *cli.Context) error {
 	return nil
 }
 
+// reproducible returns the tool, creation time and fit time recorded in a model: with
+// SOURCE_DATE_EPOCH set (reproducible builds: make model) the epoch's time, no
+// version and no fit time, so the same data and flags give the same file byte for byte.
+func reproducible(fit time.Duration) (tool, created string, fitSeconds float64) {
+	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		if sec, err := strconv.ParseInt(epoch, 10, 64); err == nil {
+			return "flowsieve", time.Unix(sec, 0).UTC().Format(time.RFC3339), 0
+		}
+	}
+	return "flowsieve " + Version, time.Now().UTC().Format(time.RFC3339), math.Round(fit.Seconds()*1000) / 1000
+}
+
 // evaluate predicts d with m and builds the classification report.
 func evaluate(m *model.Model, d *dataset.Dataset) (*report.Classification, error) {
 	p, err := m.Bind(d.X.Names)
@@ -251,40 +265,6 @@ func evaluate(m *model.Model, d *dataset.Dataset) (*report.Classification, error
 		pred[i] = m.ClassName(c)
 	}
 	return report.Classify(d.Labels, pred)
-}
-
-// classWeights parses --class-weight.
-func classWeights(spec string, y []int32, classes []string) ([]float64, error) {
-	switch spec {
-	case "":
-		return nil, nil
-	case "balanced":
-		return tree.BalancedWeights(y, len(classes)), nil
-	}
-	w := make([]float64, len(classes))
-	for i := range w {
-		w[i] = 1
-	}
-	for _, part := range strings.Split(spec, ",") {
-		name, val, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, fmt.Errorf("--%s: %q is not NAME=WEIGHT", trainFlagClassWeight, part)
-		}
-		v, err := strconv.ParseFloat(val, 64)
-		if err != nil || v < 0 || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("--%s: weight %q of %q is not a non-negative number", trainFlagClassWeight, val, name)
-		}
-		found := false
-		for c, n := range classes {
-			if n == name {
-				w[c], found = v, true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("--%s: no class %q in the data (classes: %s)", trainFlagClassWeight, name, strings.Join(classes, ", "))
-		}
-	}
-	return w, nil
 }
 
 // fitScaler fits the scaler asked for by --scale and --log1p (nil: none).
@@ -317,14 +297,4 @@ func fitScaler(c *cli.Context, d *dataset.Dataset) (*tree.Scaler, error) {
 		return nil, nil
 	}
 	return tree.FitScaler(d.X.Cols, d.X.Len, log, std), nil
-}
-
-// scaled returns the columns of b transformed by s.
-func scaled(s *tree.Scaler, b *features.Batch) [][]float32 {
-	X := make([][]float32, len(b.Cols))
-	for f := range X {
-		X[f] = make([]float32, b.Len)
-		s.TransformColumn(f, X[f], b.Cols[f][:b.Len])
-	}
-	return X
 }

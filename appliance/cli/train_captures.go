@@ -1,56 +1,18 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/engine/dataset"
-	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/labels"
+	"github.com/flowsieve/flowsieve/engine/source"
 )
 
 // trainFlagLabels names the labels file for training from captures.
 const trainFlagLabels = "labels"
-
-// captureFormat marks a data set rebuilt from captures.
-const captureFormat dataset.Format = "capture"
-
-// isCapture reports whether the file is a pcap or pcapng capture (gzip-compressed or
-// not), judged by its magic bytes.
-func isCapture(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReader(f)
-	head := make([]byte, 4)
-	n, _ := io.ReadFull(r, head)
-	if n >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-		f.Seek(0, io.SeekStart)
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return false, nil
-		}
-		n, _ = io.ReadFull(zr, head)
-	}
-	if n < 4 {
-		return false, nil
-	}
-	for _, m := range [][]byte{{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, {0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, {0x0a, 0x0d, 0x0d, 0x0a}} {
-		if bytes.Equal(head, m) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
 
 // captureData rebuilds labelled flows from captures: the flow engine computes each
 // flow's features (at the early decision point when --decision-packets is set, as the
@@ -69,53 +31,22 @@ func captureData(c *cli.Context, paths []string) (*dataset.Dataset, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
-	cfg.EarlyPackets = c.Int(trainFlagDecision)
-	early := cfg.EarlyPackets > 0
-	d := &dataset.Dataset{X: features.NewFlowBatch(4096), Files: paths, Format: captureFormat}
-	unlabelled := 0
-	interned := map[string]string{}
-	sink := func(f *flow.Flow, why flow.Reason) {
-		if early && why != flow.Early && f.EarlyDone {
-			return // recorded at its early decision point
-		}
-		src, sport := f.Src()
-		dst, dport := f.Dst()
-		l := set.Label(src, dst, sport, dport, f.Proto(), f.First(), f.Last())
-		if l == "" {
-			unlabelled++
-			return
-		}
-		if s, ok := interned[l]; ok {
-			l = s
-		} else {
-			interned[l] = l
-		}
-		d.X.Grow(1)
-		f.WriteRow(d.X)
-		d.Labels = append(d.Labels, l)
-		m := &d.Meta
-		m.SrcIP = append(m.SrcIP, src.String())
-		m.DstIP = append(m.DstIP, dst.String())
-		m.SrcPort = append(m.SrcPort, sport)
-		m.DstPort = append(m.DstPort, dport)
-		m.Proto = append(m.Proto, f.Proto())
-		m.Timestamp = append(m.Timestamp, f.First())
+	bar := NewProgress(c.App.ErrWriter, 0, "reading captures")
+	d, counts, err := dataset.FromCaptures([]dataset.Source{{Name: lpath, Paths: paths, Label: set.Label}},
+		dataset.CaptureOptions{Decision: c.Int(trainFlagDecision), Seed: cfg.Seed, Table: cfg,
+			Progress: func(done, total int64) { bar.ChangeMax64(total); bar.Set64(done) }})
+	bar.Finish()
+	if errors.Is(err, dataset.ErrNoFlows) {
+		return nil, cli.Exit(fmt.Sprintf("no flow of the captures matches a rule of %s", lpath), 2)
 	}
-	t, err := flow.New(cfg, sink)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
-	o := &flow.Offline{Table: t}
-	readErr := readCaptures(c, paths, o)
-	t.Flush()
-	if readErr != nil {
-		return nil, cli.Exit(fmt.Sprintf("reading captures: %v", readErr), 1)
+	if len(counts.Damaged) > 0 {
+		return nil, cli.Exit(fmt.Sprintf("reading captures: %v", errors.Join(counts.Damaged...)), 1)
 	}
 	fmt.Fprintf(c.App.ErrWriter, "rebuilt %d labelled flows from %d capture(s) (%d flows matched no label rule and were left out)\n",
-		d.X.Len, len(paths), unlabelled)
-	if d.X.Len == 0 {
-		return nil, cli.Exit(fmt.Sprintf("no flow of the captures matches a rule of %s", lpath), 2)
-	}
+		d.X.Len, len(paths), counts.Unlabelled)
 	return d, nil
 }
 
@@ -124,7 +55,7 @@ func trainData(c *cli.Context) (*dataset.Dataset, error) {
 	paths := c.StringSlice(trainFlagData)
 	captures := 0
 	for _, p := range paths {
-		ok, err := isCapture(p)
+		ok, err := source.Sniff(p)
 		if err != nil {
 			return nil, cli.Exit(err.Error(), 2)
 		}

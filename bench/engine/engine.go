@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/flowsieve/flowsieve/bench/traffic"
+	"github.com/flowsieve/flowsieve/engine/dataset"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
@@ -23,6 +23,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/engine/source"
+	"github.com/flowsieve/flowsieve/engine/training"
 	"github.com/flowsieve/flowsieve/engine/tree"
 )
 
@@ -137,73 +138,63 @@ func FrameRows(frames []source.Frame, decision int, label Labeler) (*Flows, erro
 	return fl, nil
 }
 
+// Dataset returns the labelled flow rows of c at decision point decision (packets;
+// 0: flow end) with the engine's one path from frames to rows (engine/dataset), each
+// row's source the capture's scenario: what Train trains on, and what a caller
+// combines with real captures' rows.
+func Dataset(c *Capture, decision int) (*dataset.Dataset, error) {
+	d, _, err := dataset.FromFrames(dataset.Source{Name: string(c.Config.Scenario), Role: dataset.RoleGenerated, Label: c.Labels.Label},
+		c.Frames, dataset.CaptureOptions{Decision: decision, Seed: 1, Table: flow.Config{Capacity: 1 << 18}})
+	return d, err
+}
+
 // Train trains a flow model on c: a tree over the flow features at the decision
 // point (decision packets; 0 = flow end) of the flows the labels name, classes in
-// sorted label order.
+// sorted label order (engine/training).
 func Train(c *Capture, decision int, p tree.Params) (*model.Model, error) {
-	fl, err := Rows(c, decision)
-	if err != nil {
-		return nil, err
+	d, err := Dataset(c, decision)
+	if errors.Is(err, dataset.ErrNoFlows) {
+		err = ErrNoLabels
 	}
-	m, err := TrainRows([]*Flows{fl}, decision, p)
-	if err != nil {
-		return nil, fmt.Errorf("%w (the %s capture)", err, c.Config.Scenario)
+	if err == nil {
+		var m *model.Model
+		if m, err = training.Fit(d, training.Options{Tree: p, Decision: decision}); err == nil {
+			return m, nil
+		}
 	}
-	return m, nil
+	return nil, fmt.Errorf("%w (the %s capture)", err, c.Config.Scenario)
 }
 
 // ErrNoLabels is returned by TrainRows when no row has a label.
 var ErrNoLabels = errors.New("engine: no labelled flow to train on")
 
 // TrainRows trains a flow model on the labelled rows of every set (taken at
-// decision point decision), classes in sorted label order: how the harness
-// trains on a generated capture and parts of real ones together.
+// decision point decision), classes in sorted label order, with engine/training:
+// how the harness trains on a generated capture and parts of real ones together.
 func TrainRows(sets []*Flows, decision int, p tree.Params) (*model.Model, error) {
-	var classes []string
-	rows := 0
+	d := &dataset.Dataset{X: features.NewFlowBatch(0), Format: dataset.CaptureFormat}
+	row := make([]float32, len(d.X.Cols))
 	for _, fl := range sets {
-		for _, l := range fl.Labels {
-			if l != "" {
-				classes = append(classes, l)
-				rows++
-			}
-		}
-	}
-	if rows == 0 {
-		return nil, ErrNoLabels
-	}
-	slices.Sort(classes)
-	classes = slices.Compact(classes)
-	y := make([]int32, 0, rows)
-	cols := make([][]float32, features.NumFeatures)
-	for j := range cols {
-		cols[j] = make([]float32, 0, rows)
-	}
-	for _, fl := range sets {
-		if len(fl.X.Cols) != len(cols) {
-			return nil, fmt.Errorf("engine: rows of %d features, want %d", len(fl.X.Cols), len(cols))
+		if len(fl.X.Cols) != len(d.X.Cols) {
+			return nil, fmt.Errorf("engine: rows of %d features, want %d", len(fl.X.Cols), len(d.X.Cols))
 		}
 		for i, l := range fl.Labels {
 			if l == "" {
 				continue
 			}
-			c, _ := slices.BinarySearch(classes, l)
-			y = append(y, int32(c))
-			for j := range cols {
-				cols[j] = append(cols[j], fl.X.Cols[j][i])
+			for j := range row {
+				row[j] = fl.X.Cols[j][i]
 			}
+			d.X.Grow(1)
+			d.X.AppendRow(row)
+			d.Labels = append(d.Labels, l)
 		}
 	}
-	t, err := tree.Fit(cols, y, len(classes), nil, p)
-	if err != nil {
-		return nil, err
+	m, err := training.Fit(d, training.Options{Tree: p, Decision: decision})
+	if errors.Is(err, training.ErrNoRows) {
+		return nil, ErrNoLabels
 	}
-	m, err := model.New(t, tree.Gini, model.SchemaFlow, features.Names[:], classes, nil)
-	if err != nil {
-		return nil, err
-	}
-	m.DecisionPoint.Packets = decision
-	return m, nil
+	return m, err
 }
 
 // RxBatch is the number of frames MeasureEngine hands to Process at once: the

@@ -75,7 +75,9 @@ type Meta struct {
 	SrcIP, DstIP     []string
 	SrcPort, DstPort []uint16
 	Proto            []uint8
-	Timestamp        []int64 // unix nanoseconds
+	Timestamp        []int64  // unix nanoseconds
+	Source           []string // the named source (a training set's entry) the row came from
+	Capture          []string // the capture file the row's flow was rebuilt from
 }
 
 // Len is the number of rows.
@@ -109,6 +111,9 @@ const (
 	metaDstPort
 	metaProto
 	metaTime
+	metaSource
+	metaCapture
+	numMeta
 )
 
 // colPlan says what to do with one field of a row.
@@ -168,7 +173,7 @@ type loader struct {
 	o       Options
 	d       *Dataset
 	strs    map[string]string // interned labels and addresses (fields share the record's memory)
-	hasMeta [7]bool
+	hasMeta [numMeta]bool
 }
 
 // open opens path, decompressing gzip transparently.
@@ -369,10 +374,11 @@ type metaRow struct {
 	srcPort, dstPort uint16
 	proto            uint8
 	ts               int64
+	source, capture  string
 }
 
 var metaName = [...]string{metaSrcIP: "Src IP", metaDstIP: "Dst IP", metaSrcPort: "Src Port",
-	metaDstPort: "Dst Port", metaProto: "Protocol", metaTime: "Timestamp"}
+	metaDstPort: "Dst Port", metaProto: "Protocol", metaTime: "Timestamp", metaSource: "Source", metaCapture: "Capture"}
 
 func (m *metaRow) set(k metaKind, s string) error {
 	s = strings.TrimSpace(s)
@@ -401,6 +407,10 @@ func (m *metaRow) set(k metaKind, s string) error {
 			return fmt.Errorf("not a protocol number: %q", s)
 		}
 		m.proto = uint8(v)
+	case metaSource:
+		m.source = s
+	case metaCapture:
+		m.capture = s
 	case metaTime:
 		t, err := parseTime(s)
 		if err != nil {
@@ -467,6 +477,10 @@ func (l *loader) startMeta(k metaKind) {
 		l.d.Meta.Proto = make([]uint8, n)
 	case metaTime:
 		l.d.Meta.Timestamp = make([]int64, n)
+	case metaSource:
+		l.d.Meta.Source = make([]string, n)
+	case metaCapture:
+		l.d.Meta.Capture = make([]string, n)
 	}
 }
 
@@ -489,6 +503,12 @@ func (l *loader) appendMeta(m *metaRow) {
 	}
 	if l.hasMeta[metaTime] {
 		d.Timestamp = append(d.Timestamp, m.ts)
+	}
+	if l.hasMeta[metaSource] {
+		d.Source = append(d.Source, l.intern(m.source))
+	}
+	if l.hasMeta[metaCapture] {
+		d.Capture = append(d.Capture, l.intern(m.capture))
 	}
 }
 

@@ -67,6 +67,8 @@ var identity = map[string]struct {
 	"dstport": {metaDstPort, true}, "destinationport": {metaDstPort, true}, "dsport": {metaDstPort, false},
 	"protocol":  {metaProto, true},
 	"timestamp": {metaTime, false},
+	"source":    {metaSource, false},
+	"capture":   {metaCapture, false},
 }
 
 // headerPlan builds the column plan of a headered file.
@@ -78,7 +80,7 @@ func headerPlan(format Format, header []string, labelCol string) ([]colPlan, []s
 	plan := make([]colPlan, len(header))
 	feat := make([]string, len(header)) // feature name per column, "" for none
 	haveLabel := false
-	var seen [metaTime + 1]bool
+	var seen [numMeta]bool
 	for i, h := range header {
 		plan[i].feat = -1
 		n := normName(h)

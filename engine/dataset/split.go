@@ -75,7 +75,8 @@ func (d *Dataset) Subset(rows []int) *Dataset {
 	s.Labels = pick(d.Labels, rows)
 	s.Meta = Meta{SrcIP: pick(d.Meta.SrcIP, rows), DstIP: pick(d.Meta.DstIP, rows),
 		SrcPort: pick(d.Meta.SrcPort, rows), DstPort: pick(d.Meta.DstPort, rows),
-		Proto: pick(d.Meta.Proto, rows), Timestamp: pick(d.Meta.Timestamp, rows)}
+		Proto: pick(d.Meta.Proto, rows), Timestamp: pick(d.Meta.Timestamp, rows),
+		Source: pick(d.Meta.Source, rows), Capture: pick(d.Meta.Capture, rows)}
 	return s
 }
 
@@ -106,4 +107,74 @@ func pick[T any](v []T, rows []int) []T {
 		out[k] = v[i]
 	}
 	return out
+}
+
+// Sources returns the distinct source names of d's rows (Meta.Source), sorted.
+func Sources(d *Dataset) []string {
+	s := slices.Clone(d.Meta.Source)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// SourceSplit splits the rows by source (Meta.Source): rows of the held-out sources
+// are the test set, all others the training set, so no source and no capture file
+// is on both sides. Both index lists are sorted.
+func SourceSplit(d *Dataset, heldOut ...string) (train, test []int) {
+	for i, s := range d.Meta.Source {
+		if slices.Contains(heldOut, s) {
+			test = append(test, i)
+		} else {
+			train = append(train, i)
+		}
+	}
+	return train, test
+}
+
+// Concat returns the rows of every part, in order, as one data set. The parts must
+// have the same feature columns; identity columns are kept when every part has them.
+func Concat(parts ...*Dataset) (*Dataset, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%w: nothing to concatenate", ErrEmpty)
+	}
+	n := 0
+	for _, p := range parts {
+		if !slices.Equal(p.X.Names, parts[0].X.Names) {
+			return nil, fmt.Errorf("%w: parts with different feature columns", ErrColumns)
+		}
+		n += p.X.Len
+	}
+	out := &Dataset{X: features.NewBatch(parts[0].X.Names, n), Format: parts[0].Format}
+	has := func(f func(*Dataset) int) bool {
+		for _, p := range parts {
+			if f(p) != p.X.Len {
+				return false
+			}
+		}
+		return true
+	}
+	m := &out.Meta
+	ident := has(func(d *Dataset) int { return len(d.Meta.SrcIP) })
+	src := has(func(d *Dataset) int { return len(d.Meta.Source) })
+	capt := has(func(d *Dataset) int { return len(d.Meta.Capture) })
+	for _, p := range parts {
+		for j, col := range p.X.Cols {
+			copy(out.X.Cols[j][out.X.Len:], col[:p.X.Len])
+		}
+		out.X.Len += p.X.Len
+		out.Labels = append(out.Labels, p.Labels...)
+		out.Files = append(out.Files, p.Files...)
+		if ident {
+			pm := &p.Meta
+			m.SrcIP, m.DstIP = append(m.SrcIP, pm.SrcIP...), append(m.DstIP, pm.DstIP...)
+			m.SrcPort, m.DstPort = append(m.SrcPort, pm.SrcPort...), append(m.DstPort, pm.DstPort...)
+			m.Proto, m.Timestamp = append(m.Proto, pm.Proto...), append(m.Timestamp, pm.Timestamp...)
+		}
+		if src {
+			m.Source = append(m.Source, p.Meta.Source...)
+		}
+		if capt {
+			m.Capture = append(m.Capture, p.Meta.Capture...)
+		}
+	}
+	return out, nil
 }

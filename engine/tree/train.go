@@ -524,22 +524,29 @@ func (b *builder) bestSplit(start, end int, active []int32, value []float64, wsu
 		t = lo
 	}
 	best.threshold = t
-	clear(b.cl)
-	wl := 0.0
-	for _, i := range seg[:k] {
-		b.cl[b.y[i]] += b.w[i]
-		wl += b.w[i]
-	}
-	for c := range b.cr {
-		b.cr[c] = value[c] - b.cl[c]
-	}
-	wr := wsum - wl
+	// Both children's class weights are sums over their own samples, never the parent's
+	// minus the other child's: with fractional weights (class_weight balanced) a
+	// difference of two sums taken in different orders can be a tiny negative number
+	// where the true weight is 0, which the model file rightly refuses.
+	wl := b.accumulate(b.cl, seg[:k])
+	wr := b.accumulate(b.cr, seg[k:])
 	il, ir := b.impurity(b.cl, wl), b.impurity(b.cr, wr)
 	imp := b.impurity(value, wsum)
 	best.improvement = wsum / b.totalW * (imp - wr/wsum*ir - wl/wsum*il)
 	best.valL, best.valR = append([]float64(nil), b.cl...), append([]float64(nil), b.cr...)
 	best.wL, best.wR, best.impL, best.impR = wl, wr, il, ir
 	return best, keep, nTotal
+}
+
+// accumulate sets dst to the class weights of the samples and returns their total.
+func (b *builder) accumulate(dst []float64, samples []int32) float64 {
+	clear(dst)
+	total := 0.0
+	for _, i := range samples {
+		dst[b.y[i]] += b.w[i]
+		total += b.w[i]
+	}
+	return total
 }
 
 // scan evaluates every split position of one feature (seg: the node's samples sorted
