@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -94,6 +95,9 @@ func readTemplates(b []byte, tpls map[uint16][]field) error {
 // readData appends the records of a data set's body (padding at its end is ignored).
 func readData(b []byte, fs []field, dst []Record) ([]Record, error) {
 	min := fixedLen(fs)
+	if min == 0 && !slices.ContainsFunc(fs, func(f field) bool { return f.length == varLen }) {
+		return dst, fmt.Errorf("%w: template of empty records", ErrMessage)
+	}
 	for len(b) >= max(min, 1) {
 		var r Record
 		for _, f := range fs {
