@@ -128,15 +128,25 @@ func runFlows(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("flows: --%s must be 0 or more, got %d", flowsFlagEarly, cfg.EarlyPackets), 2)
 	}
 
+	var exporter *export.Exporter
+	if addr, name := c.String(flowsFlagIPFIX), c.String(flowsFlagIPFIXFile); addr != "" || name != "" {
+		if exporter, err = export.New(export.Config{Addr: addr, File: name}); err != nil {
+			return cli.Exit("flows: "+err.Error(), 2)
+		}
+	}
 	out := c.App.Writer
 	var file *os.File
 	if name := c.String(flowsFlagOut); name != "" {
 		if file, err = os.Create(name); err != nil {
+			if exporter != nil {
+				exporter.Close()
+			}
 			return cli.Exit("flows: "+err.Error(), 1)
 		}
 		out = file
 	}
-	w := &flowWriter{w: bufio.NewWriterSize(out, 256<<10), jsonl: format == flowsFormatJSONL, early: cfg.EarlyPackets > 0}
+	w := &flowWriter{w: bufio.NewWriterSize(out, 256<<10), jsonl: format == flowsFormatJSONL, early: cfg.EarlyPackets > 0,
+		ipfix: exporter}
 	if name := c.String(flowsFlagLabels); name != "" {
 		set, err := labels.Load(name)
 		if err != nil {
@@ -146,11 +156,6 @@ func runFlows(c *cli.Context) error {
 			src, sport := f.Src()
 			dst, dport := f.Dst()
 			return set.Label(src, dst, sport, dport, f.Proto(), f.First(), f.Last())
-		}
-	}
-	if addr, name := c.String(flowsFlagIPFIX), c.String(flowsFlagIPFIXFile); addr != "" || name != "" {
-		if w.ipfix, err = export.New(export.Config{Addr: addr, File: name}); err != nil {
-			return cli.Exit("flows: "+err.Error(), 2)
 		}
 	}
 	if !w.jsonl {

@@ -217,3 +217,30 @@ func ownFlows(t *testing.T, path string) []string {
 	}
 	return keys
 }
+
+// TestFlowsIPFIXErrors: a bad collector address or file is refused before any
+// capture is read or output written, with the flag's value in the message.
+func TestFlowsIPFIXErrors(t *testing.T) {
+	capture, _ := testCapture(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no port", []string{"--ipfix", "collector"}, `collector "collector"`},
+		{"bad port", []string{"--ipfix", "127.0.0.1:99999"}, "127.0.0.1:99999"},
+		{"missing folder", []string{"--ipfix-file", filepath.Join(t.TempDir(), "no", "f.ipfix")}, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			out := filepath.Join(t.TempDir(), "out.csv")
+			args := append([]string{"flowsieve", "flows", capture, "-o", out}, tc.args...)
+			if code := Run(args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 naming %q", code, stderr.String(), tc.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("%s was created", out)
+			}
+		})
+	}
+}
