@@ -38,7 +38,8 @@ type Config struct {
 	// MaxBytes rotates the file once it holds this many bytes: File becomes File.1,
 	// File.1 becomes File.2, and so on up to Keep (default DefaultMaxBytes).
 	MaxBytes int64
-	// Keep is how many rotated files are kept (default DefaultKeep).
+	// Keep is how many rotated files are kept; 0 keeps none (the full file is
+	// removed). The daemon's alerts.keep defaults to DefaultKeep.
 	Keep int
 	// Socket is a unix stream socket a consumer listens on; the log connects to it
 	// and writes the same lines ("" for none). While it is not connected, lines for
@@ -141,9 +142,6 @@ func Open(cfg Config) (*Log, error) {
 	}
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultMaxBytes
-	}
-	if cfg.Keep == 0 {
-		cfg.Keep = DefaultKeep
 	}
 	if cfg.Queue == 0 {
 		cfg.Queue = DefaultQueue

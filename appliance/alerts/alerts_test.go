@@ -315,6 +315,27 @@ func TestEmitDropsWhenFull(t *testing.T) {
 	}
 }
 
+func TestRotationKeepNone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "eve.json")
+	l, err := Open(Config{File: path, MaxBytes: 4096, Keep: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emit(t, l, 0, 50)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Rotated == 0 || st.Errors != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, err := os.Stat(path + ".1"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s.1 exists with keep 0", path)
+	}
+	if lines := readLines(t, path); len(lines) == 0 || len(lines) == 50 {
+		t.Errorf("%d lines in the file after rotations", len(lines))
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
