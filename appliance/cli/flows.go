@@ -13,8 +13,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/flowsieve/flowsieve/appliance/export"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
+	"github.com/flowsieve/flowsieve/engine/ipfix"
 	"github.com/flowsieve/flowsieve/engine/labels"
 )
 
@@ -28,6 +30,8 @@ const (
 	flowsFlagCapacity      = "capacity"
 	flowsFlagSeed          = "hash-seed"
 	flowsFlagLabels        = "labels"
+	flowsFlagIPFIX         = "ipfix"
+	flowsFlagIPFIXFile     = "ipfix-file"
 )
 
 // Output formats of the flows command.
@@ -74,6 +78,10 @@ func flowsCommand() *cli.Command {
 				Usage: "Early decision point: write each flow's features as of its N-th packet. 0 writes them at the flow's end."},
 			&cli.StringFlag{Name: flowsFlagLabels, EnvVars: []string{"FLOWSIEVE_FLOWS_LABELS"},
 				Usage: "Labels file (CSV, see docs/labels.md) giving each flow its class: adds a Label column to the CSV and a \"label\" key to JSON lines (empty when no rule matches)."},
+			&cli.StringFlag{Name: flowsFlagIPFIX, EnvVars: []string{"FLOWSIEVE_FLOWS_IPFIX"},
+				Usage: "Also export every finished flow as IPFIX over UDP to this collector, HOST:PORT (see docs/ipfix.md)."},
+			&cli.StringFlag{Name: flowsFlagIPFIXFile, EnvVars: []string{"FLOWSIEVE_FLOWS_IPFIX_FILE"},
+				Usage: "Also write every finished flow as IPFIX messages to this file."},
 		}, tableFlags()...),
 		Action: runFlows,
 	}
@@ -120,15 +128,25 @@ func runFlows(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("flows: --%s must be 0 or more, got %d", flowsFlagEarly, cfg.EarlyPackets), 2)
 	}
 
+	var exporter *export.Exporter
+	if addr, name := c.String(flowsFlagIPFIX), c.String(flowsFlagIPFIXFile); addr != "" || name != "" {
+		if exporter, err = export.New(export.Config{Addr: addr, File: name}); err != nil {
+			return cli.Exit("flows: "+err.Error(), 2)
+		}
+	}
 	out := c.App.Writer
 	var file *os.File
 	if name := c.String(flowsFlagOut); name != "" {
 		if file, err = os.Create(name); err != nil {
+			if exporter != nil {
+				exporter.Close()
+			}
 			return cli.Exit("flows: "+err.Error(), 1)
 		}
 		out = file
 	}
-	w := &flowWriter{w: bufio.NewWriterSize(out, 256<<10), jsonl: format == flowsFormatJSONL, early: cfg.EarlyPackets > 0}
+	w := &flowWriter{w: bufio.NewWriterSize(out, 256<<10), jsonl: format == flowsFormatJSONL, early: cfg.EarlyPackets > 0,
+		ipfix: exporter}
 	if name := c.String(flowsFlagLabels); name != "" {
 		set, err := labels.Load(name)
 		if err != nil {
@@ -153,6 +171,9 @@ func runFlows(c *cli.Context) error {
 	werr := w.w.Flush()
 	if file != nil {
 		werr = errors.Join(werr, file.Close())
+	}
+	if w.ipfix != nil {
+		werr = errors.Join(werr, w.ipfix.Close())
 	}
 	switch {
 	case werr != nil || w.err != nil:
@@ -262,6 +283,9 @@ type flowWriter struct {
 	// label, when set, names each flow's class; the CSV gets a Label column and the
 	// JSON a "label" key. (Set by the --labels flag.)
 	label func(f *flow.Flow) string
+	// ipfix, when set, gets every finished flow as an IPFIX record.
+	ipfix *export.Exporter
+	rec   ipfix.Record
 	err   error
 	buf   []byte
 	vals  [features.NumFeatures]float32
@@ -293,6 +317,10 @@ func (w *flowWriter) write(b []byte) {
 
 // sink receives flows from the table and writes one record per flow.
 func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
+	if w.ipfix != nil && why != flow.Early && w.err == nil {
+		ipfix.FromFlow(&w.rec, f, why)
+		w.err = w.ipfix.Export(&w.rec)
+	}
 	if w.early && why != flow.Early && f.EarlyDone {
 		return // written at its early decision point
 	}

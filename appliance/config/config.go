@@ -35,6 +35,8 @@ type Config struct {
 	Metrics    Metrics    `yaml:"metrics"`
 	Control    Control    `yaml:"control"`
 	Log        Log        `yaml:"log"`
+	Export     Export     `yaml:"export"`
+	Alerts     Alerts     `yaml:"alerts"`
 
 	origins map[string]origin // key path → where its value came from
 }
@@ -113,6 +115,24 @@ type Log struct {
 	Format string `yaml:"format" flag:"log-format" help:"Log format: text or json."`
 }
 
+// Export configures the IPFIX export of finished flows (docs/ipfix.md).
+type Export struct {
+	IPFIX     string `yaml:"ipfix" flag:"ipfix" help:"IPFIX collector, host:port, every finished flow is sent to over UDP; empty disables it."`
+	IPFIXFile string `yaml:"ipfix_file" kind:"path" help:"File every finished flow is written to as IPFIX messages; empty disables it."`
+	Domain    int    `yaml:"domain" help:"IPFIX Observation Domain ID written in the messages."`
+	Queue     int    `yaml:"queue" help:"Finished flows each worker queues for the exporter; when full, flows are not exported (counted)."`
+}
+
+// Alerts configures the EVE-style alert log (docs/eve.md).
+type Alerts struct {
+	File     string `yaml:"file" kind:"path" help:"EVE JSON alert log (one line per DROP, ALERT or TAG verdict); empty disables it. SIGHUP reopens it."`
+	MaxBytes int    `yaml:"max_bytes" help:"Rotate the alert log once it would exceed this many bytes (file.1, file.2, ...)."`
+	Keep     int    `yaml:"keep" help:"Rotated alert logs kept."`
+	Socket   string `yaml:"socket" help:"Unix stream socket a consumer listens on; the alert lines are also written there. Empty disables it."`
+	Flows    bool   `yaml:"flows" help:"Also log PASS verdicts, as event_type flow."`
+	Queue    int    `yaml:"queue" help:"Alert events waiting to be written before new ones are dropped (counted)."`
+}
+
 // FileMode is a permission mode written in octal ("0600").
 type FileMode uint32
 
@@ -136,6 +156,8 @@ func Default() Config {
 			Socket:     "/run/flowsieve/control.sock",
 			SocketMode: 0o600,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:    Log{Level: "info", Format: "text"},
+		Export: Export{Domain: 0, Queue: 4096},
+		Alerts: Alerts{MaxBytes: 100 << 20, Keep: 5, Queue: 4096},
 	}
 }

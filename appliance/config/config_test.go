@@ -278,3 +278,32 @@ func TestFromCLI(t *testing.T) {
 		t.Errorf("bad flag: %v", err)
 	}
 }
+
+func TestOutputKeys(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, yaml, key, want string
+	}{
+		{"ipfix address", "export:\n  ipfix: collector\n", "export.ipfix", "want host:port"},
+		{"ipfix file folder", "export:\n  ipfix_file: /nonexistent/dir/flows.ipfix\n", "export.ipfix_file", "does not exist"},
+		{"export queue", "export:\n  queue: 0\n", "export.queue", "between 1 and"},
+		{"domain", "export:\n  domain: -1\n", "export.domain", "between 0 and"},
+		{"alert size", "alerts:\n  max_bytes: 100\n", "alerts.max_bytes", "at least 4096"},
+		{"alert keep", "alerts:\n  keep: -1\n", "alerts.keep", "between 0 and"},
+		{"alert socket", "alerts:\n  socket: eve.sock\n", "alerts.socket", "absolute path"},
+		{"alert file folder", "alerts:\n  file: /nonexistent/dir/eve.json\n", "alerts.file", "does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(Sources{File: path})
+			var ke *KeyError
+			if !errors.As(err, &ke) || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.want) ||
+				!strings.Contains(err.Error(), path+":") {
+				t.Errorf("got %v, want an error for %s at %s:line with %q", err, tc.key, path, tc.want)
+			}
+		})
+	}
+}

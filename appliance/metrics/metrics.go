@@ -25,8 +25,12 @@ import (
 const Namespace = "flowsieve"
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
+	names = append(names, Namespace+"_"+name)
 	return prometheus.NewDesc(Namespace+"_"+name, help, labels, nil)
 }
+
+// names lists every metric name desc made, in order (see Names).
+var names []string
 
 var (
 	descXDP = desc("xdp_packets_total",
@@ -73,7 +77,8 @@ func NewCollector(p *pipeline.Pipeline) *Collector { return &Collector{p: p} }
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descXDP, descPackets, descBytes, descHandoff, descQueued, descPolls,
-		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descSkipped, descLabels, descActions, descReloads, descUp, descStage, descResidence} {
+		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descSkipped, descLabels, descActions, descReloads, descUp, descStage, descResidence,
+		descAlerts, descExport} {
 		ch <- d
 	}
 }
@@ -186,6 +191,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ok, bad := c.p.Reloads()
 	counter(ch, descReloads, ok, "ok")
 	counter(ch, descReloads, bad, "rejected")
+	collectOutputs(ch, c.p.Outputs())
 }
 
 // Server serves /metrics and /healthz.

@@ -94,6 +94,7 @@ type Pipeline struct {
 	workers []*worker
 	mem     *hugemem.Arena // the flow tables' memory, on 2 MB pages
 	writer  *writer
+	out     *outputs // alert log and flow exporter (nil pointer fields when off)
 	ifaces  []string
 	started time.Time
 	probe   xdp.KernelProbe // what the kernel offered at start
@@ -172,6 +173,14 @@ func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err er
 	p.models.Store(ms)
 	p.cur = cur
 	from := cur.policyFrom
+	if p.out, err = openOutputs(cfg, log); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, p.out.close())
+		}
+	}()
 
 	inline := cfg.Mode == "inline"
 	if inline {
@@ -211,7 +220,9 @@ func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err er
 	p.writer = &writer{
 		dp: p.dp, batch: cfg.Verdicts.WriterBatch, interval: cfg.Verdicts.FlushInterval, log: log,
 		stats: &WriterStats{perLabel: map[string]uint64{}}, wake: make(chan struct{}, 1), models: &p.models,
+		out: p.out,
 	}
+	p.out.start()
 	for _, w := range p.workers {
 		p.writer.rings = append(p.writer.rings, w.verdicts)
 		w.wake = p.writer.wake
@@ -310,6 +321,7 @@ func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 				EarlyPackets: cfg.Flow.EarlyPackets, Memory: p.mem.Alloc,
 			},
 			BatchSize: inspectorBatch(cfg),
+			Ended:     p.out.endedHook(p.out.newRing(cfg.Export.Queue)),
 		}, &p.models, w.sink)
 		if err != nil {
 			return err
@@ -439,6 +451,14 @@ func stampOption(v string) *xdp.Stamp {
 // Datapath is the loaded XDP program (its counters are read at scrape time).
 func (p *Pipeline) Datapath() *xdp.Datapath { return p.dp }
 
+// Outputs returns the alert log's and the flow exporter's counters.
+func (p *Pipeline) Outputs() *OutputStats {
+	if p.out == nil {
+		return &OutputStats{}
+	}
+	return p.out.stats
+}
+
 // Writer returns the verdict writer's counters.
 func (p *Pipeline) Writer() *WriterStats { return p.writer.stats }
 
@@ -513,7 +533,7 @@ func (p *Pipeline) closeWorkers() error {
 func (p *Pipeline) Close() error {
 	p.closeOnce.Do(func() {
 		p.stopWorkers()
-		p.closeErr = errors.Join(p.closeWorkers(), p.dp.Close())
+		p.closeErr = errors.Join(p.out.close(), p.closeWorkers(), p.dp.Close())
 		p.log.Info("flowsieve stopped", "kept_state", p.cfg.XDP.KeepStateOnExit)
 	})
 	return p.closeErr

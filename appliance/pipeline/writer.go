@@ -69,6 +69,9 @@ type writer struct {
 	// wake is signalled (without blocking) by a worker that queued verdicts in a turn,
 	// so they reach the kernel within microseconds instead of at the next tick.
 	wake chan struct{}
+	// out gets every verdict after it is written: the alert log and the flow
+	// exporter (off the packet path; it never blocks).
+	out *outputs
 
 	keys []xdp.Key
 	vals []xdp.Verdict
@@ -113,6 +116,7 @@ func (w *writer) drain() {
 					break
 				}
 				w.add(v)
+				w.out.verdict(v)
 				if len(w.keys) >= w.batch {
 					w.flush()
 				}

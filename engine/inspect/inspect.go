@@ -67,6 +67,11 @@ type Verdict struct {
 	Packets uint64      // packets of the flow (both directions) when it was classified
 	First   int64       // first packet time, unix ns
 	Last    int64       // last packet time when classified, unix ns
+
+	// Per direction when classified: packets and wire bytes (frames with their
+	// link header), forward being the direction of the first packet.
+	FwdPackets, BwdPackets uint64
+	FwdBytes, BwdBytes     uint64
 }
 
 // Config configures an Inspector.
@@ -77,6 +82,11 @@ type Config struct {
 	// BatchSize is the number of rows per classification batch (default 64). Larger
 	// batches classify faster per row; smaller ones decide sooner.
 	BatchSize int
+	// Ended, when set, sees every flow that ends (not early snapshots) on the
+	// inspector's goroutine, before it is staged for classification (if it still
+	// is): the flow exporter's hook. Decided tells whether and how the flow was
+	// decided at its decision point. The *Flow is valid only during the call.
+	Ended func(f *flow.Flow, why flow.Reason)
 }
 
 // Inspector is one worker's engine: a flow table shard, a feature batch and the
@@ -84,6 +94,7 @@ type Config struct {
 type Inspector struct {
 	models *atomic.Pointer[Models]
 	sink   func(*Verdict)
+	ended  func(*flow.Flow, flow.Reason)
 	table  *flow.Table
 
 	fixedEarly bool
@@ -161,6 +172,22 @@ type Act struct {
 	gen      uint32 // the batch (Inspector.gen when staged)
 }
 
+// Decided reports the action decided for a flow at its decision point (from the
+// mark the inspector keeps in it), for the Ended hook: ok is false for a flow not
+// decided yet (never reached the point, or its batch is not classified yet).
+func Decided(f *flow.Flow) (a policy.Action, dscp uint8, ok bool) {
+	m := f.Mark
+	if m == 0 || m&markPending != 0 {
+		return policy.ActionPass, 0, false
+	}
+	var act Act
+	act.set(m)
+	if m != markDrop && m&markTag == 0 {
+		act.Action = policy.Action(m - 1) // PASS or ALERT
+	}
+	return act.Action, act.DSCP, true
+}
+
 // set makes a the action of mark m.
 func (a *Act) set(m uint8) {
 	a.Action, a.DSCP = policy.ActionPass, 0
@@ -191,6 +218,10 @@ type pending struct {
 	packets  uint64
 	first    int64
 	last     int64
+	fwdPkts  uint64
+	bwdPkts  uint64
+	fwdBytes uint64
+	bwdBytes uint64
 }
 
 // New returns an Inspector that classifies with *models (which must hold Models)
@@ -212,6 +243,7 @@ func New(cfg Config, models *atomic.Pointer[Models], sink func(*Verdict)) (*Insp
 	in := &Inspector{
 		models:     models,
 		sink:       sink,
+		ended:      cfg.Ended,
 		fixedEarly: cfg.Flow.EarlyPackets != 0,
 		early:      cfg.Flow.EarlyPackets,
 		stage:      make([][features.NumFeatures]float32, n),
@@ -413,6 +445,9 @@ func (in *Inspector) End() {
 // flowDone is the flow table's sink: it queues flows reaching the decision point,
 // and flows ending undecided, for classification.
 func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
+	if why != flow.Early && in.ended != nil {
+		in.ended(f, why)
+	}
 	if why != flow.Early && f.EarlyDone {
 		return // classified at its decision point
 	}
@@ -424,7 +459,9 @@ func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
 	r.src, r.sport = f.Src()
 	r.dst, r.dport = f.Dst()
 	r.proto = f.Proto()
-	r.packets = f.FwdPackets() + f.BwdPackets()
+	r.fwdPkts, r.bwdPkts = f.FwdPackets(), f.BwdPackets()
+	r.packets = r.fwdPkts + r.bwdPkts
+	r.fwdBytes, r.bwdBytes = f.FwdWireBytes, f.BwdWireBytes
 	r.first, r.last = f.First(), f.Last()
 	if why == flow.Early {
 		if i < 0x80 {
@@ -522,6 +559,7 @@ func (in *Inspector) classify() {
 		v.Decision = m.Policy.DecideClass(int(c), prob[i], v.Anomaly, r.src)
 		v.Early, v.Why = r.why == flow.Early, r.why
 		v.Packets, v.First, v.Last = r.packets, r.first, r.last
+		v.FwdPackets, v.BwdPackets, v.FwdBytes, v.BwdBytes = r.fwdPkts, r.bwdPkts, r.fwdBytes, r.bwdBytes
 		mark := markOf(&v.Decision)
 		in.result[i] = mark
 		if v.Early {
