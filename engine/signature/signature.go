@@ -76,9 +76,9 @@ func (s *Signature) Match(f *Fields) Action {
 // Params steer learning. Zero fields take the defaults.
 type Params struct {
 	Depth         int     // tree depth (default 6, at most MaxDepth)
-	MinLeaf       int     // samples in every leaf (default 5)
+	MinLeaf       int     // samples in every leaf (default 10)
 	HoldOut       float64 // share of each class held back for the check (default 0.3)
-	DropShare     float64 // a leaf drops when its attack share (class-balanced) is at least this (default 0.9)
+	DropShare     float64 // a leaf drops when its attack share (class-balanced) is at least this (default 0.995)
 	MaxNormalDrop float64 // reject when more held-back normal samples are dropped (default 0.005)
 	MinAttackDrop float64 // reject when fewer held-back attack samples are dropped (default 0.5)
 	MinSamples    int     // of each class (default 50)
@@ -93,7 +93,7 @@ func (p *Params) defaults() error {
 		return fmt.Errorf("%w: depth %d, want 1..%d", ErrConfig, p.Depth, MaxDepth)
 	}
 	if p.MinLeaf == 0 {
-		p.MinLeaf = 5
+		p.MinLeaf = 10
 	}
 	share := func(v *float64, d float64, name string) error {
 		if *v == 0 {
@@ -107,7 +107,7 @@ func (p *Params) defaults() error {
 	if p.MinSamples == 0 {
 		p.MinSamples = 50
 	}
-	return errors.Join(share(&p.HoldOut, 0.3, "hold_out"), share(&p.DropShare, 0.9, "drop_share"),
+	return errors.Join(share(&p.HoldOut, 0.3, "hold_out"), share(&p.DropShare, 0.995, "drop_share"),
 		share(&p.MaxNormalDrop, 0.005, "max_normal_drop"), share(&p.MinAttackDrop, 0.5, "min_attack_drop"))
 }
 

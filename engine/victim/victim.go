@@ -51,7 +51,12 @@ type Config struct {
 	Share     float64 // share of packets that makes a mix dominant (default 0.5)
 	ScanPorts float64 // distinct destination ports in 1-2 s that make a scan (default 200)
 	ScanPPS   float64 // a scan needs at least this rate (default 100)
-	EndTicks  int     // ticks below half the onset threshold that end an attack (default 20)
+	// MinSources: floods other than SYN and RST floods need at least this many
+	// distinct sources (default 16): one host's download or upload is not an ACK,
+	// UDP or reflection flood, while one host sending thousands of SYNs a second is
+	// a SYN flood.
+	MinSources float64
+	EndTicks   int // ticks below half the onset threshold that end an attack (default 20)
 }
 
 func (c *Config) defaults() error {
@@ -66,7 +71,8 @@ func (c *Config) defaults() error {
 	}
 	if err := errors.Join(def(&c.MinPPS, 2000, "min_pps"), def(&c.Factor, 5, "factor"),
 		def(&c.Alpha, 0.01, "alpha"), def(&c.Share, 0.5, "share"),
-		def(&c.ScanPorts, 200, "scan_ports"), def(&c.ScanPPS, 100, "scan_pps")); err != nil {
+		def(&c.ScanPorts, 200, "scan_ports"), def(&c.ScanPPS, 100, "scan_pps"),
+		def(&c.MinSources, 16, "min_sources")); err != nil {
 		return err
 	}
 	if c.Alpha > 1 {
@@ -84,11 +90,12 @@ func (c *Config) defaults() error {
 // Event is an attack's onset or end.
 type Event struct {
 	Victim aggregate.VictimKey
-	Kind   Kind    // the kind at onset (None for an end)
-	Onset  bool    // true at onset, false at the end
-	At     int64   // unix ns of the tick
-	PPS    float64 // the rate that decided it
-	Base   float64 // the victim's baseline then
+	Kind   Kind             // the kind at onset (None for an end)
+	Onset  bool             // true at onset, false at the end
+	At     int64            // unix ns of the tick
+	PPS    float64          // the rate that decided it
+	Base   float64          // the victim's baseline then
+	Second aggregate.Counts // the victim's counts over the last second
 }
 
 type state struct {
@@ -118,6 +125,9 @@ func New(cfg Config, table *aggregate.Victims) (*Detector, error) {
 	}
 	return &Detector{cfg: cfg, table: table, states: make(map[aggregate.VictimKey]*state)}, nil
 }
+
+// Config returns the configuration in effect (defaults filled in).
+func (d *Detector) Config() Config { return d.cfg }
 
 // Attacked reports whether victim k is under attack now, and by what kind.
 func (d *Detector) Attacked(k aggregate.VictimKey) (Kind, bool) {
@@ -168,9 +178,10 @@ func (d *Detector) decide(v *aggregate.VictimStats, s *state, now int64) (Event,
 	var emit bool
 	switch {
 	case !s.attacked && (pps > limit || scan):
-		s.attacked, s.quiet = true, 0
-		s.kind = d.kindOf(v, scan)
-		ev, emit = Event{Victim: v.Key, Kind: s.kind, Onset: true, At: now, PPS: pps, Base: s.base}, true
+		if k := d.kindOf(v, scan); k != None {
+			s.attacked, s.quiet, s.kind = true, 0, k
+			ev, emit = Event{Victim: v.Key, Kind: k, Onset: true, At: now, PPS: pps, Base: s.base, Second: v.Second}, true
+		}
 	case s.attacked && pps < limit/2 && !scan:
 		s.quiet++
 		if s.quiet >= d.cfg.EndTicks {
@@ -179,6 +190,10 @@ func (d *Detector) decide(v *aggregate.VictimStats, s *state, now int64) (Event,
 		}
 	case s.attacked:
 		s.quiet = 0
+		if k := d.kindOf(v, scan); s.kind == Volume && k != Volume && k != None {
+			s.kind = k // the mix became clear: a new onset with the kind
+			ev, emit = Event{Victim: v.Key, Kind: k, Onset: true, At: now, PPS: pps, Base: s.base, Second: v.Second}, true
+		}
 	}
 	if s.attacked {
 		flags = aggregate.FlagAttacked | aggregate.FlagSample
@@ -191,20 +206,24 @@ func (d *Detector) decide(v *aggregate.VictimStats, s *state, now int64) (Event,
 	return ev, emit
 }
 
-// counts picks the window to classify from: the last second when it holds enough,
-// else the last slot.
+// counts picks the window to classify from: the last slot while the rate rises
+// (its mix is the attack's, less diluted by the traffic before it), else the last
+// second when it holds enough.
 func counts(v *aggregate.VictimStats) *aggregate.Counts {
-	if v.Second[aggregate.Packets] >= 10 {
-		return &v.Second
+	perSec := v.Last[aggregate.Packets] * 1e9 / float64(aggregate.SlotNS)
+	if perSec > 1.2*v.Second[aggregate.Packets] || v.Second[aggregate.Packets] < 10 {
+		return &v.Last
 	}
-	return &v.Last
+	return &v.Second
 }
 
 // scan reports whether a victim is being scanned: many destination ports from few
 // sources (a spoofed flood or reflection to random ports has many), mostly not
 // answers (SYN-ACK, ACK).
 func (d *Detector) scan(v *aggregate.VictimStats, pps float64) bool {
-	if v.Key.HasPort || v.Ports < d.cfg.ScanPorts || pps < d.cfg.ScanPPS || v.Sources*10 > v.Ports {
+	// Fan-out: many ports, or (early in a fast scan) nearly a new port per packet.
+	fan := v.Ports >= d.cfg.ScanPorts || v.Ports >= d.cfg.ScanPorts/4 && v.Ports >= 0.3*v.Last[aggregate.Packets]
+	if v.Key.HasPort || !fan || pps < d.cfg.ScanPPS || v.Sources*10 > v.Ports {
 		return false
 	}
 	c := counts(v)
@@ -220,7 +239,10 @@ func (d *Detector) kindOf(v *aggregate.VictimStats, scan bool) Kind {
 	n := max(c[aggregate.Packets], 1)
 	share := func(x aggregate.Counter) float64 { return c[x] / n }
 	t := d.cfg.Share
+	few := v.Sources < d.cfg.MinSources
 	switch {
+	case few && share(aggregate.SYN) < t && share(aggregate.RST) < t:
+		return None // one host's transfer, however fast
 	case share(aggregate.SYNACK) >= t:
 		return Reflection
 	case share(aggregate.SYN) >= t:
