@@ -1,0 +1,9 @@
+package aggregate
+
+import "unsafe"
+
+var (
+	sizeofHostEntry = unsafe.Sizeof(hostEntry{})
+	sizeofHLL2      = unsafe.Sizeof(hll2{})
+	sizeofVictim    = unsafe.Sizeof(victimEntry{})
+)
