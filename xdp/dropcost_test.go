@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 )
 
@@ -24,8 +25,8 @@ func TestDropFrames(t *testing.T) {
 		t.Errorf("colliding pair: ports %d, %d in slots %d, %d; the frame's slot %d", a.sport(), b.sport(), slot(a), slot(b), slot(f))
 	}
 	p := f.withSource(netip.MustParseAddr("198.18.0.1"))
-	if csum(p.b[14:34]) != 0 || p.src() != netip.MustParseAddr("198.18.0.1") || f.src() != src {
-		t.Errorf("source change: checksum %#04x, source %v (original %v)", csum(p.b[14:34]), p.src(), f.src())
+	if craft.Checksum(p.b[14:34]) != 0 || p.src() != netip.MustParseAddr("198.18.0.1") || f.src() != src {
+		t.Errorf("source change: checksum %#04x, source %v (original %v)", craft.Checksum(p.b[14:34]), p.src(), f.src())
 	}
 	for _, c := range []struct {
 		name  string
