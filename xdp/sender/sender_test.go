@@ -189,6 +189,12 @@ func TestSendReachesPeer(t *testing.T) {
 					}
 				}
 			}
+			if c.method == MethodAFXDP { // no allocation per send, hence none per frame
+				f := testFrame(c.size, 1)
+				if a := testing.AllocsPerRun(5, func() { s.Send(f, 1000) }); a != 0 {
+					t.Errorf("%.1f allocations per send of 1000 frames", a)
+				}
+			}
 		})
 	}
 }
