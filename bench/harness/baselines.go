@@ -300,6 +300,7 @@ func MeasureRxRatio(frame []byte, frames, rounds int) (res RxRatio, err error) {
 	}
 	defer tx.Close()
 	res.Sender, res.SenderBound = tx.Method(), true
+	flood := floodChunk(tx, 1<<16) // a round waits for the chunk in flight when it ends
 	if res.Sender == sender.MethodAFXDP {
 		frames = min(frames, afxdpRxFrames)
 		res.Frames = frames
@@ -341,7 +342,7 @@ func MeasureRxRatio(frame []byte, frames, rounds int) (res RxRatio, err error) {
 						return
 					default:
 					}
-					if _, err := tx.Send(frame, 1<<16); err != nil {
+					if _, err := tx.Send(frame, flood); err != nil {
 						sendErr = err
 						return
 					}
