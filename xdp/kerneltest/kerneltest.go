@@ -111,7 +111,8 @@ func FeatureError(t testing.TB, name string, err error) {
 		t.Fatalf("kerneltest: %v (operation failed: %v)", lerr, err)
 	}
 	if !f.Supported && f.Fallback != "" && !f.Broken {
-		t.Skipf("kernel feature %s unavailable: %v (probe: %s)", name, err, f.Reason)
+		t.Logf("operation failed: %v", err)
+		t.Skipf("kernel feature %s unavailable: %s", name, f.Reason) // the same reason as RequireFeature's
 	}
 	t.Fatalf("%v (kernel feature %s: supported %v)", err, name, f.Supported)
 }

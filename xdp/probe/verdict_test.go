@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -40,7 +42,7 @@ func TestHelperName(t *testing.T) {
 	}{
 		{asm.FnXdpAdjustMeta, "xdp_adjust_meta"},
 		{asm.FnKtimeGetCoarseNs, "ktime_get_coarse_ns"},
-		{asm.FnCsumDiff, "csum_diff"},
+		{asm.FnRedirectMap, "redirect_map"},
 		{asm.FnMapLookupElem, "map_lookup_elem"},
 	}
 	for _, tt := range tests {
@@ -76,6 +78,40 @@ func BenchmarkVethAttempts(b *testing.B) {
 	for b.Loop() {
 		if res := probeVeth(); res[AFXDP].Broken {
 			b.Fatal(res[AFXDP].Reason)
+		}
+	}
+}
+
+// TestCoversProgram: every helper xdp/bpf/flowsieve.c calls and every map type it
+// declares has a feature in the probe, so the probe keeps up with the program.
+func TestCoversProgram(t *testing.T) {
+	src, err := os.ReadFile("../bpf/flowsieve.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, n := range Names() {
+		names[n] = true
+	}
+	// The byte-order macros of bpf_endian.h are no helpers.
+	notHelpers := map[string]bool{"htons": true, "htonl": true, "ntohs": true, "ntohl": true}
+	for _, m := range regexp.MustCompile(`\bbpf_([a-z0-9_]+)\s*\(`).FindAllStringSubmatch(string(src), -1) {
+		h := m[1]
+		want := "helper_" + h
+		if h == "xdp_adjust_meta" {
+			want = XDPMetadata
+		}
+		if !notHelpers[h] && !names[want] {
+			t.Errorf("flowsieve.c calls bpf_%s, the probe has no %s", h, want)
+		}
+	}
+	for _, m := range regexp.MustCompile(`BPF_MAP_TYPE_([A-Z0-9_]+)`).FindAllStringSubmatch(string(src), -1) {
+		want := "map_" + strings.ToLower(m[1])
+		if m[1] == "ARRAY" {
+			want = "map_array_mmapable"
+		}
+		if !names[want] {
+			t.Errorf("flowsieve.c declares BPF_MAP_TYPE_%s, the probe has no %s", m[1], want)
 		}
 	}
 }
