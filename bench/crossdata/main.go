@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,7 @@ func main() {
 	}
 	res, err := Run(c, os.Stderr)
 	if err == nil {
-		err = write(res, *out)
+		err = write(res, *out, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crossdata:", err)
@@ -51,9 +52,9 @@ func main() {
 	}
 }
 
-// write prints the Markdown and, with a folder, writes the three files.
-func write(res *Result, dir string) error {
-	res.Markdown(os.Stdout)
+// write prints the Markdown to stdout and, with a folder, writes the three files.
+func write(res *Result, dir string, stdout io.Writer) error {
+	res.Markdown(stdout)
 	if dir == "" {
 		return nil
 	}
