@@ -71,12 +71,12 @@ model: build
 	rm -rf $(MODEL_DIR) && mkdir -p $(MODEL_DIR)/gen
 	$(BIN) gen --scenario mixed --seed 1 --duration 20s --out $(MODEL_DIR)/gen/mixed.pcap --labels $(MODEL_DIR)/gen/mixed.labels.csv
 	$(BIN) dataset build --out $(MODEL_DIR)/rows --data-dir $(DATA_DIR) --generated-dir $(MODEL_DIR)/gen configs/datasets/open-world.yaml
-	SOURCE_DATE_EPOCH=0 $(BIN) train --data $(MODEL_DIR)/rows/rows.csv --feature-set $(MODEL_SET) --class-weight balanced \
+	SOURCE_DATE_EPOCH=0 $(BIN) train --data $(MODEL_DIR)/rows/rows.csv --feature-set $(MODEL_SET) --class-weight balanced --balance-sources \
 		--max-depth 12 --min-samples-leaf 5 --decision-packets 8 --test-split 0 --seed 1 --out configs/model.json
 
 crossdata: build
 	test -f $(MODEL_DIR)/rows/rows.csv || $(MAKE) model
-	$(GO) run ./bench/crossdata -rows $(MODEL_DIR)/rows -out $(MODEL_DIR)/crossdata -generated 20s
+	$(GO) run ./bench/crossdata -rows $(MODEL_DIR)/rows -out $(MODEL_DIR)/crossdata -generated 20s -balance-sources
 
 # Reference comparisons against scikit-learn (Debian's python3-sklearn; `make deps`).
 bench-sklearn:

@@ -70,6 +70,16 @@ func TestDatasetBuild(t *testing.T) {
 	if per["malcolm"] != 300 || per["ssh"] == 0 || len(per) != 2 {
 		t.Errorf("rows per source %v, want malcolm capped at 300 and some ssh", per)
 	}
+	// The rows train a model with sources balanced by weight.
+	var so, se bytes.Buffer
+	mpath := filepath.Join(dir, "m.json")
+	if code := Run([]string{"flowsieve", "train", "--data", filepath.Join(dir, "a", datasetRowsFile), "--feature-set", "no-timing",
+		"--class-weight", "balanced", "--balance-sources", "--test-split", "0", "--out", mpath}, &so, &se); code != 0 {
+		t.Fatalf("train on the rows: exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(so.String(), "41 features") {
+		t.Errorf("train: %s", so.String())
+	}
 	var sum []datasetSummary
 	js, _ := os.ReadFile(filepath.Join(dir, "a", datasetSummaryFile))
 	if err := json.Unmarshal(js, &sum); err != nil || len(sum) != 2 || sum[0].Rows != 300 || sum[1].Labels["SSH-Patator"] != per["ssh"] {

@@ -39,6 +39,7 @@ const (
 	trainFlagLog1p           = "log1p"
 	trainFlagFlowFeatures    = "flow-features"
 	trainFlagFeatureSet      = "feature-set"
+	trainFlagBalanceSources  = "balance-sources"
 	trainFlagDecision        = "decision-packets"
 	trainFlagDigits          = "digits"
 )
@@ -128,6 +129,8 @@ func trainCommand() *cli.Command {
 				Usage: "Apply a signed log1p to these features before scaling: comma-separated names, or all."},
 			&cli.StringFlag{Name: trainFlagFeatureSet,
 				Usage: "Train on one of engine/training's flow feature sets (all, no-port, no-timing, no-window, no-port-window, shape), chosen by go run ./bench/crossdata's leave-one-source-out table."},
+			&cli.BoolFlag{Name: trainFlagBalanceSources,
+				Usage: "Weigh every source the same within each class (rows need a Source column, as flowsieve dataset build writes), so one big source does not outweigh the others."},
 			&cli.BoolFlag{Name: trainFlagFlowFeatures,
 				Usage: "Use only the columns that are flowsieve flow features (engine/features), so the model can run in the appliance."},
 			&cli.IntFlag{Name: trainFlagDecision, EnvVars: []string{"FLOWSIEVE_EARLY_PACKETS"},
@@ -200,7 +203,7 @@ func runTrain(c *cli.Context) error {
 	params.Progress = func(done, _ int) { bar.Set(done) }
 	start := time.Now()
 	m, err := training.Fit(train, training.Options{Tree: params, ClassWeight: c.String(trainFlagClassWeight),
-		Scaler: scaler, Decision: c.Int(trainFlagDecision)})
+		Scaler: scaler, Decision: c.Int(trainFlagDecision), BalanceSources: c.Bool(trainFlagBalanceSources)})
 	bar.Finish()
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
@@ -218,7 +221,8 @@ func runTrain(c *cli.Context) error {
 			"max_leaf_nodes": params.MaxLeafNodes, "min_impurity_decrease": params.MinImpurityDecrease,
 			"class_weight": c.String(trainFlagClassWeight), "test_split": c.Float64(trainFlagTestSplit),
 			"seed": params.Seed, "scale": c.String(trainFlagScale), "log1p": c.String(trainFlagLog1p),
-			"fit_seconds": fitSeconds, "feature_set": c.String(trainFlagFeatureSet)}}
+			"fit_seconds": fitSeconds, "feature_set": c.String(trainFlagFeatureSet),
+			"balance_sources": c.Bool(trainFlagBalanceSources)}}
 	m.DecisionPoint.Packets = c.Int(trainFlagDecision)
 	if len(testRows) > 0 {
 		rep, err := evaluate(m, d.Subset(testRows))

@@ -39,6 +39,8 @@ type Config struct {
 	Weight    string // class weight spec (balanced)
 	Binary    bool   // train and score on BENIGN against one ATTACK class
 	OpenSet   training.OpenSet
+	// BalanceSources weighs every source the same within each class.
+	BalanceSources bool
 }
 
 // Result is the table: per feature set, the held-out figures.
@@ -145,7 +147,7 @@ func Run(c Config, log io.Writer) (*Result, error) {
 			sets = append(sets, s.Name)
 		}
 	}
-	o := training.Options{Tree: c.Tree, ClassWeight: c.Weight, Decision: c.Decision}
+	o := training.Options{Tree: c.Tree, ClassWeight: c.Weight, Decision: c.Decision, BalanceSources: c.BalanceSources}
 	res := &Result{OpenSet: c.OpenSet.K > 0}
 	for _, name := range sets {
 		fs, err := training.FeatureSetByName(name)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,19 +31,20 @@ func main() {
 	bin := flag.Bool("binary", false, "train on BENIGN against one ATTACK class instead of the attack kinds")
 	k := flag.Int("open-set", 16, "k-means clusters of the open-set outcome (UNKNOWN: far from every training cluster); 0: none")
 	thr := flag.Float64("open-set-threshold", 1, "anomaly threshold on the k-means score (1: the 99th-percentile training distance of the cluster)")
+	bs := flag.Bool("balance-sources", false, "weigh every source the same within each class (engine/training.Options.BalanceSources)")
 	flag.Parse()
 	if *rows == "" {
 		fmt.Fprintln(os.Stderr, "crossdata: -rows DIR is required")
 		os.Exit(2)
 	}
-	c := Config{OpenSet: training.OpenSet{K: *k, Threshold: *thr, Seed: 1}, Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
+	c := Config{BalanceSources: *bs, OpenSet: training.OpenSet{K: *k, Threshold: *thr, Seed: 1}, Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
 		Tree: tree.Params{MaxDepth: *depth, MinSamplesLeaf: *leaf, Seed: 1}}
 	if *sets != "" {
 		c.Sets = strings.Split(*sets, ",")
 	}
 	res, err := Run(c, os.Stderr)
 	if err == nil {
-		err = write(res, *out)
+		err = write(res, *out, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crossdata:", err)
@@ -50,9 +52,9 @@ func main() {
 	}
 }
 
-// write prints the Markdown and, with a folder, writes the three files.
-func write(res *Result, dir string) error {
-	res.Markdown(os.Stdout)
+// write prints the Markdown to stdout and, with a folder, writes the three files.
+func write(res *Result, dir string, stdout io.Writer) error {
+	res.Markdown(stdout)
 	if dir == "" {
 		return nil
 	}

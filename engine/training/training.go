@@ -32,6 +32,9 @@ type Options struct {
 	ClassWeight string
 	Scaler      *tree.Scaler // applied to the rows before training and stored in the model (nil: none)
 	Decision    int          // decision point in packets the rows were taken at (0: flow end), stored in the model
+	// BalanceSources weighs every source (Meta.Source) the same in total, within each
+	// class, so one big source (the generated mix) does not outweigh the real ones.
+	BalanceSources bool
 }
 
 // Fit trains a tree on every labelled row of d (rows labelled "" are left out),
@@ -60,7 +63,11 @@ func Fit(d *dataset.Dataset, o Options) (*model.Model, error) {
 	if o.Scaler != nil {
 		X = Scaled(o.Scaler, d.X)
 	}
-	t, err := tree.Fit(X, y, len(classes), nil, p)
+	var sw []float64
+	if o.BalanceSources {
+		sw = SourceWeights(d, y, len(classes))
+	}
+	t, err := tree.Fit(X, y, len(classes), sw, p)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +78,41 @@ func Fit(d *dataset.Dataset, o Options) (*model.Model, error) {
 	m.DecisionPoint.Packets = o.Decision
 	m.File.DecisionPoint = m.DecisionPoint
 	return m, nil
+}
+
+// SourceWeights returns per-row weights under which, within every class, each source
+// of d weighs the class's rows over the number of its sources (rows without a source
+// count as one source): count(class) / (sources of class × count(source, class)).
+func SourceWeights(d *dataset.Dataset, y []int32, numClasses int) []float64 {
+	type key struct {
+		c   int32
+		src string
+	}
+	n := map[key]int{}
+	perClass := make([]int, numClasses)
+	for i, c := range y {
+		k := key{c, sourceOf(d, i)}
+		if n[k] == 0 {
+			perClass[c]++
+		}
+		n[k]++
+	}
+	count := make([]int, numClasses)
+	for _, c := range y {
+		count[c]++
+	}
+	w := make([]float64, len(y))
+	for i, c := range y {
+		w[i] = float64(count[c]) / (float64(perClass[c]) * float64(n[key{c, sourceOf(d, i)}]))
+	}
+	return w
+}
+
+func sourceOf(d *dataset.Dataset, i int) string {
+	if i < len(d.Meta.Source) {
+		return d.Meta.Source[i]
+	}
+	return ""
 }
 
 // Schema is the model schema of d's columns: model.SchemaFlow when every column is

@@ -94,3 +94,20 @@ func TestFitNoRows(t *testing.T) {
 		t.Errorf("err %v, want ErrNoRows", err)
 	}
 }
+
+func TestSourceWeights(t *testing.T) {
+	d := &dataset.Dataset{X: features.NewFlowBatch(0), Meta: dataset.Meta{Source: []string{"big", "big", "big", "small", "x"}}}
+	y := []int32{0, 0, 0, 0, 1}
+	w := SourceWeights(d, y, 2)
+	// class 0: 4 rows, 2 sources: big rows 4/(2·3), small's row 4/(2·1); class 1: 1/(1·1).
+	want := []float64{4.0 / 6, 4.0 / 6, 4.0 / 6, 2, 1}
+	for i := range w {
+		if d := w[i] - want[i]; d > 1e-12 || d < -1e-12 {
+			t.Fatalf("weights %v, want %v", w, want)
+		}
+	}
+	// Each class keeps its total weight, each of its sources gets an equal share.
+	if s := w[0] + w[1] + w[2]; s-w[3] > 1e-12 || w[3]-s > 1e-12 {
+		t.Errorf("big weighs %v in total, small %v", s, w[3])
+	}
+}
