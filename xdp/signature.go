@@ -135,3 +135,24 @@ func (s *Signatures) Hits(slot int) (uint64, error) {
 	}
 	return sum, nil
 }
+
+// Run runs the loaded program once over frame with BPF_PROG_TEST_RUN, as if it came
+// in on interface 1 (lo), and returns the XDP action code (1 XDP_DROP, 2 XDP_PASS,
+// ...). It lets callers outside this package check what the program decides, for
+// example that a signature converted from engine/signature drops what its Go walk
+// drops.
+func (d *Datapath) Run(frame []byte) (uint32, error) {
+	ret, err := d.objs.Flowsieve.Run(&ebpf.RunOptions{
+		Data:    frame,
+		Context: runContext{DataEnd: uint32(len(frame)), IngressIfindex: 1},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("xdp: test run: %w", err)
+	}
+	return ret, nil
+}
+
+// runContext is struct xdp_md as BPF_PROG_TEST_RUN takes it.
+type runContext struct {
+	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
+}
