@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/flowsieve/flowsieve/xdp/craft"
 )
 
 // synFrame is an Ethernet/IPv4/TCP SYN from src to dst with the given TTL and window.
@@ -17,7 +19,7 @@ func synFrame(src, dst string, ttl uint8, window uint16) []byte {
 	ip := ip4{src: netip.MustParseAddr(src), dst: netip.MustParseAddr(dst), proto: 6}.build(th)
 	ip[8] = ttl
 	ip[10], ip[11] = 0, 0
-	binary.BigEndian.PutUint16(ip[10:], csum(ip[:20]))
+	binary.BigEndian.PutUint16(ip[10:], craft.Checksum(ip[:20]))
 	return cat(eth(0x0800), ip)
 }
 
