@@ -27,7 +27,7 @@ type flowsieveFsCache4Slot struct {
 
 type flowsieveFsCounters struct {
 	_ structs.HostLayout
-	C [20]uint64
+	C [21]uint64
 }
 
 type flowsieveFsFlow4Key struct {
@@ -71,6 +71,29 @@ type flowsieveFsLpmV6Key struct {
 	Addr      [16]uint8
 }
 
+type flowsieveFsSig struct {
+	_     structs.HostLayout
+	Nodes [64]flowsieveFsSigNode
+}
+
+type flowsieveFsSigNode struct {
+	_         structs.HostLayout
+	Threshold uint32
+	Left      uint16
+	Right     uint16
+	Field     uint8
+	Leaf      uint8
+	Action    uint8
+	Pad       uint8
+}
+
+type flowsieveFsSigRef struct {
+	_       structs.HostLayout
+	Expires uint64
+	Slot    uint32
+	Pad     uint32
+}
+
 type flowsieveFsVerdict struct {
 	_         structs.HostLayout
 	Action    uint8
@@ -93,6 +116,9 @@ const (
 	flowsieveMapFsPeers    = "fs_peers"
 	flowsieveMapFsPrefixV4 = "fs_prefix_v4"
 	flowsieveMapFsPrefixV6 = "fs_prefix_v6"
+	flowsieveMapFsSig4     = "fs_sig4"
+	flowsieveMapFsSigHits  = "fs_sig_hits"
+	flowsieveMapFsSigNodes = "fs_sig_nodes"
 	flowsieveMapFsStats    = "fs_stats"
 	flowsieveMapFsXsks     = "fs_xsks"
 	flowsieveProgFlowsieve = "flowsieve"
@@ -156,6 +182,9 @@ type flowsieveMapSpecs struct {
 	FsPeers    *ebpf.MapSpec `ebpf:"fs_peers"`
 	FsPrefixV4 *ebpf.MapSpec `ebpf:"fs_prefix_v4"`
 	FsPrefixV6 *ebpf.MapSpec `ebpf:"fs_prefix_v6"`
+	FsSig4     *ebpf.MapSpec `ebpf:"fs_sig4"`
+	FsSigHits  *ebpf.MapSpec `ebpf:"fs_sig_hits"`
+	FsSigNodes *ebpf.MapSpec `ebpf:"fs_sig_nodes"`
 	FsStats    *ebpf.MapSpec `ebpf:"fs_stats"`
 	FsXsks     *ebpf.MapSpec `ebpf:"fs_xsks"`
 }
@@ -195,6 +224,9 @@ type flowsieveMaps struct {
 	FsPeers    *ebpf.Map `ebpf:"fs_peers"`
 	FsPrefixV4 *ebpf.Map `ebpf:"fs_prefix_v4"`
 	FsPrefixV6 *ebpf.Map `ebpf:"fs_prefix_v6"`
+	FsSig4     *ebpf.Map `ebpf:"fs_sig4"`
+	FsSigHits  *ebpf.Map `ebpf:"fs_sig_hits"`
+	FsSigNodes *ebpf.Map `ebpf:"fs_sig_nodes"`
 	FsStats    *ebpf.Map `ebpf:"fs_stats"`
 	FsXsks     *ebpf.Map `ebpf:"fs_xsks"`
 }
@@ -209,6 +241,9 @@ func (m *flowsieveMaps) Close() error {
 		m.FsPeers,
 		m.FsPrefixV4,
 		m.FsPrefixV6,
+		m.FsSig4,
+		m.FsSigHits,
+		m.FsSigNodes,
 		m.FsStats,
 		m.FsXsks,
 	)

@@ -32,13 +32,14 @@ const (
 	CounterNoPeer                       // inline interface without a devmap peer
 	CounterQueueUnmapped                // RX queue without an XSKMAP slot (unmanaged interface or queue ≥ Options.Queues): fail open
 	CounterFlowCacheHit                 // flow verdict served by the program's IPv4 cache without a flow-map lookup (also counted in CounterFlowHit)
+	CounterSignatureDrop                // dropped by a victim's signature (also counted in CounterDrop)
 	NumCounters
 )
 
 var counterNames = [NumCounters]string{
 	"rx", "drop", "tag", "pass", "user", "forward", "fail_open", "non_ip", "nd",
 	"parse_error", "l4_truncated", "fragment", "ext_limit", "expired", "flow_hit",
-	"prefix_hit", "bad_verdict", "no_peer", "queue_unmapped", "flow_cache_hit",
+	"prefix_hit", "bad_verdict", "no_peer", "queue_unmapped", "flow_cache_hit", "signature_drop",
 }
 
 // String is the counter's snake_case name (used as a metrics label).

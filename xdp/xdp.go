@@ -161,9 +161,10 @@ type Datapath struct {
 	ifaces  []attached
 
 	// Verdicts, Blocklist and Stats give typed access to the maps.
-	Verdicts  *Verdicts
-	Blocklist *Blocklist
-	Stats     *Stats
+	Verdicts   *Verdicts
+	Blocklist  *Blocklist
+	Stats      *Stats
+	Signatures *Signatures
 }
 
 type attached struct {
@@ -250,6 +251,7 @@ func Load(o Options) (*Datapath, error) {
 	}
 	d.Blocklist = &Blocklist{v4: d.objs.FsPrefixV4, v6: d.objs.FsPrefixV6}
 	d.Stats = &Stats{m: d.objs.FsStats}
+	d.Signatures = &Signatures{victims: d.objs.FsSig4, nodes: d.objs.FsSigNodes, hits: d.objs.FsSigHits}
 	return d, nil
 }
 
@@ -568,7 +570,8 @@ func (d *Datapath) Close() error {
 	errs := []error{d.detach(keep)}
 	if d.opts.PinDir != "" && !keep {
 		for _, m := range []*ebpf.Map{d.objs.FsFlows, d.objs.FsFlows4, d.objs.FsPrefixV4, d.objs.FsPrefixV6,
-			d.objs.FsConfig, d.objs.FsPeers, d.objs.FsXsks, d.objs.FsStats, d.objs.FsCache4, d.objs.FsGen} {
+			d.objs.FsConfig, d.objs.FsPeers, d.objs.FsXsks, d.objs.FsStats, d.objs.FsCache4, d.objs.FsGen,
+			d.objs.FsSig4, d.objs.FsSigNodes, d.objs.FsSigHits} {
 			if m != nil {
 				errs = append(errs, m.Unpin())
 			}

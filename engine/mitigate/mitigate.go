@@ -97,6 +97,7 @@ type Installed struct {
 type attack struct {
 	kind    victim.Kind
 	onset   int64 // unix ns of the onset event
+	since   int64 // unix ns the samples began
 	samples []signature.Fields
 	tries   int
 	lastErr error
@@ -276,6 +277,11 @@ func (e *Engine) onset(ev victim.Event, now int64) {
 		e.blockScanners(ev.Victim.Addr, now)
 	case victim.Volume:
 		// A high rate without an attack's mix (a download, a backup) alerts only.
+	case victim.ACKFlood:
+		if e.acksAnswers(ev) {
+			return
+		}
+		e.attack(ev)
 	default:
 		e.attack(ev)
 	}
@@ -287,7 +293,17 @@ func (e *Engine) attack(ev victim.Event) {
 		a.kind = ev.Kind // the kind became clear after a volume onset
 		return
 	}
-	e.attacks[ev.Victim.Addr] = &attack{kind: ev.Kind, onset: ev.At}
+	e.attacks[ev.Victim.Addr] = &attack{kind: ev.Kind, onset: ev.At, since: ev.At}
+}
+
+// acksAnswers reports whether a victim's ACKs can be the acknowledgements of what
+// it sends itself: a server sending data gets about one pure ACK per one or two
+// segments, while an ACK flood brings more ACKs than the victim sends packets (even
+// with a RST answering each).
+func (e *Engine) acksAnswers(ev victim.Event) bool {
+	var zero [16]byte
+	out, ok := e.agg.Sources.Lookup(&ev.Victim.Addr, &zero, ev.Victim.IPVersion, ev.At)
+	return ok && ev.Second[aggregate.ACK] <= out.Rates[aggregate.Window1s][aggregate.Packets]
 }
 
 // blockScanners gives a source verdict to every source that sent to the victim and
@@ -314,13 +330,20 @@ func (e *Engine) blockScanners(v [16]byte, now int64) {
 // reaches many ports too.
 func probes(s *aggregate.HostStats) bool {
 	r := &s.Rates[aggregate.Window1s]
-	p := r[aggregate.SYN] + r[aggregate.FIN] + r[aggregate.RST] + r[aggregate.UDP] + r[aggregate.ICMP]
+	// UDP from service ports is answers (DNS, NTP), not probes.
+	p := r[aggregate.SYN] + r[aggregate.FIN] + r[aggregate.RST] + r[aggregate.ICMP] + max(0, r[aggregate.UDP]-r[aggregate.LowSrcPort])
 	return p >= 0.5*r[aggregate.Packets]
 }
 
 // learn tries to learn a signature for an attacked victim from its samples.
 func (e *Engine) learn(v [16]byte, a *attack, now int64) {
 	if len(e.sigs[v]) >= e.cfg.MaxSignatures || len(a.samples) < e.cfg.LearnAt {
+		return
+	}
+	// A later signature learns from what the earlier ones let through: only while
+	// that is still a flood (else it would learn the victim's benign traffic).
+	if len(e.sigs[v]) > 0 && float64(len(a.samples))*1e9/float64(max(now-a.since, 1)) < e.det.Config().MinPPS/2 {
+		a.samples, a.since = a.samples[:0], now
 		return
 	}
 	normal := e.normalFor(v, a.onset-preOnset)
@@ -334,7 +357,7 @@ func (e *Engine) learn(v [16]byte, a *attack, now int64) {
 	if err != nil {
 		a.lastErr = err
 		if len(a.samples) >= e.cfg.AttackSamples {
-			a.samples = a.samples[:0]
+			a.samples, a.since = a.samples[:0], now
 		}
 		if errors.Is(err, signature.ErrRejected) && a.tries <= 3 {
 			e.log = append(e.log, Event{At: now, What: "rejected", Victim: v, Kind: a.kind, Detail: err.Error()})
@@ -345,7 +368,7 @@ func (e *Engine) learn(v [16]byte, a *attack, now int64) {
 	e.log = append(e.log, Event{At: now, What: "signature", Victim: v, Kind: a.kind,
 		Detail: fmt.Sprintf("%d nodes, depth %d, held back: %.1f%% attack, %.2f%% normal dropped",
 			len(sig.Nodes), sig.Depth, 100*sig.AttackDropped, 100*sig.NormalDropped)})
-	a.samples = a.samples[:0]
+	a.samples, a.since = a.samples[:0], now
 }
 
 // withinBudget checks a new signature with those in force on the victim against the

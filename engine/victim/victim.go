@@ -51,10 +51,10 @@ type Config struct {
 	Share     float64 // share of packets that makes a mix dominant (default 0.5)
 	ScanPorts float64 // distinct destination ports in 1-2 s that make a scan (default 200)
 	ScanPPS   float64 // a scan needs at least this rate (default 100)
-	// MinSources: floods other than SYN and RST floods need at least this many
-	// distinct sources (default 16): one host's download or upload is not an ACK,
-	// UDP or reflection flood, while one host sending thousands of SYNs a second is
-	// a SYN flood.
+	// MinSources: floods other than SYN, RST and fragment floods need at least this
+	// many distinct sources (default 16): one host's download or upload is not an
+	// ACK, UDP or reflection flood, while one host sending thousands of SYNs (or of
+	// fragments) a second is an attack.
 	MinSources float64
 	EndTicks   int // ticks below half the onset threshold that end an attack (default 20)
 }
@@ -241,7 +241,7 @@ func (d *Detector) kindOf(v *aggregate.VictimStats, scan bool) Kind {
 	t := d.cfg.Share
 	few := v.Sources < d.cfg.MinSources
 	switch {
-	case few && share(aggregate.SYN) < t && share(aggregate.RST) < t:
+	case few && share(aggregate.SYN) < t && share(aggregate.RST) < t && share(aggregate.Fragments) < t:
 		return None // one host's transfer, however fast
 	case share(aggregate.SYNACK) >= t:
 		return Reflection

@@ -122,6 +122,28 @@ struct {
 } fs_gen SEC(".maps");
 
 /* Ethernet header without the packed attribute, so the EtherType is one 16-bit load. */
+/* Signatures: see struct fs_sig_node in flowsieve.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FS_SIG_SLOTS);
+	__type(key, __u32); /* IPv4 destination, network order */
+	__type(value, struct fs_sig_ref);
+} fs_sig4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FS_SIG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fs_sig);
+} fs_sig_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FS_SIG_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64); /* packets dropped by the slot's signature */
+} fs_sig_hits SEC(".maps");
+
 struct eth_hdr {
 	__u8 dst[6];
 	__u8 src[6];
@@ -370,6 +392,98 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u
 	p->key.proto = next;
 	*cnt = FS_CNT_EXT_LIMIT;
 	return PARSE_FLOW;
+}
+
+/*
+ * The signature fields of an IPv4 packet, as engine/signature.Extract computes
+ * them from a decoded packet: proto, ttl, ip_id, ip_len, frag bits (1 MF, 2 DF,
+ * 4 non-zero offset), dscp, tcp flags, window, options length, first option kind,
+ * ports, payload length, icmp type. Fields of a header cut short stay 0.
+ */
+static __always_inline void sig_fields(struct iphdr *ip, void *end, __u32 *f)
+{
+	__u32 ihl = ip->ihl * 4;
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u16 fo = bpf_ntohs(ip->frag_off);
+	f[0] = ip->protocol;
+	f[1] = ip->ttl;
+	f[2] = bpf_ntohs(ip->id);
+	f[3] = tot;
+	f[4] = ((fo & 0x2000) ? 1 : 0) | ((fo & 0x4000) ? 2 : 0) | ((fo & 0x1fff) ? 4 : 0);
+	f[5] = ip->tos >> 2;
+	__u32 l4len = tot > ihl ? tot - ihl : 0;
+	f[12] = l4len;
+	if (fo & 0x1fff)
+		return;
+	void *l4 = (void *)ip + ihl;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+		if ((void *)(th + 1) > end)
+			return;
+		__u32 doff = th->doff * 4;
+		f[6] = ((__u8 *)th)[13];
+		f[7] = bpf_ntohs(th->window);
+		f[8] = doff > 20 ? doff - 20 : 0;
+		if (doff > 20 && (void *)(th + 1) + 1 <= end)
+			f[9] = *(__u8 *)(th + 1);
+		f[10] = bpf_ntohs(th->source);
+		f[11] = bpf_ntohs(th->dest);
+		f[12] = l4len > doff ? l4len - doff : 0;
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+		if ((void *)(uh + 1) > end)
+			return;
+		f[10] = bpf_ntohs(uh->source);
+		f[11] = bpf_ntohs(uh->dest);
+		f[12] = l4len > 8 ? l4len - 8 : 0;
+	} else if (ip->protocol == IPPROTO_ICMP) {
+		__u8 *t = l4;
+		if ((void *)(t + 1) > end)
+			return;
+		f[13] = *t;
+		f[12] = l4len > 8 ? l4len - 8 : 0;
+	}
+}
+
+/*
+ * The signature verdict of an IPv4 packet: FS_ACTION_DROP when its destination has
+ * a live signature whose walk ends in a dropping leaf, else FS_ACTION_NONE.
+ */
+static __always_inline __u8 sig_verdict(struct packet *p, void *end, struct fs_counters *st)
+{
+	struct iphdr *ip = p->l3;
+	if (!ip || (void *)(ip + 1) > end)
+		return FS_ACTION_NONE;
+	__u32 daddr = ip->daddr;
+	struct fs_sig_ref *r = bpf_map_lookup_elem(&fs_sig4, &daddr);
+	if (!r)
+		return FS_ACTION_NONE;
+	__u64 exp = r->expires;
+	if (exp && bpf_ktime_get_coarse_ns() >= exp)
+		return FS_ACTION_NONE;
+	__u32 slot = r->slot;
+	if (slot >= FS_SIG_SLOTS)
+		return FS_ACTION_NONE;
+	struct fs_sig *sig = bpf_map_lookup_elem(&fs_sig_nodes, &slot);
+	if (!sig)
+		return FS_ACTION_NONE;
+	__u32 f[16] = {};
+	sig_fields(ip, end, f);
+	__u32 idx = 0;
+	for (int i = 0; i <= FS_SIG_DEPTH; i++) {
+		struct fs_sig_node *n = &sig->nodes[idx & (FS_SIG_NODES - 1)];
+		if (n->leaf) {
+			if (n->action != FS_ACTION_DROP)
+				return FS_ACTION_NONE;
+			__u64 *hits = bpf_map_lookup_elem(&fs_sig_hits, &slot);
+			if (hits)
+				(*hits)++;
+			st->c[FS_CNT_SIGNATURE_DROP]++;
+			return FS_ACTION_DROP;
+		}
+		idx = f[n->field & 15] <= n->threshold ? n->left : n->right;
+	}
+	return FS_ACTION_NONE;
 }
 
 static __always_inline int parse(struct xdp_md *ctx, struct packet *p, __u32 *cnt)
@@ -695,6 +809,9 @@ int flowsieve(struct xdp_md *ctx)
 			}
 		}
 	}
+
+	if (action == FS_ACTION_NONE && !p.ipv6)
+		action = sig_verdict(&p, (void *)(long)ctx->data_end, st);
 
 	switch (action) {
 	case FS_ACTION_DROP:

@@ -174,6 +174,40 @@ struct fs_cache4_slot {
 #define FS_CACHE4_MUL0 0x9e3779b97f4a7c15ULL
 #define FS_CACHE4_MUL1 0xc2b2ae3d27d4eb4fULL
 
+/*
+ * Signatures: per-packet decision trees scoped to a victim (IPv4 destination),
+ * learned in user space while the victim is under attack. fs_sig4 maps the victim to
+ * its slot; the slot's FS_SIG_NODES nodes (struct fs_sig in fs_sig_nodes) are walked from node 0 for
+ * at most FS_SIG_DEPTH+1 steps: a split sends a packet whose field value is <=
+ * threshold to left, else to right (indexes within the slot); a leaf drops or passes.
+ * Field ids are those of engine/signature (package xdp converts nothing: it checks).
+ */
+#define FS_SIG_FIELDS 14
+#define FS_SIG_NODES 64
+#define FS_SIG_DEPTH 12
+#define FS_SIG_SLOTS 64
+
+struct fs_sig_node {
+	__u32 threshold;
+	__u16 left;
+	__u16 right;
+	__u8 field;  /* 0..FS_SIG_FIELDS-1 */
+	__u8 leaf;   /* 1: a leaf */
+	__u8 action; /* leaf: FS_ACTION_DROP drops, anything else passes on */
+	__u8 pad;
+};
+
+/* One slot's tree: the whole signature is one map value, walked with one lookup. */
+struct fs_sig {
+	struct fs_sig_node nodes[FS_SIG_NODES];
+};
+
+struct fs_sig_ref {
+	__u64 expires; /* CLOCK_MONOTONIC ns (coarse), 0 never */
+	__u32 slot;    /* < FS_SIG_SLOTS */
+	__u32 pad;
+};
+
 /* Per-CPU counters (stats map index). Keep in sync with package xdp's names. */
 enum fs_counter {
 	FS_CNT_RX = 0,          /* frames seen */
@@ -196,6 +230,7 @@ enum fs_counter {
 	FS_CNT_NO_PEER,         /* inline interface without a devmap peer: XDP_PASS */
 	FS_CNT_QUEUE_UNMAPPED,  /* RX queue beyond the interface's XSKMAP slots: fail open */
 	FS_CNT_FLOW_CACHE_HIT,  /* flow verdict from fs_cache4 without a flow-map lookup (also in FLOW_HIT) */
+	FS_CNT_SIGNATURE_DROP,  /* dropped by a victim's signature (also in DROP) */
 	FS_CNT_MAX,
 };
 
