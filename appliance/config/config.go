@@ -48,6 +48,10 @@ type Interfaces struct {
 	Monitor string `yaml:"monitor" flag:"monitor" help:"Monitor mode: the mirror-port interface to inspect."`
 }
 
+// DefaultModel is the model.path value that names the model built into the binary
+// (configs.DefaultModelName); it is never resolved against the config's directory.
+const DefaultModel = "default"
+
 // XDP configures how the XDP program is attached and where its maps are pinned.
 type XDP struct {
 	Mode                 string `yaml:"mode" flag:"xdp-mode" help:"XDP attach mode: native (driver), generic (skb, slower, works everywhere) or auto (native, else generic)."`
@@ -75,7 +79,7 @@ type Classify struct {
 
 // Model names the classification model file.
 type Model struct {
-	Path string `yaml:"path" flag:"model" kind:"path" help:"Model file (decision tree and k-means clusters); relative paths are relative to the config file's directory."`
+	Path string `yaml:"path" flag:"model" kind:"path" help:"Model file (decision tree and k-means clusters); relative paths are relative to the config file's directory; default names the model built into flowsieve (docs/model-card.md)."`
 }
 
 // PolicyRef names the policy file.
@@ -147,7 +151,7 @@ func Default() Config {
 		Flow:      Flow{Capacity: 1 << 20, IdleTimeout: 30 * time.Second, ActiveTimeout: 120 * time.Second, EarlyPackets: 8},
 		BatchSize: 64,
 		Classify:  Classify{Batch: 64, MaxDelay: 200 * time.Microsecond},
-		Model:     Model{Path: "model.json"},
+		Model:     Model{Path: DefaultModel},
 		Policy:    PolicyRef{Path: "policy.yaml"},
 		StateDir:  "/var/lib/flowsieve",
 		Verdicts:  Verdicts{DefaultTTL: 5 * time.Minute, WriterBatch: 256, FlushInterval: 10 * time.Millisecond},

@@ -11,6 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowsieve/flowsieve/configs"
 )
 
 func repoConfigs(t *testing.T) string {
@@ -31,7 +33,7 @@ func TestShippedConfigIsTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default()
-	want.Model.Path = filepath.Join(repoConfigs(t), "model.json")
+	want.Model.Path = DefaultModel
 	want.Policy.Path = filepath.Join(repoConfigs(t), "policy.yaml")
 	for _, k := range Keys() {
 		got, _ := c.Get(k.Path)
@@ -305,5 +307,29 @@ func TestOutputKeys(t *testing.T) {
 				t.Errorf("got %v, want an error for %s at %s:line with %q", err, tc.key, path, tc.want)
 			}
 		})
+	}
+}
+
+// TestDefaultModelPath: model.path "default" names the built-in model and is kept as
+// it is, wherever it is set; another relative model path is still resolved against
+// the config file's directory.
+func TestDefaultModelPath(t *testing.T) {
+	if DefaultModel != configs.DefaultModelName {
+		t.Fatalf("config.DefaultModel %q, configs.DefaultModelName %q", DefaultModel, configs.DefaultModelName)
+	}
+	path := writeFile(t, "default-model.yaml", "model:\n  path: default\n")
+	c, err := Load(Sources{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Model.Path != DefaultModel {
+		t.Errorf("model.path = %q, want %q", c.Model.Path, DefaultModel)
+	}
+	path = writeFile(t, "other-model.yaml", "model:\n  path: mine.json\n")
+	if c, err = Load(Sources{File: path}); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "mine.json"); c.Model.Path != want {
+		t.Errorf("model.path = %q, want %q", c.Model.Path, want)
 	}
 }

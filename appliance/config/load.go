@@ -72,7 +72,7 @@ func Load(src Sources) (*Config, error) {
 			continue
 		}
 		v := reflect.ValueOf(&c).Elem().FieldByIndex(k.index)
-		if p := v.String(); p != "" && !filepath.IsAbs(p) {
+		if p := v.String(); p != "" && !filepath.IsAbs(p) && !(k.Path == "model.path" && p == DefaultModel) {
 			v.SetString(filepath.Join(baseDir, p))
 		}
 	}

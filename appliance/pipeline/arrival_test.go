@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/flowsieve/flowsieve/appliance/config"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
 )
@@ -132,3 +133,17 @@ func TestStampOption(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestLoadDefaultModel: model.path "default" loads the model built into the binary.
+func TestLoadDefaultModel(t *testing.T) {
+	cfg := config.Default()
+	cfg.Model.Path = config.DefaultModel
+	cfg.Policy.Path = "" // the built-in policy
+	ms, cur, err := loadModels(&cfg, cfg.Model.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms == nil || cur.model == nil || cur.modelPath != config.DefaultModel {
+		t.Fatalf("loaded %v, %+v", ms, cur)
+	}
+}

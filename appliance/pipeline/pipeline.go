@@ -26,6 +26,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/appliance/config"
 	"github.com/flowsieve/flowsieve/appliance/hugemem"
+	"github.com/flowsieve/flowsieve/configs"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/model"
@@ -124,7 +125,7 @@ type deployed struct {
 
 // loadModels loads and validates the model at path and the active policy.
 func loadModels(cfg *config.Config, path string) (*inspect.Models, deployed, error) {
-	m, err := model.Load(path)
+	m, err := configs.LoadModel(path) // "default": the model built into the binary
 	if err != nil {
 		return nil, deployed{}, err
 	}
