@@ -632,8 +632,7 @@ func (t *Table) remove(i uint64) {
 				return
 			}
 			// Move record j into the hole at i unless its home lies cyclically in (i, j].
-			h := uint64(t.links[j].home)
-			if (j+t.n-h)%t.n >= (j+t.n-i)%t.n {
+			if t.dist(uint64(t.links[j].home), j) >= t.dist(i, j) {
 				t.tags[i] = t.tags[j]
 				t.flows[i] = t.flows[j]
 				t.links[i] = t.links[j]
@@ -643,6 +642,14 @@ func (t *Table) remove(i uint64) {
 			}
 		}
 	}
+}
+
+// dist returns how many records after a record b lies, wrapping around (no division).
+func (t *Table) dist(a, b uint64) uint64 {
+	if b >= a {
+		return b - a
+	}
+	return b + t.n - a
 }
 
 // expired reports the timeout reason of f at time now, or Early (0) if none.
