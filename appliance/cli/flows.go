@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -284,11 +283,12 @@ type flowWriter struct {
 	// JSON a "label" key. (Set by the --labels flag.)
 	label func(f *flow.Flow) string
 	// ipfix, when set, gets every finished flow as an IPFIX record.
-	ipfix *export.Exporter
-	rec   ipfix.Record
-	err   error
-	buf   []byte
-	vals  [features.NumFeatures]float32
+	ipfix  *export.Exporter
+	rec    ipfix.Record
+	err    error
+	buf    []byte
+	vals   [features.NumFeatures]float32
+	stamps stampCache
 }
 
 // header writes the CSV header.
@@ -365,7 +365,7 @@ func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
 			}
 			b = strconv.AppendQuote(b, features.Names[j])
 			b = append(b, ':')
-			b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+			b = appendFeature(b, v)
 		}
 		b = append(b, "}}\n"...)
 		w.write(b)
@@ -381,13 +381,13 @@ func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(f.Proto()), 10)
 	b = append(b, ',')
-	b = time.Unix(0, f.First()).UTC().AppendFormat(b, flowsTimestampLayout)
+	b = w.stamps.appendStamp(b, f.First())
 	for j, v := range w.vals {
 		if j == features.Protocol {
 			continue
 		}
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+		b = appendFeature(b, v)
 	}
 	if w.label != nil {
 		b = append(b, ',')
