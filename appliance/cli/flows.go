@@ -160,13 +160,16 @@ func runFlows(c *cli.Context) error {
 	if !w.jsonl {
 		w.header()
 	}
-	t, err := flow.New(cfg, w.sink)
+	pipe := newFlowPipe(w)
+	t, err := flow.New(cfg, pipe.sink)
 	if err != nil {
+		pipe.close()
 		return cli.Exit("flows: "+err.Error(), 2)
 	}
 	o := &flow.Offline{Table: t}
 	readErr := readCaptures(c, paths, o)
 	t.Flush()
+	pipe.close()
 	werr := w.w.Flush()
 	if file != nil {
 		werr = errors.Join(werr, file.Close())
