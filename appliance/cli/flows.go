@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/export"
+	"github.com/flowsieve/flowsieve/appliance/hugemem"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/ipfix"
@@ -160,6 +161,10 @@ func runFlows(c *cli.Context) error {
 	if !w.jsonl {
 		w.header()
 	}
+	// The table on 2 MB pages: fewer TLB misses on its records (appliance/hugemem).
+	mem := hugemem.New(nil)
+	defer mem.Close()
+	cfg.Memory = mem.Alloc
 	pipe := newFlowPipe(w)
 	t, err := flow.New(cfg, pipe.sink)
 	if err != nil {

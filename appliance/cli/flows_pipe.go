@@ -51,8 +51,8 @@ func (p *flowPipe) run() {
 
 // sink is the table's sink: it copies the flow for the writer.
 func (p *flowPipe) sink(f *flow.Flow, why flow.Reason) {
-	if p.w.early && why != flow.Early && f.EarlyDone {
-		return // written at its early decision point
+	if p.w.early && why != flow.Early && f.EarlyDone && p.w.ipfix == nil {
+		return // written at its early decision point, and no IPFIX export wants its end
 	}
 	p.cur = append(p.cur, endedFlow{*f, why})
 	if len(p.cur) == cap(p.cur) {
