@@ -126,8 +126,15 @@ func (t *Table) expireSlot(s, now int64) {
 	t.links[first].prev, t.links[last].next = due, due
 	t.links[src].next, t.links[src].prev = src, src
 	for i := t.links[due].next; i != due; i = t.links[due].next {
+		// Two records ahead, prefetch the link (read when the record before it is
+		// taken off the list), the whole record (the sink reads it all) and its tag
+		// (removal starts there): on a large table each is a cache miss otherwise.
 		if nx := t.links[i].next; nx != due {
-			prefetchLine(unsafe.Pointer(&t.flows[nx]))
+			if nx2 := t.links[nx].next; nx2 != due {
+				prefetchLine(unsafe.Pointer(&t.links[nx2]))
+				prefetchLine(unsafe.Pointer(&t.tags[nx2]))
+				prefetchRecord(&t.flows[nx2], 0, true)
+			}
 		}
 		f := &t.flows[i]
 		if why := t.expired(f, now); why != Early {
