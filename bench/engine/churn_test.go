@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsieve/flowsieve/appliance/hugemem"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/packet"
@@ -43,10 +44,17 @@ func (c *churn) fill(in []flow.Input) {
 
 // churnTable returns a table for live flows in steady state (warmed up by more than
 // an idle timeout of churn) whose sink writes every ended flow's row into a batch,
-// as the inspector does.
-func churnTable(tb testing.TB, live int, c *churn, in []flow.Input) *flow.Table {
+// as the inspector does. With huge set, the table lives on 2 MB pages, as the
+// daemon's workers' tables do (appliance/hugemem).
+func churnTable(tb testing.TB, live int, huge bool, c *churn, in []flow.Input) *flow.Table {
 	rows := features.NewFlowBatch(1024)
-	t, err := flow.New(flow.Config{Capacity: live + live/8, Seed: 1}, func(f *flow.Flow, _ flow.Reason) {
+	cfg := flow.Config{Capacity: live + live/8, Seed: 1}
+	if huge {
+		a := hugemem.New(nil)
+		tb.Cleanup(func() { a.Close() })
+		cfg.Memory = a.Alloc
+	}
+	t, err := flow.New(cfg, func(f *flow.Flow, _ flow.Reason) {
 		if rows.Full() {
 			rows.Reset()
 		}
@@ -64,7 +72,8 @@ func churnTable(tb testing.TB, live int, c *churn, in []flow.Input) *flow.Table 
 
 // BenchmarkChurn measures the flow table under expiry churn: one-packet flows, 5 s
 // idle timeout, 1K to 1M flows live, so every packet starts a flow and ends one
-// that idled out (its row written), in receive batches of RxBatch packets. It
+// that idled out (its row written), in receive batches of RxBatch packets, with
+// the table on the Go heap and on 2 MB pages. It
 // reports CPU ns per packet beside wall time (the shared machine is often
 // oversubscribed).
 func BenchmarkChurn(b *testing.B) {
@@ -72,29 +81,34 @@ func BenchmarkChurn(b *testing.B) {
 		name string
 		live int
 	}{{"1K", 1_000}, {"100K", 100_000}, {"1M", 1_000_000}} {
-		b.Run("live="+sz.name, func(b *testing.B) {
-			c, in := newChurn(sz.live), make([]flow.Input, RxBatch)
-			t := churnTable(b, sz.live, c, in)
-			before := t.Stats()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := processCPU()
-			for done := 0; done < b.N; done += len(in) {
-				n := min(len(in), b.N-done)
-				c.fill(in[:n])
-				t.UpdateBatch(in[:n])
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
-			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
-			s := t.Stats()
-			if ended := s.Sunk[flow.EndIdle] - before.Sunk[flow.EndIdle]; b.N > 10*sz.live && ended < uint64(b.N)*9/10 {
-				b.Fatalf("%d of %d packets' flows ended idle: not churn", ended, b.N)
-			}
-			if s.Sunk[flow.EndEvicted] != 0 {
-				b.Fatalf("%d flows evicted: the table is too small for %d live flows", s.Sunk[flow.EndEvicted], sz.live)
-			}
-		})
+		for _, mem := range []string{"heap", "huge"} {
+			b.Run("live="+sz.name+"/mem="+mem, func(b *testing.B) { benchChurn(b, sz.live, mem == "huge") })
+		}
+	}
+}
+
+// benchChurn runs BenchmarkChurn for live flows on the heap or on 2 MB pages.
+func benchChurn(b *testing.B, live int, huge bool) {
+	c, in := newChurn(live), make([]flow.Input, RxBatch)
+	t := churnTable(b, live, huge, c, in)
+	before := t.Stats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for done := 0; done < b.N; done += len(in) {
+		n := min(len(in), b.N-done)
+		c.fill(in[:n])
+		t.UpdateBatch(in[:n])
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/pkt")
+	s := t.Stats()
+	if ended := s.Sunk[flow.EndIdle] - before.Sunk[flow.EndIdle]; b.N > 10*live && ended < uint64(b.N)*9/10 {
+		b.Fatalf("%d of %d packets' flows ended idle: not churn", ended, b.N)
+	}
+	if s.Sunk[flow.EndEvicted] != 0 {
+		b.Fatalf("%d flows evicted: the table is too small for %d live flows", s.Sunk[flow.EndEvicted], live)
 	}
 }
 
@@ -104,7 +118,7 @@ func BenchmarkChurn(b *testing.B) {
 func TestChurnSteadyAndAllocFree(t *testing.T) {
 	const live = 20_000
 	c, in := newChurn(live), make([]flow.Input, RxBatch)
-	tb := churnTable(t, live, c, in)
+	tb := churnTable(t, live, false, c, in)
 	if n := tb.Len(); n < live || n > live+live/100 {
 		t.Errorf("%d flows live, want %d (+1%%)", n, live)
 	}
