@@ -54,7 +54,7 @@ func tableFlags() []cli.Flag {
 		&cli.IntFlag{Name: flowsFlagCapacity, Value: flow.DefaultCapacity, EnvVars: []string{"FLOWSIEVE_FLOW_CAPACITY"},
 			Usage: "Maximum number of live flows; when full, the least recently seen of a small sample is ended early (evicted)."},
 		&cli.Uint64Flag{Name: flowsFlagSeed, Value: 1, EnvVars: []string{"FLOWSIEVE_HASH_SEED"},
-			Usage: "Seed of the flow table's hash. The same input and seed give the same output, in the same order; 0 draws a random seed (the order of flows ended by timeouts, and eviction choices, may then vary)."},
+			Usage: "Seed of the flow table's hash; 0 draws a random seed. The output does not depend on it: the same input gives the same records in the same order."},
 	}
 }
 

@@ -146,3 +146,29 @@ func TestExpireEndsTimedOutFlowsOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderIndependentOfSeed: the sink receives the same flows in the same order
+// whatever the hash seed, also when a full table evicts (expiry lists keep the order
+// flows were put on them; records moving in the table do not reorder them).
+func TestOrderIndependentOfSeed(t *testing.T) {
+	in := churnStream(5, 100_000, 10_000)
+	for _, capacity := range []int{1 << 16, 1 << 9} {
+		var runs [2][]endedFlow
+		for r, seed := range []uint64{1, 0xdecafbad} {
+			tb, err := New(Config{Capacity: capacity, IdleTimeout: 2 * time.Second, Seed: seed}, func(f *Flow, why Reason) {
+				runs[r] = append(runs[r], endedFlow{f.Key, f.First(), f.Last(), f.FwdPackets() + f.BwdPackets(), why})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb.UpdateBatch(in)
+			tb.Flush()
+			if capacity < 1<<10 && tb.Stats().Sunk[EndEvicted] == 0 {
+				t.Fatalf("capacity %d: no flow evicted", capacity)
+			}
+		}
+		if !slices.Equal(runs[0], runs[1]) {
+			t.Errorf("capacity %d: the sink's flows or their order depend on the seed", capacity)
+		}
+	}
+}

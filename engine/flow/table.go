@@ -44,9 +44,9 @@ type Config struct {
 	// 0 turns it off.
 	EarlyPackets int
 	// Seed seeds the key hash. 0 draws a random seed, so crafted traffic cannot aim
-	// at hash collisions. The flows and their features do not depend on the seed,
-	// except which flow is evicted when the table is full; the order in which flows
-	// ending by timeout reach the sink may.
+	// at hash collisions. The flows, their features and the order in which they
+	// reach the sink do not depend on the seed (the expiry lists keep the order in
+	// which flows were put on them), evictions included.
 	Seed uint64
 	// Memory, when set, provides the memory of the records, links and tags (MemoryBytes of
 	// the capacity, nearly all the table) instead of the Go heap: New calls it once
