@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -20,12 +21,9 @@ const (
 	DefaultCapacity      = 1 << 16
 	DefaultActiveTimeout = 120 * time.Second
 	DefaultIdleTimeout   = 5 * time.Second
-	// evictSample is how many flows after the clock hand are compared when the table
-	// is full: the least recently seen of them is evicted.
+	// evictSample is how many flows of the earliest expiry lists are compared when
+	// the table is full: the least recently seen of them is evicted.
 	evictSample = 8
-	// sweepEvery is how many packets the clock hand waits between two records: the
-	// sweep walks memory the packets do not otherwise touch, so it is kept slow.
-	sweepEvery = 4
 )
 
 // ErrConfig is returned by New for an invalid configuration.
@@ -34,7 +32,8 @@ var ErrConfig = errors.New("flow: invalid table configuration")
 // Config configures a Table. The zero value gives the defaults.
 type Config struct {
 	// Capacity is the maximum number of live flows (default DefaultCapacity). The table
-	// preallocates everything for it: 480 bytes per flow (384-byte records, load ≤ 0.8).
+	// preallocates everything for it: 500 bytes per flow (384-byte records and their
+	// expiry links, load ≤ 0.8).
 	Capacity int
 	// ActiveTimeout ends a flow this long after its first packet (default 120 s).
 	ActiveTimeout time.Duration
@@ -45,11 +44,11 @@ type Config struct {
 	// 0 turns it off.
 	EarlyPackets int
 	// Seed seeds the key hash. 0 draws a random seed, so crafted traffic cannot aim
-	// at hash collisions. The flows and their features do not depend on the seed,
-	// except which flow is evicted when the table is full; the order in which flows
-	// ending by timeout reach the sink may.
+	// at hash collisions. The flows, their features and the order in which they
+	// reach the sink do not depend on the seed (the expiry lists keep the order in
+	// which flows were put on them), evictions included.
 	Seed uint64
-	// Memory, when set, provides the memory of the records and tags (MemoryBytes of
+	// Memory, when set, provides the memory of the records, links and tags (MemoryBytes of
 	// the capacity, nearly all the table) instead of the Go heap: New calls it once
 	// and needs a slice of exactly that length, 64-byte aligned, that nothing else
 	// uses while the table is in use; New clears it. The appliance passes memory
@@ -68,8 +67,11 @@ const recordSize = int(unsafe.Sizeof(Flow{}))
 func records(capacity int) int { return capacity + capacity/4 + 1 }
 
 // MemoryBytes returns the bytes a table of capacity flows asks Config.Memory for:
-// its records, then its tags.
-func MemoryBytes(capacity int) int { return records(capacity) * (recordSize + 2) }
+// its records, then their expiry links, then their tags.
+func MemoryBytes(capacity int) int {
+	n := records(capacity)
+	return n*(recordSize+2) + links(n)*linkBytes
+}
 
 // Reason says why the sink receives a flow.
 type Reason uint8
@@ -81,7 +83,7 @@ const (
 	EndActive                // ActiveTimeout after its first packet
 	EndFIN                   // TCP: FIN seen both ways and the last FIN acknowledged
 	EndRST                   // TCP: a RST was seen (the RST is part of the flow)
-	EndEvicted               // the table was full and this flow was the least recently seen of the sample
+	EndEvicted               // the table was full and this flow was the least recently seen of the sample nearest expiry
 	EndFlush                 // Flush at the end of input
 	NumReasons
 )
@@ -192,16 +194,18 @@ type Stats struct {
 // array of 16-bit tags (other bits of the same hash, 0 = empty record) is probed
 // first: it is small enough to stay in the CPU caches, so a packet costs one random
 // access to main memory (its record) instead of two (an index slot, then the record).
-// Removal shifts later records back (backward-shift deletion): no tombstones.
+// Removal shifts later records back (backward-shift deletion): no tombstones, and no
+// hash computed (each record's home is kept beside it).
 //
-// Expiry: each Update checks the flow it touches for the timeouts, and a clock hand
-// advancing one record every 4 packets sweeps flows that get no more packets (a
-// full turn takes 5×capacity packets). Expire ends every timed-out flow at once; the
-// appliance calls it when the link is quiet. Flush ends all flows.
+// Expiry: each Update checks the flow it touches for the timeouts, and an expiry
+// wheel (wheel.go) ends flows that get no more packets on time, whatever the
+// capacity: within 1/255 of the idle timeout after their deadline by the packet
+// clock, at a cost proportional to the flows that expire. Expire ends every timed-out
+// flow at once; the appliance calls it when the link is quiet. Flush ends all flows.
 //
-// Eviction when full: the least recently seen of the evictSample live flows after the
-// clock hand (sampled LRU, as Redis does) is ended with reason EndEvicted (or EndIdle /
-// EndActive if it had already timed out) and counted in Stats.Sunk[EndEvicted].
+// Eviction when full: the least recently seen of up to evictSample flows on the
+// earliest expiry lists (the flows nearest their idle timeout) is ended with reason
+// EndEvicted and counted in Stats.Sunk[EndEvicted].
 //
 // TCP termination: a flow ends (reason EndRST) with the first packet carrying RST, that
 // packet included. After a FIN from each side, the next packet from the other side
@@ -220,7 +224,7 @@ type Table struct {
 	flows    []Flow   // the records
 	live     int      // records in use
 	capacity int
-	hand     uint64
+	links    []link   // expiry wheel lists: record i's at i, then the sentinels
 	order    []uint32 // Flush scratch
 	prefetch bool     // the records outgrow the CPU caches: UpdateBatch prefetches
 	active   int64
@@ -228,6 +232,10 @@ type Table struct {
 	early    uint64
 	sink     Sink
 	stats    Stats
+
+	slotWidth int64 // time a wheel slot covers, ns
+	cur       int64 // the earliest wheel slot not yet expired (absolute)
+	nextSlot  int64 // when slot cur ends: the packet clock expires it then
 
 	// UpdateBatch scratch ring: keys, hashes and directions of packet j in slot
 	// j mod batchMax, from prepare until account.
@@ -276,9 +284,12 @@ func New(cfg Config, sink Sink) (*Table, error) {
 		idle:     int64(cfg.IdleTimeout),
 		early:    uint64(cfg.EarlyPackets),
 		sink:     sink,
+		cur:      math.MinInt64,
+		nextSlot: math.MinInt64,
 	}
 	if cfg.Memory == nil {
-		t.tags, t.flows = make([]uint16, n), make([]Flow, n)
+		t.tags, t.flows, t.links = make([]uint16, n), make([]Flow, n), make([]link, links(n))
+		t.initWheel()
 		return t, nil
 	}
 	size := MemoryBytes(cfg.Capacity)
@@ -291,10 +302,12 @@ func New(cfg Config, sink Sink) (*Table, error) {
 			ErrConfig, len(mem), unsafe.SliceData(mem), size)
 	}
 	clear(mem)
-	// Records first (line aligned), then the tags. No Go pointer is ever stored in
-	// them, so they may live outside the Go heap.
+	// Records first (line aligned), then the links, then the tags. No Go pointer is
+	// ever stored in them, so they may live outside the Go heap.
 	t.flows = unsafe.Slice((*Flow)(unsafe.Pointer(&mem[0])), n)
-	t.tags = unsafe.Slice((*uint16)(unsafe.Pointer(&mem[n*recordSize])), n)
+	t.links = unsafe.Slice((*link)(unsafe.Pointer(&mem[n*recordSize])), links(n))
+	t.tags = unsafe.Slice((*uint16)(unsafe.Pointer(&mem[n*recordSize+links(n)*linkBytes])), n)
+	t.initWheel()
 	return t, nil
 }
 
@@ -350,7 +363,7 @@ func (t *Table) findFrom(k *Key, h, i uint64) (uint64, bool) {
 // ignored. Flows that end are handed to the sink before Update returns.
 func (t *Table) Update(p *packet.Packet, ts int64, wireLen int) {
 	t.stats.Packets++
-	t.sweep(ts)
+	t.advance(ts)
 	if !t.accept(p) {
 		return
 	}
@@ -456,7 +469,7 @@ func (t *Table) prefetchFlow(in []Input, j int) {
 func (t *Table) account(in []Input, j int) {
 	s, x := j&(batchMax-1), &in[j]
 	t.stats.Packets++
-	t.sweep(x.Time)
+	t.advance(x.Time)
 	x.Mark = 0
 	if t.accept(&x.Packet) {
 		// Where prefetchFlow stopped probing is where the lookup may start, unless a
@@ -508,6 +521,8 @@ func (t *Table) apply(p *packet.Packet, k *Key, h, start uint64, srcIsLo bool, t
 	t.live++
 	f := &t.flows[i]
 	t.start(f, k, &fp, srcIsLo)
+	t.links[i].home = uint32(t.home(h))
+	t.schedule(i)
 	t.after(f, &fp, srcIsLo, i)
 	return 0
 }
@@ -601,10 +616,12 @@ func (t *Table) end(f *Flow, idx uint64, why Reason) {
 }
 
 // remove empties record i, shifting later records of its probe run back so every
-// record stays reachable from its home (backward-shift deletion).
+// record stays reachable from its home (backward-shift deletion). A moved record's
+// link moves with it.
 func (t *Table) remove(i uint64) {
 	t.live--
 	t.gen++
+	t.unlink(uint32(i))
 	for {
 		t.tags[i] = 0
 		t.flows[i].live = false
@@ -615,15 +632,24 @@ func (t *Table) remove(i uint64) {
 				return
 			}
 			// Move record j into the hole at i unless its home lies cyclically in (i, j].
-			h := t.home(t.flows[j].Key.hash(t.seed))
-			if (j+t.n-h)%t.n >= (j+t.n-i)%t.n {
+			if t.dist(uint64(t.links[j].home), j) >= t.dist(i, j) {
 				t.tags[i] = t.tags[j]
 				t.flows[i] = t.flows[j]
+				t.links[i] = t.links[j]
+				t.relink(uint32(i))
 				i = j
 				break
 			}
 		}
 	}
+}
+
+// dist returns how many records after a record b lies, wrapping around (no division).
+func (t *Table) dist(a, b uint64) uint64 {
+	if b >= a {
+		return b - a
+	}
+	return b + t.n - a
 }
 
 // expired reports the timeout reason of f at time now, or Early (0) if none.
@@ -637,37 +663,9 @@ func (t *Table) expired(f *Flow, now int64) Reason {
 	return Early
 }
 
-// sweep advances the clock hand by one record every sweepEvery packets, ending the
-// record's flow if it timed out.
-func (t *Table) sweep(now int64) {
-	if t.stats.Packets%sweepEvery != 0 {
-		return
-	}
-	i := t.hand
-	t.hand = t.next(i)
-	f := &t.flows[i]
-	if !f.live {
-		return
-	}
-	if why := t.expired(f, now); why != Early {
-		t.end(f, i, why)
-	}
-}
-
-// evict ends one flow to make room: the least recently seen of the next evictSample
-// live flows from the clock hand. Called only when the table is full.
+// evict ends one flow to make room (see victim). Called only when the table is full.
 func (t *Table) evict(now int64) {
-	best, i := t.n, t.hand
-	for seen := 0; seen < evictSample; i = t.next(i) {
-		if !t.flows[i].live {
-			continue
-		}
-		seen++
-		if best == t.n || t.flows[i].Acc.Last < t.flows[best].Acc.Last {
-			best = i
-		}
-	}
-	t.hand = t.next(best)
+	best := t.victim()
 	f := &t.flows[best]
 	why := t.expired(f, now)
 	if why == Early {
@@ -700,16 +698,13 @@ func (t *Table) SetEarlyPackets(n int) {
 	t.early = uint64(n)
 }
 
-// Expire ends every flow that timed out at time now (unix ns). It walks the whole
-// table: call it when packets stop arriving (the per-packet sweep then stalls).
+// Expire ends every flow that timed out at time now (unix ns): call it when packets
+// stop arriving (the packet clock then stops). Its cost is that of the flows that
+// expire (and of those in the current wheel slot), not a walk of the table.
 func (t *Table) Expire(now int64) {
-	for i := uint64(0); i < t.n; {
-		f := &t.flows[i]
-		if why := t.expired(f, now); f.live && why != Early {
-			t.end(f, i, why) // a later record may move into i: look at i again
-			continue
-		}
-		i++
+	t.expireSlots(now)
+	if t.cur == t.slotOf(now) { // part of the current slot has passed too
+		t.expireSlot(t.cur, now)
 	}
 }
 
@@ -734,6 +729,7 @@ func (t *Table) Flush() {
 		t.flows[i].live = false
 		t.tags[i] = 0
 	}
+	t.initWheel()
 	t.live = 0
 	t.gen++
 	t.order = order[:0]

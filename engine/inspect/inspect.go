@@ -425,8 +425,8 @@ func (in *Inspector) Flush() {
 
 // Expire ends every flow that timed out at now (unix ns) and classifies what is
 // pending. Call it when the link is quiet, so flows end without further packets.
-// It walks the whole flow table (flow.Table.Expire): about 1 ms per 64K flows of
-// capacity here, so call it every so often, not every turn.
+// Its cost is that of the flows that expire (flow.Table.Expire takes them from its
+// expiry wheel, it does not walk the table).
 func (in *Inspector) Expire(now int64) {
 	in.table.Expire(now)
 	in.classify()
