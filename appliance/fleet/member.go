@@ -260,6 +260,9 @@ func (m *Member) disconnected(err error) {
 		m.st.LastError = err.Error()
 	}
 	m.mu.Unlock()
+	if errors.Is(err, context.Canceled) {
+		return
+	}
 	m.o.Logger.Warn("fleet: lost the server, enforcing what it has and buffering", "err", err)
 }
 

@@ -3,9 +3,10 @@ package fleet
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,8 @@ type timedEnforcer struct {
 	*control.Offline
 	mu sync.Mutex
 	at map[netip.Prefix]time.Time
+	// notify, when set, receives each prefix blocked.
+	notify chan netip.Prefix // sends never block
 }
 
 func (e *timedEnforcer) Block(ctx context.Context, r control.BlockRequest) (control.BlockEntry, error) {
@@ -40,6 +43,10 @@ func (e *timedEnforcer) Block(ctx context.Context, r control.BlockRequest) (cont
 		e.mu.Lock()
 		e.at[r.Prefix] = time.Now()
 		e.mu.Unlock()
+		select {
+		case e.notify <- r.Prefix: // nil: never
+		default:
+		}
 	}
 	return out, err
 }
@@ -62,7 +69,11 @@ func newStore(t testing.TB, dir string, pol *policy.Policy) *control.Offline {
 }
 
 func testOptions(url, name string) Options {
-	return Options{URL: url, Name: name, DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour, Buffer: 100, Timeout: time.Second}
+	o := Options{URL: url, Name: name, DefaultTTL: time.Hour, MaxTTL: 24 * time.Hour, Buffer: 100, Timeout: time.Second}
+	if !testing.Verbose() {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
 }
 
 // join starts a member named name on a fresh store (or dir's store when dir is set).
@@ -299,4 +310,49 @@ func TestJoinNeedsEnforcer(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+// BenchmarkFleetPropagation measures how long a block published by one member
+// takes to be enforced by two others (the slower of the two): one block per
+// iteration, p50 and p99 over all (-benchtime 100x: 100 blocks).
+func BenchmarkFleetPropagation(b *testing.B) {
+	srv := natstest.Start(b, natstest.Options{})
+	src := join(b, srv.URL(), "src", "", nil)
+	peers := []*box{join(b, srv.URL(), "p1", "", nil), join(b, srv.URL(), "p2", "", nil)}
+	waitSynced(b, append(peers, src)...)
+	notify := make(chan netip.Prefix, 16)
+	for _, p := range peers {
+		p.enf.mu.Lock()
+		p.enf.notify = notify
+		p.enf.mu.Unlock()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+		start := time.Now()
+		if err := src.m.Publish(ScopeBlock, p, time.Hour, "bench", ""); err != nil {
+			b.Fatal(err)
+		}
+		for seen := 0; seen < len(peers); {
+			select {
+			case q := <-notify:
+				if q == p {
+					seen++
+				}
+			case <-time.After(5 * time.Second):
+				b.Fatalf("block %d (%s) not enforced by both peers within 5s", i, p)
+			}
+		}
+		var last time.Time
+		for _, peer := range peers {
+			if at, _ := peer.enf.blockedAt(p); at.After(last) {
+				last = at
+			}
+		}
+		lat = append(lat, last.Sub(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
