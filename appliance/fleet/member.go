@@ -172,12 +172,20 @@ func (m *Member) Status() Status {
 
 // Publish sends a verdict this appliance learned (or an operator made) to the
 // fleet. It never blocks: the verdict waits in the buffer until the server
-// takes it. ttl 0 means Options.DefaultTTL.
+// takes it. ttl 0 means Options.DefaultTTL. A prefix the fleet already blocks
+// for more than half of ttl is not sent again (a flood's source is decided
+// many times).
 func (m *Member) Publish(scope Scope, p netip.Prefix, ttl time.Duration, reason, label string) error {
 	v := newVerdict(m.o, scope, p, ttl, reason)
 	v.Label = label
 	if err := v.Validate(m.o.Now(), m.o.MaxTTL); err != nil {
 		return err
+	}
+	m.mu.Lock()
+	h, ok := m.held[p]
+	m.mu.Unlock()
+	if ok && h.v.Expires.After(v.Added.Add(v.Expires.Sub(v.Added)/2)) {
+		return nil
 	}
 	m.out.push(op{put: &v})
 	m.poke()

@@ -356,3 +356,26 @@ func BenchmarkFleetPropagation(b *testing.B) {
 	b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 }
+
+// TestPublishSkipsKnown: a prefix the fleet already blocks for long enough is
+// not published again; one close to expiry is renewed.
+func TestPublishSkipsKnown(t *testing.T) {
+	srv := natstest.Start(t, natstest.Options{})
+	a := join(t, srv.URL(), "a", "", nil)
+	waitSynced(t, a)
+	p := netip.MustParsePrefix("198.51.100.7/32")
+	if err := a.m.Publish(ScopeSource, p, time.Hour, "learned", "DDoS"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "a enforces p", func() bool { return a.m.Status().Applied == 1 })
+	if err := a.m.Publish(ScopeSource, p, time.Hour, "learned", "DDoS"); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.m.Status(); st.Pending != 0 {
+		t.Fatalf("a repeat was buffered: %+v", st)
+	}
+	if err := a.m.Publish(ScopeSource, p, 3*time.Hour, "learned", "DDoS"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "a renews p", func() bool { return a.m.Status().Applied == 2 })
+}

@@ -66,6 +66,8 @@ type writer struct {
 	// control backend (operator allows); either may be nil.
 	models   *atomic.Pointer[inspect.Models]
 	operator atomic.Pointer[control.Offline]
+	// learned, when set, hears of every source/prefix DROP stored (SetLearned).
+	learned atomic.Pointer[Learned]
 	// wake is signalled (without blocking) by a worker that queued verdicts in a turn,
 	// so they reach the kernel within microseconds instead of at the next tick.
 	wake chan struct{}
@@ -222,6 +224,9 @@ func (w *writer) add(v *inspect.Verdict) {
 		return
 	}
 	w.stats.PrefixWritten.Add(1)
+	if fn := w.learned.Load(); fn != nil && kv.Action == xdp.ActionDrop {
+		(*fn)(p, d.TTL, v.Label, d.Scope)
+	}
 }
 
 // allowed reports whether v's source is allowlisted by the policy in force, or
