@@ -15,6 +15,8 @@ import (
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/appliance/fleet/natstest"
 	"github.com/flowsieve/flowsieve/engine/policy"
+	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 )
 
 // box is one fleet member over a real block store: control.Offline with its
@@ -82,7 +84,12 @@ func join(t testing.TB, url, name, dir string, models ModelLoader) *box {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	store := newStore(t, dir, nil)
+	return joinStore(t, url, name, dir, newStore(t, dir, nil), models)
+}
+
+// joinStore starts a member named name enforcing through store.
+func joinStore(t testing.TB, url, name, dir string, store *control.Offline, models ModelLoader) *box {
+	t.Helper()
 	enf := &timedEnforcer{Offline: store, at: map[netip.Prefix]time.Time{}}
 	mc := MemberConfig{Enforcer: enf}
 	if models != nil {
@@ -312,11 +319,35 @@ func TestJoinNeedsEnforcer(t *testing.T) {
 
 // BenchmarkFleetPropagation measures how long a block published by one member
 // takes to be enforced by two others (the slower of the two): one block per
-// iteration, p50 and p99 over all (-benchtime 100x: 100 blocks).
+// iteration, p50 and p99 over all (-benchtime 100x: 100 blocks). "store"
+// members enforce through the block store alone (state file), "xdp-maps"
+// through it over the XDP program's loaded maps, as the daemon does.
 func BenchmarkFleetPropagation(b *testing.B) {
+	b.Run("store", func(b *testing.B) {
+		benchPropagation(b, func(dir string) *control.Offline { return newStore(b, dir, nil) })
+	})
+	b.Run("xdp-maps", func(b *testing.B) {
+		kerneltest.Require(b)
+		benchPropagation(b, func(dir string) *control.Offline {
+			dp, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, FlowEntries: 1024, PrefixEntries: 1024})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { dp.Close() })
+			return control.OverMaps(control.Maps{Verdicts: dp.Verdicts, Blocklist: dp.Blocklist, Stats: dp.Stats},
+				control.OfflineOptions{StatePath: filepath.Join(dir, "blocks.json")})
+		})
+	})
+}
+
+func benchPropagation(b *testing.B, store func(dir string) *control.Offline) {
 	srv := natstest.Start(b, natstest.Options{})
 	src := join(b, srv.URL(), "src", "", nil)
-	peers := []*box{join(b, srv.URL(), "p1", "", nil), join(b, srv.URL(), "p2", "", nil)}
+	var peers []*box
+	for _, name := range []string{"p1", "p2"} {
+		dir := b.TempDir()
+		peers = append(peers, joinStore(b, srv.URL(), name, dir, store(dir), nil))
+	}
 	waitSynced(b, append(peers, src)...)
 	notify := make(chan netip.Prefix, 16)
 	for _, p := range peers {
