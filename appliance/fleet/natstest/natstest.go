@@ -1,11 +1,13 @@
 // Package natstest runs a real nats-server (Debian's package, installed by
-// tools/install-deps.sh) with JetStream for tests: on 127.0.0.1, on a free
-// port, with a temporary store, killed by its PID at cleanup. Tests skip with
+// tools/install-deps.sh) with JetStream for tests: on 127.0.0.1 on a free
+// port, or inside a network namespace the test made, with a temporary store,
+// killed by its PID at cleanup. Tests skip with
 // the reason when the binary is absent, and fail instead under
 // FLOWSIEVE_REQUIRE_KERNEL=1 (CI as root, where the package is installed).
 package natstest
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -16,12 +18,18 @@ import (
 	"time"
 
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
 // Options configure a server.
 type Options struct {
 	// User and Password, when set, are the only credentials accepted.
 	User, Password string
+	// NS, when set, runs the server inside that network namespace (one the
+	// test created), listening on every address there at Port (0: 4222);
+	// otherwise it listens on 127.0.0.1 on a free port.
+	NS   *netns.NS
+	Port int
 }
 
 // Server is a running nats-server.
@@ -29,7 +37,9 @@ type Server struct {
 	t      testing.TB
 	bin    string
 	conf   string
+	host   string
 	port   int
+	ns     *netns.NS
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -55,9 +65,14 @@ func Start(t testing.TB, o Options) *Server {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	s := &Server{t: t, bin: bin, conf: filepath.Join(dir, "nats.conf"), port: freePort(t)}
-	conf := fmt.Sprintf("listen: 127.0.0.1:%d\njetstream {\n  store_dir: %q\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n",
-		s.port, filepath.Join(dir, "store"))
+	s := &Server{t: t, bin: bin, conf: filepath.Join(dir, "nats.conf"), host: "127.0.0.1", ns: o.NS}
+	if o.NS != nil {
+		s.host, s.port = "0.0.0.0", cmp.Or(o.Port, 4222)
+	} else {
+		s.port = freePort(t)
+	}
+	conf := fmt.Sprintf("listen: %s:%d\njetstream {\n  store_dir: %q\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n",
+		s.host, s.port, filepath.Join(dir, "store"))
 	if o.User != "" {
 		conf += fmt.Sprintf("authorization {\n  user: %q\n  password: %q\n}\n", o.User, o.Password)
 	}
@@ -69,8 +84,11 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-// URL returns nats://127.0.0.1:PORT.
+// URL returns nats://127.0.0.1:PORT (with NS: reachable inside that namespace).
 func (s *Server) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Port returns the port the server listens on.
+func (s *Server) Port() int { return s.port }
 
 // Kill kills the server by its PID and waits for it to exit; the store stays.
 func (s *Server) Kill() {
@@ -90,6 +108,9 @@ func (s *Server) Restart() {
 		s.t.Fatal("natstest: server already running")
 	}
 	cmd := exec.Command(s.bin, "-c", s.conf)
+	if s.ns != nil { // ip netns exec execs the server: the PID is its own
+		cmd = exec.Command("ip", "netns", "exec", s.ns.Name(), s.bin, "-c", s.conf)
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if !testing.Verbose() {
 		cmd.Stdout, cmd.Stderr = nil, nil
@@ -101,9 +122,7 @@ func (s *Server) Restart() {
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
+		if s.listening() {
 			return
 		}
 		select {
@@ -118,6 +137,21 @@ func (s *Server) Restart() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listening reports whether the server accepts connections (inside its namespace).
+func (s *Server) listening() bool {
+	dial := func() error {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.port), 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if s.ns != nil {
+		return s.ns.Do(dial) == nil
+	}
+	return dial() == nil
 }
 
 func freePort(t testing.TB) int {
