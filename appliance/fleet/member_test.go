@@ -5,12 +5,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/appliance/fleet/natstest"
@@ -409,4 +412,39 @@ func TestPublishSkipsKnown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Second, "a renews p", func() bool { return a.m.Status().Applied == 2 })
+}
+
+// TestFleetNKey: a server that accepts one NKey user takes a member with its
+// seed and refuses another seed with ErrAuth; a missing seed file is named.
+func TestFleetNKey(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	srv := natstest.Start(t, natstest.Options{NKey: pub})
+	seedFile := func(kp nkeys.KeyPair) string {
+		seed, _ := kp.Seed()
+		path := filepath.Join(t.TempDir(), "user.nk")
+		if err := os.WriteFile(path, seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	o := testOptions(srv.URL(), "a")
+	o.NKeySeed = seedFile(user)
+	c, err := Connect(context.Background(), o)
+	if err != nil {
+		t.Fatalf("right seed: %v", err)
+	}
+	c.Close()
+	other, _ := nkeys.CreateUser()
+	o.NKeySeed = seedFile(other)
+	if _, err := Join(context.Background(), o, MemberConfig{Enforcer: newStore(t, t.TempDir(), nil)}); !errors.Is(err, ErrAuth) {
+		t.Fatalf("another seed: %v, want ErrAuth", err)
+	}
+	o.NKeySeed = filepath.Join(t.TempDir(), "missing.nk")
+	if _, err := Connect(context.Background(), o); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "missing.nk") {
+		t.Fatalf("missing seed: %v, want ErrOptions naming the file", err)
+	}
 }

@@ -25,6 +25,8 @@ import (
 type Options struct {
 	// User and Password, when set, are the only credentials accepted.
 	User, Password string
+	// NKey, when set, is the public key (U...) of the only user accepted.
+	NKey string
 	// NS, when set, runs the server inside that network namespace (one the
 	// test created), listening on every address there at Port (0: 4222);
 	// otherwise it listens on 127.0.0.1 on a free port.
@@ -73,6 +75,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	conf := fmt.Sprintf("listen: %s:%d\njetstream {\n  store_dir: %q\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n",
 		s.host, s.port, filepath.Join(dir, "store"))
+	if o.NKey != "" {
+		conf += fmt.Sprintf("authorization {\n  users: [{nkey: %q}]\n}\n", o.NKey)
+	}
 	if o.User != "" {
 		conf += fmt.Sprintf("authorization {\n  user: %q\n  password: %q\n}\n", o.User, o.Password)
 	}
