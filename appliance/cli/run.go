@@ -134,6 +134,11 @@ func runRun(c *cli.Context) error {
 		}
 		return cli.Exit(fmt.Sprintf("run: %v", errors.Join(errs...)), 1)
 	}
+	if member != nil && srv != nil {
+		if err := srv.Register(member.Collector()); err != nil {
+			log.Warn("fleet: metrics not registered", "err", err)
+		}
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			p.Reload() // logs and keeps the running model and policy on error

@@ -204,10 +204,22 @@ func TestWireFleet(t *testing.T) {
 		}
 	}
 	check("server up")
+	fleetMetric := func(x *fleetBox, name string) float64 {
+		t.Helper()
+		text, err := scrape(x.tp.App, "/metrics")
+		if err != nil {
+			t.Fatalf("%s: scrape: %v", x.name, err)
+		}
+		return metric(text, name)
+	}
+	if c, n := fleetMetric(b, "flowsieve_fleet_connected"), fleetMetric(b, "flowsieve_fleet_enforced"); c != 1 || n < 2 {
+		t.Errorf("b's metrics: fleet_connected %v, fleet_enforced %v; want 1 and >= 2 (a's block, b's learned verdicts)", c, n)
+	}
 
 	// Without the server, b keeps enforcing.
 	srv.Kill()
 	check("server killed")
+	waitFleet(5*time.Second, "b's metrics show the server lost", func() bool { return fleetMetric(b, "flowsieve_fleet_connected") == 0 })
 	if !b.enforced(t, attackers) {
 		t.Fatal("b dropped the block with the server gone")
 	}
