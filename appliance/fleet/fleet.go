@@ -51,6 +51,8 @@ var (
 	ErrAuth = errors.New("fleet: the NATS server refused the credentials")
 	// ErrConnect is returned when no server could be reached.
 	ErrConnect = errors.New("fleet: cannot reach the NATS server")
+	// ErrTLS is returned when the TLS handshake with the server fails.
+	ErrTLS = errors.New("fleet: TLS with the NATS server failed")
 	// ErrOptions is returned for invalid Options.
 	ErrOptions = errors.New("fleet: invalid options")
 )
@@ -192,8 +194,17 @@ func connectError(url string, err error) error {
 	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
 		strings.Contains(strings.ToLower(err.Error()), "authorization violation"):
 		return fmt.Errorf("%w at %s (%v): check fleet.credentials, fleet.nkey_seed or the user:password in fleet.url", ErrAuth, url, err)
+	case isTLSError(err):
+		return fmt.Errorf("%w at %s (%v): check fleet.tls.ca, fleet.tls.cert and fleet.tls.key", ErrTLS, url, err)
 	}
 	return fmt.Errorf("%w at %s: %w", ErrConnect, url, err)
+}
+
+// isTLSError reports whether a connect error came from the TLS handshake
+// (nats.go wraps those as "nats: tls error: ..." or passes crypto/tls's on).
+func isTLSError(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "tls error") || strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:")
 }
 
 // redact replaces the passwords of the URLs in s with "xxxxx".

@@ -124,7 +124,8 @@ type MemberConfig struct {
 // Join starts a member. It recovers the fleet verdicts the local block store
 // already enforces (from before a restart) and connects in the background: a
 // server that is down is retried until Close, enforcing what the store has
-// meanwhile; a server that refuses the credentials is an error (ErrAuth).
+// meanwhile; a server that refuses the credentials (ErrAuth) or the TLS
+// handshake (ErrTLS) is an error.
 func Join(ctx context.Context, o Options, mc MemberConfig) (*Member, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -142,7 +143,7 @@ func Join(ctx context.Context, o Options, mc MemberConfig) (*Member, error) {
 	}
 	closed := make(chan struct{})
 	c, err := m.dial(ctx, closed)
-	if errors.Is(err, ErrAuth) || errors.Is(err, ErrOptions) {
+	if errors.Is(err, ErrAuth) || errors.Is(err, ErrOptions) || errors.Is(err, ErrTLS) {
 		return nil, err
 	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))

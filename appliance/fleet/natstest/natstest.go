@@ -27,6 +27,10 @@ type Options struct {
 	User, Password string
 	// NKey, when set, is the public key (U...) of the only user accepted.
 	NKey string
+	// TLSCert and TLSKey, when set, make the server require TLS with that
+	// certificate; with TLSClientCA it also requires client certificates
+	// signed by that CA (mutual TLS).
+	TLSCert, TLSKey, TLSClientCA string
 	// NS, when set, runs the server inside that network namespace (one the
 	// test created), listening on every address there at Port (0: 4222);
 	// otherwise it listens on 127.0.0.1 on a free port.
@@ -75,6 +79,13 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	conf := fmt.Sprintf("listen: %s:%d\njetstream {\n  store_dir: %q\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n",
 		s.host, s.port, filepath.Join(dir, "store"))
+	if o.TLSCert != "" {
+		conf += fmt.Sprintf("tls {\n  cert_file: %q\n  key_file: %q\n", o.TLSCert, o.TLSKey)
+		if o.TLSClientCA != "" {
+			conf += fmt.Sprintf("  ca_file: %q\n  verify: true\n", o.TLSClientCA)
+		}
+		conf += "}\n"
+	}
 	if o.NKey != "" {
 		conf += fmt.Sprintf("authorization {\n  users: [{nkey: %q}]\n}\n", o.NKey)
 	}
