@@ -17,8 +17,9 @@ import (
 // joinFleet makes the daemon a fleet member when fleet.url is set: it
 // enforces the fleet's verdicts through the daemon's block store (b, or a new
 // control backend of p when the control socket is off), hot-swaps published
-// models with fleet.model: follow, and shares the source and prefix DROP
-// verdicts its policy makes. It returns nil without a fleet.
+// models with fleet.model: follow, shares the source and prefix DROP verdicts
+// its policy makes, and sends its DROP, ALERT and TAG verdicts as EVE lines to
+// the fleet's alert stream. It returns nil without a fleet.
 func joinFleet(cfg *config.Config, p *pipeline.Pipeline, b *pipeline.Control, log *slog.Logger) (*fleet.Member, error) {
 	if !cfg.Fleet.Enabled() {
 		return nil, nil
@@ -48,6 +49,7 @@ func joinFleet(cfg *config.Config, p *pipeline.Pipeline, b *pipeline.Control, lo
 			log.Debug("fleet: not shared", "prefix", pfx, "err", err)
 		}
 	})
+	p.SetAlertSink(m.AlertJSON)
 	log.Info("fleet: joined", "url", cfg.Fleet.URL, "name", m.Name(), "model", cfg.Fleet.Model)
 	return m, nil
 }

@@ -205,6 +205,13 @@ func (m *Member) Alert(event any) error {
 	return nil
 }
 
+// AlertJSON publishes one alert event already encoded as JSON (an EVE line
+// from the daemon's writer) like Alert; line is copied.
+func (m *Member) AlertJSON(line []byte) {
+	m.out.push(op{subject: AlertSubject + "." + m.o.Name, data: append([]byte(nil), line...)})
+	m.poke()
+}
+
 func (m *Member) poke() {
 	select {
 	case m.kick <- struct{}{}:

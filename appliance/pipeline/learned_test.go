@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,8 @@ import (
 )
 
 // TestWriterReportsLearned: the Learned hook hears of every source or prefix
-// DROP the writer stores in the real tries, and of nothing else.
+// DROP the writer stores in the real tries, and of nothing else; the alert
+// sink gets every DROP and TAG verdict as an EVE line.
 func TestWriterReportsLearned(t *testing.T) {
 	kerneltest.Require(t)
 	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, FlowEntries: 1024, PrefixEntries: 1024})
@@ -30,7 +32,8 @@ func TestWriterReportsLearned(t *testing.T) {
 	}
 	var models atomic.Pointer[inspect.Models]
 	models.Store(&inspect.Models{Policy: pol.Bind([]string{"benign", "attack"})})
-	w := &writer{dp: d, batch: 64, stats: &WriterStats{perLabel: map[string]uint64{}},
+	ring := NewRing[inspect.Verdict](16)
+	w := &writer{dp: d, batch: 64, rings: []*Ring[inspect.Verdict]{ring}, stats: &WriterStats{perLabel: map[string]uint64{}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), models: &models}
 	type heard struct {
 		p     netip.Prefix
@@ -43,6 +46,9 @@ func TestWriterReportsLearned(t *testing.T) {
 		got = append(got, heard{p, ttl, label, scope})
 	})
 	w.learned.Store(&fn)
+	var lines []string
+	sink := AlertSink(func(line []byte) { lines = append(lines, string(line)) })
+	w.alertSink.Store(&sink)
 	tests := []struct {
 		name string
 		src  string
@@ -58,15 +64,24 @@ func TestWriterReportsLearned(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got = got[:0]
-			w.add(&inspect.Verdict{Src: netip.MustParseAddr(tt.src), Dst: netip.MustParseAddr("203.0.113.10"), SrcPort: 40000, DstPort: 80, Proto: 6,
-				Label: "attack", Why: flow.Early, Decision: tt.dec})
+			got, lines = got[:0], lines[:0]
+			// Through a ring and drain, as the workers hand verdicts over.
+			if !ring.Push(&inspect.Verdict{Src: netip.MustParseAddr(tt.src), Dst: netip.MustParseAddr("203.0.113.10"), SrcPort: 40000, DstPort: 80, Proto: 6,
+				Label: "attack", Why: flow.Early, Decision: tt.dec}) {
+				t.Fatal("ring full")
+			}
+			w.drain()
 			w.flush()
 			switch {
 			case tt.want == nil && len(got) != 0:
 				t.Fatalf("heard %+v, want nothing", got)
 			case tt.want != nil && (len(got) != 1 || got[0] != *tt.want):
 				t.Fatalf("heard %+v, want %+v", got, *tt.want)
+			}
+			// Every DROP and TAG verdict reaches the alert sink as one EVE line.
+			wantType := map[policy.Action]string{policy.ActionDrop: `"event_type":"drop"`, policy.ActionTag: `"event_type":"alert"`}[tt.dec.Action]
+			if len(lines) != 1 || !strings.Contains(lines[0], wantType) || !strings.Contains(lines[0], `"src_ip":"`+tt.src+`"`) {
+				t.Fatalf("alert sink got %q, want one line with %s from %s", lines, wantType, tt.src)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowsieve/flowsieve/appliance/alerts"
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
@@ -68,6 +69,10 @@ type writer struct {
 	operator atomic.Pointer[control.Offline]
 	// learned, when set, hears of every source/prefix DROP stored (SetLearned).
 	learned atomic.Pointer[Learned]
+	// alertSink, when set, gets DROP/ALERT/TAG verdicts as EVE lines (SetAlertSink).
+	alertSink atomic.Pointer[AlertSink]
+	sinkEv    alerts.Event
+	sinkBuf   []byte
 	// wake is signalled (without blocking) by a worker that queued verdicts in a turn,
 	// so they reach the kernel within microseconds instead of at the next tick.
 	wake chan struct{}
@@ -119,6 +124,7 @@ func (w *writer) drain() {
 				}
 				w.add(v)
 				w.out.verdict(v)
+				w.sinkAlert(v)
 				if len(w.keys) >= w.batch {
 					w.flush()
 				}

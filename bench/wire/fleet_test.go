@@ -212,6 +212,12 @@ func TestWireFleet(t *testing.T) {
 		}
 		return metric(text, name)
 	}
+	// b's drop verdicts reached the fleet's alert stream.
+	waitFleet(2*time.Second, "alerts in the fleet's stream", func() bool {
+		out, err := flowsieve(a.tp.App, "fleet", "status", "--json", "--nats", a.url)
+		var st fleet.FleetStatus
+		return err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Alerts > 0
+	})
 	if c, n := fleetMetric(b, "flowsieve_fleet_connected"), fleetMetric(b, "flowsieve_fleet_enforced"); c != 1 || n < 2 {
 		t.Errorf("b's metrics: fleet_connected %v, fleet_enforced %v; want 1 and >= 2 (a's block, b's learned verdicts)", c, n)
 	}
