@@ -349,10 +349,19 @@ func (m *Member) session(ctx context.Context, c *Client, closed <-chan struct{})
 	}
 }
 
-// flush sends the buffered operations in order; it stops at the first failure
-// and keeps that operation for the next try.
+// flushBatch is the most operations one flush sends before the session goes
+// back to the bucket's updates (a burst of alerts must not delay enforcement).
+const flushBatch = 256
+
+// flush sends up to flushBatch buffered operations in order (and pokes itself
+// when more wait); it stops at the first failure and keeps that operation for
+// the next try.
 func (m *Member) flush(ctx context.Context, c *Client) {
-	for {
+	for i := 0; ; i++ {
+		if i == flushBatch {
+			m.poke()
+			return
+		}
 		o, ok := m.out.take()
 		if !ok {
 			return

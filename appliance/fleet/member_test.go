@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -447,4 +448,31 @@ func TestFleetNKey(t *testing.T) {
 	if _, err := Connect(context.Background(), o); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "missing.nk") {
 		t.Fatalf("missing seed: %v, want ErrOptions naming the file", err)
 	}
+}
+
+// TestAlertBurst: a burst of alerts larger than one flush reaches the stream
+// whole, and a block published behind it is still enforced.
+func TestAlertBurst(t *testing.T) {
+	srv := natstest.Start(t, natstest.Options{})
+	dir := t.TempDir()
+	store := newStore(t, dir, nil)
+	o := testOptions(srv.URL(), "a")
+	o.Buffer = 2000
+	m, err := Join(context.Background(), o, MemberConfig{Enforcer: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	waitFor(t, 5*time.Second, "synced", func() bool { return !m.Status().LastSync.IsZero() })
+	const n = 3*flushBatch + 7
+	for i := range n {
+		m.AlertJSON([]byte(fmt.Sprintf(`{"event_type":"drop","n":%d}`, i)))
+	}
+	p := netip.MustParsePrefix("192.0.2.0/24")
+	if err := m.Publish(ScopeBlock, p, time.Minute, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "block enforced behind the burst", func() bool { return m.Status().Applied == 1 })
+	op := operator(t, srv.URL())
+	waitFor(t, 5*time.Second, "every alert in the stream", func() bool { k, err := op.alerts(context.Background()); return err == nil && k == n })
 }
