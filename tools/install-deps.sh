@@ -2,9 +2,10 @@
 # Installs the Debian packages flowsieve's build, kernel tests and reference checks use:
 # clang/llvm and libbpf-dev (make generate), iproute2 (namespaces, veth), python3-sklearn
 # (reference comparisons in bench/ and tools/), nfdump (nfcapd as the IPFIX collector of
-# the export tests). Does nothing when not root or not Debian.
+# the export tests), nats-server (the fleet tests start it). Does nothing when not root or
+# not Debian.
 set -euo pipefail
-pkgs=(clang llvm libbpf-dev iproute2 python3-sklearn python3-numpy nfdump)
+pkgs=(clang llvm libbpf-dev iproute2 python3-sklearn python3-numpy nfdump nats-server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -53,6 +53,7 @@ func commands() []*cli.Command {
 		verdictsCommand(),
 		statsCommand(),
 		probeCommand(),
+		fleetCommand(),
 	}
 }
 

@@ -24,6 +24,7 @@ func modelCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			modelShowCommand(),
 			modelLoadCommand(),
+			modelPublishCommand(),
 		},
 	}
 }

@@ -58,25 +58,25 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 
 // serveControl restores the persisted blocks into the maps and serves the control API
 // (policy apply and model load hot-swap like SIGHUP).
-func serveControl(cfg *config.Config, p *pipeline.Pipeline, log *slog.Logger) (*control.Server, error) {
+func serveControl(cfg *config.Config, p *pipeline.Pipeline, log *slog.Logger) (*control.Server, *pipeline.Control, error) {
 	pipeline.Version = Version
 	b, restored, err := pipeline.NewControl(p)
 	if err != nil {
-		return nil, fmt.Errorf("control: restoring blocks: %w", err)
+		return nil, nil, fmt.Errorf("control: restoring blocks: %w", err)
 	}
 	if restored > 0 {
 		log.Info("restored persisted blocks and allows", "entries", restored)
 	}
 	opts, err := control.ServerOptions(cfg, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := control.Listen(b, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("control API listening", "socket", s.Path())
-	return s, nil
+	return s, b, nil
 }
 
 func runRun(c *cli.Context) error {
@@ -113,13 +113,30 @@ func runRun(c *cli.Context) error {
 		}
 	}
 	var ctl *control.Server
+	var backend *pipeline.Control
 	if cfg.Control.Socket != "" {
-		if ctl, err = serveControl(cfg, p, log); err != nil {
+		if ctl, backend, err = serveControl(cfg, p, log); err != nil {
 			errs := []error{err, p.Close()}
 			if srv != nil {
 				errs = append(errs, srv.Close())
 			}
 			return cli.Exit(fmt.Sprintf("run: %v", errors.Join(errs...)), 1)
+		}
+	}
+	member, err := joinFleet(cfg, p, backend, log)
+	if err != nil {
+		errs := []error{err, p.Close()}
+		if ctl != nil {
+			errs = append(errs, ctl.Close())
+		}
+		if srv != nil {
+			errs = append(errs, srv.Close())
+		}
+		return cli.Exit(fmt.Sprintf("run: %v", errors.Join(errs...)), 1)
+	}
+	if member != nil && srv != nil {
+		if err := srv.Register(member.Collector()); err != nil {
+			log.Warn("fleet: metrics not registered", "err", err)
 		}
 	}
 	for sig := range sigs {
@@ -131,6 +148,9 @@ func runRun(c *cli.Context) error {
 		break
 	}
 	var errs []error
+	if member != nil {
+		errs = append(errs, member.Close())
+	}
 	if ctl != nil {
 		errs = append(errs, ctl.Close())
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Export     Export     `yaml:"export"`
 	Alerts     Alerts     `yaml:"alerts"`
+	Fleet      Fleet      `yaml:"fleet"`
 
 	origins map[string]origin // key path → where its value came from
 }
@@ -163,5 +164,6 @@ func Default() Config {
 		Log:    Log{Level: "info", Format: "text"},
 		Export: Export{Domain: 0, Queue: 4096},
 		Alerts: Alerts{MaxBytes: 100 << 20, Keep: 5, Queue: 4096},
+		Fleet:  Fleet{Model: FleetModelPinned, DefaultTTL: time.Hour, MaxTTL: 7 * 24 * time.Hour, Buffer: 10000},
 	}
 }

@@ -137,7 +137,7 @@ func (c *Config) validate() []error {
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 	errs = append(errs, c.validateOutputs()...)
-	return errs
+	return append(errs, c.validateFleet()...)
 }
 
 // RequireInterfaces checks that the interfaces the mode needs are set; `flowsieve run`

@@ -198,12 +198,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 type Server struct {
 	srv  *http.Server
 	ln   net.Listener
+	reg  *prometheus.Registry
 	done chan error
 }
 
+// Register adds a collector to what /metrics serves (the fleet member's, which
+// starts after the server).
+func (s *Server) Register(c prometheus.Collector) error { return s.reg.Register(c) }
+
 // Serve starts serving p's metrics on addr (host:port) and returns once it listens.
 func Serve(addr string, p *pipeline.Pipeline, log *slog.Logger) (*Server, error) {
-	mux, err := Handler(p, log)
+	mux, reg, err := handler(p, log)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +216,7 @@ func Serve(addr string, p *pipeline.Pipeline, log *slog.Logger) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
 	}
-	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan error, 1)}
+	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, reg: reg, done: make(chan error, 1)}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return s, nil
@@ -221,9 +226,14 @@ func Serve(addr string, p *pipeline.Pipeline, log *slog.Logger) (*Server, error)
 // or 503 with the reason when p is not healthy): what Serve listens with, for
 // embedding elsewhere and for tests.
 func Handler(p *pipeline.Pipeline, log *slog.Logger) (http.Handler, error) {
+	h, _, err := handler(p, log)
+	return h, err
+}
+
+func handler(p *pipeline.Pipeline, log *slog.Logger) (http.Handler, *prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(NewCollector(p)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
@@ -234,7 +244,7 @@ func Handler(p *pipeline.Pipeline, log *slog.Logger) (http.Handler, error) {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	return mux, nil
+	return mux, reg, nil
 }
 
 // Addr is the address the server listens on.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowsieve/flowsieve/appliance/alerts"
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
@@ -66,6 +67,12 @@ type writer struct {
 	// control backend (operator allows); either may be nil.
 	models   *atomic.Pointer[inspect.Models]
 	operator atomic.Pointer[control.Offline]
+	// learned, when set, hears of every source/prefix DROP stored (SetLearned).
+	learned atomic.Pointer[Learned]
+	// alertSink, when set, gets DROP/ALERT/TAG verdicts as EVE lines (SetAlertSink).
+	alertSink atomic.Pointer[AlertSink]
+	sinkEv    alerts.Event
+	sinkBuf   []byte
 	// wake is signalled (without blocking) by a worker that queued verdicts in a turn,
 	// so they reach the kernel within microseconds instead of at the next tick.
 	wake chan struct{}
@@ -117,6 +124,7 @@ func (w *writer) drain() {
 				}
 				w.add(v)
 				w.out.verdict(v)
+				w.sinkAlert(v)
 				if len(w.keys) >= w.batch {
 					w.flush()
 				}
@@ -222,6 +230,9 @@ func (w *writer) add(v *inspect.Verdict) {
 		return
 	}
 	w.stats.PrefixWritten.Add(1)
+	if fn := w.learned.Load(); fn != nil && kv.Action == xdp.ActionDrop {
+		(*fn)(p, d.TTL, v.Label, d.Scope)
+	}
 }
 
 // allowed reports whether v's source is allowlisted by the policy in force, or

@@ -133,7 +133,13 @@ type daemon struct {
 
 func startDaemon(t *testing.T, tp *wire.Topology, dir, model, pinDir string, keep bool, floodScope string) *daemon {
 	t.Helper()
-	d, err := launch(tp, dir, model, pinDir, keep, floodScope)
+	return startDaemonWith(t, tp, dir, model, pinDir, keep, floodScope, "")
+}
+
+// startDaemonWith is startDaemon with extra lines of configuration.
+func startDaemonWith(t *testing.T, tp *wire.Topology, dir, model, pinDir string, keep bool, floodScope, extra string) *daemon {
+	t.Helper()
+	d, err := launchWith(tp, dir, model, pinDir, keep, floodScope, extra)
 	if d != nil {
 		t.Cleanup(func() { d.stop(t, syscall.SIGKILL) })
 	}
@@ -145,6 +151,11 @@ func startDaemon(t *testing.T, tp *wire.Topology, dir, model, pinDir string, kee
 
 // launch starts the daemon and waits until /healthz answers ok.
 func launch(tp *wire.Topology, dir, model, pinDir string, keep bool, floodScope string) (*daemon, error) {
+	return launchWith(tp, dir, model, pinDir, keep, floodScope, "")
+}
+
+// launchWith is launch with extra lines of configuration.
+func launchWith(tp *wire.Topology, dir, model, pinDir string, keep bool, floodScope, extra string) (*daemon, error) {
 	mode := "mode: inline\ninterfaces: {in: a0, out: a1}"
 	if floodScope == "monitor" { // monitor mode on a0 (the policy's flood rule is per flow)
 		mode, floodScope = "mode: monitor\ninterfaces: {monitor: a0}", "flow"
@@ -161,7 +172,7 @@ verdicts: {flush_interval: 5ms}
 metrics: {listen: "127.0.0.1:9743"}
 control: {socket: %s}
 log: {level: %s}
-`, pinDir, keep, earlyPackets, model, filepath.Join(dir, "state"), filepath.Join(dir, "control.sock"), logLevel())
+`, pinDir, keep, earlyPackets, model, filepath.Join(dir, "state"), filepath.Join(dir, "control.sock"), logLevel()) + extra
 	if err := os.WriteFile(filepath.Join(dir, "flowsieve.yaml"), []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
