@@ -12,6 +12,7 @@ import (
 	"github.com/VictoriaMetrics/metricsql"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flowsieve/flowsieve/appliance/fleet"
 	"github.com/flowsieve/flowsieve/appliance/metrics"
 )
 
@@ -58,6 +59,15 @@ func exported(t *testing.T) []string {
 	slices.Sort(described)
 	if !slices.Equal(names, described) {
 		t.Fatalf("metrics.Names %v and the collector's descriptions %v differ", names, described)
+	}
+	// A fleet member registers its own collector with the daemon's /metrics.
+	fch := make(chan *prometheus.Desc, 64)
+	(&fleet.Member{}).Collector().Describe(fch)
+	close(fch)
+	for d := range fch {
+		if m := re.FindStringSubmatch(d.String()); m != nil {
+			names = append(names, m[1])
+		}
 	}
 	return names
 }
