@@ -3,6 +3,9 @@ package harness
 import (
 	"context"
 	"fmt"
+
+	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/netns"
 )
 
 // pathUnderTest is what forwards the replay's frames inside the appliance namespace:
@@ -37,6 +40,20 @@ func openPath(c *ReplayConfig, w *Wire, g *truth, entries int) (pathUnderTest, e
 	default:
 		return openVerdicts(w, g, entries)
 	}
+}
+
+// openIn opens flowsieve's XDP program on o's interfaces inside ns, in native mode
+// and quiet; what names it in the error.
+func openIn(ns *netns.NS, what string, o xdp.Options) (*xdp.Datapath, error) {
+	o.Mode, o.Logger = xdp.ModeNative, quietLogger()
+	var d *xdp.Datapath
+	if err := ns.Do(func() (err error) {
+		d, err = xdp.Open(o)
+		return err
+	}); err != nil {
+		return nil, errPath(what, err)
+	}
+	return d, nil
 }
 
 // errPath wraps an error of setting up a path.

@@ -16,14 +16,12 @@ type verdictPath struct {
 }
 
 func openVerdicts(w *Wire, g *truth, entries int) (*verdictPath, error) {
-	p := &verdictPath{g: g}
-	if err := w.Appliance.Do(func() (err error) {
-		p.app, err = xdp.Open(xdp.Options{Interfaces: []string{AppIn, AppOut}, Inline: true, Mode: xdp.ModeNative,
-			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
-		return err
-	}); err != nil {
-		return nil, errPath("appliance", err)
+	app, err := openIn(w.Appliance, "appliance", xdp.Options{Interfaces: []string{AppIn, AppOut}, Inline: true,
+		Queues: w.Queues, FlowEntries: entries})
+	if err != nil {
+		return nil, err
 	}
+	p := &verdictPath{app: app, g: g}
 	if err := p.app.Blocklist.Put(probeOffloadPrefix, xdp.Verdict{Action: xdp.ActionPass}); err != nil {
 		return nil, errors.Join(err, p.app.Close())
 	}

@@ -15,14 +15,11 @@ type receiver struct {
 }
 
 func openReceiver(w *Wire, g *truth, entries int) (*receiver, error) {
-	r := &receiver{g: g}
-	if err := w.Receiver.Do(func() (err error) {
-		r.dp, err = xdp.Open(xdp.Options{Interfaces: []string{RecvIf}, Mode: xdp.ModeNative,
-			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
-		return err
-	}); err != nil {
-		return nil, errPath("receiver", err)
+	dp, err := openIn(w.Receiver, "receiver", xdp.Options{Interfaces: []string{RecvIf}, Queues: w.Queues, FlowEntries: entries})
+	if err != nil {
+		return nil, err
 	}
+	r := &receiver{dp: dp, g: g}
 	keys := make([]xdp.Key, len(g.t.Flows))
 	pass := make([]xdp.Verdict, len(g.t.Flows))
 	for i, f := range g.t.Flows {

@@ -261,7 +261,7 @@ func (u *runner) trainAppliance() error {
 	}
 	u.app = &Appliance{Command: c.Appliance, Env: c.ApplianceEnv, Model: m}
 	if c.Scope == ScopeSource {
-		u.app.Policy = dropAttackSourcesYAML
+		u.app.Policy = dropAttacksYAML(ScopeSource)
 	}
 	u.rep.Path = PathAppliance
 	u.rep.Notes = append(u.rep.Notes, "appliance path: per-label dropped counts every frame not delivered (verdict drops, user-space drops and wire losses alike); the appliance's counters tell them apart in total")
@@ -378,39 +378,51 @@ func (u *runner) replayCaptures(ctx context.Context) error {
 // loops, forwarding through the appliance (appliance path), and the engine alone
 // against scikit-learn.
 func (u *runner) baselines(ctx context.Context) error {
-	c, rep := &u.c, u.rep
+	c := &u.c
 	chunk, rounds, rxFrames := uint32(1<<20), 10, 400000
 	if c.Quick {
 		chunk, rounds, rxFrames = 1<<19, 6, 150000
 	}
+	steps := []func() error{
+		func() error { return u.dropBaseline(chunk, rounds) },
+		func() error { return u.rxBaseline(rxFrames, rounds) },
+		func() error { return u.forward(ctx, chunk, rxFrames) },
+		u.engine,
+	}
+	for i, step := range steps {
+		if i > 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropBaseline measures bare XDP_DROP against flowsieve dropping by flow verdict.
+func (u *runner) dropBaseline(chunk uint32, rounds int) error {
 	u.say("baseline: bare XDP_DROP vs flowsieve drop")
 	d, err := MeasureDropRatio(floodFrame(), chunk, rounds)
 	if err != nil {
 		return fmt.Errorf("xdp drop baseline: %w", err)
 	}
-	rep.Drop, rep.XDPDropRatio = &d, d.Ratio
-	rep.BaselineSender, rep.XDPDropMethod = d.Sender, d.Method
-	rep.Notes = append(rep.Notes, d.notes()...)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+	u.rep.Drop, u.rep.XDPDropRatio = &d, d.Ratio
+	u.rep.BaselineSender, u.rep.XDPDropMethod = d.Sender, d.Method
+	u.rep.Notes = append(u.rep.Notes, d.notes()...)
+	return nil
+}
+
+// rxBaseline measures xdp/afxdp's receive loop against the minimal reference loop.
+func (u *runner) rxBaseline(rxFrames, rounds int) error {
 	u.say("baseline: AF_XDP receive loops")
 	x, err := MeasureRxRatio(floodFrame(), rxFrames, rounds)
 	if err != nil {
 		return fmt.Errorf("AF_XDP receive baseline: %w", err)
 	}
-	rep.Rx, rep.AfxdpRxRatio = &x, x.Ratio
-	rep.Notes = append(rep.Notes, x.notes()...)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err := u.forward(ctx, chunk, rxFrames); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return u.engine()
+	u.rep.Rx, u.rep.AfxdpRxRatio = &x, x.Ratio
+	u.rep.Notes = append(u.rep.Notes, x.notes()...)
+	return nil
 }
 
 // forward measures forwarding through the appliance for new and offloaded flows.
