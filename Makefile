@@ -52,6 +52,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	$(GO) vet ./...
 	./tools/check-imports.sh
+	$(GO) run ./tools/funclen -max 200 -top 5 .
 	@$(GO) mod tidy -diff >/dev/null || ($(GO) mod tidy -diff; echo "go.mod/go.sum untidy: run go mod tidy"; exit 1)
 
 fuzz:

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/control"
+	"github.com/flowsieve/flowsieve/engine/policy"
 )
 
 func blocksCommand() *cli.Command {
@@ -41,7 +42,7 @@ func blocksCommand() *cli.Command {
 					for _, e := range l {
 						exp := "never"
 						if !e.Expires.IsZero() {
-							exp = "in " + policyDuration(time.Until(e.Expires).Round(time.Second))
+							exp = "in " + policy.ShortDuration(time.Until(e.Expires).Round(time.Second))
 						}
 						enf := map[bool]string{true: "yes", false: "no"}[e.Enforced]
 						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Prefix, e.Kind, orDash(e.Action, "-"), enf,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/engine/cluster"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
@@ -171,7 +172,7 @@ func runCluster(c *cli.Context) error {
 	out := c.App.Writer
 	if kLo > 0 {
 		bestSil := -2.0
-		bar := NewProgress(c.App.ErrWriter, int64(kHi-kLo+1), "k-range")
+		bar := progress.New(c.App.ErrWriter, int64(kHi-kLo+1), "k-range")
 		for kk := kLo; kk <= kHi; kk++ {
 			cfg.K = kk
 			m, err := cluster.Fit(x, cfg)
@@ -475,7 +476,7 @@ func clusterLoadRows(c *cli.Context, args []string) (*clusterRows, error) {
 // clusterReadCaptures runs every capture through the offline flow engine (each capture in a
 // fresh table, so flows never span files) and appends the ended flows to r.
 func clusterReadCaptures(c *cli.Context, r *clusterRows, paths []string, labelDirs bool) error {
-	bar := NewProgress(c.App.ErrWriter, int64(len(paths)), "captures")
+	bar := progress.New(c.App.ErrWriter, int64(len(paths)), "captures")
 	defer bar.Finish()
 	for _, path := range paths {
 		label := ""

@@ -87,7 +87,7 @@ func controlCall(c *cli.Context, name string, offlineOK bool, op func(control.Ba
 		return cli.Exit(fmt.Sprintf("%s: flowsieve is not running and its policy cannot be read to check blocks against "+
 			"its allowlist: %v; give the daemon's --config (FLOWSIEVE_CONFIG), or --set policy.path=FILE (empty for the built-in policy)", name, err), exitUsage)
 	}
-	off, err := control.OpenOffline(control.OfflineOptions{PinDir: cfg.XDP.PinDir, StatePath: cfg.BlocksPath(), Policy: pol})
+	off, err := control.OpenBlockStore(control.BlockStoreOptions{PinDir: cfg.XDP.PinDir, StatePath: cfg.BlocksPath(), Policy: pol})
 	if err != nil {
 		return controlExit(name, fmt.Errorf("offline: %w", err))
 	}

@@ -23,7 +23,7 @@ import (
 
 // callLog is a control.Backend test double for the command layer: it records
 // each call and answers with values derived from its arguments. The real
-// backend is the daemon's (appliance/pipeline) and control.Offline, tested
+// backend is the daemon's (appliance/pipeline) and control.BlockStore, tested
 // in their packages and below.
 type callLog struct {
 	mu    sync.Mutex

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/manifest"
+	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/engine/dataset"
 )
 
@@ -88,7 +89,7 @@ func runDatasetBuild(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	bar := NewProgress(c.App.ErrWriter, 0, "reading captures")
+	bar := progress.New(c.App.ErrWriter, 0, "reading captures")
 	start := time.Now()
 	d, counts, err := dataset.FromCaptures(srcs, dataset.CaptureOptions{Decision: m.Decision, Seed: m.Seed,
 		Progress: func(done, total int64) { bar.ChangeMax64(total); bar.Set64(done) },

@@ -29,7 +29,7 @@ func TestDisallow(t *testing.T) {
 	t.Cleanup(func() { d.Close(); os.RemoveAll(pin) })
 	state := t.TempDir()
 	statePath := filepath.Join(state, "blocks.json")
-	off := control.OverMaps(control.Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, control.OfflineOptions{StatePath: statePath})
+	off := control.OverMaps(control.Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, control.BlockStoreOptions{StatePath: statePath})
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	s, err := control.Listen(off, control.Options{SocketPath: sock})
 	if err != nil {

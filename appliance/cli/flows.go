@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/appliance/export"
 	"github.com/flowsieve/flowsieve/appliance/hugemem"
+	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/ipfix"
@@ -262,7 +263,7 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 			total += st.Size()
 		}
 	}
-	bar := NewProgress(c.App.ErrWriter, total, "reading captures")
+	bar := progress.New(c.App.ErrWriter, total, "reading captures")
 	defer bar.Finish()
 	var errs []error
 	for _, p := range paths {

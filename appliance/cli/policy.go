@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -151,7 +150,7 @@ func newPolicyReport(file string, p *policy.Policy) policyReport {
 
 func reportRule(ru policy.Rule) policyRule {
 	out := policyRule{Name: ru.Name, Labels: ru.Labels, MinProbability: ru.MinProbability, Anomaly: "any",
-		Action: ru.Action.String(), Scope: ru.Scope.String(), PrefixV4: ru.PrefixV4, PrefixV6: ru.PrefixV6, TTL: policyDuration(ru.TTL)}
+		Action: ru.Action.String(), Scope: ru.Scope.String(), PrefixV4: ru.PrefixV4, PrefixV6: ru.PrefixV6, TTL: policy.ShortDuration(ru.TTL)}
 	if len(out.Labels) == 0 {
 		out.Labels = []string{"*"}
 	}
@@ -214,18 +213,6 @@ func writePolicyJSON(w io.Writer, v any) error {
 // policyErrorLines splits a joined error into its lines.
 func policyErrorLines(err error) []string {
 	return strings.Split(err.Error(), "\n")
-}
-
-// policyDuration writes 5m rather than 5m0s.
-func policyDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // interspersedFlags applies the command's flags that follow its positional arguments

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/control"
+	"github.com/flowsieve/flowsieve/engine/policy"
 )
 
 func statusCommand() *cli.Command {
@@ -32,7 +33,7 @@ func statusCommand() *cli.Command {
 				}
 				w := c.App.Writer
 				fmt.Fprintf(w, "flowsieve %s running (pid %d) for %s, since %s\n", s.Version, s.PID,
-					policyDuration(time.Duration(s.Uptime).Round(time.Second)), s.Started.Local().Format(time.DateTime))
+					policy.ShortDuration(time.Duration(s.Uptime).Round(time.Second)), s.Started.Local().Format(time.DateTime))
 				fmt.Fprintf(w, "mode:       %s on %s\n", s.Mode, joinOr(s.Interfaces, "-"))
 				fmt.Fprintf(w, "xdp:        %s mode, %d queue(s)\n", s.XDPMode, s.Queues)
 				fmt.Fprintf(w, "model:      %s", orDash(s.Model.Path, "none"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/engine/dataset"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/model"
@@ -199,7 +200,7 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}
-	bar := NewProgress(c.App.ErrWriter, int64(len(y)), "training")
+	bar := progress.New(c.App.ErrWriter, int64(len(y)), "training")
 	params.Progress = func(done, _ int) { bar.Set(done) }
 	start := time.Now()
 	m, err := training.Fit(train, training.Options{Tree: params, ClassWeight: c.String(trainFlagClassWeight),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/engine/dataset"
 	"github.com/flowsieve/flowsieve/engine/labels"
 	"github.com/flowsieve/flowsieve/engine/source"
@@ -31,7 +32,7 @@ func captureData(c *cli.Context, paths []string) (*dataset.Dataset, error) {
 	if err != nil {
 		return nil, cli.Exit(err.Error(), 2)
 	}
-	bar := NewProgress(c.App.ErrWriter, 0, "reading captures")
+	bar := progress.New(c.App.ErrWriter, 0, "reading captures")
 	d, counts, err := dataset.FromCaptures([]dataset.Source{{Name: lpath, Paths: paths, Label: set.Label}},
 		dataset.CaptureOptions{Decision: c.Int(trainFlagDecision), Seed: cfg.Seed, Table: cfg,
 			Progress: func(done, total int64) { bar.ChangeMax64(total); bar.Set64(done) }})

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/appliance/control"
+	"github.com/flowsieve/flowsieve/engine/policy"
 )
 
 // Flag names of the verdicts subcommands.
@@ -84,7 +85,7 @@ func runVerdictsList(c *cli.Context) error {
 			}
 			ttl := "never"
 			if v.Remaining != nil {
-				ttl = policyDuration(time.Duration(*v.Remaining).Round(time.Second))
+				ttl = policy.ShortDuration(time.Duration(*v.Remaining).Round(time.Second))
 			}
 			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", v.Lo, v.Hi, v.Proto, act, orDash(v.Label, "-"), v.Packets, humanBytes(v.Bytes), ttl)
 		}

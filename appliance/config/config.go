@@ -74,7 +74,7 @@ type Flow struct {
 // their decision point: larger batches classify faster per flow, and the frames of
 // a flow waiting for its batch are held (not forwarded) until it is decided.
 type Classify struct {
-	Batch    int           `yaml:"batch" help:"Most flows a worker classifies in one batch: it classifies once this many are pending. 1 classifies each flow alone the moment it reaches its decision point, holding no frame."`
+	Batch    int           `yaml:"batch" help:"Most flows a worker classifies in one batch: it classifies once this many are pending. 1 classifies each flow alone the moment it reaches its decision point, holding no frame; otherwise batch + batch_size is at most 128."`
 	MaxDelay time.Duration `yaml:"max_delay" help:"Longest a flow that reached its decision point waits for its batch to fill (its frames are held meanwhile); 0 classifies at every receive batch. At most 10ms."`
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
@@ -132,7 +134,10 @@ func TestLoadErrors(t *testing.T) {
 		{"capacity", "flow:\n  capacity: 0\n", nil, []string{`config: {F}:2: flow.capacity: must be between 1 and`}},
 		{"batch", "batch_size: 100000\n", nil, []string{`config: {F}:1: batch_size: must be between 1 and 8192, got 100000`}},
 		{"flush", "verdicts:\n  flush_interval: 1m\n", nil, []string{`verdicts.flush_interval: must be at most 10s, got "1m"`}},
-		{"classify batch", "classify:\n  batch: 0\n", nil, []string{`config: {F}:2: classify.batch: must be between 1 and 4096, got 0`}},
+		{"classify batch", "classify:\n  batch: 0\n", nil, []string{`config: {F}:2: classify.batch: must be between 1 and 128, got 0`}},
+		{"classify batch past pending rows", "batch_size: 64\nclassify:\n  batch: 65\n", nil,
+			[]string{`config: {F}:3: classify.batch: with batch_size 64 must be at most 64 (a worker holds classify.batch + batch_size flows pending, at most 128), got 65`}},
+		{"classify batch past its limit", "classify:\n  batch: 129\n", nil, []string{`classify.batch: must be between 1 and 128, got 129`}},
 		{"classify delay", "classify:\n  max_delay: 1s\n", nil, []string{`classify.max_delay: must be between 0 and 10ms, got "1s"`}},
 		{"metrics listen", "metrics:\n  listen: 9743\n", nil, []string{`config: {F}:2: metrics.listen: invalid address "9743" (want host:port`}},
 		{"metrics port", "metrics:\n  listen: ':99999'\n", nil, []string{`metrics.listen: invalid port "99999"`}},
@@ -331,5 +336,29 @@ func TestDefaultModelPath(t *testing.T) {
 	}
 	if want := filepath.Join(filepath.Dir(path), "mine.json"); c.Model.Path != want {
 		t.Errorf("model.path = %q, want %q", c.Model.Path, want)
+	}
+}
+
+// TestClassifyBatchLimit checks classify.batch at the inspector's pending-row limit
+// (classify.batch + batch_size = inspect.MaxBatchSize) is accepted and one past it
+// is not; classify.batch 1 holds nothing, so any batch_size goes with it.
+func TestClassifyBatchLimit(t *testing.T) {
+	for _, tc := range []struct {
+		batch, rx int
+		ok        bool
+	}{
+		{64, 64, true}, {65, 64, false}, {120, 8, true}, {121, 8, false},
+		{inspect.MaxBatchSize - 1, 1, true}, {inspect.MaxBatchSize, 1, false}, {1, 8192, true},
+	} {
+		t.Run(fmt.Sprintf("batch=%d/rx=%d", tc.batch, tc.rx), func(t *testing.T) {
+			path := writeFile(t, "flowsieve.yaml", fmt.Sprintf("batch_size: %d\nclassify:\n  batch: %d\n", tc.rx, tc.batch))
+			_, err := Load(Sources{File: path})
+			if (err == nil) != tc.ok {
+				t.Fatalf("Load: %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "classify.batch") {
+				t.Errorf("error does not name classify.batch: %v", err)
+			}
+		})
 	}
 }

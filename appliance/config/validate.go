@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/flowsieve/flowsieve/engine/inspect"
 )
 
 // Limits on values, chosen to catch typos rather than to constrain real deployments.
@@ -20,9 +22,22 @@ const (
 	maxWriterBatch = 1 << 16
 	maxFlush       = 10 * time.Second
 	maxEarly       = 1 << 16
-	maxClassify    = 4096
 	maxClassWait   = 10 * time.Millisecond
 )
+
+// validateClassify checks classify.batch: a worker's inspector holds classify.batch
+// rows plus one receive batch (batch_size) of flows waiting for classification, and
+// each waiting flow keeps its row in its pending mark, so the two together must stay
+// within inspect.MaxBatchSize (classify.batch 1 classifies at once and holds none).
+func (c *Config) validateClassify(bad func(key, format string, args ...any)) {
+	switch {
+	case c.Classify.Batch < 1 || c.Classify.Batch > inspect.MaxBatchSize:
+		bad("classify.batch", "must be between 1 and %d, got %d", inspect.MaxBatchSize, c.Classify.Batch)
+	case c.Classify.Batch > 1 && c.BatchSize >= 1 && c.BatchSize <= maxBatch && c.Classify.Batch+c.BatchSize > inspect.MaxBatchSize:
+		bad("classify.batch", "with batch_size %d must be at most %d (a worker holds classify.batch + batch_size flows pending, at most %d), got %d",
+			c.BatchSize, inspect.MaxBatchSize-c.BatchSize, inspect.MaxBatchSize, c.Classify.Batch)
+	}
+}
 
 // validate checks every key and returns one *KeyError per problem.
 func (c *Config) validate() []error {
@@ -91,9 +106,7 @@ func (c *Config) validate() []error {
 	if c.BatchSize < 1 || c.BatchSize > maxBatch {
 		bad("batch_size", "must be between 1 and %d, got %d", maxBatch, c.BatchSize)
 	}
-	if c.Classify.Batch < 1 || c.Classify.Batch > maxClassify {
-		bad("classify.batch", "must be between 1 and %d, got %d", maxClassify, c.Classify.Batch)
-	}
+	c.validateClassify(bad)
 	if c.Classify.MaxDelay < 0 || c.Classify.MaxDelay > maxClassWait {
 		bad("classify.max_delay", "must be between 0 and %v, got %q", maxClassWait, c.raw("classify.max_delay"))
 	}

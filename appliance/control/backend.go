@@ -8,7 +8,7 @@ import (
 )
 
 // Backend is what the control API controls: the running daemon implements it
-// (appliance/pipeline), Offline implements the block and verdict part over
+// (appliance/pipeline), BlockStore implements the block and verdict part over
 // the pinned maps, and Client implements it by calling a server. The server
 // validates every parameter before calling a method, so implementations get
 // well-formed values (prefixes masked, TTLs in range, policies compiled).

@@ -16,7 +16,7 @@ import (
 )
 
 // Client calls a control server. It implements Backend, so commands work the
-// same against the daemon (Client) and against the pinned maps (Offline).
+// same against the daemon (Client) and against the pinned maps (BlockStore).
 type Client struct {
 	network, addr, token string
 	// Timeout bounds one call when the context has no deadline; 0 means 60s.

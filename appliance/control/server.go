@@ -465,7 +465,7 @@ func validatePrefix(m Method, s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-// ValidateBlock checks block or allow parameters (the server and Offline's
+// ValidateBlock checks block or allow parameters (the server and BlockStore's
 // callers share it).
 func ValidateBlock(m Method, p BlockParams) (BlockRequest, error) {
 	pfx, err := validatePrefix(m, p.Prefix)

@@ -65,7 +65,7 @@ func TestBlockTakesEffect(t *testing.T) {
 	}
 	defer tx.Close()
 
-	b := OverMaps(Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, OfflineOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
+	b := OverMaps(Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, BlockStoreOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
 	s := startServer(t, b, Options{})
 	c := NewClient(s.Path())
 	ctx := context.Background()

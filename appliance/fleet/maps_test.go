@@ -17,7 +17,7 @@ import (
 // through the daemon's block store over them (control.OverMaps).
 type mapsBox struct {
 	m     *Member
-	store *control.Offline
+	store *control.BlockStore
 	dp    *xdp.Datapath
 }
 
@@ -29,7 +29,7 @@ func joinOverMaps(t *testing.T, url, name string) *mapsBox {
 	}
 	t.Cleanup(func() { dp.Close() })
 	store := control.OverMaps(control.Maps{Verdicts: dp.Verdicts, Blocklist: dp.Blocklist, Stats: dp.Stats},
-		control.OfflineOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
+		control.BlockStoreOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
 	m, err := Join(context.Background(), testOptions(url, name), MemberConfig{Enforcer: store})
 	if err != nil {
 		t.Fatal(err)

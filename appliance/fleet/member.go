@@ -17,7 +17,7 @@ import (
 )
 
 // Enforcer is the block store a member enforces fleet verdicts through: the
-// daemon's control backend (pipeline.Control), control.Offline over pinned
+// daemon's control backend (pipeline.Control), control.BlockStore over pinned
 // maps, or a control.Client talking to a running daemon. Its Block refuses a
 // prefix overlapping the local allowlist (control.ErrAllowlisted), which is
 // how the local allowlist wins over the fleet.

@@ -23,12 +23,12 @@ import (
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 )
 
-// box is one fleet member over a real block store: control.Offline with its
+// box is one fleet member over a real block store: control.BlockStore with its
 // own state file (no pinned maps: the store alone), as `flowsieve block`
 // uses when the daemon is stopped.
 type box struct {
 	name  string
-	store *control.Offline
+	store *control.BlockStore
 	enf   *timedEnforcer
 	m     *Member
 	dir   string
@@ -36,7 +36,7 @@ type box struct {
 
 // timedEnforcer is the real store, recording when each block took effect.
 type timedEnforcer struct {
-	*control.Offline
+	*control.BlockStore
 	mu sync.Mutex
 	at map[netip.Prefix]time.Time
 	// notify, when set, receives each prefix blocked.
@@ -44,7 +44,7 @@ type timedEnforcer struct {
 }
 
 func (e *timedEnforcer) Block(ctx context.Context, r control.BlockRequest) (control.BlockEntry, error) {
-	out, err := e.Offline.Block(ctx, r)
+	out, err := e.BlockStore.Block(ctx, r)
 	if err == nil {
 		e.mu.Lock()
 		e.at[r.Prefix] = time.Now()
@@ -64,9 +64,9 @@ func (e *timedEnforcer) blockedAt(p netip.Prefix) (time.Time, bool) {
 	return t, ok
 }
 
-func newStore(t testing.TB, dir string, pol *policy.Policy) *control.Offline {
+func newStore(t testing.TB, dir string, pol *policy.Policy) *control.BlockStore {
 	t.Helper()
-	f, err := control.OpenOffline(control.OfflineOptions{PinDir: filepath.Join(dir, "no-pins"), StatePath: filepath.Join(dir, "blocks.json"), Policy: pol})
+	f, err := control.OpenBlockStore(control.BlockStoreOptions{PinDir: filepath.Join(dir, "no-pins"), StatePath: filepath.Join(dir, "blocks.json"), Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +92,9 @@ func join(t testing.TB, url, name, dir string, models ModelLoader) *box {
 }
 
 // joinStore starts a member named name enforcing through store.
-func joinStore(t testing.TB, url, name, dir string, store *control.Offline, models ModelLoader) *box {
+func joinStore(t testing.TB, url, name, dir string, store *control.BlockStore, models ModelLoader) *box {
 	t.Helper()
-	enf := &timedEnforcer{Offline: store, at: map[netip.Prefix]time.Time{}}
+	enf := &timedEnforcer{BlockStore: store, at: map[netip.Prefix]time.Time{}}
 	mc := MemberConfig{Enforcer: enf}
 	if models != nil {
 		mc.Models, mc.ModelDir = models, filepath.Join(dir, "models")
@@ -328,23 +328,23 @@ func TestJoinNeedsEnforcer(t *testing.T) {
 // through it over the XDP program's loaded maps, as the daemon does.
 func BenchmarkFleetPropagation(b *testing.B) {
 	b.Run("store", func(b *testing.B) {
-		benchPropagation(b, func(dir string) *control.Offline { return newStore(b, dir, nil) })
+		benchPropagation(b, func(dir string) *control.BlockStore { return newStore(b, dir, nil) })
 	})
 	b.Run("xdp-maps", func(b *testing.B) {
 		kerneltest.Require(b)
-		benchPropagation(b, func(dir string) *control.Offline {
+		benchPropagation(b, func(dir string) *control.BlockStore {
 			dp, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, FlowEntries: 1024, PrefixEntries: 1024})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { dp.Close() })
 			return control.OverMaps(control.Maps{Verdicts: dp.Verdicts, Blocklist: dp.Blocklist, Stats: dp.Stats},
-				control.OfflineOptions{StatePath: filepath.Join(dir, "blocks.json")})
+				control.BlockStoreOptions{StatePath: filepath.Join(dir, "blocks.json")})
 		})
 	})
 }
 
-func benchPropagation(b *testing.B, store func(dir string) *control.Offline) {
+func benchPropagation(b *testing.B, store func(dir string) *control.BlockStore) {
 	srv := natstest.Start(b, natstest.Options{})
 	src := join(b, srv.URL(), "src", "", nil)
 	var peers []*box

@@ -45,6 +45,8 @@ var (
 		"Verdicts a worker produced, by outcome: queued (for the writer) or lost (writer ring full).", "queue", "outcome")
 	descPolls = desc("queue_polls_total",
 		"Times a worker found nothing to do and slept in poll(2); a busy queue seldom polls.", "queue")
+	descWake = desc("queue_wake_errors_total",
+		"RX or TX wake-ups (recvfrom/sendto on an AF_XDP socket) a worker made that failed; frames stay on their rings for the next try.", "queue")
 	descFlows = desc("queue_flows",
 		"Flows tracked by a worker's flow-table shard.", "queue")
 	descInspect = desc("queue_inspect_total",
@@ -76,7 +78,7 @@ func NewCollector(p *pipeline.Pipeline) *Collector { return &Collector{p: p} }
 
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descXDP, descPackets, descBytes, descHandoff, descQueued, descPolls,
+	for _, d := range []*prometheus.Desc{descXDP, descPackets, descBytes, descHandoff, descQueued, descPolls, descWake,
 		descFlows, descInspect, descSock, descWritten, descFailed, descExpired, descSkipped, descLabels, descActions, descReloads, descUp, descStage, descResidence,
 		descAlerts, descExport} {
 		ch <- d
@@ -126,6 +128,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, descQueued, s.Verdicts.Load(), qs, "queued")
 		counter(ch, descQueued, s.VerdictsLost.Load(), qs, "lost")
 		counter(ch, descPolls, s.Polls.Load(), qs)
+		counter(ch, descWake, s.WakeErrors.Load(), qs)
 		for st := range pipeline.NumStages {
 			histogram(ch, descStage, s.Stages[st].Snapshot(), qs, st.String())
 		}

@@ -16,11 +16,11 @@ import (
 var Version = "dev"
 
 // Control is the control API backend of the running daemon: blocks, allows and
-// per-flow verdicts go straight to its XDP maps (control.Offline over them, which also
+// per-flow verdicts go straight to its XDP maps (control.BlockStore over them, which also
 // persists operator entries), while status, statistics, policy and model come from
 // the pipeline, and policy apply and model load hot-swap like SIGHUP.
 type Control struct {
-	*control.Offline
+	*control.BlockStore
 	p *Pipeline
 }
 
@@ -29,7 +29,7 @@ type Control struct {
 func NewControl(p *Pipeline) (*Control, int, error) {
 	cur := p.deployedNow()
 	off := control.OverMaps(control.Maps{Verdicts: p.dp.Verdicts, Blocklist: p.dp.Blocklist, Stats: p.dp.Stats},
-		control.OfflineOptions{StatePath: p.cfg.BlocksPath(), Policy: cur.policy})
+		control.BlockStoreOptions{StatePath: p.cfg.BlocksPath(), Policy: cur.policy, Publish: p.writer.overrides.Store})
 	p.reloadMu.Lock()
 	p.onSwap = func(d deployed) { off.SetPolicy(d.policy) }
 	p.reloadMu.Unlock()
@@ -37,8 +37,7 @@ func NewControl(p *Pipeline) (*Control, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	p.writer.operator.Store(off) // the writer honours operator allows from now on
-	return &Control{Offline: off, p: p}, n, nil
+	return &Control{BlockStore: off, p: p}, n, nil
 }
 
 func modelInfo(m *model.Model, path string, at time.Time) control.ModelInfo {
@@ -117,7 +116,7 @@ func (c *Control) ModelShow(context.Context) (control.ModelInfo, error) {
 // Stats adds what only the daemon knows (classifications, per-queue counters) to the
 // maps' statistics.
 func (c *Control) Stats(ctx context.Context) (control.Stats, error) {
-	st, err := c.Offline.Stats(ctx)
+	st, err := c.BlockStore.Stats(ctx)
 	if err != nil {
 		return st, fmt.Errorf("pipeline: stats: %w", err)
 	}

@@ -9,9 +9,10 @@
 // Inline mode joins two interfaces: the sockets of queue q on both share one UMEM, so
 // a frame received on one is transmitted on the other from the same buffer, unless its
 // action is DROP. Both directions of a flow may arrive on different queues; each
-// worker hashes the canonical 5-tuple to the worker owning the flow and hands it the
-// packet's headers through a single-producer/single-consumer ring, while forwarding
-// the frame itself at once, so the flow's features see both directions.
+// worker hashes the canonical 5-tuple to the worker owning the flow and lends it the
+// frame through a single-producer/single-consumer ring, so the flow's features see
+// both directions; the owner inspects it and writes its action back, and the lender
+// forwards or drops the frame when it reaps the loan.
 package pipeline
 
 import (
@@ -227,7 +228,7 @@ func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err er
 	for _, w := range p.workers {
 		p.writer.rings = append(p.writer.rings, w.verdicts)
 		w.wake = p.writer.wake
-		w.operator = &p.writer.operator
+		w.overrides = &p.writer.overrides
 	}
 	p.writerStop, p.writerDone = make(chan struct{}), make(chan struct{})
 	go p.writer.run(p.writerStop, p.writerDone)

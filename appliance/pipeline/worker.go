@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -87,6 +86,7 @@ type WorkerStats struct {
 	HandoffFull            atomic.Uint64 // frames forwarded uninspected because the owner's ring was full
 	Verdicts, VerdictsLost atomic.Uint64 // verdicts passed to the writer / lost on a full ring
 	Polls                  atomic.Uint64 // times the worker slept in poll(2)
+	WakeErrors             atomic.Uint64 // RX/TX wake-ups (recvfrom/sendto) that failed
 	Running                atomic.Bool   // the worker's loop is running
 
 	// Stages times each step of the loop per batch (where the worker's time goes);
@@ -101,9 +101,9 @@ type WorkerStats struct {
 // inspector (flow-table shard) and batch buffers. Everything it owns is touched only
 // by its goroutine.
 type worker struct {
-	// operator is the control backend whose operator allows a DROP decision
-	// must not override (the verdict writer's; nil pointer inside until set).
-	operator *atomic.Pointer[control.Offline]
+	// overrides holds the operator's allows, which a DROP decision must not
+	// override (the verdict writer's; nil inside until the block store publishes).
+	overrides *atomic.Pointer[policy.Overrides]
 
 	id     int
 	cpu    int // -1: not pinned
@@ -267,7 +267,7 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 				w.rx(i, now, n)
 				busy = true
 			} else {
-				s.WakeRX()
+				w.woke(s.WakeRX())
 			}
 		}
 		if t := w.clock.now(); w.drainHandoff() {
@@ -312,6 +312,14 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 	w.flush()
 }
 
+// woke counts a failed RX or TX wake-up (a socket closed or broken under the
+// worker); the frames stay on their rings and the next turn tries again.
+func (w *worker) woke(err error) {
+	if err != nil {
+		w.stats.WakeErrors.Add(1)
+	}
+}
+
 // complete takes transmitted frames back, gives free frames to the fill rings and kicks
 // transmission while frames wait on a TX ring. It reports whether anything moved.
 func (w *worker) complete() bool {
@@ -331,7 +339,7 @@ func (w *worker) complete() bool {
 		}
 		s.Refill()
 		if s.TXPending() > 0 {
-			s.WakeTX()
+			w.woke(s.WakeTX())
 		}
 	}
 	return moved
@@ -537,7 +545,7 @@ func (w *worker) transmit() {
 			w.umem.Free(w.addrs[:m-sent])
 			w.stats.TXFull.Add(uint64(m - sent))
 		}
-		s.WakeTX()
+		w.woke(s.WakeTX())
 		end := w.timed(StageTransmit, t)
 		for _, ts := range w.txts[o][:sent] {
 			w.stats.Residence.Observe(end - ts)
@@ -550,7 +558,7 @@ func (w *worker) transmit() {
 // reap takes back the frames the owners have inspected and forwards or drops them as
 // the owners said.
 func (w *worker) reap() bool {
-	any := false
+	moved := false
 	for _, l := range w.out {
 		if l == nil {
 			continue
@@ -563,13 +571,13 @@ func (w *worker) reap() bool {
 		}
 		if k > 0 {
 			l.Reaped(k)
-			any = true
+			moved = true
 		}
 	}
-	if any {
+	if moved {
 		w.transmit()
 	}
-	return any
+	return moved
 }
 
 // sleep waits in poll(2), up to 1 ms, for frames or a wake-up from a worker that lent
@@ -603,7 +611,7 @@ func (w *worker) sleep() {
 // drainHandoff runs the frames other workers lent this one through its inspector and
 // writes each frame's action back.
 func (w *worker) drainHandoff() bool {
-	any := false
+	moved := false
 	for j, l := range w.in {
 		if l == nil {
 			continue
@@ -638,10 +646,10 @@ func (w *worker) drainHandoff() bool {
 			}
 			l.Release(k)
 			w.stats.HandoffIn.Add(uint64(k))
-			any = true
+			moved = true
 		}
 	}
-	return any
+	return moved
 }
 
 // owner returns the worker that owns the flow of an Ethernet frame: a hash of its
@@ -653,10 +661,10 @@ func (w *worker) drainHandoff() bool {
 // writes a PASS verdict for the flow), so not even the frame that completed the
 // decision is lost. Only DROP frames are checked; it does not allocate.
 func (w *worker) allowedFrame(frame []byte) bool {
-	if w.operator == nil {
+	if w.overrides == nil {
 		return false
 	}
-	op := w.operator.Load()
+	op := w.overrides.Load()
 	if op == nil || packet.Decode(packet.LinkEthernet, frame, &w.pkt) != nil {
 		return false
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/flowsieve/flowsieve/appliance/alerts"
-	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -63,10 +62,10 @@ type writer struct {
 	interval time.Duration
 	log      *slog.Logger
 	stats    *WriterStats
-	// models is the deployment in force (its policy's allowlist) and operator the
-	// control backend (operator allows); either may be nil.
-	models   *atomic.Pointer[inspect.Models]
-	operator atomic.Pointer[control.Offline]
+	// models is the deployment in force (its policy's allowlist) and overrides the
+	// operator's allows and blocks (published by the block store); either may be nil.
+	models    *atomic.Pointer[inspect.Models]
+	overrides atomic.Pointer[policy.Overrides]
 	// learned, when set, hears of every source/prefix DROP stored (SetLearned).
 	learned atomic.Pointer[Learned]
 	// alertSink, when set, gets DROP/ALERT/TAG verdicts as EVE lines (SetAlertSink).
@@ -248,16 +247,14 @@ func (w *writer) allowed(v *inspect.Verdict) bool {
 			return true
 		}
 	}
-	if op := w.operator.Load(); op != nil {
-		return op.Allowed(v.Src) || op.Allowed(v.Dst)
-	}
-	return false
+	op := w.overrides.Load()
+	return op.Allowed(v.Src) || op.Allowed(v.Dst)
 }
 
 // blocked reports whether either endpoint of v is inside an operator block (not
 // overridden by an allow). It does not allocate.
 func (w *writer) blocked(v *inspect.Verdict) bool {
-	op := w.operator.Load()
+	op := w.overrides.Load()
 	if op == nil {
 		return false
 	}

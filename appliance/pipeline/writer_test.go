@@ -32,7 +32,7 @@ func TestWriterHonoursAllows(t *testing.T) {
 	}
 	t.Cleanup(func() { d.Close() })
 	off := control.OverMaps(control.Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats},
-		control.OfflineOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
+		control.BlockStoreOptions{StatePath: filepath.Join(t.TempDir(), "blocks.json")})
 	for _, p := range []string{"10.9.0.0/16", "10.1.7.0/24"} { // the second is then inside the allow: not enforced
 		if _, err := off.Block(context.Background(), control.BlockRequest{Prefix: netip.MustParsePrefix(p)}); err != nil {
 			t.Fatal(err)
@@ -49,7 +49,7 @@ func TestWriterHonoursAllows(t *testing.T) {
 	models.Store(&inspect.Models{Policy: pol.Bind([]string{"benign", "attack"})})
 	w := &writer{dp: d, batch: 64, stats: &WriterStats{perLabel: map[string]uint64{}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), models: &models}
-	w.operator.Store(off)
+	w.overrides.Store(off.Overrides())
 
 	other := netip.MustParseAddr("203.0.113.10")
 	drop := func(scope policy.Scope, bits uint8) policy.Decision {
@@ -134,7 +134,7 @@ func TestWriterHonoursAllows(t *testing.T) {
 // IPv4 and IPv6, without allocating.
 func TestWorkerKeepsAllowedFrames(t *testing.T) {
 	dir := t.TempDir()
-	off, err := control.OpenOffline(control.OfflineOptions{PinDir: filepath.Join(dir, "nothing-pinned"), StatePath: filepath.Join(dir, "blocks.json")})
+	off, err := control.OpenBlockStore(control.BlockStoreOptions{PinDir: filepath.Join(dir, "nothing-pinned"), StatePath: filepath.Join(dir, "blocks.json")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +144,8 @@ func TestWorkerKeepsAllowedFrames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var op atomic.Pointer[control.Offline]
-	w := &worker{operator: &op}
+	var op atomic.Pointer[policy.Overrides]
+	w := &worker{overrides: &op}
 	a := netip.MustParseAddr
 	cases := []struct {
 		src, dst string
@@ -164,7 +164,7 @@ func TestWorkerKeepsAllowedFrames(t *testing.T) {
 			t.Errorf("%s → %s allowed before the worker knows the operator", c.src, c.dst)
 		}
 	}
-	op.Store(off)
+	op.Store(off.Overrides())
 	for _, c := range cases {
 		if got := w.allowedFrame(ethFrame(a(c.src), a(c.dst), 1000, 80)); got != c.allowed {
 			t.Errorf("%s → %s: allowed %v, want %v", c.src, c.dst, got, c.allowed)

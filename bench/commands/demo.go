@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/appliance/config"
 	"github.com/flowsieve/flowsieve/appliance/pipeline"
+	benchengine "github.com/flowsieve/flowsieve/bench/engine"
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/engine/flow"
@@ -28,6 +28,7 @@ import (
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/engine/source"
+	"github.com/flowsieve/flowsieve/engine/tree"
 	"github.com/flowsieve/flowsieve/xdp"
 )
 
@@ -127,21 +128,21 @@ func (r *demoReport) add(label string, l *demoLabel) {
 	}
 }
 
-// demoTrain generates the training capture and trains the model; it returns the
-// model and policy paths.
+// demoTrain generates 60 s of the demo's mix (seed 1) in memory and trains the
+// model on its flows at the decision point; it writes the model and the policy
+// into dir and returns their paths.
 func demoTrain(dir string) (string, string, error) {
-	pcap, labels := filepath.Join(dir, "train.pcap"), filepath.Join(dir, "labels.csv")
 	mpath, ppath := filepath.Join(dir, "model.json"), filepath.Join(dir, "policy.yaml")
-	var out bytes.Buffer
-	if code := Run([]string{"flowsieve", "gen", "--scenario", "mixed", "--seed", "1", "--duration", "60s",
-		"--attacks", demoAttacks, "--rate", "300", "--out", pcap, "--labels", labels}, &out, &out); code != 0 {
-		return "", "", fmt.Errorf("generating training traffic: %s", out.String())
+	capture, err := benchengine.Generate(demoMix(1, 60*time.Second))
+	if err != nil {
+		return "", "", fmt.Errorf("generating training traffic: %w", err)
 	}
-	out.Reset()
-	if code := Run([]string{"flowsieve", "train", "--data", pcap, "--labels", labels, "--decision-packets",
-		strconv.Itoa(demoEarly), "--flow-features", "--max-depth", "10", "--min-samples-leaf", "5", "--out", mpath},
-		&out, &out); code != 0 {
-		return "", "", fmt.Errorf("training: %s", out.String())
+	m, err := benchengine.Train(capture, demoEarly, tree.Params{MaxDepth: 10, MinSamplesLeaf: 5, Seed: 1})
+	if err != nil {
+		return "", "", fmt.Errorf("training: %w", err)
+	}
+	if err := m.Save(mpath); err != nil {
+		return "", "", err
 	}
 	if err := os.WriteFile(ppath, []byte(demoPolicy), 0o600); err != nil {
 		return "", "", err

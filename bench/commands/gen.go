@@ -10,12 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/urfave/cli/v2"
 
-	fscli "github.com/flowsieve/flowsieve/appliance/cli"
+	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/engine/labels"
 )
@@ -102,60 +99,9 @@ func runGen(c *cli.Context) error {
 		return cli.Exit("gen: "+err.Error(), 2)
 	}
 
-	out, err := os.Create(outName)
+	elapsed, rules, err := genWrite(c, g, outName)
 	if err != nil {
-		return cli.Exit("gen: "+err.Error(), 1)
-	}
-	bw := bufio.NewWriterSize(out, 1<<20)
-	pw := pcapgo.NewWriterNanos(bw)
-	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		out.Close()
-		return cli.Exit("gen: "+outName+": "+err.Error(), 1)
-	}
-	var lf *os.File
-	var lw *labels.Writer
-	if name := c.String(genFlagLabels); name != "" {
-		if lf, err = os.Create(name); err != nil {
-			out.Close()
-			return cli.Exit("gen: "+err.Error(), 1)
-		}
-		lw = labels.NewWriter(lf)
-		g.OnRule = func(r labels.Rule) { lw.Write(r) }
-	}
-
-	bar := fscli.NewProgress(c.App.ErrWriter, int64(cfg.Duration/time.Millisecond), "generating (simulated ms)")
-	start := time.Now()
-	buf := make([]byte, traffic.MaxFrameLen)
-	ci := gopacket.CaptureInfo{}
-	var werr error
-	var lastMS int64
-	for {
-		frame, ts, _, err := g.Next(buf)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			werr = err
-			break
-		}
-		ci.Timestamp = time.Unix(0, ts)
-		ci.CaptureLength, ci.Length = len(frame), len(frame)
-		if werr = pw.WritePacket(ci, frame); werr != nil {
-			break
-		}
-		if ms := (ts - g.Start()) / int64(time.Millisecond); ms-lastMS >= 100 {
-			bar.Set64(ms)
-			lastMS = ms
-		}
-	}
-	bar.Finish()
-	elapsed := time.Since(start)
-	werr = errors.Join(werr, bw.Flush(), out.Close())
-	if lw != nil {
-		werr = errors.Join(werr, lw.Flush(), lf.Close())
-	}
-	if werr != nil {
-		return cli.Exit("gen: "+outName+": "+werr.Error(), 1)
+		return err
 	}
 	total, by := g.Packets()
 	w := c.App.Writer
@@ -166,10 +112,48 @@ func runGen(c *cli.Context) error {
 			fmt.Fprintf(w, "  %-18s %d packets\n", l.String(), by[l])
 		}
 	}
-	if lw != nil {
-		fmt.Fprintf(w, "%s: %d label rules\n", c.String(genFlagLabels), lw.Count())
+	if rules >= 0 {
+		fmt.Fprintf(w, "%s: %d label rules\n", c.String(genFlagLabels), rules)
 	}
 	return nil
+}
+
+// genWrite writes g's traffic to the pcap file name, and its label rules to the
+// --labels file, with a progress bar; it returns how long generating took and the
+// label rules written (-1 without --labels).
+func genWrite(c *cli.Context, g *traffic.Generator, name string) (time.Duration, int, error) {
+	out, err := os.Create(name)
+	if err != nil {
+		return 0, 0, cli.Exit("gen: "+err.Error(), 1)
+	}
+	var lf *os.File
+	var lw *labels.Writer
+	if lname := c.String(genFlagLabels); lname != "" {
+		if lf, err = os.Create(lname); err != nil {
+			out.Close()
+			return 0, 0, cli.Exit("gen: "+err.Error(), 1)
+		}
+		lw = labels.NewWriter(lf)
+		g.OnRule = func(r labels.Rule) { lw.Write(r) }
+	}
+	cfg := g.Config()
+	bar := progress.New(c.App.ErrWriter, cfg.Duration.Milliseconds(), "generating (simulated ms)")
+	start := time.Now()
+	bw := bufio.NewWriterSize(out, 1<<20)
+	werr := traffic.WritePcap(g, bw, func(at time.Duration) { bar.Set64(at.Milliseconds()) })
+	bar.Finish()
+	elapsed := time.Since(start)
+	werr = errors.Join(werr, bw.Flush(), out.Close())
+	if lw != nil {
+		werr = errors.Join(werr, lw.Flush(), lf.Close())
+	}
+	if werr != nil {
+		return 0, 0, cli.Exit("gen: "+name+": "+werr.Error(), 1)
+	}
+	if lw == nil {
+		return elapsed, -1, nil
+	}
+	return elapsed, lw.Count(), nil
 }
 
 // genList describes the scenarios and their parameters.

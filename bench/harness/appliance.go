@@ -36,31 +36,17 @@ type Appliance struct {
 	Policy string
 }
 
-// dropAttacksYAML is the default policy of the appliance path.
-const dropAttacksYAML = `version: 1
-rules:
-  - name: benign
-    labels: "BENIGN"
-    action: PASS
-    ttl: 5m
-default:
-  action: DROP
-  ttl: 5m
-`
-
-// dropAttackSourcesYAML is dropAttacksYAML blocking the source of every flow
-// classified as an attack (--scope source on the appliance path).
-const dropAttackSourcesYAML = `version: 1
-rules:
-  - name: benign
-    labels: "BENIGN"
-    action: PASS
-    ttl: 5m
-default:
-  action: DROP
-  scope: source
-  ttl: 5m
-`
+// dropAttacksYAML is the appliance path's policy: BENIGN passes, every other class
+// is dropped for 5 minutes, the DROP covering the flow or, with ScopeSource, its
+// source (--scope source on the appliance path). The default is ScopeFlow's.
+func dropAttacksYAML(scope string) string {
+	drop := "  action: DROP\n"
+	if scope == ScopeSource {
+		drop += "  scope: source\n"
+	}
+	return "version: 1\nrules:\n  - name: benign\n    labels: \"BENIGN\"\n    action: PASS\n    ttl: 5m\n" +
+		"default:\n" + drop + "  ttl: 5m\n"
+}
 
 // idleTimeout is the daemon's flow idle timeout: replays leave gaps far shorter,
 // and after a replay the harness waits about this long for the daemon to end
@@ -90,7 +76,7 @@ func startDaemon(a *Appliance, ns *netns.NS, queues, decision int, dir string) (
 	}
 	pol := a.Policy
 	if pol == "" {
-		pol = dropAttacksYAML
+		pol = dropAttacksYAML(ScopeFlow)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(pol), 0o600); err != nil {
 		return nil, err

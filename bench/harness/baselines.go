@@ -13,6 +13,7 @@ import (
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp/rxdrop"
 	"github.com/flowsieve/flowsieve/xdp/baseline"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 	"github.com/flowsieve/flowsieve/xdp/netns"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
@@ -401,14 +402,7 @@ func floodFrame() []byte {
 	ip[0], ip[3], ip[8], ip[9] = 0x45, 50, 64, 6 // total length 50: 20 IP + 20 TCP + 10 padding
 	copy(ip[12:16], src[:])
 	copy(ip[16:20], dst[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(ip[i])<<8 | uint32(ip[i+1])
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	ip[10], ip[11] = byte(^sum>>8), byte(^sum)
+	craft.SetIPv4Checksum(ip)
 	tcp := f[34:54]
 	tcp[0], tcp[1], tcp[2], tcp[3] = 0x04, 0x00, 0x00, 80
 	tcp[12], tcp[13] = 0x50, 0x02

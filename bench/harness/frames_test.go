@@ -9,7 +9,7 @@ import (
 	"github.com/flowsieve/flowsieve/xdp/craft"
 )
 
-// TestProbeFrames: latency probes and new-flow SYNs decode as the flows they stand
+// TestProbeFrames: latency probes, new-flow SYNs and the flood frame decode as the flows they stand
 // for, with valid IPv4 checksums, and a probe read back records its delay.
 func TestProbeFrames(t *testing.T) {
 	p := &prober{base: time.Now()}
@@ -24,6 +24,7 @@ func TestProbeFrames(t *testing.T) {
 		{"new-flow probe", append([]byte(nil), p.write(buf, 4)...), probeSrc, craft.ProtoUDP, 1028, 9},
 		{"offloaded probe", append([]byte(nil), p.write(buf, 5)...), probeOffloadSrc, craft.ProtoUDP, 1029, 9},
 		{"new-flow SYN", synFrame(netip.AddrFrom4([4]byte{10, 20, 1, 2}), 2000), [4]byte{10, 20, 1, 2}, craft.ProtoTCP, 2000, 80},
+		{"flood frame", floodFrame(), [4]byte{10, 9, 0, 1}, craft.ProtoTCP, 1024, 80},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,16 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
-	"os"
-	"slices"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/flowsieve/flowsieve/xdp"
-	"github.com/flowsieve/flowsieve/xdp/baseline"
 )
 
 // Path names how traffic crosses the appliance namespace.
@@ -161,13 +154,50 @@ func pow2(n int) int {
 // RunReplay builds the wire, replays the trace through it and accounts every frame
 // against ground truth. The wire is removed before it returns.
 func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
-	t := c.Trace
-	n := t.Len()
+	n, err := c.check()
+	if err != nil {
+		return nil, err
+	}
+	g, err := newTruth(c.Trace, n, c.Scope, c.Decision)
+	if err != nil {
+		return nil, err
+	}
+	c.Scope = g.scope
+	w, err := NewWire(c.Queues)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, w.Close()) }()
+	c.Queues = w.Queues
+	entries := pow2(2 * len(c.Trace.Flows))
+	path, err := openPath(&c, w, g, entries)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, path.close()) }()
+	recv, err := openReceiver(w, g, entries)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, recv.close()) }()
+	run, err := replayThrough(ctx, &c, w, g, path, recv)
+	if err != nil {
+		return nil, err
+	}
+	if err := path.finish(ctx); err != nil {
+		return nil, err
+	}
+	return measure(&c, g, path, recv, run)
+}
+
+// check fills c's defaults and returns how many frames of the trace to replay.
+func (c *ReplayConfig) check() (int, error) {
+	n := c.Trace.Len()
 	if c.MaxPackets > 0 && c.MaxPackets < n {
 		n = c.MaxPackets
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: %s: empty", ErrTrace, t.Name)
+		return 0, fmt.Errorf("%w: %s: empty", ErrTrace, c.Trace.Name)
 	}
 	if c.MaxTime <= 0 {
 		c.MaxTime = 10 * time.Second
@@ -175,469 +205,56 @@ func RunReplay(ctx context.Context, c ReplayConfig) (r *Replay, err error) {
 	if c.Sender == "" {
 		c.Sender = "afxdp"
 	}
-	w, err := NewWire(c.Queues)
-	if err != nil {
-		return nil, err
+	if c.Sender != "afxdp" && c.Sender != "tcpreplay" {
+		return 0, fmt.Errorf("harness: unknown sender %q (afxdp, tcpreplay)", c.Sender)
 	}
-	defer func() { err = errors.Join(err, w.Close()) }()
-	entries := pow2(2 * len(t.Flows))
-	var app, recv *xdp.Datapath
-	var dmn *daemon
-	if c.Baseline {
-		var red *baseline.Redirect
-		if err := w.Appliance.Do(func() (err error) {
-			red, err = baseline.AttachRedirect(AppIn, AppOut)
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("harness: baseline forwarder: %w", err)
-		}
-		defer func() { err = errors.Join(err, red.Close()) }()
-	} else if c.Appliance != nil {
-		dir, err := os.MkdirTemp(c.TempDir, "appliance-")
-		if err != nil {
-			return nil, err
-		}
-		if dmn, err = startDaemon(c.Appliance, w.Appliance, w.Queues, c.Decision, dir); err != nil {
-			return nil, err
-		}
-		defer func() { err = errors.Join(err, dmn.stop()) }()
-		if err := dmn.allow(probeOffloadPrefix); err != nil {
-			return nil, err
-		}
-	} else if err := w.Appliance.Do(func() (err error) {
-		app, err = xdp.Open(xdp.Options{Interfaces: []string{AppIn, AppOut}, Inline: true, Mode: xdp.ModeNative,
-			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("harness: appliance: %w", err)
-	} else {
-		defer func() { err = errors.Join(err, app.Close()) }()
-		if err := app.Blocklist.Put(probeOffloadPrefix, xdp.Verdict{Action: xdp.ActionPass}); err != nil {
-			return nil, err
-		}
-	}
-	if err := w.Receiver.Do(func() (err error) {
-		recv, err = xdp.Open(xdp.Options{Interfaces: []string{RecvIf}, Mode: xdp.ModeNative,
-			Queues: w.Queues, FlowEntries: entries, Logger: quietLogger()})
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("harness: receiver: %w", err)
-	}
-	defer func() { err = errors.Join(err, recv.Close()) }()
+	return n, nil
+}
 
-	// The receiver counts every flow's frames in its PASS verdicts.
-	benign := -1
-	for i, l := range t.Labels {
-		if l == Benign {
-			benign = i
-		}
-	}
-	isAttack := func(f int32) bool {
-		l := t.Flows[f].Label
-		return l != benign && t.Labels[l] != Unlabelled
-	}
-	keys := make([]xdp.Key, len(t.Flows))
-	pass := make([]xdp.Verdict, len(t.Flows))
-	index := make(map[xdp.Key]int32, len(t.Flows))
-	for i, f := range t.Flows {
-		keys[i] = f.Key
-		pass[i] = xdp.Verdict{Action: xdp.ActionPass}
-		index[f.Key] = int32(i)
-	}
-	if err := recv.Verdicts.Put(keys, pass); err != nil {
+// measure accounts the replay run made through path against the ground truth.
+func measure(c *ReplayConfig, g *truth, path pathUnderTest, recv *receiver, run *replayRun) (*Replay, error) {
+	sent := run.sent
+	r := &Replay{Name: g.t.Name, Path: path.name(), Sender: sent.Sender, Timing: c.Timing.String(), Queues: c.Queues,
+		Frames: sent.Frames, Skipped: g.t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision, Scope: g.scope,
+		Offered: sent.Timeline, DeliveredSeries: run.series}
+	run.fill(r)
+	tl := g.offer(sent.Frames)
+	r.PerLabel = tl.perLabel
+	if err := recv.delivered(tl); err != nil {
 		return nil, err
 	}
-	if c.Scope == "" {
-		c.Scope = ScopeFlow
-	}
-	if c.Scope != ScopeFlow && c.Scope != ScopeSource {
-		return nil, fmt.Errorf("harness: unknown verdict scope %q (flow, source)", c.Scope)
-	}
-	// Verdict units: flows, or attacking sources (unit[f] is the flow's source).
-	unit := make([]int32, len(t.Flows))
-	var sources []netip.Addr
-	if c.Scope == ScopeSource {
-		ids := map[netip.Addr]int32{}
-		for f := range t.Flows {
-			a := t.Flows[f].Src.Addr()
-			id, ok := ids[a]
-			if !ok {
-				id = int32(len(sources))
-				ids[a] = id
-				sources = append(sources, a)
-			}
-			unit[f] = id
-		}
-	} else {
-		for f := range unit {
-			unit[f] = int32(f)
-		}
-	}
-	// Verdict triggers: the frame after which a unit's DROP is written.
-	trigger := make([]int32, n)
-	seen := make([]int32, len(t.Flows))
-	var pre []int32
-	for i := range n {
-		trigger[i] = -1
-		f := t.Flow[i]
-		if f < 0 || !isAttack(f) {
-			continue
-		}
-		if c.Scope == ScopeSource && t.Rev[i] {
-			continue // a reply: not from the source
-		}
-		u := unit[f]
-		seen[u]++
-		if c.Decision == 0 && seen[u] == 1 {
-			pre = append(pre, u)
-		} else if c.Decision > 0 && int(seen[u]) == c.Decision {
-			trigger[i] = u
-		}
-	}
-	drop := func(units []int32) error {
-		if app == nil {
-			return nil // the appliance decides
-		}
-		if c.Scope == ScopeSource {
-			for _, u := range units {
-				a := sources[u]
-				if err := app.Blocklist.Put(netip.PrefixFrom(a, a.BitLen()), xdp.Verdict{Action: xdp.ActionDrop}); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		ks := make([]xdp.Key, len(units))
-		vs := make([]xdp.Verdict, len(units))
-		for i, u := range units {
-			ks[i] = t.Flows[u].Key
-			vs[i] = xdp.Verdict{Action: xdp.ActionDrop}
-		}
-		return app.Verdicts.Put(ks, vs)
-	}
-	if len(pre) > 0 {
-		if err := drop(pre); err != nil {
-			return nil, err
-		}
-	}
-	var writeErr error
-	var writes int
-	var writeTime time.Duration
-	done := 0
-	batch := make([]int32, 0, 64)
-	after := func(sent int) {
-		if app == nil {
-			return
-		}
-		batch = batch[:0]
-		for ; done < sent; done++ {
-			if u := trigger[done]; u >= 0 {
-				batch = append(batch, u)
-			}
-		}
-		if len(batch) > 0 && writeErr == nil {
-			t0 := time.Now()
-			writeErr = drop(batch)
-			writeTime += time.Since(t0)
-			writes++
-		}
-	}
-
-	// Delivered over time, sampled from the receiver's counters.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var series []Sample
-	start := time.Now()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			if cs, err := recv.Stats.Read(); err == nil {
-				series = append(series, Sample{At: time.Since(start), Count: cs[xdp.CounterPass]})
-			}
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-			}
-		}
-	}()
-	// Latency probes (AF_XDP sender only).
-	var probe *prober
-	var probeRx *probeReceiver
-	if c.Sender == "afxdp" {
-		probe = &prober{base: time.Now(), offloadOnly: c.OffloadedProbesOnly}
-		if probeRx, err = startProbeReceiver(w.Receiver, RecvIf, w.Queues, recv, probe); err != nil {
-			close(stop)
-			wg.Wait()
-			return nil, err
-		}
-	}
-	cpu0, ru0 := readProcStat(), rusage()
-	deadline := time.Now().Add(c.MaxTime)
-	var sent Sent
-	switch c.Sender {
-	case "afxdp":
-		sent, err = sendAfxdp(ctx, w.Sender, SendIf, w.Queues, t, n, c.Timing, deadline, after, probe)
-	case "tcpreplay":
-		if c.Decision > 0 {
-			// No hook into tcpreplay: every verdict goes in before the replay.
-			c.Decision = 0
-			var all []int32
-			for f := range t.Flows {
-				if isAttack(int32(f)) {
-					all = append(all, unit[f])
-				}
-			}
-			if err := drop(slices.Compact(all)); err != nil {
-				return nil, err
-			}
-		}
-		sent, err = SendTcpreplay(ctx, w.Sender, SendIf, t, n, c.Timing, deadline, c.TempDir)
-	default:
-		err = fmt.Errorf("harness: unknown sender %q (afxdp, tcpreplay)", c.Sender)
-	}
-	time.Sleep(100 * time.Millisecond) // let the last frames cross the wire
-	cpu1, ru1 := readProcStat(), rusage()
-	close(stop)
-	wg.Wait()
-	if probeRx != nil {
-		err = errors.Join(err, probeRx.close())
-	}
-	if err != nil {
+	if err := path.account(tl, r); err != nil {
 		return nil, err
 	}
-	if writeErr != nil {
-		return nil, writeErr
+	r.Delivered, r.Dropped = tl.settle()
+	if path.name() != PathBaseline { // nothing decides on the baseline wire
+		tl.mitigation(r, sent)
 	}
-	drained := false
-	if dmn != nil && ctx.Err() == nil {
-		// Let the daemon end and classify the flows still live, so its
-		// classifications cover every flow of the replay.
-		if drained, err = dmn.drain(); err != nil {
-			return nil, err
-		}
-	}
-	path := PathXDPVerdicts
-	switch {
-	case c.Baseline:
-		path = PathBaseline
-	case dmn != nil:
-		path = PathAppliance
-	}
-	r = &Replay{Name: t.Name, Path: path, Sender: sent.Sender, Timing: c.Timing.String(), Queues: w.Queues,
-		Frames: sent.Frames, Skipped: t.Skipped, Seconds: sent.Elapsed.Seconds(), Decision: c.Decision, Scope: c.Scope,
-		PerLabel: map[string]*LabelResult{}, Offered: sent.Timeline, DeliveredSeries: series}
-	if len(sent.Socket) > 0 {
-		r.Socket = sent.Socket
-	}
-	if probe != nil {
-		r.LatencyP50us, r.LatencyP99us, r.ProbesReceived = probe.quantiles()
-		r.ProbesSent = probe.sent
-		r.OffloadedLatencyP50us, r.OffloadedLatencyP99us, r.OffloadedProbes = probe.offloadQuantiles()
-	}
-	if writes > 0 {
-		r.MitigationTime = float64(writeTime.Microseconds()) / float64(writes)
-	}
-	secs := sent.Elapsed.Seconds()
-	r.ProcessCPU = (ru1 - ru0) / secs
-	r.MachineCPU = cpu1.busyShare(cpu0)
-
-	// Account every frame against ground truth.
-	label := func(f int32) *LabelResult {
-		name := NonIP
-		if f >= 0 {
-			name = t.Labels[t.Flows[f].Label]
-		}
-		lr := r.PerLabel[name]
-		if lr == nil {
-			lr = &LabelResult{Expected: "deliver"}
-			if f >= 0 && isAttack(f) {
-				lr.Expected = "drop"
-			}
-			r.PerLabel[name] = lr
-		}
-		return lr
-	}
-	offered := make([]int32, len(t.Flows))
-	unitOffered := make([]int32, len(t.Flows))
-	unitReplies := make([]uint64, len(t.Flows))
-	for i := range sent.Frames {
-		f := t.Flow[i]
-		lr := label(f)
-		lr.Offered++
-		if f >= 0 {
-			if offered[f] == 0 {
-				lr.Flows++
-			}
-			offered[f]++
-			if isAttack(f) && c.Scope == ScopeSource && t.Rev[i] {
-				unitReplies[unit[f]]++ // never dropped by a source verdict
-			} else if isAttack(f) {
-				u := unit[f]
-				unitOffered[u]++
-				if int(unitOffered[u]) > c.Decision {
-					lr.IdealDropped++ // a verdict at the decision point drops this frame
-				}
-			}
-		}
-	}
-	delivered := make([]uint64, len(t.Flows))
-	rk, rv, err := recv.Verdicts.List()
-	if err != nil {
-		return nil, err
-	}
-	for i, k := range rk {
-		if f, ok := index[k]; ok {
-			delivered[f] = rv[i].Packets
-		}
-	}
-	dropped := make([]uint64, len(t.Flows))
-	if app != nil && c.Scope == ScopeFlow {
-		ak, av, err := app.Verdicts.List()
-		if err != nil {
-			return nil, err
-		}
-		for i, k := range ak {
-			if f, ok := index[k]; ok && av[i].Action == xdp.ActionDrop {
-				dropped[f] = av[i].Packets
-			}
-		}
-	} else if dmn != nil || c.Scope == ScopeSource && app != nil {
-		// The daemon's maps are its own, and source verdicts count per source, not
-		// per flow: every frame not delivered counts as dropped (verdict drops, drops
-		// in user space and wire losses alike; the appliance's counters tell them
-		// apart in total).
-		for f := range t.Flows {
-			if d := uint64(offered[f]); d > delivered[f] {
-				dropped[f] = d - delivered[f]
-			}
-		}
-	}
-	// verdictDropped: frames of each flow its own DROP verdict dropped in the kernel
-	// (flow scope; the daemon's verdicts as it lists them), always the flow's last.
-	var verdictDropped []uint64
-	if app != nil && c.Scope == ScopeFlow {
-		verdictDropped = dropped
-	} else if dmn != nil {
-		vd := make([]uint64, len(t.Flows))
-		if c.Scope == ScopeFlow {
-			verdictDropped = vd
-		}
-		vs, err := dmn.flowVerdicts()
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			lo, err1 := netip.ParseAddrPort(v.Lo)
-			hi, err2 := netip.ParseAddrPort(v.Hi)
-			f, ok := index[xdp.FlowKey(lo.Addr(), hi.Addr(), lo.Port(), hi.Port(), v.Proto)]
-			if err1 != nil || err2 != nil || !ok || offered[f] == 0 {
-				r.VerdictsForeign++
-				continue
-			}
-			lr := label(f)
-			lr.VerdictFlows++
-			if strings.EqualFold(v.Action, xdp.ActionDrop.String()) {
-				lr.DropVerdictFlows++
-				lr.VerdictDropped += v.Packets
-				vd[f] += v.Packets
-			}
-		}
-	}
-	for f := range t.Flows {
-		if offered[f] == 0 {
-			continue
-		}
-		lr := label(int32(f))
-		lr.Delivered += delivered[f]
-		lr.Dropped += dropped[f]
-		r.Delivered += delivered[f]
-		r.Dropped += dropped[f]
-	}
-	// Time to mitigation: frames of each attack unit (flow or source) with more than
-	// Decision frames that reached the receiver (for a source: the frames it sent,
-	// i.e. its flows' frames less the replies to it, which a source verdict never
-	// drops).
-	unitDelivered := make([]uint64, len(t.Flows))
-	for f := range t.Flows {
-		if isAttack(int32(f)) {
-			unitDelivered[unit[f]] += delivered[f]
-		}
-	}
-	if c.Baseline {
-		c.Decision = 0 // nothing decides on the baseline wire: no time to mitigation
-	} else if len(sent.At) >= sent.Frames && sent.Frames > 0 {
-		// Each flow's frames cut at its tail: exact for flow verdicts, else every
-		// frame of it that did not arrive.
-		tail := make([]uint64, len(t.Flows))
-		for f := range tail {
-			if verdictDropped != nil {
-				tail[f] = verdictDropped[f]
-			} else if o := uint64(offered[f]); o > delivered[f] {
-				tail[f] = o - delivered[f]
-			}
-		}
-		var through []float64
-		r.TTMPerLabel, through = mitigationSeconds(ttmInput{t: t, at: sent.At[:sent.Frames], isAttack: isAttack, unit: unit,
-			source: c.Scope == ScopeSource, decision: c.Decision, offered: offered, tail: tail})
-		r.TTM = mergeTTM(r.TTMPerLabel)
-		if c.Decision > 0 {
-			r.Mitigation = through
-		}
-	}
-	if c.Decision > 0 && r.Mitigation == nil {
-		for u, o := range unitOffered {
-			if int(o) > c.Decision {
-				d := unitDelivered[u]
-				d -= min(d, unitReplies[u])
-				r.Mitigation = append(r.Mitigation, float64(d))
-			}
-		}
-	}
-	for _, lr := range r.PerLabel {
-		if acc := lr.Delivered + lr.Dropped; acc < lr.Offered {
-			lr.Lost = lr.Offered - acc
-		}
-		if lr.Offered > 0 {
-			ok := lr.Delivered
-			if lr.Expected == "drop" {
-				ok = lr.Dropped
-			}
-			lr.Correct = float64(ok) / float64(lr.Offered)
-		}
-	}
-	if len(r.Mitigation) > 0 {
-		slices.Sort(r.Mitigation)
-		r.MitigationP50 = quantile(r.Mitigation, 0.5)
-		r.MitigationP99 = quantile(r.Mitigation, 0.99)
-		r.MitigationMax = r.Mitigation[len(r.Mitigation)-1]
-	}
-	if secs > 0 {
+	if secs := sent.Elapsed.Seconds(); secs > 0 {
 		r.OfferedPPS = float64(sent.Frames) / secs
 		r.DeliveredPPS = float64(r.Delivered) / secs
 	}
-	if app != nil {
-		if cs, err := app.Stats.Read(); err == nil {
-			r.ApplianceCounters = counterMap(cs)
-		}
-	} else if dmn != nil {
-		if r.ApplianceCounters, err = dmn.counters(); err != nil {
-			return nil, err
-		}
-		r.DaemonSockets = daemonSockets(r.ApplianceCounters)
-		r.Classified = classifications(r.ApplianceCounters)
-		r.Detection = detection(r, drained)
-	}
-	if cs, err := recv.Stats.Read(); err == nil {
-		r.ReceiverCounters = counterMap(cs)
-		if p := cs[xdp.CounterPass]; p > r.Delivered {
-			r.Unattributed = p - r.Delivered
-		}
-	}
+	recv.counters(r)
 	return r, nil
+}
+
+// mitigation fills r's time to mitigation: in seconds from the sender's timeline
+// (the AF_XDP sender knows when each frame left), in frames per attack unit.
+func (tl *tally) mitigation(r *Replay, sent Sent) {
+	g := tl.g
+	if len(sent.At) >= sent.Frames && sent.Frames > 0 {
+		var through []float64
+		r.TTMPerLabel, through = mitigationSeconds(ttmInput{t: g.t, at: sent.At[:sent.Frames], isAttack: g.isAttack, unit: g.unit,
+			source: g.scope == ScopeSource, decision: g.decision, offered: tl.offered, tail: tl.tails()})
+		r.TTM = mergeTTM(r.TTMPerLabel)
+		if g.decision > 0 {
+			r.Mitigation = through
+		}
+	}
+	if g.decision > 0 && r.Mitigation == nil {
+		r.Mitigation = tl.through()
+	}
+	r.MitigationP50, r.MitigationP99, r.MitigationMax = mitigationQuantiles(r.Mitigation)
 }
 
 func counterMap(cs xdp.Counters) map[string]uint64 {
@@ -657,40 +274,4 @@ func quantile(v []float64, q float64) float64 {
 	}
 	i := int(q*float64(len(v))+0.5) - 1
 	return v[max(0, min(i, len(v)-1))]
-}
-
-// rusage returns this process's user+system CPU seconds.
-func rusage() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-type procStat struct{ busy, total uint64 }
-
-// readProcStat reads the machine's aggregate CPU jiffies.
-func readProcStat() procStat {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return procStat{}
-	}
-	var v [8]uint64
-	fmt.Sscanf(string(b), "cpu %d %d %d %d %d %d %d %d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7])
-	var s procStat
-	for i, x := range v {
-		s.total += x
-		if i != 3 && i != 4 { // idle, iowait
-			s.busy += x
-		}
-	}
-	return s
-}
-
-func (s procStat) busyShare(before procStat) float64 {
-	if s.total <= before.total {
-		return 0
-	}
-	return float64(s.busy-before.busy) / float64(s.total-before.total)
 }

@@ -139,104 +139,172 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	return rep, err
 }
 
+// runner holds one benchmark run's inputs and its report as the phases fill it.
+type runner struct {
+	c           Config
+	rep         *Report
+	tmp         string
+	test, train *benchengine.Capture // the scenario replayed, and its training seed
+	tr          *Trace               // test as a trace
+	pcaps       []*Trace
+	held        map[*Trace]bool // second halves of captures whose first trained the model
+	app         *Appliance      // the appliance path's daemon, nil for ground truth
+}
+
+func (u *runner) say(f string, a ...any) {
+	if u.c.Progress != nil {
+		u.c.Progress(fmt.Sprintf(f, a...))
+	}
+}
+
 func run(ctx context.Context, c Config) (*Report, error) {
 	c.defaults()
-	say := func(f string, a ...any) {
-		if c.Progress != nil {
-			c.Progress(fmt.Sprintf(f, a...))
+	u := &runner{c: c, held: map[*Trace]bool{}, rep: &Report{Started: time.Now().UTC(), Quick: c.Quick, Path: PathXDPVerdicts,
+		LatencyNote: "not measured (the tcpreplay sender carries no probes)"}}
+	var err error
+	if u.tmp, err = os.MkdirTemp("", "flowsieve-bench-"); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(u.tmp)
+	if err := u.prepare(); err != nil {
+		return nil, err
+	}
+	r, err := u.replayScenario(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		u.rep.Notes = append(u.rep.Notes, "interrupted: the replay stopped early and nothing else ran")
+		return u.rep, nil
+	}
+	if r.ProbesReceived > 0 {
+		if err := u.latency(ctx, r); err != nil {
+			return nil, err
 		}
 	}
-	rep := &Report{Started: time.Now().UTC(), Quick: c.Quick, Path: PathXDPVerdicts,
-		LatencyNote: "not measured (the tcpreplay sender carries no probes)"}
-	tmp, err := os.MkdirTemp("", "flowsieve-bench-")
-	if err != nil {
+	if err := u.replayCaptures(ctx); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	if !c.Baselines {
+		return u.rep, nil
+	}
+	if err := u.baselines(ctx); err != nil {
+		return nil, err
+	}
+	return u.rep, nil
+}
 
-	say("generating %s (%s of traffic)", c.Scenario, c.Duration)
-	test, err := benchengine.Generate(traffic.Config{Scenario: c.Scenario, Seed: c.Seed, Duration: c.Duration})
-	if err != nil {
-		return nil, err
+// prepare generates the scenario (and its training seed when a model is needed),
+// loads the captures and, on the appliance path, trains the daemon's model.
+func (u *runner) prepare() (err error) {
+	c := &u.c
+	u.say("generating %s (%s of traffic)", c.Scenario, c.Duration)
+	if u.test, err = benchengine.Generate(traffic.Config{Scenario: c.Scenario, Seed: c.Seed, Duration: c.Duration}); err != nil {
+		return err
 	}
-	tr, err := FromCapture("generated "+c.Scenario, test)
-	if err != nil {
-		return nil, err
+	if u.tr, err = FromCapture("generated "+c.Scenario, u.test); err != nil {
+		return err
 	}
-	var train *benchengine.Capture
-	var app *Appliance
 	if c.Baselines || len(c.Appliance) > 0 {
-		say("generating the training capture (seed %d)", c.Seed+1000)
-		if train, err = benchengine.Generate(traffic.Config{Scenario: c.Scenario, Seed: c.Seed + 1000, Duration: c.Duration}); err != nil {
-			return nil, err
+		u.say("generating the training capture (seed %d)", c.Seed+1000)
+		if u.train, err = benchengine.Generate(traffic.Config{Scenario: c.Scenario, Seed: c.Seed + 1000, Duration: c.Duration}); err != nil {
+			return err
 		}
 	}
 	// The captures, loaded up front: on the appliance path the model also learns
 	// the first half of each labelled one, and the second half is replayed.
-	var pcaps []*Trace
-	held := map[*Trace]bool{} // second halves
 	for _, p := range c.Pcaps {
 		pt, err := LoadPcap(p.Path, p.PcapOptions)
 		if err != nil {
-			rep.Notes = append(rep.Notes, err.Error())
+			u.rep.Notes = append(u.rep.Notes, err.Error())
 			continue
 		}
-		pcaps = append(pcaps, pt)
+		u.pcaps = append(u.pcaps, pt)
 	}
-	if len(c.Appliance) > 0 {
-		say("training the appliance's model")
-		rows, err := benchengine.Rows(train, c.Decision)
-		if err != nil {
-			return nil, err
-		}
-		sets := []*benchengine.Flows{rows}
-		var split []string
-		for i, pt := range pcaps {
-			first, second := pt.Halves()
-			fr, err := first.Rows(c.Decision)
-			if err != nil {
-				return nil, fmt.Errorf("training rows of %s: %w", pt.Name, err)
-			}
-			labelled := 0
-			for _, l := range fr.Labels {
-				if l != "" {
-					labelled++
-				}
-			}
-			if labelled > 0 {
-				sets = append(sets, fr)
-				split = append(split, fmt.Sprintf("%s: %d training flows from frames 1–%d, replayed frames %d–%d",
-					pt.Name, labelled, first.Len(), first.Len()+1, pt.Len()))
-				pcaps[i] = second
-				held[second] = true
-			}
-		}
-		m, err := benchengine.TrainRows(sets, c.Decision, treeParams)
-		if err != nil {
-			return nil, err
-		}
-		if len(split) > 0 {
-			rep.Notes = append(rep.Notes, "train/test split of the captures (appliance path): the model is trained on the generated training mix (seed "+
-				strconv.FormatUint(c.Seed+1000, 10)+") plus the FIRST half (in time order) of every labelled capture, and only the SECOND half of each capture is replayed. "+
-				"Training and test flows come from the same captures (same hosts, same attack tools, adjacent minutes): this is a within-capture hold-out, not a cross-dataset result. "+
-				"A flow spanning the middle has its early frames in training and its late frames replayed (as a new flow to the appliance). "+
-				"Training features come from the capture's own timestamps; the appliance times frames on arrival, at the replay's timing ("+
-				pcapTiming(c).String()+"), so time-based features (durations, inter-arrival times, rates) differ between training and test. "+
-				strings.Join(split, "; "))
-		}
-		app = &Appliance{Command: c.Appliance, Env: c.ApplianceEnv, Model: m}
-		if c.Scope == ScopeSource {
-			app.Policy = dropAttackSourcesYAML
-		}
-		rep.Path = PathAppliance
-		rep.Notes = append(rep.Notes, "appliance path: per-label dropped counts every frame not delivered (verdict drops, user-space drops and wire losses alike); the appliance's counters tell them apart in total")
+	if len(c.Appliance) == 0 {
+		return nil
 	}
-	say("replaying %d frames through the wire", tr.Len())
-	r, err := RunReplay(ctx, ReplayConfig{Trace: tr, Queues: c.Queues, Sender: c.Sender, Timing: c.Timing,
-		MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app})
+	return u.trainAppliance()
+}
+
+// trainAppliance trains the daemon's model on the training seed plus the first half
+// of every labelled capture, whose second half is then replayed.
+func (u *runner) trainAppliance() error {
+	c := &u.c
+	u.say("training the appliance's model")
+	rows, err := benchengine.Rows(u.train, c.Decision)
 	if err != nil {
-		return nil, fmt.Errorf("replay %s: %w", tr.Name, err)
+		return err
 	}
+	sets := []*benchengine.Flows{rows}
+	var split []string
+	for i, pt := range u.pcaps {
+		first, second := pt.Halves()
+		fr, err := first.Rows(c.Decision)
+		if err != nil {
+			return fmt.Errorf("training rows of %s: %w", pt.Name, err)
+		}
+		if labelled := labelledRows(fr); labelled > 0 {
+			sets = append(sets, fr)
+			split = append(split, fmt.Sprintf("%s: %d training flows from frames 1–%d, replayed frames %d–%d",
+				pt.Name, labelled, first.Len(), first.Len()+1, pt.Len()))
+			u.pcaps[i] = second
+			u.held[second] = true
+		}
+	}
+	m, err := benchengine.TrainRows(sets, c.Decision, treeParams)
+	if err != nil {
+		return err
+	}
+	if len(split) > 0 {
+		u.rep.Notes = append(u.rep.Notes, splitNote(c, split))
+	}
+	u.app = &Appliance{Command: c.Appliance, Env: c.ApplianceEnv, Model: m}
+	if c.Scope == ScopeSource {
+		u.app.Policy = dropAttacksYAML(ScopeSource)
+	}
+	u.rep.Path = PathAppliance
+	u.rep.Notes = append(u.rep.Notes, "appliance path: per-label dropped counts every frame not delivered (verdict drops, user-space drops and wire losses alike); the appliance's counters tell them apart in total")
+	return nil
+}
+
+// labelledRows counts the rows with a label.
+func labelledRows(f *benchengine.Flows) int {
+	n := 0
+	for _, l := range f.Labels {
+		if l != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// splitNote is the report's note on the train/test split of the captures.
+func splitNote(c *Config, split []string) string {
+	return "train/test split of the captures (appliance path): the model is trained on the generated training mix (seed " +
+		strconv.FormatUint(c.Seed+1000, 10) + ") plus the FIRST half (in time order) of every labelled capture, and only the SECOND half of each capture is replayed. " +
+		"Training and test flows come from the same captures (same hosts, same attack tools, adjacent minutes): this is a within-capture hold-out, not a cross-dataset result. " +
+		"A flow spanning the middle has its early frames in training and its late frames replayed (as a new flow to the appliance). " +
+		"Training features come from the capture's own timestamps; the appliance times frames on arrival, at the replay's timing (" +
+		pcapTiming(*c).String() + "), so time-based features (durations, inter-arrival times, rates) differ between training and test. " +
+		strings.Join(split, "; ")
+}
+
+// replayConfig is the ReplayConfig of the run for trace t at timing.
+func (u *runner) replayConfig(t *Trace, timing Timing) ReplayConfig {
+	c := &u.c
+	return ReplayConfig{Trace: t, Queues: c.Queues, Sender: c.Sender, Timing: timing, MaxPackets: c.MaxPackets,
+		MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: u.tmp, Appliance: u.app}
+}
+
+// replayScenario replays the generated scenario: the report's top-level figures.
+func (u *runner) replayScenario(ctx context.Context) (*Replay, error) {
+	u.say("replaying %d frames through the wire", u.tr.Len())
+	r, err := RunReplay(ctx, u.replayConfig(u.tr, u.c.Timing))
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", u.tr.Name, err)
+	}
+	rep := u.rep
 	rep.Replays = append(rep.Replays, r)
 	rep.OfferedPPS, rep.DeliveredPPS, rep.PerLabel, rep.Sender = r.OfferedPPS, r.DeliveredPPS, r.PerLabel, r.Sender
 	if r.ProbesReceived > 0 {
@@ -245,107 +313,144 @@ func run(ctx context.Context, c Config) (*Report, error) {
 		rep.LatencyNote = fmt.Sprintf("one-way delay of %d new-flow probes (of %d probes sent, one every %s, alternating new-flow probes — each the first frame of a new flow — and offloaded ones) from the sender's AF_XDP socket to the receiver's, through the %s path, under the replay's load; both AF_XDP copy paths and the sender's queue included (the rows below subtract the baseline wire)",
 			r.ProbesReceived, r.ProbesSent, probeEvery, r.Path)
 	}
-	if ctx.Err() != nil {
-		rep.Notes = append(rep.Notes, "interrupted: the replay stopped early and nothing else ran")
-		return rep, nil
-	}
-	if r.ProbesReceived > 0 {
-		say("replaying %d frames through the baseline wire (minimal XDP forwarder) for the latency it adds", tr.Len())
-		br, err := RunReplay(ctx, ReplayConfig{Trace: tr, Queues: c.Queues, Sender: c.Sender, Timing: c.Timing,
-			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Baseline: true})
-		if err != nil {
-			return nil, fmt.Errorf("baseline replay %s: %w", tr.Name, err)
-		}
-		rep.LatencyAddedUnderLoad = latencyAdded(r, br)
-		rep.Replays = append(rep.Replays, br)
+	return r, nil
+}
 
-		frames := lightFrames
-		if c.Quick {
-			frames /= 2
-		}
-		say("latency at a light load: %d frames at %d pkt/s through the %s path, then through the baseline wire", frames, lightPPS, r.Path)
-		lc := ReplayConfig{Trace: tr, Queues: c.Queues, Sender: c.Sender, Timing: Timing{PPS: lightPPS}, MaxPackets: frames,
-			MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app}
-		la, err := RunReplay(ctx, lc)
-		if err != nil {
-			return nil, fmt.Errorf("light replay %s: %w", tr.Name, err)
-		}
-		lc.Appliance, lc.Baseline = nil, true
-		lb, err := RunReplay(ctx, lc)
-		if err != nil {
-			return nil, fmt.Errorf("light baseline replay %s: %w", tr.Name, err)
-		}
-		rep.LatencyAdded = latencyAdded(la, lb)
-		rep.LatencyAdded.Load = fmt.Sprintf("light: the scenario's first %d frames at %d pkt/s", la.Frames, lightPPS)
-		rep.LatencyAddedUnderLoad.Load = fmt.Sprintf("under load: the whole replay at %s", r.Timing)
+// latency replays the scenario through the baseline wire for the latency the path
+// adds under r's load, then a light load through both.
+func (u *runner) latency(ctx context.Context, r *Replay) error {
+	tr, rep := u.tr, u.rep
+	u.say("replaying %d frames through the baseline wire (minimal XDP forwarder) for the latency it adds", tr.Len())
+	bc := u.replayConfig(tr, u.c.Timing)
+	bc.Appliance, bc.Baseline = nil, true
+	br, err := RunReplay(ctx, bc)
+	if err != nil {
+		return fmt.Errorf("baseline replay %s: %w", tr.Name, err)
 	}
-	for _, pt := range pcaps {
+	rep.LatencyAddedUnderLoad = latencyAdded(r, br)
+	rep.Replays = append(rep.Replays, br)
+
+	frames := lightFrames
+	if u.c.Quick {
+		frames /= 2
+	}
+	u.say("latency at a light load: %d frames at %d pkt/s through the %s path, then through the baseline wire", frames, lightPPS, r.Path)
+	lc := u.replayConfig(tr, Timing{PPS: lightPPS})
+	lc.MaxPackets = frames
+	la, err := RunReplay(ctx, lc)
+	if err != nil {
+		return fmt.Errorf("light replay %s: %w", tr.Name, err)
+	}
+	lc.Appliance, lc.Baseline = nil, true
+	lb, err := RunReplay(ctx, lc)
+	if err != nil {
+		return fmt.Errorf("light baseline replay %s: %w", tr.Name, err)
+	}
+	rep.LatencyAdded = latencyAdded(la, lb)
+	rep.LatencyAdded.Load = fmt.Sprintf("light: the scenario's first %d frames at %d pkt/s", la.Frames, lightPPS)
+	rep.LatencyAddedUnderLoad.Load = fmt.Sprintf("under load: the whole replay at %s", r.Timing)
+	return nil
+}
+
+// replayCaptures replays every capture (its second half when the first trained the
+// model) at the captures' timing.
+func (u *runner) replayCaptures(ctx context.Context) error {
+	for _, pt := range u.pcaps {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
-		say("replaying %s", pt.Name)
-		timing := pcapTiming(c)
-		pr, err := RunReplay(ctx, ReplayConfig{Trace: pt, Queues: c.Queues, Sender: c.Sender, Timing: timing,
-			MaxPackets: c.MaxPackets, MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: tmp, Appliance: app,
-			OffloadedProbesOnly: app != nil})
+		u.say("replaying %s", pt.Name)
+		pc := u.replayConfig(pt, pcapTiming(u.c))
+		pc.OffloadedProbesOnly = u.app != nil
+		pr, err := RunReplay(ctx, pc)
 		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", pt.Name, err)
+			return fmt.Errorf("replay %s: %w", pt.Name, err)
 		}
-		if held[pt] {
+		if u.held[pt] {
 			pr.Split = "second half of the capture (its first half trained the model)"
 		}
-		rep.Replays = append(rep.Replays, pr)
+		u.rep.Replays = append(u.rep.Replays, pr)
 	}
-	if !c.Baselines {
-		return rep, nil
-	}
+	return nil
+}
+
+// baselines measures bare XDP_DROP against flowsieve's drop, the AF_XDP receive
+// loops, forwarding through the appliance (appliance path), and the engine alone
+// against scikit-learn.
+func (u *runner) baselines(ctx context.Context) error {
+	c := &u.c
 	chunk, rounds, rxFrames := uint32(1<<20), 10, 400000
 	if c.Quick {
 		chunk, rounds, rxFrames = 1<<19, 6, 150000
 	}
-	say("baseline: bare XDP_DROP vs flowsieve drop")
+	steps := []func() error{
+		func() error { return u.dropBaseline(chunk, rounds) },
+		func() error { return u.rxBaseline(rxFrames, rounds) },
+		func() error { return u.forward(ctx, chunk, rxFrames) },
+		u.engine,
+	}
+	for i, step := range steps {
+		if i > 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropBaseline measures bare XDP_DROP against flowsieve dropping by flow verdict.
+func (u *runner) dropBaseline(chunk uint32, rounds int) error {
+	u.say("baseline: bare XDP_DROP vs flowsieve drop")
 	d, err := MeasureDropRatio(floodFrame(), chunk, rounds)
 	if err != nil {
-		return nil, fmt.Errorf("xdp drop baseline: %w", err)
+		return fmt.Errorf("xdp drop baseline: %w", err)
 	}
-	rep.Drop, rep.XDPDropRatio = &d, d.Ratio
-	rep.BaselineSender, rep.XDPDropMethod = d.Sender, d.Method
-	rep.Notes = append(rep.Notes, d.notes()...)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	say("baseline: AF_XDP receive loops")
+	u.rep.Drop, u.rep.XDPDropRatio = &d, d.Ratio
+	u.rep.BaselineSender, u.rep.XDPDropMethod = d.Sender, d.Method
+	u.rep.Notes = append(u.rep.Notes, d.notes()...)
+	return nil
+}
+
+// rxBaseline measures xdp/afxdp's receive loop against the minimal reference loop.
+func (u *runner) rxBaseline(rxFrames, rounds int) error {
+	u.say("baseline: AF_XDP receive loops")
 	x, err := MeasureRxRatio(floodFrame(), rxFrames, rounds)
 	if err != nil {
-		return nil, fmt.Errorf("AF_XDP receive baseline: %w", err)
+		return fmt.Errorf("AF_XDP receive baseline: %w", err)
 	}
-	rep.Rx, rep.AfxdpRxRatio = &x, x.Ratio
-	rep.Notes = append(rep.Notes, x.notes()...)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	u.rep.Rx, u.rep.AfxdpRxRatio = &x, x.Ratio
+	u.rep.Notes = append(u.rep.Notes, x.notes()...)
+	return nil
+}
+
+// forward measures forwarding through the appliance for new and offloaded flows.
+func (u *runner) forward(ctx context.Context, chunk uint32, rxFrames int) error {
+	if u.app == nil {
+		u.rep.Notes = append(u.rep.Notes, "forwarding rate through the appliance (new and offloaded flows) not measured: it needs the appliance path (--appliance)")
+		return nil
 	}
-	if app != nil {
-		say("forwarding through the appliance: new and offloaded flows")
-		fc := ForwardConfig{NewFlows: 100000, Chunk: chunk, RxFrames: rxFrames, Rounds: 5, MaxTime: c.MaxTime, TempDir: tmp}
-		if c.Quick {
-			fc.NewFlows, fc.Rounds = 50000, 3
-		}
-		f, err := MeasureForward(ctx, app, fc)
-		if err != nil {
-			return nil, fmt.Errorf("forwarding through the appliance: %w", err)
-		}
-		rep.Forward = &f
-	} else {
-		rep.Notes = append(rep.Notes, "forwarding rate through the appliance (new and offloaded flows) not measured: it needs the appliance path (--appliance)")
+	u.say("forwarding through the appliance: new and offloaded flows")
+	fc := ForwardConfig{NewFlows: 100000, Chunk: chunk, RxFrames: rxFrames, Rounds: 5, MaxTime: u.c.MaxTime, TempDir: u.tmp}
+	if u.c.Quick {
+		fc.NewFlows, fc.Rounds = 50000, 3
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	say("baseline: engine alone and scikit-learn")
-	decision := c.Decision
-	e, sk, err := MeasureEngine(train, test, decision, tmp)
+	f, err := MeasureForward(ctx, u.app, fc)
 	if err != nil {
-		return nil, fmt.Errorf("engine baseline: %w", err)
+		return fmt.Errorf("forwarding through the appliance: %w", err)
+	}
+	u.rep.Forward = &f
+	return nil
+}
+
+// engine measures the engine alone from memory and scikit-learn on the same flows.
+func (u *runner) engine() error {
+	rep := u.rep
+	u.say("baseline: engine alone and scikit-learn")
+	e, sk, err := MeasureEngine(u.train, u.test, u.c.Decision, u.tmp)
+	if err != nil {
+		return fmt.Errorf("engine baseline: %w", err)
 	}
 	rep.Engine, rep.EnginePPS, rep.Sklearn = e, e.PPS, sk
 	if e.PPS > 0 {
@@ -357,7 +462,7 @@ func run(ctx context.Context, c Config) (*Report, error) {
 		rep.SklearnFitRatio = sk.FitSeconds / e.FitSeconds
 		rep.SklearnPredictRatio = sk.PredictNsRow / e.PredictNsRow
 	}
-	return rep, nil
+	return nil
 }
 
 // Check verifies the report's internal consistency: delivered never above offered,

@@ -307,12 +307,7 @@ func (g *Generator) spawn(c *class, t int64) bool {
 			f.proto = 17
 		}
 		if c.bots {
-			f.v6 = len(c.hosts6) > 0 && (len(c.hosts) == 0 || g.rng.Float64() < g.cfg.IPv6Share)
-			if f.v6 {
-				f.c.addr = c.hosts6[g.rng.IntN(len(c.hosts6))]
-			} else {
-				f.c.addr = c.hosts[g.rng.IntN(len(c.hosts))]
-			}
+			g.pickBot(c, f)
 			f.c.ttl = 64 - uint8(g.between(8, 24))
 		} else {
 			f.v6 = g.pick6()
@@ -341,12 +336,7 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		}
 	case kAmp:
 		f.proto = 17
-		f.v6 = len(c.hosts6) > 0 && (len(c.hosts) == 0 || g.rng.Float64() < g.cfg.IPv6Share)
-		if f.v6 {
-			f.c.addr = c.hosts6[g.rng.IntN(len(c.hosts6))]
-		} else {
-			f.c.addr = c.hosts[g.rng.IntN(len(c.hosts))]
-		}
+		g.pickBot(c, f)
 		g.hostProfile(&f.c, g.between(6, 20))
 		f.c.port = 53
 		f.s.addr = c.victim[b2i(f.v6)]
@@ -421,6 +411,17 @@ func (g *Generator) spawn(c *class, t int64) bool {
 	}
 	g.push(f)
 	return true
+}
+
+// pickBot gives f a source from the class's hosts (botnet or reflectors): IPv6 at
+// the scenario's share when the class has both families.
+func (g *Generator) pickBot(c *class, f *flow) {
+	f.v6 = len(c.hosts6) > 0 && (len(c.hosts) == 0 || g.rng.Float64() < g.cfg.IPv6Share)
+	if f.v6 {
+		f.c.addr = c.hosts6[g.rng.IntN(len(c.hosts6))]
+	} else {
+		f.c.addr = c.hosts[g.rng.IntN(len(c.hosts))]
+	}
 }
 
 // nextPort returns the next ephemeral port of a host: ports advance by one per

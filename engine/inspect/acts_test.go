@@ -32,6 +32,7 @@ type holder struct {
 	acts      []Act // every frame's final act
 	held      []int // indices of frames held
 	flushRows int
+	most      int // most rows pending at a flush
 }
 
 func (h *holder) flush() {
@@ -51,6 +52,7 @@ func (h *holder) run(frames []source.Frame, rx int) {
 				h.held = append(h.held, i)
 			}
 		}
+		h.most = max(h.most, h.in.Pending())
 		if h.in.Pending() >= h.flushRows {
 			h.flush()
 		}
@@ -59,8 +61,9 @@ func (h *holder) run(frames []source.Frame, rx int) {
 	h.in.End()
 }
 
-// TestActsHeld checks ProcessActs and Resolve for classification batches of 1, 16
-// and 64 rows accumulated over receive batches of 8 frames: every frame of a flow
+// TestActsHeld checks ProcessActs and Resolve for classification batches of 1, 16,
+// 64 and MaxBatchSize-8 rows (the batch at its limit) accumulated over receive
+// batches of 8 frames: every frame of a flow
 // decided TAG from the one that completed the decision on is TAG with the rule's
 // DSCP, every frame after the one completing a DROP decision is DROP, the rest
 // PASS; frames are Pending exactly while their flow waits in the batch, none
@@ -71,7 +74,7 @@ func TestActsHeld(t *testing.T) {
 	ids := frameFlows(t, tr)
 	const rx = 8
 	for _, action := range []string{"TAG", "DROP"} {
-		for _, rows := range []int{1, 16, 64} {
+		for _, rows := range []int{1, 16, 64, MaxBatchSize - rx} {
 			t.Run(fmt.Sprintf("%s/rows=%d", action, rows), func(t *testing.T) {
 				type dec struct {
 					d       policy.Decision
@@ -124,8 +127,35 @@ func TestActsHeld(t *testing.T) {
 				if rows > 1 && st.Classified < 2*st.Batches {
 					t.Errorf("%d rows in %d batches: rows were not accumulated", st.Classified, st.Batches)
 				}
-				t.Logf("%d frames %s, %d rows in %d batches", enforced, action, st.Classified, st.Batches)
+				if rows == MaxBatchSize-rx && h.most <= 64 {
+					t.Errorf("at most %d rows pending: the batch never neared its limit of %d", h.most, MaxBatchSize)
+				}
+				t.Logf("%d frames %s, %d rows in %d batches, at most %d pending", enforced, action, st.Classified, st.Batches, h.most)
 			})
+		}
+	}
+}
+
+// TestActsBatchLimit checks that ProcessActs takes a batch of MaxBatchSize rows and
+// refuses one row more, whose flows past row 127 could not be held.
+func TestActsBatchLimit(t *testing.T) {
+	tr := genTraffic(50, 5)
+	m := trainModel(t, trainOpts{seed: 1})
+	for _, tc := range []struct {
+		rows  int
+		panic bool
+	}{{MaxBatchSize, false}, {MaxBatchSize + 1, true}} {
+		in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: tc.rows}, deploy(t, m, mustPolicy(t, actFlood("TAG"))), func(*Verdict) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := func() (p any) {
+			defer func() { p = recover() }()
+			in.ProcessActs(tr.frames[:8], make([]Act, 8))
+			return nil
+		}()
+		if (got != nil) != tc.panic {
+			t.Errorf("ProcessActs with %d rows: panic %v, want panic=%v", tc.rows, got, tc.panic)
 		}
 	}
 }

@@ -46,6 +46,12 @@ import (
 // Config.BatchSize is 0.
 const DefaultBatchSize = 64
 
+// MaxBatchSize is the most rows a classification batch may hold for ProcessActs: a
+// flow waiting in the batch keeps its row in the 7 bits of its pending mark, so that
+// later frames of the flow are held (Act.Pending) until the batch is classified.
+// Process, which reports no Pending, takes larger batches.
+const MaxBatchSize = 1 << 7
+
 // Verdict is the classification of one flow and what the policy decided for it.
 // The sink gets a pointer that is reused for the next verdict: copy what you keep.
 type Verdict struct {
@@ -79,8 +85,9 @@ type Config struct {
 	// Flow configures the inspector's flow table (its shard). Flow.EarlyPackets, when
 	// not 0, overrides the models' decision point; 0 follows the deployed model's.
 	Flow flow.Config
-	// BatchSize is the number of rows per classification batch (default 64). Larger
-	// batches classify faster per row; smaller ones decide sooner.
+	// BatchSize is the number of rows per classification batch (default 64; at most
+	// MaxBatchSize for ProcessActs). Larger batches classify faster per row; smaller
+	// ones decide sooner.
 	BatchSize int
 	// Ended, when set, sees every flow that ends (not early snapshots) on the
 	// inspector's goroutine, before it is staged for classification (if it still
@@ -140,11 +147,11 @@ const chunk = 64
 
 // Marks kept in flow.Flow.Mark: 0 undecided; 1 + the decided action for PASS,
 // DROP and ALERT; markTag|DSCP for TAG; markPending|row for a flow staged in row
-// (< 128) of the batch not yet classified.
+// (< MaxBatchSize) of the batch not yet classified.
 const (
 	markDrop    = 1 + uint8(policy.ActionDrop)
 	markTag     = 0x40
-	markPending = 0x80
+	markPending = MaxBatchSize // the row is in the low 7 bits
 )
 
 // markOf is the mark of a decision.
@@ -300,10 +307,15 @@ func (in *Inspector) Process(frames []source.Frame, actions []policy.Action) {
 
 // ProcessActs is Process reporting each frame's Act in acts (len(frames) entries):
 // with the DSCP of TAG frames, and Pending for frames whose flow reached its
-// decision point and waits in the batch (see Resolve).
+// decision point and waits in the batch (see Resolve). The inspector's batch must
+// hold at most MaxBatchSize rows, else later frames of flows past that row would
+// pass unheld: ProcessActs panics on a larger one (a configuration not validated).
 func (in *Inspector) ProcessActs(frames []source.Frame, acts []Act) {
 	if len(acts) < len(frames) {
 		panic("inspect: acts shorter than frames")
+	}
+	if len(in.stage) > MaxBatchSize {
+		panic("inspect: ProcessActs with a batch larger than MaxBatchSize")
 	}
 	if m := in.models.Load(); m != in.cur {
 		in.use(m)
@@ -464,7 +476,7 @@ func (in *Inspector) flowDone(f *flow.Flow, why flow.Reason) {
 	r.fwdBytes, r.bwdBytes = f.FwdWireBytes, f.BwdWireBytes
 	r.first, r.last = f.First(), f.Last()
 	if why == flow.Early {
-		if i < 0x80 {
+		if i < MaxBatchSize {
 			f.Mark = markPending | uint8(i) // later frames of the flow see it
 		}
 		if in.updating {

@@ -31,12 +31,12 @@ func (r Rule) String() string {
 	if r.Scope == ScopePrefix {
 		fmt.Fprintf(&b, " prefix_v4=%d prefix_v6=%d", r.PrefixV4, r.PrefixV6)
 	}
-	b.WriteString(" ttl=" + shortDuration(r.TTL))
+	b.WriteString(" ttl=" + ShortDuration(r.TTL))
 	return b.String()
 }
 
-// shortDuration writes 5m rather than 5m0s.
-func shortDuration(d time.Duration) string {
+// ShortDuration writes a duration as policy files do: 5m rather than 5m0s.
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -36,9 +36,9 @@ func pinnedMaps(t *testing.T) string {
 	return dir
 }
 
-func openOffline(t *testing.T, o OfflineOptions) *Offline {
+func openOffline(t *testing.T, o BlockStoreOptions) *BlockStore {
 	t.Helper()
-	f, err := OpenOffline(o)
+	f, err := OpenBlockStore(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestOfflineBlocks(t *testing.T) {
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
-	f := openOffline(t, OfflineOptions{PinDir: dir, StatePath: state, Policy: pol, Now: clock})
+	f := openOffline(t, BlockStoreOptions{PinDir: dir, StatePath: state, Policy: pol, Now: clock})
 	if !f.Pinned() {
 		t.Fatal("maps not found")
 	}
@@ -159,9 +159,9 @@ func TestOfflineBlocks(t *testing.T) {
 		}
 	}
 
-	// State persists across reopen: a new Offline (and the daemon) sees the same entries.
+	// State persists across reopen: a new BlockStore (and the daemon) sees the same entries.
 	f.Close()
-	f2 := openOffline(t, OfflineOptions{PinDir: dir, StatePath: state, Policy: pol, Now: clock})
+	f2 := openOffline(t, BlockStoreOptions{PinDir: dir, StatePath: state, Policy: pol, Now: clock})
 	list, err := f2.BlocksList(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestOfflineBlocks(t *testing.T) {
 
 func TestOfflineVerdicts(t *testing.T) {
 	dir := pinnedMaps(t)
-	f := openOffline(t, OfflineOptions{PinDir: dir, StatePath: filepath.Join(t.TempDir(), "blocks.json")})
+	f := openOffline(t, BlockStoreOptions{PinDir: dir, StatePath: filepath.Join(t.TempDir(), "blocks.json")})
 	ctx := context.Background()
 	maps, err := xdp.OpenPinned(dir)
 	if err != nil {
@@ -231,6 +231,11 @@ func TestOfflineVerdicts(t *testing.T) {
 	if _, ok := s.Kernel["drop"]; !ok {
 		t.Fatalf("stats lack kernel counters: %+v", s.Kernel)
 	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := f.Stats(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stats with a cancelled context: %v", err)
+	}
 	// Flush by prefix: the flows with an endpoint in 10.0.1.0/24 (i = 1, 3, 5).
 	n, err := f.VerdictsFlush(ctx, VerdictQuery{Prefix: netip.MustParsePrefix("10.0.1.0/24")})
 	if err != nil || n != 3 {
@@ -250,7 +255,7 @@ func TestOfflineVerdicts(t *testing.T) {
 func TestOfflineUnpinned(t *testing.T) {
 	kerneltest.Require(t)
 	state := filepath.Join(t.TempDir(), "state", "blocks.json") // the state dir does not exist yet
-	f := openOffline(t, OfflineOptions{PinDir: fmt.Sprintf("/sys/fs/bpf/fs-control-none-%d", os.Getpid()), StatePath: state})
+	f := openOffline(t, BlockStoreOptions{PinDir: fmt.Sprintf("/sys/fs/bpf/fs-control-none-%d", os.Getpid()), StatePath: state})
 	if f.Pinned() {
 		t.Fatal("Pinned with no pins")
 	}
@@ -275,7 +280,7 @@ func TestOfflineUnpinned(t *testing.T) {
 // the policy's allowlist now covers.
 func TestOfflineRestore(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "blocks.json")
-	f := openOffline(t, OfflineOptions{PinDir: pinnedMaps(t), StatePath: state})
+	f := openOffline(t, BlockStoreOptions{PinDir: pinnedMaps(t), StatePath: state})
 	ctx := context.Background()
 	for _, p := range []string{"192.0.2.0/24", "2001:db8::/32", "198.51.100.0/24"} {
 		if _, err := f.Block(ctx, BlockRequest{Prefix: netip.MustParsePrefix(p), TTL: time.Hour}); err != nil {
@@ -295,7 +300,7 @@ func TestOfflineRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := OverMaps(Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, OfflineOptions{StatePath: state, Policy: pol})
+	b := OverMaps(Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, BlockStoreOptions{StatePath: state, Policy: pol})
 	n, err := b.Restore()
 	if err != nil || n != 3 {
 		t.Fatalf("restore wrote %d entries (%v), want 3", n, err)

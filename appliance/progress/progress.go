@@ -1,4 +1,6 @@
-package cli
+// Package progress draws progress bars for long commands: on a terminal for people,
+// silent in scripts and CI. The CLI and the benchmark harness's commands share it.
+package progress
 
 import (
 	"io"
@@ -8,10 +10,10 @@ import (
 	"golang.org/x/term"
 )
 
-// NewProgress returns a progress bar on stderr when it is a terminal, or a silent one
+// New returns a progress bar on stderr when it is a terminal, or a silent one
 // otherwise, so long runs show progress to people and stay quiet in scripts and CI.
 // max < 0 means unknown total (a spinner).
-func NewProgress(stderr io.Writer, max int64, what string) *progressbar.ProgressBar {
+func New(stderr io.Writer, max int64, what string) *progressbar.ProgressBar {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return progressbar.DefaultSilent(max, what)

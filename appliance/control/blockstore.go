@@ -17,8 +17,8 @@ import (
 	"github.com/flowsieve/flowsieve/xdp"
 )
 
-// OfflineOptions configure Offline.
-type OfflineOptions struct {
+// BlockStoreOptions configure a BlockStore.
+type BlockStoreOptions struct {
 	// PinDir is the bpffs directory where the daemon pinned its maps (xdp.pin_dir).
 	PinDir string
 	// StatePath is the persisted block and allow state (config BlocksPath).
@@ -28,23 +28,27 @@ type OfflineOptions struct {
 	Policy *policy.Policy
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
+	// Publish, when set, gets every new snapshot of the operator's allows and
+	// blocks (the running daemon's verdict writer and workers read it).
+	Publish func(*policy.Overrides)
 }
 
-// Offline is the Backend used while the daemon is stopped: blocks, allows and
-// per-flow verdicts are edited directly in the maps the daemon left pinned
-// (the XDP program, left attached by keep_state_on_exit, enforces them at
-// once) and in the persisted state file, which the daemon reloads when it
-// starts. When nothing is pinned (the daemon never ran, or removed its pins),
-// blocks and allows are recorded in the state file only and take effect when
-// the daemon starts; verdict and stats methods then fail with ErrNotPinned.
-// Status, policy and model methods need the daemon and return ErrUnsupported.
-type Offline struct {
-	o      OfflineOptions
-	policy atomic.Pointer[policy.Policy]
-	allows atomic.Pointer[[]netip.Prefix] // operator allows as last loaded, for Allowed
-	blocks atomic.Pointer[[]policy.Entry] // operator blocks as last loaded, for Blocked
-	maps   *Maps                          // nil when nothing is pinned
-	pinned *xdp.Pinned                    // what OpenOffline opened (closed by Close)
+// BlockStore keeps the operator's blocks and allows, and edits per-flow verdicts, in
+// the XDP maps and the persisted state file. Over the running daemon's maps
+// (OverMaps) it is the daemon's block store; opened on the pins (OpenBlockStore) it
+// is the Backend used while the daemon is stopped: edits go directly to the maps the
+// daemon left pinned (the XDP program, left attached by keep_state_on_exit, enforces
+// them at once) and to the state file, which the daemon reloads when it starts.
+// When nothing is pinned (the daemon never ran, or removed its pins), blocks and
+// allows are recorded in the state file only and take effect when the daemon
+// starts; verdict and stats methods then fail with ErrNotPinned. Status, policy and
+// model methods need the daemon and return ErrUnsupported.
+type BlockStore struct {
+	o         BlockStoreOptions
+	policy    atomic.Pointer[policy.Policy]
+	overrides atomic.Pointer[policy.Overrides] // allows and blocks as last loaded
+	maps      *Maps                            // nil when nothing is pinned
+	pinned    *xdp.Pinned                      // what OpenBlockStore opened (closed by Close)
 }
 
 // Maps are the XDP maps block, allow and verdict edits go to: an
@@ -55,20 +59,20 @@ type Maps struct {
 	Stats     *xdp.Stats
 }
 
-var _ Backend = (*Offline)(nil)
+var _ Backend = (*BlockStore)(nil)
 
-// ErrNotPinned is returned by Offline's map methods when no maps are pinned.
+// ErrNotPinned is returned by BlockStore's map methods when no maps are pinned.
 var ErrNotPinned = xdp.ErrNotPinned
 
-// OpenOffline opens the pinned maps (if any) for offline editing.
-func OpenOffline(o OfflineOptions) (*Offline, error) {
+// OpenBlockStore opens the pinned maps (if any) for editing while the daemon is stopped.
+func OpenBlockStore(o BlockStoreOptions) (*BlockStore, error) {
 	if o.StatePath == "" {
-		return nil, errors.New("control: offline: no state path")
+		return nil, errors.New("control: block store: no state path")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &Offline{o: o}
+	f := &BlockStore{o: o}
 	f.policy.Store(o.Policy)
 	m, err := xdp.OpenPinned(o.PinDir)
 	switch {
@@ -87,27 +91,27 @@ func OpenOffline(o OfflineOptions) (*Offline, error) {
 // VerdictsFlush and Stats (adding what only it knows, such as labels), calls
 // Restore when it starts and SetPolicy when its policy changes. o.PinDir is
 // not used.
-func OverMaps(m Maps, o OfflineOptions) *Offline {
+func OverMaps(m Maps, o BlockStoreOptions) *BlockStore {
 	if m.Verdicts == nil || m.Blocklist == nil || m.Stats == nil {
 		panic("control: OverMaps needs all three maps")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &Offline{o: o, maps: &m}
+	f := &BlockStore{o: o, maps: &m}
 	f.policy.Store(o.Policy)
 	return f
 }
 
 // SetPolicy replaces the policy whose allowlist blocks must not overlap.
-func (f *Offline) SetPolicy(p *policy.Policy) { f.policy.Store(p) }
+func (f *BlockStore) SetPolicy(p *policy.Policy) { f.policy.Store(p) }
 
 // Restore writes every unexpired block (DROP) and allow (PASS) of the state
 // file into the source tries, so they are enforced again after a restart that
 // lost the maps; blocks inside an allow or overlapping the policy's allowlist
 // are skipped, as are entries already there. It returns how many entries it
 // wrote.
-func (f *Offline) Restore() (int, error) {
+func (f *BlockStore) Restore() (int, error) {
 	if err := f.needMaps("restore"); err != nil {
 		return 0, err
 	}
@@ -145,20 +149,20 @@ func (f *Offline) Restore() (int, error) {
 	return n, nil
 }
 
-// Pinned reports whether maps are open (pinned ones found by OpenOffline, or
+// Pinned reports whether maps are open (pinned ones found by OpenBlockStore, or
 // the ones given to OverMaps): edits take effect at once rather than being
 // recorded for the daemon's next start only.
-func (f *Offline) Pinned() bool { return f.maps != nil }
+func (f *BlockStore) Pinned() bool { return f.maps != nil }
 
 // Close releases the maps; pins and entries stay.
-func (f *Offline) Close() error {
+func (f *BlockStore) Close() error {
 	if f.pinned == nil {
 		return nil
 	}
 	return f.pinned.Close()
 }
 
-func (f *Offline) needMaps(m Method) error {
+func (f *BlockStore) needMaps(m Method) error {
 	if f.maps == nil {
 		return fmt.Errorf("%s needs the XDP maps: %w in %s (the daemon never ran, or ran without xdp.keep_state_on_exit)", m, ErrNotPinned, f.o.PinDir)
 	}
@@ -170,31 +174,31 @@ func offlineUnsupported(m Method) error {
 }
 
 // Status implements Backend: unsupported offline.
-func (f *Offline) Status(context.Context) (Status, error) {
+func (f *BlockStore) Status(context.Context) (Status, error) {
 	return Status{}, offlineUnsupported(MethodStatus)
 }
 
 // PolicyShow implements Backend: unsupported offline.
-func (f *Offline) PolicyShow(context.Context) (PolicyInfo, error) {
+func (f *BlockStore) PolicyShow(context.Context) (PolicyInfo, error) {
 	return PolicyInfo{}, offlineUnsupported(MethodPolicyShow)
 }
 
 // PolicyApply implements Backend: unsupported offline.
-func (f *Offline) PolicyApply(context.Context, *policy.Policy, bool) (PolicyApplied, error) {
+func (f *BlockStore) PolicyApply(context.Context, *policy.Policy, bool) (PolicyApplied, error) {
 	return PolicyApplied{}, offlineUnsupported(MethodPolicyApply)
 }
 
 // ModelLoad implements Backend: unsupported offline.
-func (f *Offline) ModelLoad(context.Context, string) (ModelInfo, error) {
+func (f *BlockStore) ModelLoad(context.Context, string) (ModelInfo, error) {
 	return ModelInfo{}, offlineUnsupported(MethodModelLoad)
 }
 
 // ModelShow implements Backend: unsupported offline.
-func (f *Offline) ModelShow(context.Context) (ModelInfo, error) {
+func (f *BlockStore) ModelShow(context.Context) (ModelInfo, error) {
 	return ModelInfo{}, offlineUnsupported(MethodModelShow)
 }
 
-func (f *Offline) loadState() (*policy.State, error) {
+func (f *BlockStore) loadState() (*policy.State, error) {
 	st, err := policy.LoadState(f.o.StatePath)
 	if err != nil {
 		return nil, err
@@ -204,58 +208,34 @@ func (f *Offline) loadState() (*policy.State, error) {
 	return st, nil
 }
 
-func (f *Offline) noteAllows(st *policy.State) {
-	a := make([]netip.Prefix, len(st.Allows))
-	for i, e := range st.Allows {
-		a[i] = e.Prefix
+// noteAllows takes a new snapshot of st's allows and blocks and publishes it.
+func (f *BlockStore) noteAllows(st *policy.State) {
+	o := policy.NewOverrides(st)
+	f.overrides.Store(o)
+	if f.o.Publish != nil {
+		f.o.Publish(o)
 	}
-	f.allows.Store(&a)
-	b := slices.Clone(st.Blocks)
-	f.blocks.Store(&b)
 }
 
-// Blocked reports whether src is inside an operator block that is in force at
-// now and not overridden by an operator allow (as of the last call that read
-// or changed the state, like Allowed). Flow verdicts are looked up before the
-// source trie, so the daemon's verdict writer must not write PASS or TAG flow
-// verdicts for flows with such an endpoint: they would let the blocked
-// source's packets through. It does not allocate.
-func (f *Offline) Blocked(src netip.Addr, now time.Time) bool {
-	p := f.blocks.Load()
-	if p == nil {
-		return false
-	}
-	src = src.Unmap()
-	for _, e := range *p {
-		if e.Prefix.Contains(src) && !e.Expired(now) {
-			return !f.Allowed(src)
-		}
-	}
-	return false
+// Overrides returns the snapshot of the operator's allows and blocks as of the last
+// call that read or changed the state (nil before the first).
+func (f *BlockStore) Overrides() *policy.Overrides { return f.overrides.Load() }
+
+// Blocked reports whether src is inside an operator block in force at now and not
+// overridden by an operator allow, as of the last call that read or changed the
+// state (see policy.Overrides.Blocked). It does not allocate.
+func (f *BlockStore) Blocked(src netip.Addr, now time.Time) bool {
+	return f.overrides.Load().Blocked(src, now)
 }
 
-// Allowed reports whether src is inside an operator allow (as of the last
-// call that read or changed the state: Restore, Allow, Block, BlocksList...).
-// The daemon's verdict writer must not write DROP or TAG source or prefix
-// verdicts for such sources: a longer prefix would win over the allow in the
-// trie. It does not allocate.
-func (f *Offline) Allowed(src netip.Addr) bool {
-	p := f.allows.Load()
-	if p == nil {
-		return false
-	}
-	src = src.Unmap()
-	for _, a := range *p {
-		if a.Contains(src) {
-			return true
-		}
-	}
-	return false
-}
+// Allowed reports whether src is inside an operator allow, as of the last call that
+// read or changed the state: Restore, Allow, Block, BlocksList... (see
+// policy.Overrides.Allowed). It does not allocate.
+func (f *BlockStore) Allowed(src netip.Addr) bool { return f.overrides.Load().Allowed(src) }
 
 // saveState writes the state file atomically, creating its directory (0700)
 // when the daemon never ran.
-func (f *Offline) saveState(st *policy.State) error {
+func (f *BlockStore) saveState(st *policy.State) error {
 	if err := os.MkdirAll(filepath.Dir(f.o.StatePath), 0o700); err != nil {
 		return fmt.Errorf("control: state dir: %w", err)
 	}
@@ -267,7 +247,7 @@ func (f *Offline) saveState(st *policy.State) error {
 }
 
 // deadline converts a wall-clock expiry into the XDP program's monotonic clock.
-func (f *Offline) deadline(expires time.Time) uint64 {
+func (f *BlockStore) deadline(expires time.Time) uint64 {
 	if expires.IsZero() {
 		return 0
 	}
@@ -276,7 +256,7 @@ func (f *Offline) deadline(expires time.Time) uint64 {
 
 // Block implements Backend: a DROP verdict for the prefix in the source trie
 // and a block entry in the state file.
-func (f *Offline) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
+func (f *BlockStore) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
 	now := f.o.Now()
 	e, err := policy.NewEntry(r.Prefix.String(), r.Reason, now, r.TTL)
 	if err != nil {
@@ -309,17 +289,17 @@ func (f *Offline) Block(_ context.Context, r BlockRequest) (BlockEntry, error) {
 		// Flow verdicts come before the trie: flows of the prefix that were
 		// passed or tagged would go on, so they are flushed (to be dropped by the
 		// trie from their next packet).
-		if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, "DROP"); err != nil {
+		if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, xdp.ActionDrop); err != nil {
 			return BlockEntry{}, err
 		}
-		out.Action, out.Enforced = "DROP", true
+		out.Action, out.Enforced = actionName(xdp.ActionDrop), true
 		return out, nil
 	}
 	return out, f.saveState(st)
 }
 
 // restore puts back the trie entry a failed change replaced.
-func (f *Offline) restore(p netip.Prefix, old xdp.Verdict, had bool) error {
+func (f *BlockStore) restore(p netip.Prefix, old xdp.Verdict, had bool) error {
 	if had {
 		return f.maps.Blocklist.Put(p, old)
 	}
@@ -329,7 +309,7 @@ func (f *Offline) restore(p netip.Prefix, old xdp.Verdict, had bool) error {
 
 // Unblock implements Backend: removes the state entry and the trie entry for
 // exactly prefix (whether the operator or the policy made it).
-func (f *Offline) Unblock(_ context.Context, prefix netip.Prefix) (bool, error) {
+func (f *BlockStore) Unblock(_ context.Context, prefix netip.Prefix) (bool, error) {
 	st, err := f.loadState()
 	if err != nil {
 		return false, err
@@ -365,7 +345,7 @@ func (f *Offline) Unblock(_ context.Context, prefix netip.Prefix) (bool, error) 
 // entries inside it are removed from the trie and DROP and TAG flow verdicts
 // with an endpoint inside it are flushed; blocks recorded inside it stay in
 // the state file, not enforced, until unblocked.
-func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
+func (f *BlockStore) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 	e, err := policy.NewEntry(r.Prefix.String(), r.Reason, f.o.Now(), r.TTL)
 	if err != nil {
 		return BlockEntry{}, err
@@ -401,10 +381,10 @@ func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 			}
 		}
 	}
-	if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, "PASS"); err != nil {
+	if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, xdp.ActionPass); err != nil {
 		return BlockEntry{}, err
 	}
-	out.Action, out.Enforced = "PASS", true
+	out.Action, out.Enforced = actionName(xdp.ActionPass), true
 	return out, nil
 }
 
@@ -414,7 +394,7 @@ func (f *Offline) Allow(_ context.Context, r BlockRequest) (BlockEntry, error) {
 // their PASS/TAG flow verdicts flushed as Block does). PASS and TAG flow
 // verdicts with an endpoint inside it are flushed so those flows get the
 // decision their classification made (the writer passed them for the allow).
-func (f *Offline) Disallow(_ context.Context, prefix netip.Prefix) (bool, error) {
+func (f *BlockStore) Disallow(_ context.Context, prefix netip.Prefix) (bool, error) {
 	st, err := f.loadState()
 	if err != nil {
 		return false, err
@@ -450,11 +430,11 @@ func (f *Offline) Disallow(_ context.Context, prefix netip.Prefix) (bool, error)
 		if err := f.maps.Blocklist.Put(e.Prefix, xdp.Verdict{Action: xdp.ActionDrop, Expires: f.deadline(e.Expires)}); err != nil {
 			return true, err
 		}
-		if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, "DROP"); err != nil {
+		if _, err := f.flush(VerdictQuery{Prefix: e.Prefix}, xdp.ActionDrop); err != nil {
 			return true, err
 		}
 	}
-	if _, err := f.flush(VerdictQuery{Prefix: prefix}, "DROP"); err != nil {
+	if _, err := f.flush(VerdictQuery{Prefix: prefix}, xdp.ActionDrop); err != nil {
 		return true, err
 	}
 	return true, nil
@@ -468,17 +448,27 @@ func actionName(a xdp.Action) string { return strings.ToUpper(a.String()) }
 
 // BlocksList implements Backend: state entries joined with the trie entries
 // (their counters), then trie entries the policy made.
-func (f *Offline) BlocksList(context.Context) ([]BlockEntry, error) {
+func (f *BlockStore) BlocksList(ctx context.Context) ([]BlockEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, _, err := f.blocks()
+	return out, err
+}
+
+// blocks is BlocksList with each entry's action in the trie (xdp.ActionNone where
+// it is not enforced).
+func (f *BlockStore) blocks() ([]BlockEntry, []xdp.Action, error) {
 	st, err := f.loadState()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	trie := map[netip.Prefix]xdp.Verdict{}
 	var order []netip.Prefix
 	if f.maps != nil {
 		list, err := f.maps.Blocklist.List()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		now := xdp.MonotonicNow()
 		for _, pv := range list {
@@ -490,14 +480,15 @@ func (f *Offline) BlocksList(context.Context) ([]BlockEntry, error) {
 		}
 	}
 	out := []BlockEntry{}
+	var actions []xdp.Action
 	seen := map[netip.Prefix]bool{}
 	add := func(kind string, e policy.Entry, want xdp.Action) {
-		b := entryOf(kind, e)
+		b, a := entryOf(kind, e), xdp.ActionNone
 		if v, ok := trie[e.Prefix]; ok && v.Action == want {
 			b.Action, b.Enforced, b.Packets, b.Bytes = actionName(v.Action), true, v.Packets, v.Bytes
-			seen[e.Prefix] = true
+			seen[e.Prefix], a = true, v.Action
 		}
-		out = append(out, b)
+		out, actions = append(out, b), append(actions, a)
 	}
 	for _, e := range st.Blocks {
 		add("block", e, xdp.ActionDrop)
@@ -512,25 +503,30 @@ func (f *Offline) BlocksList(context.Context) ([]BlockEntry, error) {
 		v := trie[p]
 		out = append(out, BlockEntry{Prefix: p.String(), Kind: "policy", Action: actionName(v.Action),
 			Enforced: true, Packets: v.Packets, Bytes: v.Bytes})
+		actions = append(actions, v.Action)
 	}
-	return out, nil
+	return out, actions, nil
+}
+
+// flowVerdict is one live flow verdict: its key and typed action beside the
+// protocol's view of it.
+type flowVerdict struct {
+	key    xdp.Key
+	action xdp.Action
+	v      FlowVerdict
 }
 
 // flowVerdicts lists the live flow verdicts q selects, most packets first.
-func (f *Offline) flowVerdicts(q VerdictQuery) ([]xdp.Key, []FlowVerdict, error) {
+func (f *BlockStore) flowVerdicts(q VerdictQuery) ([]flowVerdict, error) {
 	if q.Label != "" {
-		return nil, nil, fmt.Errorf("%w: labels are known only to the running daemon; filter by --action or prefix offline", ErrUnsupported)
+		return nil, fmt.Errorf("%w: labels are known only to the running daemon; filter by --action or prefix offline", ErrUnsupported)
 	}
 	keys, vals, err := f.maps.Verdicts.List()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := xdp.MonotonicNow()
-	type kv struct {
-		k xdp.Key
-		v FlowVerdict
-	}
-	var sel []kv
+	var sel []flowVerdict
 	for i, v := range vals {
 		if v.Expires != 0 && v.Expires <= now {
 			continue
@@ -546,27 +542,33 @@ func (f *Offline) flowVerdicts(q VerdictQuery) ([]xdp.Key, []FlowVerdict, error)
 			d := Duration(time.Duration(v.Expires - now))
 			fv.Remaining = &d
 		}
-		sel = append(sel, kv{k, fv})
+		sel = append(sel, flowVerdict{k, v.Action, fv})
 	}
-	slices.SortStableFunc(sel, func(a, b kv) int {
+	slices.SortStableFunc(sel, func(a, b flowVerdict) int {
 		return cmp.Or(cmp.Compare(b.v.Packets, a.v.Packets), cmp.Compare(a.v.Lo, b.v.Lo), cmp.Compare(a.v.Hi, b.v.Hi))
 	})
-	ks, fs := make([]xdp.Key, len(sel)), make([]FlowVerdict, len(sel))
+	return sel, nil
+}
+
+// protocolVerdicts returns the protocol's view of sel.
+func protocolVerdicts(sel []flowVerdict) []FlowVerdict {
+	fs := make([]FlowVerdict, len(sel))
 	for i := range sel {
-		ks[i], fs[i] = sel[i].k, sel[i].v
+		fs[i] = sel[i].v
 	}
-	return ks, fs, nil
+	return fs
 }
 
 // VerdictsList implements Backend over the pinned flow map (no labels offline).
-func (f *Offline) VerdictsList(_ context.Context, q VerdictQuery) (VerdictList, error) {
+func (f *BlockStore) VerdictsList(_ context.Context, q VerdictQuery) (VerdictList, error) {
 	if err := f.needMaps(MethodVerdictsList); err != nil {
 		return VerdictList{}, err
 	}
-	_, fs, err := f.flowVerdicts(q)
+	sel, err := f.flowVerdicts(q)
 	if err != nil {
 		return VerdictList{}, err
 	}
+	fs := protocolVerdicts(sel)
 	l := VerdictList{Total: len(fs), Verdicts: fs}
 	if q.Limit > 0 && len(fs) > q.Limit {
 		l.Verdicts = fs[:q.Limit]
@@ -575,23 +577,24 @@ func (f *Offline) VerdictsList(_ context.Context, q VerdictQuery) (VerdictList, 
 }
 
 // VerdictsFlush implements Backend over the pinned flow map.
-func (f *Offline) VerdictsFlush(_ context.Context, q VerdictQuery) (int, error) {
+func (f *BlockStore) VerdictsFlush(_ context.Context, q VerdictQuery) (int, error) {
 	if err := f.needMaps(MethodVerdictsFlush); err != nil {
 		return 0, err
 	}
-	return f.flush(q, "")
+	return f.flush(q, xdp.ActionNone)
 }
 
-// flush deletes the flow verdicts q selects, except those with action keep.
-func (f *Offline) flush(q VerdictQuery, keep string) (int, error) {
-	ks, fs, err := f.flowVerdicts(q)
+// flush deletes the flow verdicts q selects, except those with action keep
+// (xdp.ActionNone keeps none).
+func (f *BlockStore) flush(q VerdictQuery, keep xdp.Action) (int, error) {
+	sel, err := f.flowVerdicts(q)
 	if err != nil {
 		return 0, err
 	}
 	var del []xdp.Key
-	for i := range ks {
-		if fs[i].Action != keep {
-			del = append(del, ks[i])
+	for _, fv := range sel {
+		if keep == xdp.ActionNone || fv.action != keep {
+			del = append(del, fv.key)
 		}
 	}
 	return f.maps.Verdicts.Delete(del)
@@ -599,7 +602,7 @@ func (f *Offline) flush(q VerdictQuery, keep string) (int, error) {
 
 // Stats implements Backend: the kernel counters and the flows and source
 // prefixes that dropped the most packets.
-func (f *Offline) Stats(context.Context) (Stats, error) {
+func (f *BlockStore) Stats(ctx context.Context) (Stats, error) {
 	if err := f.needMaps(MethodStats); err != nil {
 		return Stats{}, err
 	}
@@ -611,17 +614,24 @@ func (f *Offline) Stats(context.Context) (Stats, error) {
 	for i, v := range c {
 		s.Kernel[xdp.Counter(i).String()] = v
 	}
-	_, fs, err := f.flowVerdicts(VerdictQuery{Action: "DROP"})
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	sel, err := f.flowVerdicts(VerdictQuery{})
 	if err != nil {
 		return Stats{}, err
 	}
-	s.TopFlows = fs[:min(len(fs), 10)]
-	blocks, err := f.BlocksList(context.Background())
+	sel = slices.DeleteFunc(sel, func(fv flowVerdict) bool { return fv.action != xdp.ActionDrop })
+	s.TopFlows = protocolVerdicts(sel[:min(len(sel), 10)])
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	blocks, actions, err := f.blocks()
 	if err != nil {
 		return Stats{}, err
 	}
-	for _, b := range blocks {
-		if b.Action == "DROP" {
+	for i, b := range blocks {
+		if actions[i] == xdp.ActionDrop {
 			s.TopSources = append(s.TopSources, b)
 		}
 	}
