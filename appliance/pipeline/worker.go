@@ -290,9 +290,9 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 			default: // the writer is already due to run
 			}
 		}
-		// Expire walks the whole flow table (tens of ms at a million flows): only on
-		// a quiet turn, where it stalls nothing; under load the table's sweeping hand
-		// ends idle flows as packets come.
+		// Expire ends the flows whose idle or active time ran out (the flow table's
+		// expiry wheel: a cost of the flows that end, not a table walk); on a quiet
+		// turn, since under load packets advance the wheel as they come.
 		if (!busy || w.expireBusy) && now-lastExpire >= int64(expireEvery) {
 			t := w.clock.now()
 			w.insp.Expire(now) // classifies what is pending
