@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/flowsieve/flowsieve/configs"
+	"github.com/flowsieve/flowsieve/engine/training"
 )
 
 // Flag names of the eval command (the data flags are shared with train).
@@ -57,7 +58,7 @@ func runEval(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := evaluate(m, d)
+	rep, err := training.Evaluate(m, d)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/flowsieve/flowsieve/engine/dataset"
 	"github.com/flowsieve/flowsieve/engine/features"
 	"github.com/flowsieve/flowsieve/engine/model"
-	"github.com/flowsieve/flowsieve/engine/report"
 	"github.com/flowsieve/flowsieve/engine/training"
 	"github.com/flowsieve/flowsieve/engine/tree"
 )
@@ -226,7 +225,7 @@ func runTrain(c *cli.Context) error {
 			"balance_sources": c.Bool(trainFlagBalanceSources)}}
 	m.DecisionPoint.Packets = c.Int(trainFlagDecision)
 	if len(testRows) > 0 {
-		rep, err := evaluate(m, d.Subset(testRows))
+		rep, err := training.Evaluate(m, d.Subset(testRows))
 		if err != nil {
 			return cli.Exit(err.Error(), 1)
 		}
@@ -255,21 +254,6 @@ func reproducible(fit time.Duration) (tool, created string, fitSeconds float64) 
 		}
 	}
 	return "flowsieve " + Version, time.Now().UTC().Format(time.RFC3339), math.Round(fit.Seconds()*1000) / 1000
-}
-
-// evaluate predicts d with m and builds the classification report.
-func evaluate(m *model.Model, d *dataset.Dataset) (*report.Classification, error) {
-	p, err := m.Bind(d.X.Names)
-	if err != nil {
-		return nil, err
-	}
-	dst := make([]int32, d.X.Len)
-	p.PredictBatch(d.X, dst, nil)
-	pred := make([]string, len(dst))
-	for i, c := range dst {
-		pred[i] = m.ClassName(c)
-	}
-	return report.Classify(d.Labels, pred)
 }
 
 // fitScaler fits the scaler asked for by --scale and --log1p (nil: none).

@@ -23,7 +23,6 @@ import (
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/engine/dataset"
 	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/report"
 	"github.com/flowsieve/flowsieve/engine/training"
 	"github.com/flowsieve/flowsieve/engine/tree"
@@ -184,7 +183,7 @@ func Run(c Config, log io.Writer) (*Result, error) {
 				return nil, err
 			}
 			test, _ := genTest.Columns(fs.Names())
-			cr, err := classify(m, test)
+			cr, err := training.Evaluate(m, test)
 			if err != nil {
 				return nil, err
 			}
@@ -268,21 +267,6 @@ func (r *Result) setByName(name string) *SetResult {
 		}
 	}
 	return nil
-}
-
-// classify predicts d with m and builds the classification report.
-func classify(m *model.Model, d *dataset.Dataset) (*report.Classification, error) {
-	p, err := m.Bind(d.X.Names)
-	if err != nil {
-		return nil, err
-	}
-	dst := make([]int32, d.X.Len)
-	p.PredictBatch(d.X, dst, nil)
-	pred := make([]string, len(dst))
-	for i, c := range dst {
-		pred[i] = m.ClassName(c)
-	}
-	return report.Classify(d.Labels, pred)
 }
 
 // binary relabels every attack row ATTACK.
