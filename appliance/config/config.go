@@ -12,6 +12,7 @@ package config
 
 import (
 	"errors"
+	"github.com/flowsieve/flowsieve/configs"
 	"time"
 )
 
@@ -48,10 +49,6 @@ type Interfaces struct {
 	Out     string `yaml:"out" flag:"out" help:"Inline mode: the second interface of the wire; traffic arriving here is inspected and sent out of interfaces.in."`
 	Monitor string `yaml:"monitor" flag:"monitor" help:"Monitor mode: the mirror-port interface to inspect."`
 }
-
-// DefaultModel is the model.path value that names the model built into the binary
-// (configs.DefaultModelName); it is never resolved against the config's directory.
-const DefaultModel = "default"
 
 // XDP configures how the XDP program is attached and where its maps are pinned.
 type XDP struct {
@@ -152,7 +149,7 @@ func Default() Config {
 		Flow:      Flow{Capacity: 1 << 20, IdleTimeout: 30 * time.Second, ActiveTimeout: 120 * time.Second, EarlyPackets: 8},
 		BatchSize: 64,
 		Classify:  Classify{Batch: 64, MaxDelay: 200 * time.Microsecond},
-		Model:     Model{Path: DefaultModel},
+		Model:     Model{Path: configs.DefaultModelName},
 		Policy:    PolicyRef{Path: "policy.yaml"},
 		StateDir:  "/var/lib/flowsieve",
 		Verdicts:  Verdicts{DefaultTTL: 5 * time.Minute, WriterBatch: 256, FlushInterval: 10 * time.Millisecond},

@@ -35,7 +35,7 @@ func TestShippedConfigIsTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default()
-	want.Model.Path = DefaultModel
+	want.Model.Path = configs.DefaultModelName
 	want.Policy.Path = filepath.Join(repoConfigs(t), "policy.yaml")
 	for _, k := range Keys() {
 		got, _ := c.Get(k.Path)
@@ -315,20 +315,17 @@ func TestOutputKeys(t *testing.T) {
 	}
 }
 
-// TestDefaultModelPath: model.path "default" names the built-in model and is kept as
+// Testconfigs.DefaultModelNamePath: model.path "default" names the built-in model and is kept as
 // it is, wherever it is set; another relative model path is still resolved against
 // the config file's directory.
 func TestDefaultModelPath(t *testing.T) {
-	if DefaultModel != configs.DefaultModelName {
-		t.Fatalf("config.DefaultModel %q, configs.DefaultModelName %q", DefaultModel, configs.DefaultModelName)
-	}
 	path := writeFile(t, "default-model.yaml", "model:\n  path: default\n")
 	c, err := Load(Sources{File: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Model.Path != DefaultModel {
-		t.Errorf("model.path = %q, want %q", c.Model.Path, DefaultModel)
+	if c.Model.Path != configs.DefaultModelName {
+		t.Errorf("model.path = %q, want %q", c.Model.Path, configs.DefaultModelName)
 	}
 	path = writeFile(t, "other-model.yaml", "model:\n  path: mine.json\n")
 	if c, err = Load(Sources{File: path}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/flowsieve/flowsieve/configs"
 	"io"
 	"os"
 	"path/filepath"
@@ -72,7 +73,8 @@ func Load(src Sources) (*Config, error) {
 			continue
 		}
 		v := reflect.ValueOf(&c).Elem().FieldByIndex(k.index)
-		if p := v.String(); p != "" && !filepath.IsAbs(p) && !(k.Path == "model.path" && p == DefaultModel) {
+		// model.path "default" names the built-in model, not a file.
+		if p := v.String(); p != "" && !filepath.IsAbs(p) && !(k.Path == "model.path" && p == configs.DefaultModelName) {
 			v.SetString(filepath.Join(baseDir, p))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/configs"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/afxdp"
 )
@@ -137,13 +138,13 @@ func ptr[T any](v T) *T { return &v }
 // TestLoadDefaultModel: model.path "default" loads the model built into the binary.
 func TestLoadDefaultModel(t *testing.T) {
 	cfg := config.Default()
-	cfg.Model.Path = config.DefaultModel
+	cfg.Model.Path = configs.DefaultModelName
 	cfg.Policy.Path = "" // the built-in policy
 	ms, cur, err := loadModels(&cfg, cfg.Model.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ms == nil || cur.model == nil || cur.modelPath != config.DefaultModel {
+	if ms == nil || cur.model == nil || cur.modelPath != configs.DefaultModelName {
 		t.Fatalf("loaded %v, %+v", ms, cur)
 	}
 }
