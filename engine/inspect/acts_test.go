@@ -76,10 +76,6 @@ func TestActsHeld(t *testing.T) {
 	for _, action := range []string{"TAG", "DROP"} {
 		for _, rows := range []int{1, 16, 64, MaxBatchSize - rx} {
 			t.Run(fmt.Sprintf("%s/rows=%d", action, rows), func(t *testing.T) {
-				type dec struct {
-					d       policy.Decision
-					packets uint64
-				}
 				decided := map[flowID]dec{}
 				in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: rows + rx}, deploy(t, m, mustPolicy(t, actFlood(action))),
 					func(v *Verdict) {
@@ -92,38 +88,8 @@ func TestActsHeld(t *testing.T) {
 				}
 				h := &holder{in: in, acts: make([]Act, len(tr.frames)), flushRows: rows}
 				h.run(tr.frames, rx)
-				seen := map[flowID]uint64{}
-				var enforced, dropped, tagged uint64
-				for i, a := range h.acts {
-					id := ids[i]
-					seen[id]++
-					want := Act{}
-					if d, ok := decided[id]; ok && seen[id] >= d.packets {
-						switch {
-						case d.d.Action == policy.ActionTag:
-							want = Act{Action: policy.ActionTag, DSCP: d.d.DSCP}
-						case d.d.Action == policy.ActionDrop && seen[id] > d.packets:
-							want = Act{Action: policy.ActionDrop}
-						}
-					}
-					if a.Pending || a.Action != want.Action || a.DSCP != want.DSCP {
-						t.Fatalf("frame %d (flow %v, its frame %d): %+v, want action %v dscp %d", i, id, seen[id], a, want.Action, want.DSCP)
-					}
-					switch a.Action {
-					case policy.ActionDrop:
-						dropped++
-					case policy.ActionTag:
-						tagged++
-					}
-					if a.Action != policy.ActionPass {
-						enforced++
-					}
-				}
+				enforced := checkActs(t, in, h.acts, ids, decided)
 				st := in.Stats()
-				if enforced == 0 || st.DroppedFrames != dropped || st.TaggedFrames != tagged || st.Unresolved != 0 {
-					t.Fatalf("%d frames enforced; stats: dropped %d (want %d), tagged %d (want %d), unresolved %d",
-						enforced, st.DroppedFrames, dropped, st.TaggedFrames, tagged, st.Unresolved)
-				}
 				if rows > 1 && st.Classified < 2*st.Batches {
 					t.Errorf("%d rows in %d batches: rows were not accumulated", st.Classified, st.Batches)
 				}
@@ -211,5 +177,81 @@ func TestResolveStale(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per 64 frames", allocs)
+	}
+}
+
+// dec is a flow's early decision and the frame count that completed it.
+type dec struct {
+	d       policy.Decision
+	packets uint64
+}
+
+// checkActs checks every frame's Act against its flow's decision: TAG from the
+// deciding frame on, DROP from the frame after it, PASS otherwise, none Pending, and
+// the inspector's frame counters agree (no frame unresolved). It returns how many
+// frames were enforced.
+func checkActs(t *testing.T, in *Inspector, acts []Act, ids []flowID, decided map[flowID]dec) uint64 {
+	t.Helper()
+	seen := map[flowID]uint64{}
+	var enforced, dropped, tagged uint64
+	for i, a := range acts {
+		id := ids[i]
+		seen[id]++
+		want := Act{}
+		if d, ok := decided[id]; ok && seen[id] >= d.packets {
+			switch {
+			case d.d.Action == policy.ActionTag:
+				want = Act{Action: policy.ActionTag, DSCP: d.d.DSCP}
+			case d.d.Action == policy.ActionDrop && seen[id] > d.packets:
+				want = Act{Action: policy.ActionDrop}
+			}
+		}
+		if a.Pending || a.Action != want.Action || a.DSCP != want.DSCP {
+			t.Fatalf("frame %d (flow %v, its frame %d): %+v, want action %v dscp %d", i, id, seen[id], a, want.Action, want.DSCP)
+		}
+		switch a.Action {
+		case policy.ActionDrop:
+			dropped++
+		case policy.ActionTag:
+			tagged++
+		}
+		if a.Action != policy.ActionPass {
+			enforced++
+		}
+	}
+	st := in.Stats()
+	if enforced == 0 || st.DroppedFrames != dropped || st.TaggedFrames != tagged || st.Unresolved != 0 {
+		t.Fatalf("%d frames enforced; stats: dropped %d (want %d), tagged %d (want %d), unresolved %d",
+			enforced, st.DroppedFrames, dropped, st.TaggedFrames, tagged, st.Unresolved)
+	}
+	return enforced
+}
+
+// TestActsBatchOne: with a classification batch of one row the inspector classifies
+// inside the update, so several flows complete their decision within one receive
+// batch of 64 frames; each deciding frame still gets its own flow's decision (it
+// used to fail open when a later flow's row was classified in the same update).
+func TestActsBatchOne(t *testing.T) {
+	tr := genTraffic(600, 11)
+	m := trainModel(t, trainOpts{seed: 1})
+	ids := frameFlows(t, tr)
+	for _, action := range []string{"TAG", "DROP"} {
+		t.Run(action, func(t *testing.T) {
+			decided := map[flowID]dec{}
+			in, err := New(Config{Flow: flow.Config{Seed: 3}, BatchSize: 1}, deploy(t, m, mustPolicy(t, actFlood(action))),
+				func(v *Verdict) {
+					if v.Early {
+						decided[idOfVerdict(v)] = dec{v.Decision, v.Packets}
+					}
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := &holder{in: in, acts: make([]Act, len(tr.frames)), flushRows: 1}
+			h.run(tr.frames, 64)
+			if n := checkActs(t, in, h.acts, ids, decided); n == 0 {
+				t.Fatal("no frame enforced")
+			}
+		})
 	}
 }

@@ -207,11 +207,16 @@ func (a *Act) set(m uint8) {
 }
 
 // decision is a frame (index in the chunk's decoded inputs) whose update completed
-// its flow's decision point, staged in row of batch gen.
+// its flow's decision point, staged in row of batch gen. When that batch is
+// classified during the same update (it filled), classify records the row's mark,
+// so the frame gets its decision even if a later batch is classified before the
+// update ends.
 type decision struct {
-	j   int32
-	row int32
-	gen uint32
+	j    int32
+	row  int32
+	gen  uint32
+	mark uint8
+	done bool
 }
 
 // pending is the identity of one batch row.
@@ -348,7 +353,12 @@ func (in *Inspector) resolve(a *Act) {
 		in.unresolved++
 		return
 	}
-	m := in.result[a.row]
+	in.apply(a, in.result[a.row])
+}
+
+// apply gives a resolved Act the decision of mark m: DROP applies from the frame
+// after the deciding one, TAG to the deciding frame too.
+func (in *Inspector) apply(a *Act, m uint8) {
 	if a.deciding && m == markDrop {
 		return
 	}
@@ -405,8 +415,10 @@ func (in *Inspector) chunk(frames []source.Frame, acts []Act) {
 	for _, d := range in.decide {
 		a := &acts[in.idx[d.j]]
 		*a = Act{Pending: true, deciding: true, row: d.row, gen: d.gen}
-		if in.gen != d.gen {
-			in.resolve(a) // classified during the update (the batch filled)
+		if d.done { // classified during the update (the batch filled)
+			a.Pending = false
+			a.Action, a.DSCP = policy.ActionPass, 0
+			in.apply(a, d.mark)
 		}
 	}
 	for i := range acts {
@@ -586,6 +598,11 @@ func (in *Inspector) classify() {
 		}
 		in.classCtr[c].Add(1)
 		in.sink(v)
+	}
+	for k := range in.decide {
+		if d := &in.decide[k]; d.gen == in.gen && int(d.row) < n {
+			d.mark, d.done = in.result[d.row], true
+		}
 	}
 	in.batch.Reset()
 	in.n = 0
