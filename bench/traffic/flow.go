@@ -129,6 +129,7 @@ type flow struct {
 	hasNxt    bool
 	tls       bool
 	x         xfer
+	msg       message // the framed message in flight
 
 	// probes
 	flags uint8
@@ -157,6 +158,7 @@ func (f *flow) side(dir uint8) (from, to *endpoint) {
 func (g *Generator) step(f *flow, buf []byte) int {
 	t := f.t
 	var n int
+	g.cur = f
 	switch {
 	case f.kind == kSpawn:
 		g.spawnNext(f)
@@ -294,6 +296,9 @@ func (g *Generator) beginStep(f *flow, now int64) {
 		start += f.rtt
 	}
 	start = max(start, now+us)
+	if framed(st.content) {
+		st.bytes = g.render(f, st.content, st.dir, st.bytes)
+	}
 	f.cur = st
 	f.nxt, f.hasNxt = g.script(f)
 	x := &f.x
@@ -354,6 +359,9 @@ func (g *Generator) xferStep(f *flow, buf []byte) int {
 		}
 		ts := f.seg(x.dir, t, flags, x.seq0+uint32(off), f.seq[1-x.dir], size)
 		ts.content, ts.msgOff = x.content, off
+		if framed(x.content) {
+			ts.msg = &f.msg
+		}
 		n = g.tcpFrame(buf, f.v6, from, to, &ts)
 		x.sendT[i%ringSize] = t
 		x.sent++

@@ -171,8 +171,9 @@ type tcpSeg struct {
 	tsval    uint32
 	tsecr    uint32
 	payload  int
-	content  uint8 // payload content kind (see fill)
-	msgOff   int   // offset of this segment within its application message
+	content  uint8    // payload content kind (see fill)
+	msgOff   int      // offset of this segment within its application message
+	msg      *message // the framed message the payload belongs to, or nil
 	tos      uint8
 }
 
@@ -208,7 +209,11 @@ func (g *Generator) tcpFrame(buf []byte, v6 bool, s, d *endpoint, t *tcpSeg) int
 		o[0], o[1] = 2, 4
 		binary.BigEndian.PutUint16(o[2:], 1460)
 	}
-	g.fill(h[tcpLen+ol:], t.content, t.msgOff, t.seq)
+	if t.msg != nil {
+		g.writeMsg(h[tcpLen+ol:], t.msg, t.msgOff)
+	} else {
+		g.fill(h[tcpLen+ol:], t.content, t.msgOff, t.seq)
+	}
 	binary.BigEndian.PutUint16(h[16:], ^fold(sum(h, pseudo(v6, s, d, 6, l4len))))
 	return off + l4len
 }
@@ -287,7 +292,20 @@ const (
 	contentNTP            // an NTP packet
 	contentPing           // ping's pattern
 	contentSlow           // slowloris header lines
+
+	// Framed contents: written from the flow's message (see message.go).
+	contentTLSHello  // TLS ClientHello record
+	contentTLSServer // TLS server flight
+	contentTLSFinish // TLS ChangeCipherSpec and client Finished
+	contentApp       // an application message rendered by its kind (apps.go)
+	contentDNSQv     // a benign DNS query, valid to the last byte
+	contentDNSRv     // a benign DNS answer, valid to the last byte
 )
+
+// framed reports whether content is written from the flow's message.
+func framed(content uint8) bool {
+	return content == contentTLS || content >= contentTLSHello && content <= contentApp
+}
 
 var (
 	httpReq = []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\nCookie: session=")
@@ -308,6 +326,9 @@ func (g *Generator) fill(b []byte, content uint8, off int, salt uint32) {
 	switch content {
 	case contentZero:
 		clear(b)
+		return
+	case contentDNSQv, contentDNSRv:
+		g.dnsUDP(b, g.cur, content == contentDNSRv)
 		return
 	case contentHTTPReq:
 		head = httpReq
@@ -333,13 +354,6 @@ func (g *Generator) fill(b []byte, content uint8, off int, salt uint32) {
 			b[i] = byte(0x10 + i)
 		}
 		return
-	case contentTLS:
-		if off == 0 && len(b) >= 5 {
-			b[0], b[1], b[2] = 0x17, 0x03, 0x03
-			binary.BigEndian.PutUint16(b[3:], uint16(min(len(b)-5, 16384)))
-			g.noiseFill(b[5:], salt)
-			return
-		}
 	}
 	if off < len(head) {
 		n := copy(b, head[off:])

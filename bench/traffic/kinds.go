@@ -472,9 +472,10 @@ func isOpen(host int, port uint16, proto uint8) bool {
 
 // tlsHandshake is a TLS 1.3 handshake: ClientHello, ServerHello…Finished, client Finished.
 var tlsHandshake = [...]struct {
-	dir    uint8
-	lo, hi int
-}{{cli, 517, 517}, {srv, 2600, 4600}, {cli, 64, 80}}
+	dir     uint8
+	lo, hi  int
+	content uint8
+}{{cli, 517, 517, contentTLSHello}, {srv, 2600, 4600, contentTLSServer}, {cli, 64, 80, contentTLSFinish}}
 
 // sshHandshake is an SSH-2 handshake up to the first authentication request.
 var sshHandshake = [...]struct {
@@ -494,7 +495,7 @@ func (g *Generator) script(f *flow) (step, bool) {
 			if h.dir == srv {
 				d = int64(g.lognormal(float64(2*ms), 0.5))
 			}
-			return step{dir: h.dir, bytes: g.between(h.lo, h.hi), delay: d, content: contentTLS}, true
+			return step{dir: h.dir, bytes: g.between(h.lo, h.hi), delay: d, content: h.content}, true
 		}
 		if f.tls {
 			k -= len(tlsHandshake)
@@ -599,14 +600,14 @@ func (g *Generator) simpleStep(f *flow, buf []byte) int {
 	case kDNS, kNTP:
 		if f.state == 0 {
 			if f.kind == kDNS {
-				n = g.udpFrame(buf, f.v6, &f.c, &f.s, len(dnsQ)+f.n, contentDNSQ, uint32(f.id))
+				n = g.udpFrame(buf, f.v6, &f.c, &f.s, len(dnsQ)+f.n, contentDNSQv, uint32(f.id))
 			} else {
 				n = g.udpFrame(buf, f.v6, &f.c, &f.s, 48, contentNTP, 0)
 			}
 			f.state, f.t = 1, t+f.rtt
 		} else {
 			if f.kind == kDNS {
-				n = g.udpFrame(buf, f.v6, &f.s, &f.c, len(dnsQ)+f.n+f.k, contentDNSR, uint32(f.id))
+				n = g.udpFrame(buf, f.v6, &f.s, &f.c, len(dnsQ)+f.n+f.k, contentDNSRv, uint32(f.id))
 			} else {
 				n = g.udpFrame(buf, f.v6, &f.s, &f.c, 48, contentNTP, 1)
 			}

@@ -165,6 +165,7 @@ type Generator struct {
 	packets uint64
 	perLbl  [NumLabels]uint64
 	done    bool
+	cur     *flow // the flow whose packet is being written
 	scratch [128]byte
 	big     [1 << 16]byte // a datagram being fragmented
 }
