@@ -26,12 +26,21 @@ const (
 	kBrute               // one SSH brute-force connection
 	kSlow                // one slowloris connection
 	kHulk                // one HTTP flood connection
+	kQUIC                // QUIC (HTTP/3) connection
+	kVideo               // adaptive video streaming over HTTPS
+	kVoIP                // RTP voice call
+	kGame                // game client and server over UDP
+	kSMB                 // SMB2 file transfer
+	kMail                // SMTP mail submission
+	kP2P                 // BitTorrent peer download
+	kLAN                 // mDNS, SSDP or NetBIOS name broadcasts of one host
+	kDNSTCP              // DNS over TCP
 )
 
 // isTCPSession reports whether kind k runs the TCP session machine.
 func (k kind) isTCPSession() bool {
 	switch k {
-	case kWeb, kTLSDown, kSSH, kBulk, kBrute, kSlow, kHulk:
+	case kWeb, kTLSDown, kSSH, kBulk, kBrute, kSlow, kHulk, kVideo, kSMB, kMail, kP2P, kDNSTCP:
 		return true
 	}
 	return false
@@ -72,6 +81,7 @@ type step struct {
 	bytes   int
 	delay   int64 // think/processing time after the previous message (ns)
 	content uint8
+	arg     int // which message of its kind (framed contents)
 }
 
 // xfer is the state of one message in flight: segments sent by one side, ACKs by the
@@ -130,6 +140,7 @@ type flow struct {
 	tls       bool
 	x         xfer
 	msg       message // the framed message in flight
+	app       appState
 
 	// probes
 	flags uint8
@@ -297,7 +308,7 @@ func (g *Generator) beginStep(f *flow, now int64) {
 	}
 	start = max(start, now+us)
 	if framed(st.content) {
-		st.bytes = g.render(f, st.content, st.dir, st.bytes)
+		st.bytes = g.render(f, &st)
 	}
 	f.cur = st
 	f.nxt, f.hasNxt = g.script(f)

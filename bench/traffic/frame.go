@@ -300,6 +300,7 @@ const (
 	contentApp       // an application message rendered by its kind (apps.go)
 	contentDNSQv     // a benign DNS query, valid to the last byte
 	contentDNSRv     // a benign DNS answer, valid to the last byte
+	contentUDPApp    // the current flow's message (UDP application kinds)
 )
 
 // framed reports whether content is written from the flow's message.
@@ -326,6 +327,9 @@ func (g *Generator) fill(b []byte, content uint8, off int, salt uint32) {
 	switch content {
 	case contentZero:
 		clear(b)
+		return
+	case contentUDPApp:
+		g.writeMsg(b, &g.cur.msg, 0)
 		return
 	case contentDNSQv, contentDNSRv:
 		g.dnsUDP(b, g.cur, content == contentDNSRv)

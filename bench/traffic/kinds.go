@@ -224,20 +224,8 @@ func (g *Generator) initTCP(f *flow, rttMedian float64, bwMbps float64) {
 func (g *Generator) spawn(c *class, t int64) bool {
 	f := g.newFlow(c, c.kind, t)
 	a := &g.addrs
-	hosts := max(g.cfg.Hosts, 1)
-	benignClient := func() {
-		f.v6 = g.pick6()
-		h := 1 + g.rng.IntN(hosts)
-		f.c.addr = a.client(h, f.v6)
-		g.hostProfile(&f.c, g.between(4, 20))
-		f.c.port = g.nextPort(h)
-	}
-	server := func(host int, port uint16) {
-		f.s.addr = a.server(host, f.v6)
-		g.hostProfile(&f.s, 0)
-		f.s.ttl = 64
-		f.s.port = port
-	}
+	benignClient := func() { g.benignClient(f) }
+	server := func(host int, port uint16) { g.serverEnd(f, host, port) }
 	switch c.kind {
 	case kWeb:
 		benignClient()
@@ -408,9 +396,30 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		case kHulk:
 			f.closeMode = closeClientFIN
 		}
+	default:
+		g.spawnApp(c, f)
 	}
 	g.push(f)
 	return true
+}
+
+// benignClient gives f a random benign client host, its profile and next port, and
+// returns the host number.
+func (g *Generator) benignClient(f *flow) int {
+	f.v6 = g.pick6()
+	h := 1 + g.rng.IntN(max(g.cfg.Hosts, 1))
+	f.c.addr = g.addrs.client(h, f.v6)
+	g.hostProfile(&f.c, g.between(4, 20))
+	f.c.port = g.nextPort(h)
+	return h
+}
+
+// serverEnd makes f's responder the server host with the given port.
+func (g *Generator) serverEnd(f *flow, host int, port uint16) {
+	f.s.addr = g.addrs.server(host, f.v6)
+	g.hostProfile(&f.s, 0)
+	f.s.ttl = 64
+	f.s.port = port
 }
 
 // pickBot gives f a source from the class's hosts (botnet or reflectors): IPv6 at
@@ -490,12 +499,7 @@ func (g *Generator) script(f *flow) (step, bool) {
 	switch f.kind {
 	case kWeb, kTLSDown:
 		if f.tls && k < len(tlsHandshake) {
-			h := tlsHandshake[k]
-			d := quick
-			if h.dir == srv {
-				d = int64(g.lognormal(float64(2*ms), 0.5))
-			}
-			return step{dir: h.dir, bytes: g.between(h.lo, h.hi), delay: d, content: h.content}, true
+			return g.tlsStep(k, quick), true
 		}
 		if f.tls {
 			k -= len(tlsHandshake)
@@ -588,8 +592,9 @@ func (g *Generator) script(f *flow) (step, bool) {
 			return step{dir: srv, bytes: int(size), delay: int64(clampF(g.lognormal(float64(60*ms), 0.8), float64(ms), float64(5*s))), content: contentHTTPRes}, true
 		}
 		return step{}, false
+	default:
+		return g.appScript(f, k, quick)
 	}
-	return step{}, false
 }
 
 // simpleStep advances the non-session kinds (UDP exchanges, ICMP, flood and probe packets).
@@ -685,6 +690,8 @@ func (g *Generator) simpleStep(f *flow, buf []byte) int {
 		n = g.scanTCP(f, buf)
 	case kScanUDP:
 		n = g.scanUDP(f, buf)
+	default:
+		n = g.appStep(f, buf)
 	}
 	return n
 }

@@ -63,6 +63,19 @@ func (m *message) put32(v uint32) {
 	m.headN += 4
 }
 
+func (m *message) put64(v uint64) {
+	binary.BigEndian.PutUint64(m.head[m.headN:], v)
+	m.headN += 8
+}
+
+// hex appends v in hexadecimal (8 digits).
+func (m *message) hex(v uint32) {
+	const digits = "0123456789abcdef"
+	for i := 28; i >= 0; i -= 4 {
+		m.put(digits[v>>uint(i)&15])
+	}
+}
+
 // body returns the length of the framed body.
 func (m *message) body() int { return m.total - m.headN - m.tailN }
 
@@ -110,7 +123,7 @@ func (g *Generator) writeMsg(b []byte, m *message, off int) {
 func (g *Generator) writeBody(b []byte, m *message, pos int) int {
 	start, rl := m.record(pos)
 	b = b[:min(len(b), start+rl-pos)]
-	var hdr [16]byte
+	var hdr [20]byte
 	hl := recordHeader(&hdr, m, start, rl)
 	in := pos - start
 	n := 0
@@ -138,7 +151,7 @@ func (g *Generator) writeBody(b []byte, m *message, pos int) int {
 
 // recordHeader writes the header of the body record at start (length rl) and returns
 // its length.
-func recordHeader(h *[16]byte, m *message, start, rl int) int {
+func recordHeader(h *[20]byte, m *message, start, rl int) int {
 	switch m.frame {
 	case frameTLS:
 		h[0], h[1], h[2] = 0x17, 0x03, 0x03

@@ -69,13 +69,22 @@ var benignMix = []struct {
 	share   float64
 	perFlow float64
 }{
-	{"web", kWeb, 0.40, 60},
-	{"tls", kTLSDown, 0.25, 3000},
-	{"dns", kDNS, 0.08, 2},
-	{"ssh", kSSH, 0.05, 200},
-	{"ntp", kNTP, 0.02, 2},
-	{"icmp", kPing, 0.02, 10},
-	{"bulk", kBulk, 0.18, 0},
+	{"web", kWeb, 0.30, 60},
+	{"tls", kTLSDown, 0.15, 3000},
+	{"dns", kDNS, 0.05, 2},
+	{"ssh", kSSH, 0.03, 200},
+	{"ntp", kNTP, 0.01, 2},
+	{"icmp", kPing, 0.01, 10},
+	{"bulk", kBulk, 0.10, 0},
+	{"quic", kQUIC, 0.10, 250},
+	{"video", kVideo, 0.08, 3000},
+	{"voip", kVoIP, 0.05, 3000},
+	{"game", kGame, 0.04, 3000},
+	{"smb", kSMB, 0.03, 200},
+	{"mail", kMail, 0.02, 40},
+	{"p2p", kP2P, 0.02, 400},
+	{"lan", kLAN, 0.005, 4},
+	{"dns-tcp", kDNSTCP, 0.005, 14},
 }
 
 // DefaultMixedAttacks are the attacks of the mixed scenario when Config.Attacks is empty.
@@ -95,7 +104,7 @@ func Scenarios() []Scenario {
 			}})
 	}
 	out = append(out, Scenario{Name: "benign", Label: Benign, Rate: defaultBenignRate,
-		Description: "All benign kinds together (web 40%, TLS downloads 25%, bulk 18%, DNS 8%, SSH 5%, NTP 2%, ping 2% of packets).",
+		Description: "All benign kinds together (" + mixShares() + " of packets).",
 		build: func(g *Generator, c *Config) error {
 			return g.addBenignMix(c, rateOr(c.Rate, defaultBenignRate))
 		}})
@@ -145,6 +154,28 @@ var benignDesc = map[string]string{
 	"ntp":  "NTP client requests and server replies (48 bytes each).",
 	"icmp": "Ping sessions: echo requests one second apart and their replies.",
 	"bulk": "One long-lived bulk transfer (rsync port 873) running all capture long at the bulk share of --rate.",
+
+	"quic":    "QUIC v1 (HTTP/3) on UDP 443: padded client Initial, the server's Initial and Handshake flight, the client's Handshake, then 1–40 rounds (Pareto) of a short-header request and a paced burst of 1252-byte datagrams (lognormal ~30 KB), the client acknowledging every second one; closed by CONNECTION_CLOSE or by idling out.",
+	"video":   "Adaptive video streaming (DASH/HLS) over HTTPS: TLS 1.3 handshake, then segment requests; the first four segments fill the buffer back to back, later ones come ~4 s apart, each a lognormal response around the session's bitrate (median 700 KB per segment).",
+	"voip":    "RTP voice calls to a media gateway: both sides send every 20 ms (G.711 172-byte or Opus ~90-byte packets, valid RTP headers), calls lognormal ~60 s.",
+	"game":    "Online game sessions on UDP 27015 or 7777: the client ticks at 20–64 Hz with ~64-byte inputs, the server at 10–30 Hz with ~220-byte snapshots, sessions lognormal ~2 min.",
+	"smb":     "SMB2 file transfers on TCP 445 in a LAN (RTT ~2 ms): negotiate, session setup, tree connect, create, then 64 KiB reads (70%) or writes of a lognormal file (median 1.5 MB), close.",
+	"mail":    "SMTP submission on TCP 25: greeting, EHLO, then 1–10 messages (envelope, DATA, a MIME message with a base64 body, lognormal ~20 KB), QUIT.",
+	"p2p":     "BitTorrent between client hosts (ports 6881–6889 or 51413): handshakes, bitfield, interested/unchoke, then rounds of 16 block requests answered by 16 KiB piece messages; a fifth of the peers keep the client choked.",
+	"lan":     "LAN name broadcasts of client hosts: mDNS service queries to 224.0.0.251/ff02::fb (spacing doubling from 1 s), SSDP M-SEARCH and NOTIFY to 239.255.255.250/ff02::c, NetBIOS name queries to the clients' broadcast address; 2–8 packets each.",
+	"dns-tcp": "DNS over TCP to the resolver: 1–3 queries with their length prefix per connection, answers lognormal ~900 bytes (A and TXT records).",
+}
+
+// mixShares lists the benign kinds' shares of packets, as in the benign scenario.
+func mixShares() string {
+	var b strings.Builder
+	for i, m := range benignMix {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %g%%", m.name, m.share*100)
+	}
+	return b.String()
 }
 
 func benignShare(name string) float64 {

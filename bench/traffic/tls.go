@@ -106,10 +106,20 @@ func noiseHead(m *message, n int, salt uint32) {
 
 // render lays out the framed message a session is about to send (n bytes asked for
 // by its script, from side dir) in f.msg and returns its exact length.
-func (g *Generator) render(f *flow, content, dir uint8, n int) int {
-	salt := uint32(f.id)*0x9e3779b9 + f.seq[dir]
-	if content == contentApp {
-		return g.renderApp(f, dir, n, salt)
+func (g *Generator) render(f *flow, st *step) int {
+	salt := uint32(f.id)*0x9e3779b9 + f.seq[st.dir]
+	if st.content == contentApp {
+		return g.renderApp(f, st, salt)
 	}
-	return renderTLS(&f.msg, content, n, salt)
+	return renderTLS(&f.msg, st.content, st.bytes, salt)
+}
+
+// tlsStep is handshake message k of a TLS session (after quick for the client).
+func (g *Generator) tlsStep(k int, quick int64) step {
+	h := tlsHandshake[k]
+	d := quick
+	if h.dir == srv {
+		d = int64(g.lognormal(float64(2*ms), 0.5))
+	}
+	return step{dir: h.dir, bytes: g.between(h.lo, h.hi), delay: d, content: h.content}
 }
