@@ -372,3 +372,15 @@ func checkLAN(f *appFlow) error {
 	}
 	return nil
 }
+
+// TestMixedFlows counts the flows of every benign kind in a 60 s mixed run: each
+// kind of the benign mix must appear.
+func TestMixedFlows(t *testing.T) {
+	g := run(t, Config{Scenario: "mixed", Seed: 1, Duration: 60 * time.Second}, func([]byte, int64, Label) {})
+	for _, c := range g.classes {
+		if c.label == Benign && c.flows == 0 {
+			t.Errorf("no %s flow in 60 s", c.name)
+		}
+		t.Logf("%-16s %6d flows", c.name, c.flows)
+	}
+}

@@ -17,6 +17,7 @@ type class struct {
 	startT int64
 	endT   int64
 	inst   int // attack instance number: selects the source block
+	flows  int // flows spawned so far
 
 	block [2]netip.Prefix // attack sources (IPv4, IPv6) for the labels rule
 	used  [2]bool
@@ -399,6 +400,7 @@ func (g *Generator) spawn(c *class, t int64) bool {
 	default:
 		g.spawnApp(c, f)
 	}
+	c.flows++
 	g.push(f)
 	return true
 }
