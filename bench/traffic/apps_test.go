@@ -2,7 +2,12 @@ package traffic
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -310,27 +315,64 @@ func checkBT(f *appFlow) error {
 func checkQUIC(f *appFlow) error {
 	for d, ds := range f.dgrams {
 		for i, b := range ds {
-			switch {
-			case b[0]&0x40 == 0:
-				return fmt.Errorf("%w: datagram %d without the fixed bit", errLayout, i)
-			case b[0]&0x80 != 0:
-				if binary.BigEndian.Uint32(b[1:]) != 1 || b[5] != 8 || b[14] != 8 {
-					return fmt.Errorf("%w: long header % x", errLayout, b[:24])
-				}
-				off := 23
-				if b[0]&0x30 == 0 {
-					off++ // token length
-				}
-				if l := int(binary.BigEndian.Uint16(b[off:]) & 0x3fff); off+2+l != len(b) {
-					return fmt.Errorf("%w: long header length %d in a %d-byte datagram", errLayout, l, len(b))
-				}
-				if d == 0 && len(b) < 1200 {
-					return fmt.Errorf("%w: client Initial of %d bytes", errLayout, len(b))
-				}
+			if err := walkQUIC(b, d == 0); err != nil {
+				return fmt.Errorf("datagram %d of side %d: %w", i, d, err)
 			}
 		}
 	}
 	return nil
+}
+
+// walkQUIC walks the coalesced packets of a datagram: long headers whose lengths
+// chain to the end, or one short-header packet.
+func walkQUIC(b []byte, client bool) error {
+	for len(b) > 0 {
+		switch {
+		case b[0]&0x40 == 0:
+			return fmt.Errorf("%w: packet without the fixed bit", errLayout)
+		case b[0]&0x80 == 0:
+			return nil // a short header runs to the end
+		case len(b) < 26 || binary.BigEndian.Uint32(b[1:]) != 1 || b[5] != 8 || b[14] != 8:
+			return fmt.Errorf("%w: long header % x", errLayout, b[:min(len(b), 24)])
+		}
+		off := 23
+		if b[0]&0x30 == 0 {
+			if client && len(b) < 1200 {
+				return fmt.Errorf("%w: client Initial of %d bytes", errLayout, len(b))
+			}
+			off++ // token length
+		}
+		l := off + 2 + int(binary.BigEndian.Uint16(b[off:])&0x3fff)
+		if l > len(b) {
+			return fmt.Errorf("%w: long header length %d past a %d-byte datagram", errLayout, l, len(b))
+		}
+		b = b[l:]
+	}
+	return nil
+}
+
+// TestQUICInitialKeys checks the Initial key derivation against RFC 9001 appendix A.
+func TestQUICInitialKeys(t *testing.T) {
+	var id [8]byte
+	binary.BigEndian.PutUint64(id[:], 0x8394c8f03e515708)
+	initial, err := hkdf.Extract(sha256.New, id[:], quicInitialSalt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ side, label, want string }{
+		{"client in", "quic key", "1f369613dd76d5467730efcbe3b1a22d"},
+		{"client in", "quic iv", "fa044b2f42a3fd3b46fb255c"},
+		{"client in", "quic hp", "9f50449e04a0e810283a1e9933adedd2"},
+		{"server in", "quic key", "cf3a5331653c364c88f0f379b6067e37"},
+		{"server in", "quic iv", "0ac1493ca1905853b0bba03e"},
+		{"server in", "quic hp", "c206b8d9b9f0f37644430b490eeaa314"},
+	}
+	for _, tc := range tests {
+		secret := expandLabel(initial, tc.side, 32)
+		if got := hex.EncodeToString(expandLabel(secret, tc.label, len(tc.want)/2)); got != tc.want {
+			t.Errorf("%s %s: %s, want %s", tc.side, tc.label, got, tc.want)
+		}
+	}
 }
 
 func checkRTP(f *appFlow) error {
@@ -383,4 +425,68 @@ func TestMixedFlows(t *testing.T) {
 		}
 		t.Logf("%-16s %6d flows", c.name, c.flows)
 	}
+}
+
+// TestQUICInitialDecrypts opens every client and server Initial of a QUIC run as an
+// observer does (keys from the client's first destination ID, header protection
+// removed) and checks it holds a CRYPTO frame with a ClientHello or ServerHello.
+func TestQUICInitialDecrypts(t *testing.T) {
+	flows := collect(t, "quic", 20*time.Second)
+	opened := 0
+	for k, f := range flows {
+		odcid := f.dgrams[0][0][6:14]
+		for d, ds := range f.dgrams {
+			b := ds[0]
+			if b[0]&0xf0 != 0xc0 {
+				continue // not an Initial (the server's first datagram is)
+			}
+			typ, err := openInitial(b, odcid, d)
+			if err != nil {
+				t.Fatalf("flow %v side %d: %v", k, d, err)
+			}
+			if want := byte(1 + d); typ != want {
+				t.Fatalf("flow %v side %d: handshake message %d, want %d", k, d, typ, want)
+			}
+			opened++
+		}
+	}
+	if opened < len(flows) {
+		t.Fatalf("opened %d Initials of %d flows", opened, len(flows))
+	}
+}
+
+// openInitial decrypts an Initial packet at the start of b and returns the type of
+// the handshake message in its CRYPTO frame.
+func openInitial(b, odcid []byte, side int) (byte, error) {
+	initial, _ := hkdf.Extract(sha256.New, odcid, quicInitialSalt)
+	secret := expandLabel(initial, [2]string{"client in", "server in"}[side], 32)
+	block, _ := aes.NewCipher(expandLabel(secret, "quic key", 16))
+	aead, _ := cipher.NewGCM(block)
+	hp, _ := aes.NewCipher(expandLabel(secret, "quic hp", 16))
+	iv := expandLabel(secret, "quic iv", 12)
+	length := int(binary.BigEndian.Uint16(b[24:]) & 0x3fff)
+	pnOff := 26
+	var mask [16]byte
+	hp.Encrypt(mask[:], b[pnOff+4:pnOff+20])
+	hdr := slices.Clone(b[:pnOff+2])
+	hdr[0] ^= mask[0] & 0x0f
+	if hdr[0]&3 != 1 {
+		return 0, fmt.Errorf("%w: packet number length %d", errLayout, hdr[0]&3+1)
+	}
+	hdr[pnOff] ^= mask[1]
+	hdr[pnOff+1] ^= mask[2]
+	nonce := slices.Clone(iv)
+	nonce[10] ^= hdr[pnOff]
+	nonce[11] ^= hdr[pnOff+1]
+	plain, err := aead.Open(nil, nonce, b[pnOff+2:pnOff+length], hdr)
+	if err != nil {
+		return 0, err
+	}
+	if plain[0] == 2 { // the server's ACK
+		plain = plain[5:]
+	}
+	if plain[0] != 6 || len(plain) < 5 {
+		return 0, fmt.Errorf("%w: first frame %d, want CRYPTO", errLayout, plain[0])
+	}
+	return plain[4], nil
 }

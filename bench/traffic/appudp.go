@@ -27,6 +27,8 @@ func (g *Generator) spawnUDPApp(f *flow) {
 		f.bw = clampF(g.lognormal(20, 0.9), 1, 500) * 1e6 / 8 / 1e9
 		f.n = int(clampF(g.pareto(1, 1.1), 1, 40)) // request rounds
 		f.app.cid = [2]uint64{g.rng.Uint64(), g.rng.Uint64()}
+		f.app.aux = g.quic.turn // the client's first destination ID
+		g.quic.turn++
 	case kVoIP:
 		g.serverEnd(f, hostVoIP, uint16(16384+2*g.rng.IntN(8192)))
 		f.c.port = uint16(16384 + 2*g.rng.IntN(8192)) // RTP uses even ports

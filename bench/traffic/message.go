@@ -8,7 +8,7 @@ import "encoding/binary"
 // records, text lines, or opaque bytes) and a rendered tail. Segments write the bytes
 // at their offset of the message, so any segmentation gives the same byte stream.
 type message struct {
-	head  [1280]byte
+	head  [1500]byte
 	headN int
 	tail  [16]byte
 	tailN int

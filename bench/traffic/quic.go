@@ -117,22 +117,16 @@ func (g *Generator) quicFrame(f *flow, buf []byte, dir uint8, size int, typ uint
 	a := &f.app
 	m.reset(frameOpaque, 0, uint32(f.id)*7+uint32(f.state)<<8+uint32(a.sent[dir]))
 	dcid, scid := a.cid[1-dir], a.cid[dir]
-	if typ == qShort {
+	switch typ {
+	case qShort:
 		m.put(0x40 | byte(m.salt)&0x3f) // spin, key phase, packet number length: protected
 		m.put64(dcid)
-	} else {
-		m.put(0xc0 | typ<<4 | byte(m.salt)&3)
-		m.put32(1) // version 1
-		m.put(8)
-		m.put64(dcid)
-		m.put(8)
-		m.put64(scid)
-		if typ == qInitial {
-			m.put(0) // no token
-		}
-		m.put16(0x4000 | uint16(size-m.headN-2))
+	case qInitial:
+		g.renderInitial(f, dir, size)
+	default:
+		m.headN += len(longHeader(m.head[:0], typ, dcid, scid, size))
 	}
-	m.total = size
+	m.total = max(size, m.headN)
 	from, to := f.side(dir)
-	return g.udpFrame(buf, f.v6, from, to, size, contentUDPApp, 0)
+	return g.udpFrame(buf, f.v6, from, to, m.total, contentUDPApp, 0)
 }

@@ -166,6 +166,7 @@ type Generator struct {
 	perLbl  [NumLabels]uint64
 	done    bool
 	cur     *flow // the flow whose packet is being written
+	quic    quicCrypto
 	scratch [128]byte
 	big     [1 << 16]byte // a datagram being fragmented
 }
