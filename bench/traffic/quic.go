@@ -2,7 +2,8 @@ package traffic
 
 // QUIC v1 (HTTP/3): the client's padded Initial, the server's Initial and Handshake
 // flight, the client's Handshake, then rounds of a short-header request answered by
-// a paced burst of full datagrams, the client acknowledging every second one.
+// a paced burst of full datagrams, the client acknowledging each of the first 100
+// and every second one after.
 
 // QUIC connection states (flow.state).
 const (
@@ -71,8 +72,8 @@ func (g *Generator) quicBurst(f *flow, buf []byte) int {
 		a.sent[cli]++
 		a.aux-- // ACKs owed
 		a.next[cli] = 1<<62 - 1
-		if a.aux > 0 { // the next pair arrived one pair's spacing later
-			a.next[cli] = t + int64(2*float64(quicFull+28)/f.bw)
+		if a.aux > 0 { // the next ACK-eliciting packet or pair arrived one spacing later
+			a.next[cli] = t + int64(float64(quicAckEvery(a.sent[cli])*(quicFull+28))/f.bw)
 		}
 	} else {
 		a.sent[srv]++
@@ -82,7 +83,7 @@ func (g *Generator) quicBurst(f *flow, buf []byte) int {
 		} else {
 			a.next[srv] = t + int64(float64(size+28)/f.bw) + int64(g.between(0, 30))*us
 		}
-		if a.sent[srv]%2 == 0 || a.sent[srv] == a.left {
+		if a.sent[srv]%quicAckEvery(a.sent[srv]) == 0 || a.sent[srv] == a.left {
 			a.aux++
 			a.next[cli] = min(a.next[cli], t+f.rtt) // the ACK of this pair
 		}
@@ -129,4 +130,13 @@ func (g *Generator) quicFrame(f *flow, buf []byte, dir uint8, size int, typ uint
 	m.total = max(size, m.headN)
 	from, to := f.side(dir)
 	return g.udpFrame(buf, f.v6, from, to, m.total, contentUDPApp, 0)
+}
+
+// quicAckEvery is how many datagrams the client acknowledges at once after n: each
+// of the first 100, then every second one (Chrome's ACK decimation).
+func quicAckEvery(n int) int {
+	if n < 100 {
+		return 1
+	}
+	return 2
 }

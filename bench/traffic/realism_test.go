@@ -245,6 +245,15 @@ func TestRealism(t *testing.T) {
 		{"dns", "malcolm-pcap/pcaps/protocols/DNS.pcap", "port=53", "all", 0, 0},
 		{"ntp", "malcolm-pcap/pcaps/protocols/NTP.pcap", "port=123", "all", 0, 1.25},
 		{"web", "malcolm-pcap/pcaps/protocols/SSL.pcap", "port=443", "port=443", 0, 0},
+		{"quic", "ndpi/pcap/youtube_quic.pcap", "port=443", "all", 0, 0},
+		{"video", "ndpi/pcap/netflix.pcap", "port=443", "all", 0, 0},
+		{"voip", "ndpi/pcap/rtp.pcapng", "proto=17", "all", 0, 0},
+		{"game", "ndpi/pcap/steam.pcapng", "proto=17", "all", 0, 0},
+		{"smb", "ndpi/pcap/smb_deletefile.pcap", "port=445", "all", 0, 0},
+		{"mail", "ndpi/pcap/smtp.pcap", "port=25", "all", 0, 0},
+		{"p2p", "ndpi/pcap/bittorrent.pcap", "proto=6", "all", 0, 0},
+		{"lan", "ndpi/pcap/netbios.pcap", "port=137", "all", 0, 0},
+		{"dns-tcp", "ndpi/pcap/dns_fragmented.pcap", "proto=6", "all", 0, 0},
 	}
 	var table strings.Builder
 	table.WriteString("| scenario | capture | packets | pkt/s | size p10/p50/p90 (B) | IAT p10/p50/p90 (µs) | top TCP flags | pkts/conn |\n|---|---|---|---|---|---|---|---|\n")

@@ -155,7 +155,7 @@ var benignDesc = map[string]string{
 	"icmp": "Ping sessions: echo requests one second apart and their replies.",
 	"bulk": "One long-lived bulk transfer (rsync port 873) running all capture long at the bulk share of --rate.",
 
-	"quic":    "QUIC v1 (HTTP/3) on UDP 443: padded client Initial, the server's Initial and Handshake flight, the client's Handshake, then 1–40 rounds (Pareto) of a short-header request and a paced burst of 1252-byte datagrams (lognormal ~30 KB), the client acknowledging every second one; closed by CONNECTION_CLOSE or by idling out.",
+	"quic":    "QUIC v1 (HTTP/3) on UDP 443: padded client Initial, the server's Initial and Handshake flight, the client's Handshake, then 1–40 rounds (Pareto) of a short-header request and a paced burst of 1252-byte datagrams (lognormal ~30 KB), the client acknowledging each of the first 100 and every second one after; closed by CONNECTION_CLOSE or by idling out.",
 	"video":   "Adaptive video streaming (DASH/HLS) over HTTPS: TLS 1.3 handshake, then segment requests; the first four segments fill the buffer back to back, later ones come ~4 s apart, each a lognormal response around the session's bitrate (median 700 KB per segment).",
 	"voip":    "RTP voice calls to a media gateway: both sides send every 20 ms (G.711 172-byte or Opus ~90-byte packets, valid RTP headers), calls lognormal ~60 s.",
 	"game":    "Online game sessions on UDP 27015 or 7777: the client ticks at 20–64 Hz with ~64-byte inputs, the server at 10–30 Hz with ~220-byte snapshots, sessions lognormal ~2 min.",
