@@ -451,6 +451,9 @@ func (s *Server) dispatch(ctx context.Context, req Request) (any, error) {
 		defer s.mu.Unlock()
 		return s.b.ModelLoad(ctx, filepath.Clean(p.Path))
 	}
+	if r, ok, err := s.dispatchMitigation(ctx, req); ok {
+		return r, err
+	}
 	return nil, fmt.Errorf("%w: unknown method %q", ErrBadRequest, m)
 }
 
