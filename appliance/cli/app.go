@@ -51,6 +51,8 @@ func commands() []*cli.Command {
 		disallowCommand(),
 		blocksCommand(),
 		verdictsCommand(),
+		signaturesCommand(),
+		victimsCommand(),
 		statsCommand(),
 		probeCommand(),
 		fleetCommand(),

@@ -39,6 +39,7 @@ func verdictsCommand() *cli.Command {
 					&cli.StringFlag{Name: verdictsFlagAction, Usage: "Only verdicts with this action: DROP, TAG or PASS."},
 					&cli.StringFlag{Name: verdictsFlagPrefix, Usage: "Only flows with an endpoint inside this prefix or address."},
 					&cli.IntFlag{Name: verdictsFlagLimit, Value: 50, Usage: "Print at most this many verdicts (0 for all)."},
+					verdictsScopeFlag(),
 				),
 				Action: runVerdictsList,
 			},
@@ -60,13 +61,16 @@ func verdictsCommand() *cli.Command {
 
 func runVerdictsList(c *cli.Context) error {
 	const name = "verdicts list"
-	if _, err := controlArgs(c, name, "flowsieve verdicts list [--label L] [--action A] [--prefix P] [--limit N] [--json]", 0); err != nil {
+	if _, err := controlArgs(c, name, "flowsieve verdicts list [--scope S] [--label L] [--action A] [--prefix P] [--limit N] [--json]", 0); err != nil {
 		return err
 	}
 	q, err := control.ValidateFilter(control.MethodVerdictsList, control.VerdictFilter{Label: c.String(verdictsFlagLabel),
 		Action: c.String(verdictsFlagAction), Prefix: c.String(verdictsFlagPrefix), Limit: c.Int(verdictsFlagLimit)})
 	if err != nil {
 		return cli.Exit(name+": "+err.Error(), exitUsage)
+	}
+	if s := c.String(verdictsFlagScope); s != scopeFlow {
+		return runVerdictsScope(c, name, s, q)
 	}
 	return controlCall(c, name, true, func(b control.Backend) error {
 		l, err := b.VerdictsList(context.Background(), q)
