@@ -119,6 +119,10 @@ type policyReport struct {
 	Allowlist       []string     `json:"allowlist,omitempty"`
 	AllowlistAction string       `json:"allowlist_action,omitempty"`
 	Warnings        []string     `json:"warnings,omitempty"`
+	// Mitigation is the mitigation section with defaults filled in; mitigation
+	// is the same as text lines.
+	Mitigation *policy.MitigationSpec `json:"mitigation,omitempty"`
+	mitigation [][2]string
 }
 
 // policyRule is one rule with every default filled in.
@@ -145,6 +149,7 @@ func newPolicyReport(file string, p *policy.Policy) policyReport {
 	for _, a := range p.Allowlist() {
 		r.Allowlist = append(r.Allowlist, a.String())
 	}
+	reportMitigation(&r, p)
 	return r
 }
 
@@ -198,6 +203,7 @@ func writePolicyReport(w io.Writer, r policyReport) error {
 	} else {
 		fmt.Fprintln(w, "allowlist: empty")
 	}
+	writeMitigation(w, r.mitigation)
 	for _, wn := range r.Warnings {
 		fmt.Fprintln(w, "warning:", wn)
 	}

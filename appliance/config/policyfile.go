@@ -192,7 +192,16 @@ func fieldLine(root *yaml.Node, fe *policy.FieldError) int {
 	if fe.Field == "" {
 		return node.Line
 	}
-	key, idx, hasIdx := strings.Cut(strings.TrimSuffix(fe.Field, "]"), "[")
+	field := fe.Field
+	// A dotted field ("victim.min_pps") names a key of a nested mapping.
+	for {
+		head, rest, ok := strings.Cut(field, ".")
+		if !ok || mapValue(node, head) == nil {
+			break
+		}
+		node, field = mapValue(node, head), rest
+	}
+	key, idx, hasIdx := strings.Cut(strings.TrimSuffix(field, "]"), "[")
 	v := mapValue(node, key)
 	if v == nil {
 		return node.Line

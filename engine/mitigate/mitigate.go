@@ -34,6 +34,9 @@ type Config struct {
 	SourceTTL     int64 // ns a source verdict stays (default 60 s)
 	MaxSignatures int   // signatures per victim (default 4): each later one is learned from the attack packets the earlier ones pass
 	MaxSources    int   // source verdicts at most (default 65536)
+	// ScanSourcePorts: a source sending to a scanned victim gets a verdict once it
+	// reached this many distinct destination ports (default Detector.ScanPorts/4).
+	ScanSourcePorts float64
 }
 
 func (c *Config) defaults() error {
@@ -309,7 +312,10 @@ func (e *Engine) acksAnswers(ev victim.Event) bool {
 // blockScanners gives a source verdict to every source that sent to the victim and
 // reached many destination ports.
 func (e *Engine) blockScanners(v [16]byte, now int64) {
-	limit := e.det.Config().ScanPorts / 4
+	limit := e.cfg.ScanSourcePorts
+	if limit == 0 {
+		limit = e.det.Config().ScanPorts / 4
+	}
 	var zero [16]byte
 	e.agg.Pairs.Each(now, func(s *aggregate.HostStats) bool {
 		if s.B != v || len(e.sources) >= e.cfg.MaxSources {

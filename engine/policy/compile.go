@@ -119,6 +119,7 @@ func Compile(spec Spec) (*Policy, error) {
 		p.rules = append(p.rules, r)
 		p.info = append(p.info, info)
 	}
+	p.mit = compileMitigation(spec.Mitigation, st.maxTTL, func(field string, err error) { fail("mitigation", -1, "", field, err) })
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -359,6 +360,7 @@ func cloneSpec(s Spec) Spec {
 	if s.Rules == nil {
 		c.Rules = nil
 	}
+	c.Mitigation = s.Mitigation.clone()
 	return c
 }
 

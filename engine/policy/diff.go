@@ -101,5 +101,5 @@ func Diff(a, b *Policy) []string {
 	if a.allowAct != b.allowAct {
 		out = append(out, fmt.Sprintf("~ allowlist_action: %s ⇒ %s", a.allowAct, b.allowAct))
 	}
-	return out
+	return append(out, diffMitigation(a.mit, b.mit)...)
 }

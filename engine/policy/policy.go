@@ -90,6 +90,7 @@ type Policy struct {
 	allowPfx []netip.Prefix
 	allowAct Action
 	warnings []string
+	mit      Mitigation
 }
 
 // Decide returns the decision for a flow classified as label (matched

@@ -18,6 +18,9 @@ type Spec struct {
 	Rules []RuleSpec `yaml:"rules" json:"rules"`
 	// Settings holds the defaults rules fall back on.
 	Settings Settings `yaml:"settings,omitempty" json:"settings,omitempty"`
+	// Mitigation holds the thresholds and actions of host- and packet-scale
+	// mitigation (victims, signatures, sources); nil means every default.
+	Mitigation *MitigationSpec `yaml:"mitigation,omitempty" json:"mitigation,omitempty"`
 }
 
 // RuleSpec is one rule: match conditions plus the action taken when they hold.
