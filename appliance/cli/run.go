@@ -139,6 +139,11 @@ func runRun(c *cli.Context) error {
 			log.Warn("fleet: metrics not registered", "err", err)
 		}
 	}
+	if mb, ok := any(backend).(control.MitigationBackend); ok && backend != nil && srv != nil {
+		if err := srv.Register(metrics.NewMitigationCollector(mb)); err != nil {
+			log.Warn("mitigation: metrics not registered", "err", err)
+		}
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			p.Reload() // logs and keeps the running model and policy on error

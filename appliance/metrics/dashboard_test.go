@@ -60,13 +60,16 @@ func exported(t *testing.T) []string {
 	if !slices.Equal(names, described) {
 		t.Fatalf("metrics.Names %v and the collector's descriptions %v differ", names, described)
 	}
-	// A fleet member registers its own collector with the daemon's /metrics.
-	fch := make(chan *prometheus.Desc, 64)
-	(&fleet.Member{}).Collector().Describe(fch)
-	close(fch)
-	for d := range fch {
-		if m := re.FindStringSubmatch(d.String()); m != nil {
-			names = append(names, m[1])
+	// A fleet member registers its own collector with the daemon's /metrics, and
+	// so does the mitigation collector when the daemon has mitigation.
+	for _, c := range []prometheus.Collector{(&fleet.Member{}).Collector(), metrics.NewMitigationCollector(nil)} {
+		ch := make(chan *prometheus.Desc, 64)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			if m := re.FindStringSubmatch(d.String()); m != nil {
+				names = append(names, m[1])
+			}
 		}
 	}
 	return names
