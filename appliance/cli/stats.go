@@ -48,6 +48,8 @@ type statsView struct {
 	control.Stats
 	Interval control.Duration   `json:"interval,omitempty"`
 	Rates    map[string]float64 `json:"rates,omitempty"`
+	// Mitigation holds the victims and signatures (a daemon with mitigation only).
+	Mitigation *mitigationView `json:"mitigation,omitempty"`
 }
 
 func runStats(c *cli.Context) error {
@@ -64,6 +66,7 @@ func runStats(c *cli.Context) error {
 	return controlCall(c, name, true, func(b control.Backend) error {
 		var prev *control.Stats
 		var prevAt time.Time
+		var prevMit *mitigationView
 		for i := 0; ; i++ {
 			s, err := b.Stats(ctx)
 			if err != nil {
@@ -75,6 +78,7 @@ func runStats(c *cli.Context) error {
 				v.Interval = control.Duration(at.Sub(prevAt))
 				v.Rates = statsRates(prev, &s, at.Sub(prevAt))
 			}
+			v.Mitigation = readMitigation(ctx, b, prevMit, at.Sub(prevAt))
 			if c.Bool(controlFlagJSON) {
 				if err := writeStatsJSON(c.App.Writer, v, c.Bool(statsFlagWatch)); err != nil {
 					return err
@@ -88,7 +92,7 @@ func runStats(c *cli.Context) error {
 			if !c.Bool(statsFlagWatch) || (c.Int(statsFlagCount) > 0 && i+1 >= c.Int(statsFlagCount)) {
 				return nil
 			}
-			prev, prevAt = &s, at
+			prev, prevAt, prevMit = &s, at, v.Mitigation
 			select {
 			case <-ctx.Done():
 				return nil
@@ -197,6 +201,7 @@ func writeStats(w io.Writer, v statsView) {
 		fmt.Fprintln(w)
 	}
 	writeLatency(w, v.Latency)
+	writeMitigationStats(w, v.Mitigation)
 	if len(v.TopFlows) > 0 {
 		fmt.Fprintln(w, "top dropped flows:")
 		for _, f := range v.TopFlows {
