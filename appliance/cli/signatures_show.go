@@ -14,47 +14,33 @@ import (
 )
 
 func signaturesShowCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "show",
-		Usage:     "print one installed signature as the tree the XDP program walks",
-		ArgsUsage: "SLOT",
-		Description: "Prints the signature in SLOT (0 to 63, as `signatures list` shows) with its victim, kind, counters " +
-			"and expiry, then its tree: each split reads one header field and goes to the first branch when the " +
+	const usage = "flowsieve signatures show SLOT [--json]"
+	return mitigationCommand("signatures show", usage, "print one installed signature as the tree the XDP program walks",
+		"Prints the signature in SLOT (0 to 63, as `signatures list` shows) with its victim, kind, counters "+
+			"and expiry, then its tree: each split reads one header field and goes to the first branch when the "+
 			"field is at most the threshold; DROP leaves drop the packet, pass leaves hand it to the other checks.",
-		Flags:  controlFlags(false),
-		Action: runSignaturesShow,
-	}
+		1, nil, func(_ *cli.Context, args []string) (mitigationOp, error) {
+			slot, err := strconv.Atoi(args[0])
+			if err != nil {
+				return nil, fmt.Errorf("slot %q is not a number; usage: %s", args[0], usage)
+			}
+			if err := control.ValidateSlot(control.MethodSignatureShow, slot); err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context, b control.MitigationBackend) (any, func(io.Writer), error) {
+				s, err := b.SignatureShow(ctx, slot)
+				return s, func(w io.Writer) { writeSignature(w, s, time.Now()) }, err
+			}, nil
+		})
 }
 
-func runSignaturesShow(c *cli.Context) error {
-	const name, usage = "signatures show", "flowsieve signatures show SLOT [--json]"
-	args, err := controlArgs(c, name, usage, 1)
-	if err != nil {
-		return err
-	}
-	slot, err := strconv.Atoi(args[0])
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("%s: slot %q is not a number; usage: %s", name, args[0], usage), exitUsage)
-	}
-	if err := control.ValidateSlot(control.MethodSignatureShow, slot); err != nil {
-		return cli.Exit(name+": "+err.Error(), exitUsage)
-	}
-	return mitigationCall(c, name, func(b control.MitigationBackend) error {
-		s, err := b.SignatureShow(context.Background(), slot)
-		if err != nil {
-			return err
-		}
-		if c.Bool(controlFlagJSON) {
-			return writeControlJSON(c.App.Writer, s)
-		}
-		now := time.Now()
-		fmt.Fprintf(c.App.Writer, "signature %d: victim %s, %s, %s, depth %d, %d nodes\n", s.Slot, s.Victim, orDash(s.Kind, "unknown kind"),
-			s.Action, s.Depth, len(s.Nodes))
-		fmt.Fprintf(c.App.Writer, "installed %s ago, expires %s; %d hits; on held-back samples it dropped %.2f%% of normal and matched %.1f%% of attack packets\n\n",
-			sinceText(s.Installed, now), untilText(s.Expires, now), s.Hits, 100*s.BenignDrop, 100*s.AttackMatch)
-		writeSignatureTree(c.App.Writer, s.Nodes)
-		return nil
-	})
+// writeSignature prints a signature's description and its tree.
+func writeSignature(w io.Writer, s control.SignatureInfo, now time.Time) {
+	fmt.Fprintf(w, "signature %d: victim %s, %s, %s, depth %d, %d nodes\n", s.Slot, s.Victim, orDash(s.Kind, "unknown kind"),
+		s.Action, s.Depth, len(s.Nodes))
+	fmt.Fprintf(w, "installed %s ago, expires %s; %d hits; on held-back samples it dropped %.2f%% of normal and matched %.1f%% of attack packets\n\n",
+		sinceText(s.Installed, now), untilText(s.Expires, now), s.Hits, 100*s.BenignDrop, 100*s.AttackMatch)
+	writeSignatureTree(w, s.Nodes)
 }
 
 // writeSignatureTree prints a signature's nodes (pre-order, children after

@@ -1,40 +1,19 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/flowsieve/flowsieve/appliance/control"
+	"github.com/flowsieve/flowsieve/engine/policy"
 )
-
-// growingHits is a mitLog whose signature hits grow by 1000 with every list.
-type growingHits struct {
-	mitLog
-	lists *atomic.Uint64
-}
-
-func (r growingHits) SignaturesList(context.Context) ([]control.SignatureInfo, error) {
-	r.rec("signatures.list")
-	n := r.lists.Add(1)
-	at := time.Unix(1700000000, 0)
-	return []control.SignatureInfo{{Slot: 7, Victim: "10.9.0.2", Kind: "syn-flood", Action: "DROP", Installed: at, Hits: 1000 * n}}, nil
-}
 
 // TestStatsMitigation: stats shows the victims under attack and the signatures
 // installed, and --watch their hits per second; a daemon without mitigation
 // shows neither.
 func TestStatsMitigation(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "control.sock")
-	s, err := control.Listen(growingHits{mitLog{&callLog{}}, new(atomic.Uint64)}, control.Options{SocketPath: sock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	sock := listenControl(t, growingHits{mitLog{&callLog{}}})
 	out, errOut, code := run(t, "stats", "--control-socket", sock)
 	for _, want := range []string{"mitigation: 1 victims under attack, 1 signatures installed", "10.9.0.2", "HITS/S"} {
 		if code != 0 || !strings.Contains(out, want) {
@@ -59,14 +38,47 @@ func TestStatsMitigation(t *testing.T) {
 		t.Fatalf("stats --watch text:\n%s", out)
 	}
 
-	plain := filepath.Join(t.TempDir(), "plain.sock")
-	s2, err := control.Listen(&callLog{}, control.Options{SocketPath: plain})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	out, _, code = run(t, "stats", "--control-socket", plain)
+	out, _, code = run(t, "stats", "--control-socket", listenControl(t, &callLog{}))
 	if code != 0 || strings.Contains(out, "mitigation") {
 		t.Fatalf("stats without mitigation: exit %d\n%s", code, out)
+	}
+}
+
+// TestPolicyCheckMitigation: policy check prints the mitigation values in force,
+// as text and JSON, and names a bad one with its line.
+func TestPolicyCheckMitigation(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := policy.WriteFileAtomic(good, []byte("default: {action: PASS}\nmitigation:\n  victim: {min_pps: 9000}\n  rate_limit: {pps: 100}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := policy.WriteFileAtomic(bad, []byte("default: {action: PASS}\nmitigation:\n  signature:\n    max_benign_drop: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "policy", "check", good)
+	for _, want := range []string{"mitigation (victims, signatures, sources; defaults filled in):", "victim.min_pps", "9000",
+		"signature.ttl", "10s", "rate_limit.pps", "100", "rate_limit.burst"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("exit %d, stdout lacks %q:\n%s%s", code, want, out, errOut)
+		}
+	}
+	out, _, code = run(t, "policy", "check", good, "--json")
+	var r struct {
+		Mitigation struct {
+			Victim struct {
+				MinPPS float64 `json:"min_pps"`
+			} `json:"victim"`
+			RateLimit struct {
+				Burst int `json:"burst"`
+			} `json:"rate_limit"`
+		} `json:"mitigation"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || r.Mitigation.Victim.MinPPS != 9000 || r.Mitigation.RateLimit.Burst != 10 {
+		t.Fatalf("--json: exit %d, %v, %+v\n%s", code, err, r, out)
+	}
+	out, errOut, code = run(t, "policy", "check", bad)
+	if code == 0 || !strings.Contains(out+errOut, bad+":4: mitigation: signature.max_benign_drop: 2 is out of range") {
+		t.Fatalf("bad policy: exit %d\n%s%s", code, out, errOut)
 	}
 }

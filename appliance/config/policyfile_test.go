@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,14 @@ func TestShippedPolicy(t *testing.T) {
 	if !reflect.DeepEqual(again, spec) {
 		t.Errorf("round trip changed the spec:\n%+v\n%+v", again, spec)
 	}
+	// Its mitigation section writes out exactly the defaults, as its comments say.
+	def, err := policy.Compile(policy.Spec{Default: policy.ActionSpec{Action: "PASS"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Mitigation().Settings(), def.Mitigation().Settings(); spec.Mitigation == nil || !slices.Equal(got, want) {
+		t.Errorf("shipped mitigation values differ from the defaults:\n%v\n%v", got, want)
+	}
 }
 
 func TestPolicyFileErrors(t *testing.T) {
@@ -83,6 +92,15 @@ func TestPolicyFileErrors(t *testing.T) {
 		{"not a mapping", "- DROP\n", []string{`{F}:1: a policy is a mapping`}},
 		{"syntax", "rules:\n  - name: x\n   action: DROP\n", []string{`did not find expected '-' indicator`}}, // yaml.v3 reports the line of the enclosing block
 		{"version", "version: 3\ndefault: {action: PASS}\n", []string{`{F}:1: version: unsupported version 3 (want 1)`}},
+		{"mitigation threshold", "default: {action: PASS}\nmitigation:\n  victim:\n    factor: 2\n    min_pps: -5\n",
+			[]string{`{F}:5: mitigation: victim.min_pps: -5 is out of range`}},
+		{"mitigation two scopes", "default: {action: PASS}\nmitigation:\n  signature:\n    depth: 40\n  rate_limit:\n    per: flow\n",
+			[]string{`{F}:4: mitigation: signature.depth: 40 is out of range (want 1 to 12)`, `{F}:6: mitigation: rate_limit.per: unknown scope "flow"`}},
+		{"mitigation action needs pps", "default: {action: PASS}\nmitigation:\n  source:\n    action: RATE_LIMIT\n",
+			[]string{`{F}:4: mitigation: source.action: RATE_LIMIT needs rate_limit.pps`}},
+		{"mitigation unknown key", "default: {action: PASS}\nmitigation:\n  victim:\n    min_rate: 5\n", []string{`{F}:4: unknown key "min_rate"`}},
+		{"mitigation unknown scope", "default: {action: PASS}\nmitigation:\n  flow:\n    ttl: 5s\n", []string{`{F}:3: unknown key "flow"`}},
+		{"mitigation wrong type", "default: {action: PASS}\nmitigation:\n  signature:\n    depth: deep\n", []string{`{F}:4: cannot unmarshal !!str`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -154,6 +154,16 @@ func TestBadRequests(t *testing.T) {
 		{"bad-match-prefix", `{"version":1,"method":"verdicts.flush","params":{"prefix":"nope"}}`, ErrInvalid, "prefix"},
 		{"invalid-policy", `{"version":1,"method":"policy.apply","params":{"spec":{"default":{"action":"DORP"},"rules":[]}}}`, ErrInvalid, "DORP"},
 		{"relative-model", `{"version":1,"method":"model.load","params":{"path":"m.json"}}`, ErrInvalid, "absolute"},
+		{"show-no-slot", `{"version":1,"method":"signatures.show"}`, ErrInvalid, "signatures.show: slot: missing"},
+		{"show-negative-slot", `{"version":1,"method":"signatures.show","params":{"slot":-1}}`, ErrInvalid, "slot: -1 is out of range (0 to 63)"},
+		{"show-slot-too-big", `{"version":1,"method":"signatures.show","params":{"slot":64}}`, ErrInvalid, "slot: 64 is out of range"},
+		{"show-string-slot", `{"version":1,"method":"signatures.show","params":{"slot":"1"}}`, ErrBadRequest, "cannot unmarshal"},
+		{"show-unknown-param", `{"version":1,"method":"signatures.show","params":{"slot":1,"victim":"x"}}`, ErrBadRequest, `unknown field "victim"`},
+		{"flush-bad-victim", `{"version":1,"method":"signatures.flush","params":{"victim":"192.0.2.300"}}`, ErrInvalid, `victim: "192.0.2.300" is not an IPv4 or IPv6 address`},
+		{"flush-victim-prefix", `{"version":1,"method":"signatures.flush","params":{"victim":"192.0.2.0/24"}}`, ErrInvalid, "is a prefix"},
+		{"flush-victim-zone", `{"version":1,"method":"signatures.flush","params":{"victim":"fe80::1%eth0"}}`, ErrInvalid, "zones"},
+		{"signatures-list-params", `{"version":1,"method":"signatures.list","params":{"all":true}}`, ErrBadRequest, `unknown field "all"`},
+		{"victims-list-params", `{"version":1,"method":"victims.list","params":{"x":1}}`, ErrBadRequest, `unknown field "x"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,34 +20,48 @@ const MaxVictimSeries = 64
 // mitigationTimeout bounds one scrape's calls to the backend.
 const mitigationTimeout = 2 * time.Second
 
-// mitigationNames lists the metric names of MitigationCollector.
-var mitigationNames []string
-
+// mitDesc describes a metric of MitigationCollector (not in Names: the daemon's
+// Collector does not describe it).
 func mitDesc(name, help string, labels ...string) *prometheus.Desc {
-	mitigationNames = append(mitigationNames, Namespace+"_"+name)
 	return prometheus.NewDesc(Namespace+"_"+name, help, labels, nil)
 }
 
-var (
-	descMitUp = mitDesc("mitigation_up",
-		"1 when this scrape read the daemon's signatures and victims, 0 when it failed (see the log).")
-	descSigInstalled = mitDesc("signatures_installed", "Per-packet signatures installed in the XDP program.")
-	descSigHits      = mitDesc("signature_hits_total",
-		"Packets a signature matched in the kernel, by slot and the victim it is scoped to (a slot reused for another victim starts again).", "slot", "victim")
-	descSigBenign = mitDesc("signature_benign_drop_ratio",
-		"Share of held-back normal packets the signature would drop, estimated before installing it.", "slot", "victim")
-	descSigAttack = mitDesc("signature_attack_match_ratio",
-		"Share of held-back attack packets the signature matched before installing it.", "slot", "victim")
-	descSigSince = mitDesc("signature_installed_timestamp_seconds",
-		"When the signature was installed (unix seconds).", "slot", "victim", "kind", "action")
-	descVictims   = mitDesc("victims_under_attack", "Destinations the victim detector tracks as under attack.")
-	descVictimPPS = mitDesc("victim_packets_per_second",
-		"Packet rate to a victim under attack over the detector's short window, by attack kind (at most 64 victims, the busiest).", "victim", "kind")
-	descVictimBPS     = mitDesc("victim_bytes_per_second", "Byte rate to a victim under attack over the detector's short window.", "victim")
-	descVictimSources = mitDesc("victim_sources", "Estimated distinct sources sending to a victim under attack.", "victim")
-	descVictimMit     = mitDesc("victim_mitigation",
-		"1 for how a victim under attack is protected: signature, rate_limit, sources or none (still learning).", "victim", "mitigation")
+// The mitigation metrics, indexes into mitDescs.
+const (
+	mitUp = iota
+	mitSigInstalled
+	mitSigHits
+	mitSigBenign
+	mitSigAttack
+	mitSigSince
+	mitVictims
+	mitVictimPPS
+	mitVictimBPS
+	mitVictimSources
+	mitVictimMitigation
+	numMitDescs
 )
+
+var mitDescs = [numMitDescs]*prometheus.Desc{
+	mitUp: mitDesc("mitigation_up",
+		"1 when this scrape read the daemon's signatures and victims, 0 when it failed (see the log)."),
+	mitSigInstalled: mitDesc("signatures_installed", "Per-packet signatures installed in the XDP program."),
+	mitSigHits: mitDesc("signature_hits_total",
+		"Packets a signature matched in the kernel, by slot and the victim it is scoped to (a slot reused for another victim starts again).", "slot", "victim"),
+	mitSigBenign: mitDesc("signature_benign_drop_ratio",
+		"Share of held-back normal packets the signature would drop, estimated before installing it.", "slot", "victim"),
+	mitSigAttack: mitDesc("signature_attack_match_ratio",
+		"Share of held-back attack packets the signature matched before installing it.", "slot", "victim"),
+	mitSigSince: mitDesc("signature_installed_timestamp_seconds",
+		"When the signature was installed (unix seconds).", "slot", "victim", "kind", "action"),
+	mitVictims: mitDesc("victims_under_attack", "Destinations the victim detector tracks as under attack."),
+	mitVictimPPS: mitDesc("victim_packets_per_second",
+		"Packet rate to a victim under attack over the detector's short window, by attack kind (at most 64 victims, the busiest).", "victim", "kind"),
+	mitVictimBPS:     mitDesc("victim_bytes_per_second", "Byte rate to a victim under attack over the detector's short window.", "victim"),
+	mitVictimSources: mitDesc("victim_sources", "Estimated distinct sources sending to a victim under attack.", "victim"),
+	mitVictimMitigation: mitDesc("victim_mitigation",
+		"1 for how a victim under attack is protected: signature, rate_limit, sources or none (still learning).", "victim", "mitigation"),
+}
 
 // MitigationCollector reads a MitigationBackend's signatures and victims at
 // scrape time: per signature its hits and the checks it passed, per victim its
@@ -63,8 +77,7 @@ func NewMitigationCollector(b control.MitigationBackend) *MitigationCollector {
 
 // Describe sends every metric's description.
 func (c *MitigationCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMitUp, descSigInstalled, descSigHits, descSigBenign, descSigAttack, descSigSince,
-		descVictims, descVictimPPS, descVictimBPS, descVictimSources, descVictimMit} {
+	for _, d := range mitDescs {
 		ch <- d
 	}
 }
@@ -79,16 +92,16 @@ func (c *MitigationCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	sigs, err := c.b.SignaturesList(ctx)
 	if err != nil {
-		gauge(ch, descMitUp, 0)
+		gauge(ch, mitDescs[mitUp], 0)
 		return
 	}
 	victims, err := c.b.VictimsList(ctx)
 	if err != nil {
-		gauge(ch, descMitUp, 0)
+		gauge(ch, mitDescs[mitUp], 0)
 		return
 	}
-	gauge(ch, descMitUp, 1)
-	gauge(ch, descSigInstalled, float64(len(sigs)))
+	gauge(ch, mitDescs[mitUp], 1)
+	gauge(ch, mitDescs[mitSigInstalled], float64(len(sigs)))
 	seen := make(map[int]bool, len(sigs))
 	for _, s := range sigs {
 		if seen[s.Slot] {
@@ -96,14 +109,14 @@ func (c *MitigationCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		seen[s.Slot] = true
 		slot := strconv.Itoa(s.Slot)
-		counter(ch, descSigHits, s.Hits, slot, s.Victim)
-		gauge(ch, descSigBenign, s.BenignDrop, slot, s.Victim)
-		gauge(ch, descSigAttack, s.AttackMatch, slot, s.Victim)
+		counter(ch, mitDescs[mitSigHits], s.Hits, slot, s.Victim)
+		gauge(ch, mitDescs[mitSigBenign], s.BenignDrop, slot, s.Victim)
+		gauge(ch, mitDescs[mitSigAttack], s.AttackMatch, slot, s.Victim)
 		if !s.Installed.IsZero() {
-			gauge(ch, descSigSince, float64(s.Installed.UnixNano())/1e9, slot, s.Victim, s.Kind, s.Action)
+			gauge(ch, mitDescs[mitSigSince], float64(s.Installed.UnixNano())/1e9, slot, s.Victim, s.Kind, s.Action)
 		}
 	}
-	gauge(ch, descVictims, float64(len(victims)))
+	gauge(ch, mitDescs[mitVictims], float64(len(victims)))
 	slices.SortStableFunc(victims, func(a, b control.VictimInfo) int { return cmp.Compare(b.PacketsPerSecond, a.PacketsPerSecond) })
 	done := make(map[string]bool, min(len(victims), MaxVictimSeries))
 	for _, v := range victims {
@@ -114,13 +127,13 @@ func (c *MitigationCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		done[v.Addr] = true
-		gauge(ch, descVictimPPS, v.PacketsPerSecond, v.Addr, v.Kind)
-		gauge(ch, descVictimBPS, v.BytesPerSecond, v.Addr)
-		gauge(ch, descVictimSources, float64(v.Sources), v.Addr)
+		gauge(ch, mitDescs[mitVictimPPS], v.PacketsPerSecond, v.Addr, v.Kind)
+		gauge(ch, mitDescs[mitVictimBPS], v.BytesPerSecond, v.Addr)
+		gauge(ch, mitDescs[mitVictimSources], float64(v.Sources), v.Addr)
 		mit := v.Mitigation
 		if mit == "" {
 			mit = "none"
 		}
-		gauge(ch, descVictimMit, 1, v.Addr, mit)
+		gauge(ch, mitDescs[mitVictimMitigation], 1, v.Addr, mit)
 	}
 }

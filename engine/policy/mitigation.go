@@ -16,11 +16,16 @@ import (
 // host- and packet-scale mitigation (engine/mitigate), per scope. Every field may be
 // omitted and takes the documented default; a value given must be in range.
 type MitigationSpec struct {
-	Victim    VictimSpec    `yaml:"victim,omitempty" json:"victim,omitzero"`
-	Signature SignatureSpec `yaml:"signature,omitempty" json:"signature,omitzero"`
-	Source    SourceSpec    `yaml:"source,omitempty" json:"source,omitzero"`
-	Prefix    PrefixSpec    `yaml:"prefix,omitempty" json:"prefix,omitzero"`
-	RateLimit RateLimitSpec `yaml:"rate_limit,omitempty" json:"rate_limit,omitzero"`
+	// Victim decides when a destination is under attack.
+	Victim *VictimSpec `yaml:"victim,omitempty" json:"victim,omitempty"`
+	// Signature steers the per-packet signatures learned for a victim.
+	Signature *SignatureSpec `yaml:"signature,omitempty" json:"signature,omitempty"`
+	// Source steers the verdicts given to a scanned victim's scanners.
+	Source *SourceSpec `yaml:"source,omitempty" json:"source,omitempty"`
+	// Prefix sets the prefix lengths sources are aggregated by.
+	Prefix *PrefixSpec `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+	// RateLimit is the bucket of the RATE_LIMIT action.
+	RateLimit *RateLimitSpec `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
 }
 
 // VictimSpec holds the victim detector's thresholds: when a destination is under attack.
@@ -107,10 +112,10 @@ var mitigationActionNames = [numMitigationActions]string{"DROP", "RATE_LIMIT", "
 
 // String returns the action's name as written in policy files.
 func (a MitigationAction) String() string {
-	if a < numMitigationActions {
-		return mitigationActionNames[a]
+	if int(a) >= len(mitigationActionNames) {
+		return "MitigationAction(" + strconv.Itoa(int(a)) + ")"
 	}
-	return fmt.Sprintf("MitigationAction(%d)", uint8(a))
+	return mitigationActionNames[a]
 }
 
 // Mitigation is the compiled mitigation section: every value validated and
@@ -224,7 +229,7 @@ func compileMitigation(s *MitigationSpec, maxTTL time.Duration, fail func(field 
 		s = &MitigationSpec{}
 	}
 	var m Mitigation
-	v, c := s.Victim, mitCheck{"victim", fail}
+	v, c := deref(s.Victim), mitCheck{"victim", fail}
 	m.Victim.MinPPS = c.float("min_pps", v.MinPPS, 2000, 0, maxMitigationRate, true)
 	m.Victim.Factor = c.float("factor", v.Factor, 5, 1, 1000, false)
 	m.Victim.Share = c.float("share", v.Share, 0.5, 0, 1, true)
@@ -234,7 +239,7 @@ func compileMitigation(s *MitigationSpec, maxTTL time.Duration, fail func(field 
 	m.Victim.ScanPorts = c.int("scan_ports", v.ScanPorts, 200, 1, 65535)
 	m.Victim.ScanPPS = c.float("scan_pps", v.ScanPPS, 100, 0, maxMitigationRate, true)
 
-	g, c := s.Signature, mitCheck{"signature", fail}
+	g, c := deref(s.Signature), mitCheck{"signature", fail}
 	m.Signature.Action = c.action(g.Action)
 	m.Signature.MaxBenignDrop = c.float("max_benign_drop", g.MaxBenignDrop, 0.005, 0, 1, true)
 	m.Signature.MinAttackMatch = c.float("min_attack_match", g.MinAttackMatch, 0.5, 0, 1, true)
@@ -242,17 +247,17 @@ func compileMitigation(s *MitigationSpec, maxTTL time.Duration, fail func(field 
 	m.Signature.TTL = c.duration("ttl", g.TTL, 10*time.Second, time.Second, maxMitigationTime)
 	m.Signature.PerVictim = c.int("per_victim", g.PerVictim, 4, 1, 16)
 
-	o, c := s.Source, mitCheck{"source", fail}
+	o, c := deref(s.Source), mitCheck{"source", fail}
 	m.Source.Action = c.action(o.Action)
 	m.Source.ScanPorts = c.int("scan_ports", o.ScanPorts, max(m.Victim.ScanPorts/4, 1), 1, 65535)
 	m.Source.TTL = c.duration("ttl", o.TTL, time.Minute, time.Second, maxTTL)
 	m.Source.Max = c.int("max", o.Max, 65536, 1, maxMitigationCount)
 
-	p, c := s.Prefix, mitCheck{"prefix", fail}
+	p, c := deref(s.Prefix), mitCheck{"prefix", fail}
 	m.Prefix.V4 = c.int("prefix_v4", p.PrefixV4, DefaultPrefixV4, 1, 32)
 	m.Prefix.V6 = c.int("prefix_v6", p.PrefixV6, DefaultPrefixV6, 1, 128)
 
-	r, c := s.RateLimit, mitCheck{"rate_limit", fail}
+	r, c := deref(s.RateLimit), mitCheck{"rate_limit", fail}
 	switch strings.ToLower(r.Per) {
 	case "", "victim":
 	case "source":
@@ -288,16 +293,16 @@ func (m Mitigation) Spec() MitigationSpec {
 	i := func(v int) *int { return &v }
 	d := ShortDuration
 	s := MitigationSpec{
-		Victim: VictimSpec{MinPPS: f(m.Victim.MinPPS), Factor: f(m.Victim.Factor), Share: f(m.Victim.Share),
+		Victim: &VictimSpec{MinPPS: f(m.Victim.MinPPS), Factor: f(m.Victim.Factor), Share: f(m.Victim.Share),
 			MinSources: i(m.Victim.MinSources), Baseline: d(m.Victim.Baseline), EndAfter: d(m.Victim.EndAfter),
 			ScanPorts: i(m.Victim.ScanPorts), ScanPPS: f(m.Victim.ScanPPS)},
-		Signature: SignatureSpec{Action: m.Signature.Action.String(), MaxBenignDrop: f(m.Signature.MaxBenignDrop),
+		Signature: &SignatureSpec{Action: m.Signature.Action.String(), MaxBenignDrop: f(m.Signature.MaxBenignDrop),
 			MinAttackMatch: f(m.Signature.MinAttackMatch), Depth: i(m.Signature.Depth), TTL: d(m.Signature.TTL),
 			PerVictim: i(m.Signature.PerVictim)},
-		Source: SourceSpec{Action: m.Source.Action.String(), ScanPorts: i(m.Source.ScanPorts), TTL: d(m.Source.TTL), Max: i(m.Source.Max)},
-		Prefix: PrefixSpec{PrefixV4: i(m.Prefix.V4), PrefixV6: i(m.Prefix.V6)},
+		Source: &SourceSpec{Action: m.Source.Action.String(), ScanPorts: i(m.Source.ScanPorts), TTL: d(m.Source.TTL), Max: i(m.Source.Max)},
+		Prefix: &PrefixSpec{PrefixV4: i(m.Prefix.V4), PrefixV6: i(m.Prefix.V6)},
 	}
-	s.RateLimit.Per = "victim"
+	s.RateLimit = &RateLimitSpec{Per: "victim"}
 	if m.RateLimit.PerSource {
 		s.RateLimit.Per = "source"
 	}
@@ -375,20 +380,42 @@ func (s *MitigationSpec) clone() *MitigationSpec {
 	if s == nil {
 		return nil
 	}
-	c := *s
-	for _, p := range []**float64{&c.Victim.MinPPS, &c.Victim.Factor, &c.Victim.Share, &c.Victim.ScanPPS,
-		&c.Signature.MaxBenignDrop, &c.Signature.MinAttackMatch} {
-		if *p != nil {
-			v := **p
-			*p = &v
-		}
+	c := MitigationSpec{Victim: clonePtr(s.Victim), Signature: clonePtr(s.Signature), Source: clonePtr(s.Source),
+		Prefix: clonePtr(s.Prefix), RateLimit: clonePtr(s.RateLimit)}
+	if v := c.Victim; v != nil {
+		v.MinPPS, v.Factor, v.Share, v.ScanPPS = clonePtr(v.MinPPS), clonePtr(v.Factor), clonePtr(v.Share), clonePtr(v.ScanPPS)
+		v.MinSources, v.ScanPorts = clonePtr(v.MinSources), clonePtr(v.ScanPorts)
 	}
-	for _, p := range []**int{&c.Victim.MinSources, &c.Victim.ScanPorts, &c.Signature.Depth, &c.Signature.PerVictim,
-		&c.Source.ScanPorts, &c.Source.Max, &c.Prefix.PrefixV4, &c.Prefix.PrefixV6, &c.RateLimit.PPS, &c.RateLimit.Burst} {
-		if *p != nil {
-			v := **p
-			*p = &v
-		}
+	if g := c.Signature; g != nil {
+		g.MaxBenignDrop, g.MinAttackMatch = clonePtr(g.MaxBenignDrop), clonePtr(g.MinAttackMatch)
+		g.Depth, g.PerVictim = clonePtr(g.Depth), clonePtr(g.PerVictim)
+	}
+	if o := c.Source; o != nil {
+		o.ScanPorts, o.Max = clonePtr(o.ScanPorts), clonePtr(o.Max)
+	}
+	if p := c.Prefix; p != nil {
+		p.PrefixV4, p.PrefixV6 = clonePtr(p.PrefixV4), clonePtr(p.PrefixV6)
+	}
+	if r := c.RateLimit; r != nil {
+		r.PPS, r.Burst = clonePtr(r.PPS), clonePtr(r.Burst)
 	}
 	return &c
+}
+
+// clonePtr returns a pointer to a copy of *p (nil for nil).
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// deref returns *p, or the zero T for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

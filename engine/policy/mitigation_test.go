@@ -45,12 +45,12 @@ func TestMitigationDefaults(t *testing.T) {
 // TestMitigationConfig: every value set reaches its engine/mitigate field.
 func TestMitigationConfig(t *testing.T) {
 	p, err := compileMit(t, &MitigationSpec{
-		Victim: VictimSpec{MinPPS: pf(5000), Factor: pf(3), Share: pf(0.7), MinSources: pi(32), Baseline: "5s", EndAfter: "250ms",
+		Victim: &VictimSpec{MinPPS: pf(5000), Factor: pf(3), Share: pf(0.7), MinSources: pi(32), Baseline: "5s", EndAfter: "250ms",
 			ScanPorts: pi(400), ScanPPS: pf(50)},
-		Signature: SignatureSpec{Action: "rate_limit", MaxBenignDrop: pf(0.001), MinAttackMatch: pf(0.9), Depth: pi(12), TTL: "30s", PerVictim: pi(2)},
-		Source:    SourceSpec{Action: "alert", ScanPorts: pi(20), TTL: "5m", Max: pi(1000)},
-		Prefix:    PrefixSpec{PrefixV4: pi(16), PrefixV6: pi(48)},
-		RateLimit: RateLimitSpec{Per: "Source", PPS: pi(10000)},
+		Signature: &SignatureSpec{Action: "rate_limit", MaxBenignDrop: pf(0.001), MinAttackMatch: pf(0.9), Depth: pi(12), TTL: "30s", PerVictim: pi(2)},
+		Source:    &SourceSpec{Action: "alert", ScanPorts: pi(20), TTL: "5m", Max: pi(1000)},
+		Prefix:    &PrefixSpec{PrefixV4: pi(16), PrefixV6: pi(48)},
+		RateLimit: &RateLimitSpec{Per: "Source", PPS: pi(10000)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,23 +81,23 @@ func TestMitigationErrors(t *testing.T) {
 		spec MitigationSpec
 		want []string
 	}{
-		{"zero pps", MitigationSpec{Victim: VictimSpec{MinPPS: pf(0)}}, []string{"mitigation: victim.min_pps: 0 is out of range (want > 0"}},
-		{"factor below 1", MitigationSpec{Victim: VictimSpec{Factor: pf(0.5)}}, []string{"victim.factor: 0.5 is out of range (want >= 1"}},
-		{"share above 1", MitigationSpec{Victim: VictimSpec{Share: pf(1.5)}}, []string{"victim.share: 1.5 is out of range"}},
-		{"negative sources", MitigationSpec{Victim: VictimSpec{MinSources: pi(-1)}}, []string{"victim.min_sources: -1 is out of range (want 1 to"}},
-		{"bad baseline", MitigationSpec{Victim: VictimSpec{Baseline: "10 s"}}, []string{`victim.baseline: "10 s" is not a duration`}},
-		{"short end", MitigationSpec{Victim: VictimSpec{EndAfter: "10ms"}}, []string{"victim.end_after: 10ms is out of range (want 100ms to 1h)"}},
-		{"scan ports", MitigationSpec{Victim: VictimSpec{ScanPorts: pi(70000)}}, []string{"victim.scan_ports: 70000 is out of range (want 1 to 65535)"}},
-		{"action", MitigationSpec{Signature: SignatureSpec{Action: "BLOCK"}}, []string{`signature.action: unknown action "BLOCK" (want DROP, RATE_LIMIT or ALERT)`}},
-		{"benign drop", MitigationSpec{Signature: SignatureSpec{MaxBenignDrop: pf(0)}}, []string{"signature.max_benign_drop: 0 is out of range"}},
-		{"depth", MitigationSpec{Signature: SignatureSpec{Depth: pi(13)}}, []string{"signature.depth: 13 is out of range (want 1 to 12)"}},
-		{"signature ttl", MitigationSpec{Signature: SignatureSpec{TTL: "2h"}}, []string{"signature.ttl: 2h is out of range (want 1s to 1h)"}},
-		{"source ttl beyond max_ttl", MitigationSpec{Source: SourceSpec{TTL: "200h"}}, []string{"source.ttl: 200h is out of range (want 1s to 168h)"}},
-		{"prefix", MitigationSpec{Prefix: PrefixSpec{PrefixV4: pi(33), PrefixV6: pi(0)}},
+		{"zero pps", MitigationSpec{Victim: &VictimSpec{MinPPS: pf(0)}}, []string{"mitigation: victim.min_pps: 0 is out of range (want > 0"}},
+		{"factor below 1", MitigationSpec{Victim: &VictimSpec{Factor: pf(0.5)}}, []string{"victim.factor: 0.5 is out of range (want >= 1"}},
+		{"share above 1", MitigationSpec{Victim: &VictimSpec{Share: pf(1.5)}}, []string{"victim.share: 1.5 is out of range"}},
+		{"negative sources", MitigationSpec{Victim: &VictimSpec{MinSources: pi(-1)}}, []string{"victim.min_sources: -1 is out of range (want 1 to"}},
+		{"bad baseline", MitigationSpec{Victim: &VictimSpec{Baseline: "10 s"}}, []string{`victim.baseline: "10 s" is not a duration`}},
+		{"short end", MitigationSpec{Victim: &VictimSpec{EndAfter: "10ms"}}, []string{"victim.end_after: 10ms is out of range (want 100ms to 1h)"}},
+		{"scan ports", MitigationSpec{Victim: &VictimSpec{ScanPorts: pi(70000)}}, []string{"victim.scan_ports: 70000 is out of range (want 1 to 65535)"}},
+		{"action", MitigationSpec{Signature: &SignatureSpec{Action: "BLOCK"}}, []string{`signature.action: unknown action "BLOCK" (want DROP, RATE_LIMIT or ALERT)`}},
+		{"benign drop", MitigationSpec{Signature: &SignatureSpec{MaxBenignDrop: pf(0)}}, []string{"signature.max_benign_drop: 0 is out of range"}},
+		{"depth", MitigationSpec{Signature: &SignatureSpec{Depth: pi(13)}}, []string{"signature.depth: 13 is out of range (want 1 to 12)"}},
+		{"signature ttl", MitigationSpec{Signature: &SignatureSpec{TTL: "2h"}}, []string{"signature.ttl: 2h is out of range (want 1s to 1h)"}},
+		{"source ttl beyond max_ttl", MitigationSpec{Source: &SourceSpec{TTL: "200h"}}, []string{"source.ttl: 200h is out of range (want 1s to 168h)"}},
+		{"prefix", MitigationSpec{Prefix: &PrefixSpec{PrefixV4: pi(33), PrefixV6: pi(0)}},
 			[]string{"prefix.prefix_v4: 33 is out of range (want 1 to 32)", "prefix.prefix_v6: 0 is out of range (want 1 to 128)"}},
-		{"per", MitigationSpec{RateLimit: RateLimitSpec{Per: "flow"}}, []string{`rate_limit.per: unknown scope "flow" (want victim or source)`}},
-		{"burst alone", MitigationSpec{RateLimit: RateLimitSpec{Burst: pi(10)}}, []string{"rate_limit.burst: set without rate_limit.pps"}},
-		{"rate limit without pps", MitigationSpec{Signature: SignatureSpec{Action: "RATE_LIMIT"}, Source: SourceSpec{Action: "rate_limit"}},
+		{"per", MitigationSpec{RateLimit: &RateLimitSpec{Per: "flow"}}, []string{`rate_limit.per: unknown scope "flow" (want victim or source)`}},
+		{"burst alone", MitigationSpec{RateLimit: &RateLimitSpec{Burst: pi(10)}}, []string{"rate_limit.burst: set without rate_limit.pps"}},
+		{"rate limit without pps", MitigationSpec{Signature: &SignatureSpec{Action: "RATE_LIMIT"}, Source: &SourceSpec{Action: "rate_limit"}},
 			[]string{"signature.action: RATE_LIMIT needs rate_limit.pps", "source.action: RATE_LIMIT needs rate_limit.pps"}},
 	}
 	for _, tt := range tests {
@@ -126,7 +126,7 @@ func TestMitigationDiffAndSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &MitigationSpec{Victim: VictimSpec{MinPPS: pf(8000)}, Source: SourceSpec{TTL: "5m"}}
+	in := &MitigationSpec{Victim: &VictimSpec{MinPPS: pf(8000)}, Source: &SourceSpec{TTL: "5m"}}
 	b, err := compileMit(t, in)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestMitigationDiffAndSpec(t *testing.T) {
 	if !slices.Equal(c.Mitigation().Settings(), b.Mitigation().Settings()) {
 		t.Fatalf("Spec() does not compile back:\n%v\n%v", c.Mitigation().Settings(), b.Mitigation().Settings())
 	}
-	rl := MitigationSpec{RateLimit: RateLimitSpec{PPS: pi(500), Burst: pi(50)}}
+	rl := MitigationSpec{RateLimit: &RateLimitSpec{PPS: pi(500), Burst: pi(50)}}
 	r, err := compileMit(t, &rl)
 	if err != nil {
 		t.Fatal(err)

@@ -59,16 +59,24 @@ func (r mitLog) VictimsList(context.Context) ([]control.VictimInfo, error) {
 		BytesPerSecond: 16e6, Sources: 41000, Signatures: []int{7}, Mitigation: "signature"}}, nil
 }
 
+// listenControl serves b on a control socket in a temp dir until the test ends
+// and returns the socket's path.
+func listenControl(t *testing.T, b control.Backend) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	s, err := control.Listen(b, control.Options{SocketPath: sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return sock
+}
+
 // TestMitigationCommands runs the signature, victim and scoped verdict commands
 // through Run against a real control server.
 func TestMitigationCommands(t *testing.T) {
 	r := mitLog{&callLog{}}
-	sock := filepath.Join(t.TempDir(), "control.sock")
-	s, err := control.Listen(r, control.Options{SocketPath: sock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	sock := listenControl(t, r)
 	tests := []struct {
 		name   string
 		args   []string
@@ -127,12 +135,7 @@ func TestMitigationCommands(t *testing.T) {
 // TestMitigationCommandsUnsupported: a daemon without mitigation makes the
 // commands fail saying so, and scope all still lists the rest.
 func TestMitigationCommandsUnsupported(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "control.sock")
-	s, err := control.Listen(&callLog{}, control.Options{SocketPath: sock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	sock := listenControl(t, &callLog{})
 	for _, args := range [][]string{{"signatures", "list"}, {"signatures", "show", "1"}, {"signatures", "flush"}, {"victims", "list"},
 		{"verdicts", "list", "--scope", "signature"}} {
 		_, errOut, code := run(t, append(args, "--control-socket", sock)...)
@@ -184,4 +187,23 @@ func TestWriteSignatureTree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// growingHits is a mitLog whose signature hits grow by 1000 with every list.
+type growingHits struct {
+	mitLog
+}
+
+func (r growingHits) SignaturesList(context.Context) ([]control.SignatureInfo, error) {
+	r.rec("signatures.list")
+	r.mu.Lock()
+	n := uint64(0)
+	for _, c := range r.calls {
+		if c == "signatures.list" {
+			n++
+		}
+	}
+	r.mu.Unlock()
+	at := time.Unix(1700000000, 0)
+	return []control.SignatureInfo{{Slot: 7, Victim: "10.9.0.2", Kind: "syn-flood", Action: "DROP", Installed: at, Hits: 1000 * n}}, nil
 }
