@@ -121,33 +121,48 @@ func (a MitigationAction) String() string {
 // Mitigation is the compiled mitigation section: every value validated and
 // defaulted. It holds no references, so a copy is independent.
 type Mitigation struct {
-	Victim struct {
-		MinPPS, Factor, Share float64
-		MinSources            int
-		Baseline, EndAfter    time.Duration
-		ScanPorts             int
-		ScanPPS               float64
-	}
-	Signature struct {
-		Action                        MitigationAction
-		MaxBenignDrop, MinAttackMatch float64
-		Depth                         int
-		TTL                           time.Duration
-		PerVictim                     int
-	}
-	Source struct {
-		Action    MitigationAction
-		ScanPorts int
-		TTL       time.Duration
-		Max       int
-	}
-	Prefix struct {
-		V4, V6 int
-	}
-	RateLimit struct {
-		PerSource  bool // false: one bucket per victim
-		PPS, Burst int  // both 0: no rate limit configured
-	}
+	Victim    VictimThresholds
+	Signature SignatureRules
+	Source    SourceRules
+	Prefix    PrefixLengths
+	RateLimit RateLimit
+}
+
+// VictimThresholds decide when a destination is under attack (VictimSpec).
+type VictimThresholds struct {
+	MinPPS, Factor, Share float64
+	MinSources            int
+	Baseline, EndAfter    time.Duration
+	ScanPorts             int
+	ScanPPS               float64
+}
+
+// SignatureRules steer learned signatures (SignatureSpec).
+type SignatureRules struct {
+	Action                        MitigationAction
+	MaxBenignDrop, MinAttackMatch float64
+	Depth                         int
+	TTL                           time.Duration
+	PerVictim                     int
+}
+
+// SourceRules steer scanners' source verdicts (SourceSpec).
+type SourceRules struct {
+	Action    MitigationAction
+	ScanPorts int
+	TTL       time.Duration
+	Max       int
+}
+
+// PrefixLengths are the source prefix lengths of the aggregates.
+type PrefixLengths struct {
+	V4, V6 int
+}
+
+// RateLimit is the token bucket of the RATE_LIMIT action.
+type RateLimit struct {
+	PerSource  bool // false: one bucket per victim
+	PPS, Burst int  // both 0: no rate limit configured
 }
 
 // tick is the detector's tick (one 100 ms slot of engine/aggregate).
