@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -117,12 +116,9 @@ func (c *MitigationCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(ch, mitDescs[mitVictims], float64(len(victims)))
-	slices.SortStableFunc(victims, func(a, b control.VictimInfo) int { return cmp.Compare(b.PacketsPerSecond, a.PacketsPerSecond) })
-	done := make(map[string]bool, min(len(victims), MaxVictimSeries))
-	for _, v := range victims {
-		if len(done) == MaxVictimSeries {
-			break
-		}
+	done := make(map[string]bool, MaxVictimSeries)
+	for _, i := range busiest(victims, MaxVictimSeries) {
+		v := &victims[i]
 		if done[v.Addr] {
 			continue
 		}
@@ -136,4 +132,27 @@ func (c *MitigationCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(ch, mitDescs[mitVictimMitigation], 1, v.Addr, mit)
 	}
+}
+
+// busiest returns the indexes of the at most k victims with most packets per
+// second, busiest first (ties in list order), without sorting the whole list.
+func busiest(l []control.VictimInfo, k int) []int {
+	top := make([]int, 0, k+1)
+	for i := range l {
+		pps := l[i].PacketsPerSecond
+		if len(top) == k && !(pps > l[top[k-1]].PacketsPerSecond) {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(top, pps, func(j int, pps float64) int {
+			if l[j].PacketsPerSecond >= pps {
+				return -1
+			}
+			return 1
+		})
+		top = slices.Insert(top, at, i)
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	return top
 }

@@ -110,3 +110,30 @@ func TestMitigationCollector(t *testing.T) {
 		t.Fatalf("failing backend: %v", vals)
 	}
 }
+
+// BenchmarkMitigationCollect measures one scrape of the mitigation collector with
+// 64 signatures and a growing number of victims (only the 64 busiest are exported).
+func BenchmarkMitigationCollect(b *testing.B) {
+	for _, victims := range []int{16, 1024, 65536} {
+		b.Run(fmt.Sprintf("victims=%d", victims), func(b *testing.B) {
+			m := &mitBackend{}
+			for i := range 64 {
+				m.sigs = append(m.sigs, control.SignatureInfo{Slot: i, Victim: fmt.Sprintf("10.9.0.%d", i), Kind: "syn-flood", Action: "DROP", Hits: uint64(i)})
+			}
+			for i := range victims {
+				m.victims = append(m.victims, control.VictimInfo{Addr: fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255),
+					Kind: "udp-flood", PacketsPerSecond: float64((i * 7919) % 100003), Mitigation: "signature"})
+			}
+			reg := prometheus.NewRegistry()
+			if err := reg.Register(metrics.NewMitigationCollector(m)); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := reg.Gather(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
