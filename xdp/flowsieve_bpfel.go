@@ -140,10 +140,8 @@ const (
 	flowsieveMapFsPrefixV4  = "fs_prefix_v4"
 	flowsieveMapFsPrefixV6  = "fs_prefix_v6"
 	flowsieveMapFsRlBuckets = "fs_rl_buckets"
-	flowsieveMapFsRlDst4    = "fs_rl_dst4"
-	flowsieveMapFsRlDst6    = "fs_rl_dst6"
-	flowsieveMapFsRlSrc4    = "fs_rl_src4"
-	flowsieveMapFsRlSrc6    = "fs_rl_src6"
+	flowsieveMapFsRlDst     = "fs_rl_dst"
+	flowsieveMapFsRlSrc     = "fs_rl_src"
 	flowsieveMapFsSig4      = "fs_sig4"
 	flowsieveMapFsSig6      = "fs_sig6"
 	flowsieveMapFsSigHits   = "fs_sig_hits"
@@ -213,10 +211,8 @@ type flowsieveMapSpecs struct {
 	FsPrefixV4  *ebpf.MapSpec `ebpf:"fs_prefix_v4"`
 	FsPrefixV6  *ebpf.MapSpec `ebpf:"fs_prefix_v6"`
 	FsRlBuckets *ebpf.MapSpec `ebpf:"fs_rl_buckets"`
-	FsRlDst4    *ebpf.MapSpec `ebpf:"fs_rl_dst4"`
-	FsRlDst6    *ebpf.MapSpec `ebpf:"fs_rl_dst6"`
-	FsRlSrc4    *ebpf.MapSpec `ebpf:"fs_rl_src4"`
-	FsRlSrc6    *ebpf.MapSpec `ebpf:"fs_rl_src6"`
+	FsRlDst     *ebpf.MapSpec `ebpf:"fs_rl_dst"`
+	FsRlSrc     *ebpf.MapSpec `ebpf:"fs_rl_src"`
 	FsSig4      *ebpf.MapSpec `ebpf:"fs_sig4"`
 	FsSig6      *ebpf.MapSpec `ebpf:"fs_sig6"`
 	FsSigHits   *ebpf.MapSpec `ebpf:"fs_sig_hits"`
@@ -262,10 +258,8 @@ type flowsieveMaps struct {
 	FsPrefixV4  *ebpf.Map `ebpf:"fs_prefix_v4"`
 	FsPrefixV6  *ebpf.Map `ebpf:"fs_prefix_v6"`
 	FsRlBuckets *ebpf.Map `ebpf:"fs_rl_buckets"`
-	FsRlDst4    *ebpf.Map `ebpf:"fs_rl_dst4"`
-	FsRlDst6    *ebpf.Map `ebpf:"fs_rl_dst6"`
-	FsRlSrc4    *ebpf.Map `ebpf:"fs_rl_src4"`
-	FsRlSrc6    *ebpf.Map `ebpf:"fs_rl_src6"`
+	FsRlDst     *ebpf.Map `ebpf:"fs_rl_dst"`
+	FsRlSrc     *ebpf.Map `ebpf:"fs_rl_src"`
 	FsSig4      *ebpf.Map `ebpf:"fs_sig4"`
 	FsSig6      *ebpf.Map `ebpf:"fs_sig6"`
 	FsSigHits   *ebpf.Map `ebpf:"fs_sig_hits"`
@@ -286,10 +280,8 @@ func (m *flowsieveMaps) Close() error {
 		m.FsPrefixV4,
 		m.FsPrefixV6,
 		m.FsRlBuckets,
-		m.FsRlDst4,
-		m.FsRlDst6,
-		m.FsRlSrc4,
-		m.FsRlSrc6,
+		m.FsRlDst,
+		m.FsRlSrc,
 		m.FsSig4,
 		m.FsSig6,
 		m.FsSigHits,

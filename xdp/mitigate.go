@@ -11,12 +11,10 @@ import (
 // maps hold entries. The program skips the lookups of the others, so a datapath
 // without signatures or rate limits pays one array load for them.
 const (
-	mitSig4   uint32 = 1
-	mitSig6   uint32 = 2
-	mitRLSrc4 uint32 = 4
-	mitRLSrc6 uint32 = 8
-	mitRLDst4 uint32 = 16
-	mitRLDst6 uint32 = 32
+	mitSig4 uint32 = 1 << iota
+	mitSig6
+	mitRateSrc
+	mitRateDst
 )
 
 // mitigation keeps fs_mitigate in step with the maps it describes; Signatures and

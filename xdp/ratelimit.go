@@ -31,13 +31,12 @@ const (
 	RateByVictim RateScope = 2 // a destination address
 )
 
+var scopeNames = [...]string{RateBySource: "source", RateByVictim: "victim"}
+
 // String names the scope ("source", "victim").
 func (s RateScope) String() string {
-	switch s {
-	case RateBySource:
-		return "source"
-	case RateByVictim:
-		return "victim"
+	if int(s) < len(scopeNames) && scopeNames[s] != "" {
+		return scopeNames[s]
 	}
 	return fmt.Sprintf("scope(%d)", uint8(s))
 }
@@ -61,9 +60,10 @@ type RateLimit struct {
 // empty. The buckets are refilled from bpf_ktime_get_ns under a spin lock, so CPUs
 // share them exactly. Safe for concurrent use.
 type RateLimits struct {
-	src4, src6, dst4, dst6 *ebpf.Map // key → bucket index
-	buckets                *ebpf.Map // fs_rl_buckets
-	mit                    *mitigation
+	src     *ebpf.Map // fs_rl_src: source prefix → bucket index
+	dst     *ebpf.Map // fs_rl_dst: victim → bucket index
+	buckets *ebpf.Map // fs_rl_buckets
+	mit     *mitigation
 
 	mu    sync.Mutex
 	slots map[rateKey]uint32
@@ -76,8 +76,8 @@ type rateKey struct {
 }
 
 func newRateLimits(objs *flowsieveObjects, mit *mitigation) *RateLimits {
-	r := &RateLimits{src4: objs.FsRlSrc4, src6: objs.FsRlSrc6, dst4: objs.FsRlDst4, dst6: objs.FsRlDst6,
-		buckets: objs.FsRlBuckets, mit: mit, slots: map[rateKey]uint32{}}
+	r := &RateLimits{src: objs.FsRlSrc, dst: objs.FsRlDst, buckets: objs.FsRlBuckets, mit: mit,
+		slots: map[rateKey]uint32{}}
 	for i := RateLimitSlots - 1; i >= 0; i-- {
 		r.free = append(r.free, uint32(i))
 	}
@@ -109,19 +109,18 @@ func normalise(scope RateScope, p netip.Prefix) (netip.Prefix, error) {
 	return p, nil
 }
 
-// keyOf returns the map a rate limit lives in, its key there and its fs_mitigate bit.
+// keyOf returns the map a rate limit lives in, its key there (IPv4 IPv4-mapped, as
+// the program looks addresses up) and its fs_mitigate bit.
 func (r *RateLimits) keyOf(k rateKey) (*ebpf.Map, any, uint32) {
 	a := k.prefix.Addr()
-	switch {
-	case k.scope == RateBySource && a.Is4():
-		key := flowsieveFsLpmV4Key{Prefixlen: uint32(k.prefix.Bits()), Addr: a.As4()}
-		return r.src4, &key, mitRLSrc4
-	case k.scope == RateBySource:
-		return r.src6, &flowsieveFsLpmV6Key{Prefixlen: uint32(k.prefix.Bits()), Addr: a.As16()}, mitRLSrc6
-	case a.Is4():
-		return r.dst4, a.As4(), mitRLDst4
+	if k.scope == RateByVictim {
+		return r.dst, a.As16(), mitRateDst
 	}
-	return r.dst6, a.As16(), mitRLDst6
+	bits := k.prefix.Bits()
+	if a.Is4() {
+		bits += 96
+	}
+	return r.src, &flowsieveFsLpmV6Key{Prefixlen: uint32(bits), Addr: a.As16()}, mitRateSrc
 }
 
 // Set installs a token bucket of rate packets a second and burst packets deep for a

@@ -22,8 +22,8 @@
 //   - no verdict: the victim's signature, fs_sig4 / fs_sig6 (hashes, destination →
 //     slot and expiry) and fs_sig_nodes (array, slot → tree), walked per packet,
 //     drops what its tree drops and counts it per slot in fs_sig_hits (Signatures);
-//   - then the rate limits, fs_rl_src4 / fs_rl_src6 (LPM tries, source prefix →
-//     bucket) and fs_rl_dst4 / fs_rl_dst6 (hashes, destination → bucket): a packet
+//   - then the rate limits, fs_rl_src (LPM trie, source prefix → bucket) and
+//     fs_rl_dst (hash, destination → bucket), IPv4 addresses IPv4-mapped: a packet
 //     takes a token from each bucket it maps to in fs_rl_buckets (array of token
 //     buckets with a spin lock each) and is dropped when one is empty (RateLimits).
 //     fs_mitigate says which of these maps hold entries, so packets skip the others;

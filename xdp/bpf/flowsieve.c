@@ -150,36 +150,25 @@ struct {
 	__type(value, __u64); /* packets dropped by the slot's signature */
 } fs_sig_hits SEC(".maps");
 
-/* Rate limits: see struct fs_bucket in flowsieve.h. Values are fs_rl_buckets indexes. */
+/*
+ * Rate limits: see struct fs_bucket in flowsieve.h. Values are fs_rl_buckets indexes;
+ * IPv4 addresses are keyed IPv4-mapped (::ffff:a.b.c.d, an IPv4 /n is a /96+n), so one
+ * trie and one hash serve both families.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FS_RL_SLOTS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct fs_lpm_v4_key);
+	__type(key, struct fs_lpm_v6_key); /* source prefix */
 	__type(value, __u32);
-} fs_rl_src4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, FS_RL_SLOTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct fs_lpm_v6_key);
-	__type(value, __u32);
-} fs_rl_src6 SEC(".maps");
+} fs_rl_src SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FS_RL_SLOTS);
-	__type(key, __u32); /* IPv4 destination, network order */
+	__type(key, struct in6_addr); /* destination */
 	__type(value, __u32);
-} fs_rl_dst4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FS_RL_SLOTS);
-	__type(key, struct in6_addr); /* IPv6 destination */
-	__type(value, __u32);
-} fs_rl_dst6 SEC(".maps");
+} fs_rl_dst SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -666,42 +655,34 @@ static __always_inline __u32 bucket_of(void *map, const void *key)
 	return idx ? *idx : FS_RL_SLOTS;
 }
 
-/* The rate limits of an IPv4 packet (mask: the enum fs_mitigation bits set). */
-static __always_inline __u8 rate_verdict4(struct packet *p, void *end, __u32 mask, struct fs_counters *st)
+/* Writes IPv4 address a (network order) IPv4-mapped into the 16 bytes at to. */
+static __always_inline void map_v4(__u8 *to, __be32 a)
 {
-	struct iphdr *ip = p->l3;
-	if ((void *)(ip + 1) > end)
-		return FS_ACTION_NONE;
-	__u32 src = FS_RL_SLOTS, dst = FS_RL_SLOTS;
-	if (mask & FS_MIT_RL_SRC4) {
-		struct fs_lpm_v4_key k = {.prefixlen = 32};
-		__builtin_memcpy(k.addr, &ip->saddr, 4);
-		src = bucket_of(&fs_rl_src4, &k);
-	}
-	if (mask & FS_MIT_RL_DST4) {
-		__u32 daddr = ip->daddr;
-		dst = bucket_of(&fs_rl_dst4, &daddr);
-	}
-	return rate_verdict(src, dst, st);
+	__u32 w[4] = {0, 0, bpf_htonl(0xffff), a};
+	__builtin_memcpy(to, w, 16);
 }
 
-/* The rate limits of an IPv6 packet. */
-static __always_inline __u8 rate_verdict6(struct packet *p, void *end, __u32 mask, struct fs_counters *st)
+/* The rate limits of a packet (mask: the enum fs_mitigation bits set). */
+static __always_inline __u8 rate_limits(struct packet *p, void *end, __u32 mask, struct fs_counters *st)
 {
-	struct ipv6hdr *ip6 = p->l3;
-	if ((void *)(ip6 + 1) > end)
-		return FS_ACTION_NONE;
-	__u32 src = FS_RL_SLOTS, dst = FS_RL_SLOTS;
-	if (mask & FS_MIT_RL_SRC6) {
-		struct fs_lpm_v6_key k = {.prefixlen = 128};
-		__builtin_memcpy(k.addr, &ip6->saddr, 16);
-		src = bucket_of(&fs_rl_src6, &k);
+	struct fs_lpm_v6_key src = {.prefixlen = 128};
+	struct in6_addr dst;
+	if (p->ipv6) {
+		struct ipv6hdr *ip6 = p->l3;
+		if ((void *)(ip6 + 1) > end)
+			return FS_ACTION_NONE;
+		__builtin_memcpy(src.addr, &ip6->saddr, 16);
+		dst = ip6->daddr;
+	} else {
+		struct iphdr *ip = p->l3;
+		if ((void *)(ip + 1) > end)
+			return FS_ACTION_NONE;
+		map_v4(src.addr, ip->saddr);
+		map_v4((__u8 *)&dst, ip->daddr);
 	}
-	if (mask & FS_MIT_RL_DST6) {
-		struct in6_addr daddr = ip6->daddr;
-		dst = bucket_of(&fs_rl_dst6, &daddr);
-	}
-	return rate_verdict(src, dst, st);
+	__u32 s = mask & FS_MIT_RL_SRC ? bucket_of(&fs_rl_src, &src) : FS_RL_SLOTS;
+	__u32 d = mask & FS_MIT_RL_DST ? bucket_of(&fs_rl_dst, &dst) : FS_RL_SLOTS;
+	return rate_verdict(s, d, st);
 }
 
 /*
@@ -721,12 +702,8 @@ static __always_inline __u8 mitigate(struct packet *p, void *end, struct fs_coun
 		if (sig_verdict(p, end, st) == FS_ACTION_DROP)
 			return FS_ACTION_DROP;
 	}
-	if (p->ipv6) {
-		if (mask & (FS_MIT_RL_SRC6 | FS_MIT_RL_DST6))
-			return rate_verdict6(p, end, mask, st);
-	} else if (mask & (FS_MIT_RL_SRC4 | FS_MIT_RL_DST4)) {
-		return rate_verdict4(p, end, mask, st);
-	}
+	if (mask & (FS_MIT_RL_SRC | FS_MIT_RL_DST))
+		return rate_limits(p, end, mask, st);
 	return FS_ACTION_NONE;
 }
 

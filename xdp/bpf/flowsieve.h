@@ -212,9 +212,9 @@ struct fs_sig_ref {
 
 /*
  * Rate limits: token buckets for traffic no verdict and no signature decides, per
- * victim (fs_rl_dst4 / fs_rl_dst6, hashes by destination address) and per source
- * (fs_rl_src4 / fs_rl_src6, LPM tries by source prefix: one bucket for the whole
- * prefix). Each maps to a bucket index in fs_rl_buckets. A packet takes a token from
+ * victim (fs_rl_dst, a hash by destination address) and per source (fs_rl_src, an
+ * LPM trie by source prefix: one bucket for the whole prefix), IPv4 addresses
+ * IPv4-mapped. Each maps to a bucket index in fs_rl_buckets. A packet takes a token from
  * its source's bucket, then from its victim's; one that finds a bucket empty is dropped.
  *
  * A bucket holds tokens in units of 1/FS_RL_UNIT packet. On every packet, under the
@@ -249,10 +249,8 @@ struct fs_bucket {
 enum fs_mitigation {
 	FS_MIT_SIG4 = 1,
 	FS_MIT_SIG6 = 2,
-	FS_MIT_RL_SRC4 = 4,
-	FS_MIT_RL_SRC6 = 8,
-	FS_MIT_RL_DST4 = 16,
-	FS_MIT_RL_DST6 = 32,
+	FS_MIT_RL_SRC = 4,
+	FS_MIT_RL_DST = 8,
 };
 
 /* Per-CPU counters (stats map index). Keep in sync with package xdp's names. */
