@@ -26,7 +26,12 @@
 //     fs_rl_dst (hash, destination → bucket), IPv4 addresses IPv4-mapped: a packet
 //     takes a token from each bucket it maps to in fs_rl_buckets (array of token
 //     buckets with a spin lock each) and is dropped when one is empty (RateLimits).
-//     fs_mitigate says which of these maps hold entries, so packets skip the others;
+//     fs_mitigate says which of these maps hold entries, so packets skip the others.
+//     Signatures and rate limits act only on packets no verdict decided: a flow or
+//     source verdict is a decision already taken about that traffic (a PASS flow to
+//     an attacked victim is the benign traffic a rate limit must not starve), and the
+//     flows served from fs_cache4 never pay for them; the signature goes first so the
+//     packets it drops take no token from the buckets;
 //   - no verdict: redirect to fs_xsks[xsk_base + rx queue] (the AF_XDP socket of
 //     that queue, RegisterSocket), or forward when no socket is registered (fail open).
 //
