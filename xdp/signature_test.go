@@ -3,7 +3,6 @@ package xdp
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -140,20 +139,31 @@ func BenchmarkSignature(b *testing.B) {
 		b.Skipf("load: %v", err)
 	}
 	defer d.Close()
-	for _, depth := range []int{3, 6, SignatureMaxDepth} {
-		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
+	syn6 := func(dst string) []byte {
+		return cat(eth(0x86dd), ip6{src: netip.MustParseAddr("2001:db8::7"), dst: netip.MustParseAddr(dst), proto: 6}.build(tcpOpt(40000, 80, 0x02, 512, 0)))
+	}
+	for _, bc := range []struct {
+		name          string
+		depth         int
+		victim        string
+		without, with []byte
+	}{
+		{"depth=3", 3, "10.9.0.1", synFrame("198.18.0.7", "10.9.0.2", 33, 512), synFrame("198.18.0.7", "10.9.0.1", 33, 512)},
+		{"depth=6", 6, "10.9.0.1", synFrame("198.18.0.7", "10.9.0.2", 33, 512), synFrame("198.18.0.7", "10.9.0.1", 33, 512)},
+		{"depth=12", SignatureMaxDepth, "10.9.0.1", synFrame("198.18.0.7", "10.9.0.2", 33, 512), synFrame("198.18.0.7", "10.9.0.1", 33, 512)},
+		{"ipv6-depth=12", SignatureMaxDepth, "2001:db8:9::1", syn6("2001:db8:9::2"), syn6("2001:db8:9::1")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			var nodes []SignatureNode
-			for i := range depth {
+			for i := range bc.depth {
 				at := uint16(len(nodes))
 				nodes = append(nodes, SignatureNode{Field: uint8(i % SignatureFields), Threshold: 1 << 31, Left: at + 2, Right: at + 1}, SignatureNode{Leaf: true})
 			}
 			nodes = append(nodes, SignatureNode{Leaf: true})
-			if err := d.Signatures.Install(0, netip.MustParseAddr("10.9.0.1"), nodes, Deadline(time.Hour)); err != nil {
+			if err := d.Signatures.Install(0, netip.MustParseAddr(bc.victim), nodes, Deadline(time.Hour)); err != nil {
 				b.Fatal(err)
 			}
-			without := synFrame("198.18.0.7", "10.9.0.2", 33, 512)
-			with := synFrame("198.18.0.7", "10.9.0.1", 33, 512)
-			pairedBench(b, d.objs.Flowsieve, without, with, func(ret uint32) bool { return ret != xdpDrop })
+			pairedBench(b, d.objs.Flowsieve, bc.without, bc.with, func(ret uint32) bool { return ret != xdpDrop })
 		})
 	}
 }
