@@ -3,10 +3,13 @@ package xdp
 import (
 	"errors"
 	"net/netip"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 const unit = rateUnit
@@ -203,6 +206,52 @@ func TestRateLimitAfterSignature(t *testing.T) {
 	if c[CounterSignatureDrop] != 10 || c[CounterRateDrop] != 0 || c2[CounterRateDrop] != 1 {
 		t.Errorf("signature drops %d (want 10), rate drops %d then %d (want 0 then 1)",
 			c[CounterSignatureDrop], c[CounterRateDrop], c2[CounterRateDrop])
+	}
+}
+
+// TestRateLimitCPUs: two CPUs draining one bucket at once pass exactly its burst
+// between them (the spin lock loses no update; unlocked, both CPUs would take the
+// same tokens).
+func TestRateLimitCPUs(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	d := loadOnly(t, Options{})
+	t.Cleanup(func() { d.Close() })
+	victim := netip.MustParsePrefix("10.9.0.1/32")
+	const burst, perCPU = 30000, 50000
+	if err := d.RateLimits.Set(RateByVictim, victim, 1, burst); err != nil {
+		t.Fatal(err)
+	}
+	frame := udp4("198.18.0.7", "10.9.0.1")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for cpu := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var one unix.CPUSet
+			one.Set(cpu)
+			if errs[cpu] = unix.SchedSetaffinity(0, &one); errs[cpu] != nil {
+				return
+			}
+			_, errs[cpu] = d.objs.Flowsieve.Run(&ebpf.RunOptions{Data: frame,
+				Context: xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: 1}, Repeat: perCPU})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	list, err := d.RateLimits.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List: %+v, %v", list, err)
+	}
+	// 1 packet/s: the run's milliseconds may refill a packet or two, no more.
+	if got := list[0]; got.Passed+got.Dropped != 2*perCPU || got.Passed < burst || got.Passed > burst+2 {
+		t.Errorf("passed %d dropped %d, want %d passed (+2 refilled at most) of %d", got.Passed, got.Dropped, burst, 2*perCPU)
 	}
 }
 
