@@ -27,6 +27,7 @@ type flowsieveFsBucket struct {
 	FillNs  uint64
 	Passed  uint64
 	Dropped uint64
+	Expires uint64
 }
 
 type flowsieveFsCache4Slot struct {

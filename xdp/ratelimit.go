@@ -48,6 +48,9 @@ type RateLimit struct {
 	Prefix netip.Prefix // the source prefix, or the victim as a one-address prefix
 	Rate   uint64       // packets per second, 1..MaxRate
 	Burst  uint64       // bucket depth in packets, 1..MaxBurst
+	// Expires is the MonotonicNow deadline from which the limit drops nothing (see
+	// Deadline), 0 for never; user space still has to Delete it to free its bucket.
+	Expires uint64
 	// Tokens is the bucket's content when List read it (refilled up to that time).
 	Tokens  float64
 	Passed  uint64 // packets that found a token
@@ -124,10 +127,11 @@ func (r *RateLimits) keyOf(k rateKey) (*ebpf.Map, any, uint32) {
 }
 
 // Set installs a token bucket of rate packets a second and burst packets deep for a
-// source prefix (RateBySource) or a victim address (RateByVictim), IPv4 or IPv6. The
+// source prefix (RateBySource) or a victim address (RateByVictim), IPv4 or IPv6,
+// enforced until expires (a MonotonicNow deadline, see Deadline; 0 for never). The
 // bucket starts full; setting a limit that exists replaces it and restarts its
 // counters.
-func (r *RateLimits) Set(scope RateScope, prefix netip.Prefix, rate, burst uint64) error {
+func (r *RateLimits) Set(scope RateScope, prefix netip.Prefix, rate, burst, expires uint64) error {
 	p, err := normalise(scope, prefix)
 	if err != nil {
 		return err
@@ -149,6 +153,7 @@ func (r *RateLimits) Set(scope RateScope, prefix netip.Prefix, rate, burst uint6
 		slot = r.free[len(r.free)-1]
 	}
 	b := newBucket(rate, burst, MonotonicNow())
+	b.Expires = expires
 	if err := r.buckets.Update(slot, &b, ebpf.UpdateLock); err != nil {
 		return fmt.Errorf("xdp: write rate limit bucket %d: %w", slot, err)
 	}
@@ -201,7 +206,7 @@ func (r *RateLimits) List() ([]RateLimit, error) {
 		if err := r.buckets.LookupWithFlags(slot, &b, ebpf.LookupLock); err != nil {
 			return nil, fmt.Errorf("xdp: read rate limit bucket %d: %w", slot, err)
 		}
-		out = append(out, RateLimit{Scope: k.scope, Prefix: k.prefix, Rate: b.Rate, Burst: b.Burst,
+		out = append(out, RateLimit{Scope: k.scope, Prefix: k.prefix, Rate: b.Rate, Burst: b.Burst, Expires: b.Expires,
 			Tokens: float64(b.refilled(MonotonicNow())) / rateUnit, Passed: b.Passed, Dropped: b.Dropped})
 	}
 	slices.SortFunc(out, func(a, b RateLimit) int {

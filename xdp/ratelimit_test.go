@@ -67,7 +67,7 @@ func TestRateLimitArithmetic(t *testing.T) {
 		{"ipv6 source prefix", RateBySource, netip.MustParsePrefix("2001:db8::/48"), udp6("2001:db8::7", "2001:db8:9::2")},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			if err := rl.Set(sc.scope, sc.prefix, rate, burst); err != nil {
+			if err := rl.Set(sc.scope, sc.prefix, rate, burst, 0); err != nil {
 				t.Fatal(err)
 			}
 			defer func() {
@@ -139,10 +139,10 @@ func TestRateLimitBurst(t *testing.T) {
 	victim := netip.MustParsePrefix("10.9.0.1/32")
 	sources := netip.MustParsePrefix("198.18.0.0/24")
 	// 1 packet/s: the microseconds the runs take refill nothing worth a packet.
-	if err := rl.Set(RateByVictim, victim, 1, 5); err != nil {
+	if err := rl.Set(RateByVictim, victim, 1, 5, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := rl.Set(RateBySource, sources, 1, 3); err != nil {
+	if err := rl.Set(RateBySource, sources, 1, 3, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, c := r.run(t, udp4("198.18.0.7", "10.9.0.1"), 2)
@@ -198,7 +198,7 @@ func TestRateLimitAfterSignature(t *testing.T) {
 	if err := r.d.Signatures.Install(0, victim, floodSignature, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.d.RateLimits.Set(RateByVictim, netip.PrefixFrom(victim, 32), 1, 2); err != nil {
+	if err := r.d.RateLimits.Set(RateByVictim, netip.PrefixFrom(victim, 32), 1, 2, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, c := r.run(t, synFrame("198.18.0.7", "10.9.0.1", 33, 512), 10)
@@ -220,7 +220,7 @@ func TestRateLimitCPUs(t *testing.T) {
 	t.Cleanup(func() { d.Close() })
 	victim := netip.MustParsePrefix("10.9.0.1/32")
 	const burst, perCPU = 30000, 50000
-	if err := d.RateLimits.Set(RateByVictim, victim, 1, burst); err != nil {
+	if err := d.RateLimits.Set(RateByVictim, victim, 1, burst, 0); err != nil {
 		t.Fatal(err)
 	}
 	frame := udp4("198.18.0.7", "10.9.0.1")
@@ -255,6 +255,28 @@ func TestRateLimitCPUs(t *testing.T) {
 	}
 }
 
+// TestRateLimitExpires: a limit past its deadline drops and counts nothing.
+func TestRateLimitExpires(t *testing.T) {
+	r := newCacheRig(t, Options{})
+	victim := netip.MustParsePrefix("10.9.0.1/32")
+	if err := r.d.RateLimits.Set(RateByVictim, victim, 1, 1, MonotonicNow()-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, c := r.run(t, udp4("198.18.0.7", "10.9.0.1"), 5); c[CounterRateDrop] != 0 {
+		t.Errorf("an expired limit dropped %d", c[CounterRateDrop])
+	}
+	if err := r.d.RateLimits.Set(RateByVictim, victim, 1, 1, Deadline(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, c := r.run(t, udp4("198.18.0.7", "10.9.0.1"), 5); c[CounterRateDrop] != 4 {
+		t.Errorf("a live limit of burst 1 dropped %d of 5, want 4", c[CounterRateDrop])
+	}
+	list, err := r.d.RateLimits.List()
+	if err != nil || len(list) != 1 || list[0].Passed != 1 || list[0].Dropped != 4 || list[0].Expires == 0 {
+		t.Errorf("List: %+v (err %v), want 1 passed, 4 dropped and the deadline", list, err)
+	}
+}
+
 func TestRateLimitInvalid(t *testing.T) {
 	r := newCacheRig(t, Options{})
 	rl := r.d.RateLimits
@@ -273,15 +295,15 @@ func TestRateLimitInvalid(t *testing.T) {
 		{"zero burst", RateByVictim, netip.MustParsePrefix("10.0.0.1/32"), 1, 0},
 		{"burst too high", RateByVictim, netip.MustParsePrefix("10.0.0.1/32"), 1, MaxBurst + 1},
 	} {
-		if err := rl.Set(tc.scope, tc.prefix, tc.rate, tc.burst); !errors.Is(err, ErrInvalidRateLimit) {
+		if err := rl.Set(tc.scope, tc.prefix, tc.rate, tc.burst, 0); !errors.Is(err, ErrInvalidRateLimit) {
 			t.Errorf("%s: err %v, want ErrInvalidRateLimit", tc.name, err)
 		}
 	}
 	// A mapped victim is its IPv4 address; an unmasked prefix is masked.
-	if err := rl.Set(RateByVictim, netip.MustParsePrefix("::ffff:10.0.0.1/128"), 5, 5); err != nil {
+	if err := rl.Set(RateByVictim, netip.MustParsePrefix("::ffff:10.0.0.1/128"), 5, 5, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := rl.Set(RateBySource, netip.MustParsePrefix("10.1.2.3/16"), 5, 5); err != nil {
+	if err := rl.Set(RateBySource, netip.MustParsePrefix("10.1.2.3/16"), 5, 5, 0); err != nil {
 		t.Fatal(err)
 	}
 	list, err := rl.List()
@@ -310,7 +332,7 @@ func BenchmarkRateLimit(b *testing.B) {
 		{"source", RateBySource, netip.MustParsePrefix("198.18.0.0/16")},
 	} {
 		b.Run("scope="+bc.name, func(b *testing.B) {
-			if err := d.RateLimits.Set(bc.scope, bc.limit, MaxRate, MaxBurst); err != nil {
+			if err := d.RateLimits.Set(bc.scope, bc.limit, MaxRate, MaxBurst, 0); err != nil {
 				b.Fatal(err)
 			}
 			defer d.RateLimits.Delete(bc.scope, bc.limit)

@@ -607,6 +607,9 @@ static __always_inline int take_token(__u32 idx, __u64 now)
 	struct fs_bucket *b = bpf_map_lookup_elem(&fs_rl_buckets, &idx);
 	if (!b)
 		return 1; /* an index out of range limits nothing */
+	__u64 exp = b->expires; /* written by user space only: no lock needed */
+	if (exp && now >= exp)
+		return 1;
 	bpf_spin_lock(&b->lock);
 	__u64 cap = b->burst * FS_RL_UNIT, tokens = b->tokens, last = b->last;
 	if (now > last) {

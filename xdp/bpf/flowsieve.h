@@ -221,7 +221,8 @@ struct fs_sig_ref {
  * bucket's spin lock: tokens += (now - last) * rate (capped at burst * FS_RL_UNIT;
  * fill_ns = burst * FS_RL_UNIT / rate + 1 is precomputed so the product cannot
  * overflow), last = now (never backwards), then a packet that finds FS_RL_UNIT tokens
- * takes them and passes, else it is dropped. now is bpf_ktime_get_ns (the coarse
+ * takes them and passes, else it is dropped. From expires on (when not 0) the bucket
+ * limits and counts nothing. now is bpf_ktime_get_ns (the coarse
  * clock's 4 ms steps would hand out a tick's tokens at once). A spin lock, not atomics:
  * the update reads and writes three words (tokens, last, a counter), which one
  * compare-and-swap cannot cover, and atomics with a result need -mcpu=v3. CPUs
@@ -240,6 +241,7 @@ struct fs_bucket {
 	__u64 fill_ns; /* burst * FS_RL_UNIT / rate + 1 */
 	__u64 passed;
 	__u64 dropped;
+	__u64 expires; /* CLOCK_MONOTONIC ns from which the bucket limits nothing, 0 never */
 };
 
 /*
