@@ -222,11 +222,12 @@ struct fs_sig_ref {
  * fill_ns = burst * FS_RL_UNIT / rate + 1 is precomputed so the product cannot
  * overflow), last = now (never backwards), then a packet that finds FS_RL_UNIT tokens
  * takes them and passes, else it is dropped. From expires on (when not 0) the bucket
- * limits and counts nothing. now is bpf_ktime_get_ns (the coarse
- * clock's 4 ms steps would hand out a tick's tokens at once). A spin lock, not atomics:
- * the update reads and writes three words (tokens, last, a counter), which one
- * compare-and-swap cannot cover, and atomics with a result need -mcpu=v3. CPUs
- * sharing a bucket serialise on it for a few instructions.
+ * limits and counts nothing. now is bpf_ktime_get_ns (the coarse clock's 4 ms steps
+ * would hand out a tick's tokens at once). A spin lock, not atomics: the update reads
+ * and writes two words that must change together (tokens and last), which one
+ * compare-and-swap cannot cover; CPUs sharing a bucket serialise on it for a few
+ * instructions. (The lock helpers cost about 70 ns a packet here; a one-word GCRA
+ * state, the bucket's "full again" time, updated by compare-and-swap would not.)
  */
 #define FS_RL_SLOTS 1024
 #define FS_RL_UNIT 1000000000ULL
