@@ -13,6 +13,23 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type flowsieveFsBucket struct {
+	_    structs.HostLayout
+	Lock struct {
+		_   structs.HostLayout
+		Val uint32
+	}
+	Pad     uint32
+	Tokens  uint64
+	Last    uint64
+	Rate    uint64
+	Burst   uint64
+	FillNs  uint64
+	Passed  uint64
+	Dropped uint64
+	Expires uint64
+}
+
 type flowsieveFsCache4Slot struct {
 	_         structs.HostLayout
 	Key       flowsieveFsFlow4Key
@@ -27,7 +44,7 @@ type flowsieveFsCache4Slot struct {
 
 type flowsieveFsCounters struct {
 	_ structs.HostLayout
-	C [21]uint64
+	C [22]uint64
 }
 
 type flowsieveFsFlow4Key struct {
@@ -79,12 +96,10 @@ type flowsieveFsSig struct {
 type flowsieveFsSigNode struct {
 	_         structs.HostLayout
 	Threshold uint32
-	Left      uint16
-	Right     uint16
 	Field     uint8
+	Left      uint8
+	Right     uint8
 	Leaf      uint8
-	Action    uint8
-	Pad       uint8
 }
 
 type flowsieveFsSigRef struct {
@@ -104,25 +119,38 @@ type flowsieveFsVerdict struct {
 	Bytes     uint64
 }
 
+type flowsieveIn6Addr struct {
+	_    structs.HostLayout
+	In6U struct {
+		_       structs.HostLayout
+		U6Addr8 [16]uint8
+	}
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	flowsieveMapFsCache4   = "fs_cache4"
-	flowsieveMapFsConfig   = "fs_config"
-	flowsieveMapFsFlows    = "fs_flows"
-	flowsieveMapFsFlows4   = "fs_flows4"
-	flowsieveMapFsGen      = "fs_gen"
-	flowsieveMapFsPeers    = "fs_peers"
-	flowsieveMapFsPrefixV4 = "fs_prefix_v4"
-	flowsieveMapFsPrefixV6 = "fs_prefix_v6"
-	flowsieveMapFsSig4     = "fs_sig4"
-	flowsieveMapFsSigHits  = "fs_sig_hits"
-	flowsieveMapFsSigNodes = "fs_sig_nodes"
-	flowsieveMapFsStats    = "fs_stats"
-	flowsieveMapFsXsks     = "fs_xsks"
-	flowsieveProgFlowsieve = "flowsieve"
-	flowsieveVarFsStamp    = "fs_stamp"
+	flowsieveMapFsCache4    = "fs_cache4"
+	flowsieveMapFsConfig    = "fs_config"
+	flowsieveMapFsFlows     = "fs_flows"
+	flowsieveMapFsFlows4    = "fs_flows4"
+	flowsieveMapFsGen       = "fs_gen"
+	flowsieveMapFsMitigate  = "fs_mitigate"
+	flowsieveMapFsPeers     = "fs_peers"
+	flowsieveMapFsPrefixV4  = "fs_prefix_v4"
+	flowsieveMapFsPrefixV6  = "fs_prefix_v6"
+	flowsieveMapFsRlBuckets = "fs_rl_buckets"
+	flowsieveMapFsRlDst     = "fs_rl_dst"
+	flowsieveMapFsRlSrc     = "fs_rl_src"
+	flowsieveMapFsSig4      = "fs_sig4"
+	flowsieveMapFsSig6      = "fs_sig6"
+	flowsieveMapFsSigHits   = "fs_sig_hits"
+	flowsieveMapFsSigNodes  = "fs_sig_nodes"
+	flowsieveMapFsStats     = "fs_stats"
+	flowsieveMapFsXsks      = "fs_xsks"
+	flowsieveProgFlowsieve  = "flowsieve"
+	flowsieveVarFsStamp     = "fs_stamp"
 )
 
 // loadFlowsieve returns the embedded CollectionSpec for flowsieve.
@@ -174,19 +202,24 @@ type flowsieveProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type flowsieveMapSpecs struct {
-	FsCache4   *ebpf.MapSpec `ebpf:"fs_cache4"`
-	FsConfig   *ebpf.MapSpec `ebpf:"fs_config"`
-	FsFlows    *ebpf.MapSpec `ebpf:"fs_flows"`
-	FsFlows4   *ebpf.MapSpec `ebpf:"fs_flows4"`
-	FsGen      *ebpf.MapSpec `ebpf:"fs_gen"`
-	FsPeers    *ebpf.MapSpec `ebpf:"fs_peers"`
-	FsPrefixV4 *ebpf.MapSpec `ebpf:"fs_prefix_v4"`
-	FsPrefixV6 *ebpf.MapSpec `ebpf:"fs_prefix_v6"`
-	FsSig4     *ebpf.MapSpec `ebpf:"fs_sig4"`
-	FsSigHits  *ebpf.MapSpec `ebpf:"fs_sig_hits"`
-	FsSigNodes *ebpf.MapSpec `ebpf:"fs_sig_nodes"`
-	FsStats    *ebpf.MapSpec `ebpf:"fs_stats"`
-	FsXsks     *ebpf.MapSpec `ebpf:"fs_xsks"`
+	FsCache4    *ebpf.MapSpec `ebpf:"fs_cache4"`
+	FsConfig    *ebpf.MapSpec `ebpf:"fs_config"`
+	FsFlows     *ebpf.MapSpec `ebpf:"fs_flows"`
+	FsFlows4    *ebpf.MapSpec `ebpf:"fs_flows4"`
+	FsGen       *ebpf.MapSpec `ebpf:"fs_gen"`
+	FsMitigate  *ebpf.MapSpec `ebpf:"fs_mitigate"`
+	FsPeers     *ebpf.MapSpec `ebpf:"fs_peers"`
+	FsPrefixV4  *ebpf.MapSpec `ebpf:"fs_prefix_v4"`
+	FsPrefixV6  *ebpf.MapSpec `ebpf:"fs_prefix_v6"`
+	FsRlBuckets *ebpf.MapSpec `ebpf:"fs_rl_buckets"`
+	FsRlDst     *ebpf.MapSpec `ebpf:"fs_rl_dst"`
+	FsRlSrc     *ebpf.MapSpec `ebpf:"fs_rl_src"`
+	FsSig4      *ebpf.MapSpec `ebpf:"fs_sig4"`
+	FsSig6      *ebpf.MapSpec `ebpf:"fs_sig6"`
+	FsSigHits   *ebpf.MapSpec `ebpf:"fs_sig_hits"`
+	FsSigNodes  *ebpf.MapSpec `ebpf:"fs_sig_nodes"`
+	FsStats     *ebpf.MapSpec `ebpf:"fs_stats"`
+	FsXsks      *ebpf.MapSpec `ebpf:"fs_xsks"`
 }
 
 // flowsieveVariableSpecs contains global variables before they are loaded into the kernel.
@@ -216,19 +249,24 @@ func (o *flowsieveObjects) Close() error {
 //
 // It can be passed to loadFlowsieveObjects or ebpf.CollectionSpec.LoadAndAssign.
 type flowsieveMaps struct {
-	FsCache4   *ebpf.Map `ebpf:"fs_cache4"`
-	FsConfig   *ebpf.Map `ebpf:"fs_config"`
-	FsFlows    *ebpf.Map `ebpf:"fs_flows"`
-	FsFlows4   *ebpf.Map `ebpf:"fs_flows4"`
-	FsGen      *ebpf.Map `ebpf:"fs_gen"`
-	FsPeers    *ebpf.Map `ebpf:"fs_peers"`
-	FsPrefixV4 *ebpf.Map `ebpf:"fs_prefix_v4"`
-	FsPrefixV6 *ebpf.Map `ebpf:"fs_prefix_v6"`
-	FsSig4     *ebpf.Map `ebpf:"fs_sig4"`
-	FsSigHits  *ebpf.Map `ebpf:"fs_sig_hits"`
-	FsSigNodes *ebpf.Map `ebpf:"fs_sig_nodes"`
-	FsStats    *ebpf.Map `ebpf:"fs_stats"`
-	FsXsks     *ebpf.Map `ebpf:"fs_xsks"`
+	FsCache4    *ebpf.Map `ebpf:"fs_cache4"`
+	FsConfig    *ebpf.Map `ebpf:"fs_config"`
+	FsFlows     *ebpf.Map `ebpf:"fs_flows"`
+	FsFlows4    *ebpf.Map `ebpf:"fs_flows4"`
+	FsGen       *ebpf.Map `ebpf:"fs_gen"`
+	FsMitigate  *ebpf.Map `ebpf:"fs_mitigate"`
+	FsPeers     *ebpf.Map `ebpf:"fs_peers"`
+	FsPrefixV4  *ebpf.Map `ebpf:"fs_prefix_v4"`
+	FsPrefixV6  *ebpf.Map `ebpf:"fs_prefix_v6"`
+	FsRlBuckets *ebpf.Map `ebpf:"fs_rl_buckets"`
+	FsRlDst     *ebpf.Map `ebpf:"fs_rl_dst"`
+	FsRlSrc     *ebpf.Map `ebpf:"fs_rl_src"`
+	FsSig4      *ebpf.Map `ebpf:"fs_sig4"`
+	FsSig6      *ebpf.Map `ebpf:"fs_sig6"`
+	FsSigHits   *ebpf.Map `ebpf:"fs_sig_hits"`
+	FsSigNodes  *ebpf.Map `ebpf:"fs_sig_nodes"`
+	FsStats     *ebpf.Map `ebpf:"fs_stats"`
+	FsXsks      *ebpf.Map `ebpf:"fs_xsks"`
 }
 
 func (m *flowsieveMaps) Close() error {
@@ -238,10 +276,15 @@ func (m *flowsieveMaps) Close() error {
 		m.FsFlows,
 		m.FsFlows4,
 		m.FsGen,
+		m.FsMitigate,
 		m.FsPeers,
 		m.FsPrefixV4,
 		m.FsPrefixV6,
+		m.FsRlBuckets,
+		m.FsRlDst,
+		m.FsRlSrc,
 		m.FsSig4,
+		m.FsSig6,
 		m.FsSigHits,
 		m.FsSigNodes,
 		m.FsStats,

@@ -32,13 +32,28 @@ type SignatureNode struct {
 	Right     uint16
 }
 
-// Signatures is the program's signature table: per IPv4 victim (destination
-// address), a per-packet decision tree in one of SignatureSlots slots, its expiry,
-// and per-CPU counts of the packets it dropped.
+// Signatures is the program's signature table: per victim (IPv4 or IPv6 destination
+// address), a per-packet decision tree in one of SignatureSlots slots (shared by both
+// families), its expiry, and per-CPU counts of the packets it dropped.
 type Signatures struct {
-	victims *ebpf.Map // fs_sig4: victim → slot and expiry
-	nodes   *ebpf.Map // fs_sig_nodes: slot → its SignatureMaxNodes nodes
-	hits    *ebpf.Map // fs_sig_hits: slot → per-CPU drops
+	victims  *ebpf.Map // fs_sig4: IPv4 victim → slot and expiry
+	victims6 *ebpf.Map // fs_sig6: IPv6 victim → slot and expiry
+	nodes    *ebpf.Map // fs_sig_nodes: slot → its SignatureMaxNodes nodes
+	hits     *ebpf.Map // fs_sig_hits: slot → per-CPU drops
+	mit      *mitigation
+}
+
+// victimMap returns the map of victim's family, its key and its fs_mitigate bit.
+// An IPv4-mapped IPv6 address is its IPv4 address.
+func (s *Signatures) victimMap(victim netip.Addr) (*ebpf.Map, any, uint32, error) {
+	v := victim.Unmap()
+	switch {
+	case v.Is4():
+		return s.victims, v.As4(), mitSig4, nil
+	case v.Is6():
+		return s.victims6, v.As16(), mitSig6, nil
+	}
+	return nil, nil, 0, fmt.Errorf("%w: victim %v is no IP address", ErrInvalidSignature, victim)
 }
 
 // ValidateSignature checks that nodes form a tree the program walks completely:
@@ -68,8 +83,8 @@ func ValidateSignature(nodes []SignatureNode) error {
 	return nil
 }
 
-// Install puts a signature for an IPv4 victim into slot, replacing whatever the slot
-// and the victim had. expires is a MonotonicNow deadline (see Deadline), 0 for never.
+// Install puts a signature for a victim (IPv4 or IPv6) into slot, replacing whatever
+// the slot and the victim had. expires is a MonotonicNow deadline (see Deadline), 0 for never.
 // The nodes are written before the victim points at the slot, so the program never
 // walks a half-written tree of a new slot; reusing a live slot for another tree
 // should go through Remove first.
@@ -77,8 +92,9 @@ func (s *Signatures) Install(slot int, victim netip.Addr, nodes []SignatureNode,
 	if slot < 0 || slot >= SignatureSlots {
 		return fmt.Errorf("%w: slot %d, want 0..%d", ErrInvalidSignature, slot, SignatureSlots-1)
 	}
-	if !victim.Unmap().Is4() {
-		return fmt.Errorf("%w: victim %v is not IPv4", ErrInvalidSignature, victim)
+	victims, key, bit, err := s.victimMap(victim)
+	if err != nil {
+		return err
 	}
 	if err := ValidateSignature(nodes); err != nil {
 		return err
@@ -86,14 +102,15 @@ func (s *Signatures) Install(slot int, victim netip.Addr, nodes []SignatureNode,
 	var sig flowsieveFsSig
 	vals := sig.Nodes[:]
 	for i := range vals {
-		vals[i] = flowsieveFsSigNode{Leaf: 1} // unused nodes pass
+		vals[i] = flowsieveFsSigNode{Leaf: uint8(ActionPass)} // unused nodes pass
 	}
 	for i, n := range nodes {
-		v := flowsieveFsSigNode{Threshold: n.Threshold, Left: n.Left, Right: n.Right, Field: n.Field}
+		// ValidateSignature bounds the children by SignatureMaxNodes: they fit a byte.
+		v := flowsieveFsSigNode{Threshold: n.Threshold, Left: uint8(n.Left), Right: uint8(n.Right), Field: n.Field}
 		if n.Leaf {
-			v = flowsieveFsSigNode{Leaf: 1}
+			v = flowsieveFsSigNode{Leaf: uint8(ActionPass)}
 			if n.Drop {
-				v.Action = uint8(ActionDrop)
+				v.Leaf = uint8(ActionDrop)
 			}
 		}
 		vals[i] = v
@@ -106,18 +123,22 @@ func (s *Signatures) Install(slot int, victim netip.Addr, nodes []SignatureNode,
 		return fmt.Errorf("xdp: reset signature hits of slot %d: %w", slot, err)
 	}
 	ref := flowsieveFsSigRef{Expires: expires, Slot: uint32(slot)}
-	if err := s.victims.Put(victim.Unmap().As4(), &ref); err != nil {
+	if err := victims.Put(key, &ref); err != nil {
 		return fmt.Errorf("xdp: point %v at signature slot %d: %w", victim, slot, err)
 	}
-	return nil
+	return s.mit.sync(bit, victims)
 }
 
 // Remove takes a victim's signature out (no error when it has none).
 func (s *Signatures) Remove(victim netip.Addr) error {
-	if err := s.victims.Delete(victim.Unmap().As4()); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	victims, key, bit, err := s.victimMap(victim)
+	if err != nil {
+		return err
+	}
+	if err := victims.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("xdp: remove signature of %v: %w", victim, err)
 	}
-	return nil
+	return s.mit.sync(bit, victims)
 }
 
 // Hits returns the packets slot's signature dropped since it was installed.

@@ -33,6 +33,7 @@ const (
 	CounterQueueUnmapped                // RX queue without an XSKMAP slot (unmanaged interface or queue ≥ Options.Queues): fail open
 	CounterFlowCacheHit                 // flow verdict served by the program's IPv4 cache without a flow-map lookup (also counted in CounterFlowHit)
 	CounterSignatureDrop                // dropped by a victim's signature (also counted in CounterDrop)
+	CounterRateDrop                     // dropped by a rate limit (also counted in CounterDrop)
 	NumCounters
 )
 
@@ -40,6 +41,7 @@ var counterNames = [NumCounters]string{
 	"rx", "drop", "tag", "pass", "user", "forward", "fail_open", "non_ip", "nd",
 	"parse_error", "l4_truncated", "fragment", "ext_limit", "expired", "flow_hit",
 	"prefix_hit", "bad_verdict", "no_peer", "queue_unmapped", "flow_cache_hit", "signature_drop",
+	"rate_drop",
 }
 
 // String is the counter's snake_case name (used as a metrics label).

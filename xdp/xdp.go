@@ -19,6 +19,19 @@
 //     packet's source address, longest prefix (Blocklist);
 //   - a verdict (not expired) is enforced: DROP drops, TAG rewrites DSCP (IPv4
 //     checksum updated incrementally) and forwards, PASS forwards;
+//   - no verdict: the victim's signature, fs_sig4 / fs_sig6 (hashes, destination →
+//     slot and expiry) and fs_sig_nodes (array, slot → tree), walked per packet,
+//     drops what its tree drops and counts it per slot in fs_sig_hits (Signatures);
+//   - then the rate limits, fs_rl_src (LPM trie, source prefix → bucket) and
+//     fs_rl_dst (hash, destination → bucket), IPv4 addresses IPv4-mapped: a packet
+//     takes a token from each bucket it maps to in fs_rl_buckets (array of token
+//     buckets with a spin lock each) and is dropped when one is empty (RateLimits).
+//     fs_mitigate says which of these maps hold entries, so packets skip the others.
+//     Signatures and rate limits act only on packets no verdict decided: a flow or
+//     source verdict is a decision already taken about that traffic (a PASS flow to
+//     an attacked victim is the benign traffic a rate limit must not starve), and the
+//     flows served from fs_cache4 never pay for them; the signature goes first so the
+//     packets it drops take no token from the buckets;
 //   - no verdict: redirect to fs_xsks[xsk_base + rx queue] (the AF_XDP socket of
 //     that queue, RegisterSocket), or forward when no socket is registered (fail open).
 //
@@ -160,11 +173,12 @@ type Datapath struct {
 	newPins []string
 	ifaces  []attached
 
-	// Verdicts, Blocklist and Stats give typed access to the maps.
+	// Verdicts, Blocklist, Stats, Signatures and RateLimits give typed access to the maps.
 	Verdicts   *Verdicts
 	Blocklist  *Blocklist
 	Stats      *Stats
 	Signatures *Signatures
+	RateLimits *RateLimits
 }
 
 type attached struct {
@@ -251,7 +265,10 @@ func Load(o Options) (*Datapath, error) {
 	}
 	d.Blocklist = &Blocklist{v4: d.objs.FsPrefixV4, v6: d.objs.FsPrefixV6}
 	d.Stats = &Stats{m: d.objs.FsStats}
-	d.Signatures = &Signatures{victims: d.objs.FsSig4, nodes: d.objs.FsSigNodes, hits: d.objs.FsSigHits}
+	mit := &mitigation{m: d.objs.FsMitigate}
+	d.Signatures = &Signatures{victims: d.objs.FsSig4, victims6: d.objs.FsSig6, nodes: d.objs.FsSigNodes,
+		hits: d.objs.FsSigHits, mit: mit}
+	d.RateLimits = newRateLimits(&d.objs, mit)
 	return d, nil
 }
 

@@ -121,7 +121,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } fs_gen SEC(".maps");
 
-/* Ethernet header without the packed attribute, so the EtherType is one 16-bit load. */
 /* Signatures: see struct fs_sig_node in flowsieve.h. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -129,6 +128,13 @@ struct {
 	__type(key, __u32); /* IPv4 destination, network order */
 	__type(value, struct fs_sig_ref);
 } fs_sig4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FS_SIG_SLOTS);
+	__type(key, struct in6_addr); /* IPv6 destination */
+	__type(value, struct fs_sig_ref);
+} fs_sig6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -144,6 +150,42 @@ struct {
 	__type(value, __u64); /* packets dropped by the slot's signature */
 } fs_sig_hits SEC(".maps");
 
+/*
+ * Rate limits: see struct fs_bucket in flowsieve.h. Values are fs_rl_buckets indexes;
+ * IPv4 addresses are keyed IPv4-mapped (::ffff:a.b.c.d, an IPv4 /n is a /96+n), so one
+ * trie and one hash serve both families.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FS_RL_SLOTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fs_lpm_v6_key); /* source prefix */
+	__type(value, __u32);
+} fs_rl_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FS_RL_SLOTS);
+	__type(key, struct in6_addr); /* destination */
+	__type(value, __u32);
+} fs_rl_dst SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FS_RL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fs_bucket);
+} fs_rl_buckets SEC(".maps");
+
+/* Which mitigation maps hold entries: enum fs_mitigation bits, written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fs_mitigate SEC(".maps");
+
+/* Ethernet header without the packed attribute, so the EtherType is one 16-bit load. */
 struct eth_hdr {
 	__u8 dst[6];
 	__u8 src[6];
@@ -184,7 +226,9 @@ struct packet {
 	struct fs_flow_key key;
 	struct fs_flow4_key key4;
 	void *l3;
+	void *l4;   /* IPv6: the header after the extension headers */
 	__u8 ipv6;
+	__u8 frag6; /* IPv6: the signature's frag field (1 first fragment, 4 later ones) */
 };
 
 /* Whether a 16-byte network-order address is IPv4-mapped (::ffff:a.b.c.d). */
@@ -345,6 +389,7 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u
 		return PARSE_ERROR;
 	p->l3 = l3;
 	p->ipv6 = 1;
+	p->frag6 = 0;
 	p->key = (struct fs_flow_key){};
 	__builtin_memcpy(p->key.lo_addr, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.hi_addr, &ip6->daddr, 16);
@@ -379,44 +424,37 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct packet *p, __u
 			cur += sizeof(*f);
 			if (f->frag_off & bpf_htons(0xfff8)) {
 				p->key.proto = next;
+				p->l4 = cur;
+				p->frag6 = 4;
 				*cnt = FS_CNT_FRAGMENT;
 				return PARSE_FLOW;
 			}
+			if (f->frag_off & bpf_htons(1))
+				p->frag6 = 1;
 			continue;
 		}
 		default:
 			p->key.proto = next;
+			p->l4 = cur;
 			return parse_l4(cur, end, next, &p->key.lo_port, &p->key.hi_port, cnt);
 		}
 	}
 	p->key.proto = next;
+	p->l4 = cur;
 	*cnt = FS_CNT_EXT_LIMIT;
 	return PARSE_FLOW;
 }
 
 /*
- * The signature fields of an IPv4 packet, as engine/signature.Extract computes
- * them from a decoded packet: proto, ttl, ip_id, ip_len, frag bits (1 MF, 2 DF,
- * 4 non-zero offset), dscp, tcp flags, window, options length, first option kind,
- * ports, payload length, icmp type. Fields of a header cut short stay 0.
+ * The transport fields of a packet's signature (engine/signature.Extract computes
+ * the same from a decoded packet): tcp flags, window, options length, first option
+ * kind, ports, payload length, icmp type. l4len is the IP payload from l4 on.
+ * Fields of a header cut short stay 0, its payload length l4len.
  */
-static __always_inline void sig_fields(struct iphdr *ip, void *end, __u32 *f)
+static __always_inline void sig_l4(void *l4, void *end, __u8 proto, __u32 l4len, __u32 *f)
 {
-	__u32 ihl = ip->ihl * 4;
-	__u32 tot = bpf_ntohs(ip->tot_len);
-	__u16 fo = bpf_ntohs(ip->frag_off);
-	f[0] = ip->protocol;
-	f[1] = ip->ttl;
-	f[2] = bpf_ntohs(ip->id);
-	f[3] = tot;
-	f[4] = ((fo & 0x2000) ? 1 : 0) | ((fo & 0x4000) ? 2 : 0) | ((fo & 0x1fff) ? 4 : 0);
-	f[5] = ip->tos >> 2;
-	__u32 l4len = tot > ihl ? tot - ihl : 0;
 	f[12] = l4len;
-	if (fo & 0x1fff)
-		return;
-	void *l4 = (void *)ip + ihl;
-	if (ip->protocol == IPPROTO_TCP) {
+	if (proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 		if ((void *)(th + 1) > end)
 			return;
@@ -429,14 +467,14 @@ static __always_inline void sig_fields(struct iphdr *ip, void *end, __u32 *f)
 		f[10] = bpf_ntohs(th->source);
 		f[11] = bpf_ntohs(th->dest);
 		f[12] = l4len > doff ? l4len - doff : 0;
-	} else if (ip->protocol == IPPROTO_UDP) {
+	} else if (proto == IPPROTO_UDP) {
 		struct udphdr *uh = l4;
 		if ((void *)(uh + 1) > end)
 			return;
 		f[10] = bpf_ntohs(uh->source);
 		f[11] = bpf_ntohs(uh->dest);
 		f[12] = l4len > 8 ? l4len - 8 : 0;
-	} else if (ip->protocol == IPPROTO_ICMP) {
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
 		__u8 *t = l4;
 		if ((void *)(t + 1) > end)
 			return;
@@ -446,43 +484,229 @@ static __always_inline void sig_fields(struct iphdr *ip, void *end, __u32 *f)
 }
 
 /*
- * The signature verdict of an IPv4 packet: FS_ACTION_DROP when its destination has
- * a live signature whose walk ends in a dropping leaf, else FS_ACTION_NONE.
+ * The signature fields of an IPv4 packet: proto, ttl, ip_id, ip_len, frag bits
+ * (1 MF, 2 DF, 4 non-zero offset), dscp, then the transport's (sig_l4).
  */
-static __always_inline __u8 sig_verdict(struct packet *p, void *end, struct fs_counters *st)
+static __always_inline void sig_fields4(struct iphdr *ip, void *end, __u32 *f)
 {
-	struct iphdr *ip = p->l3;
-	if (!ip || (void *)(ip + 1) > end)
-		return FS_ACTION_NONE;
-	__u32 daddr = ip->daddr;
-	struct fs_sig_ref *r = bpf_map_lookup_elem(&fs_sig4, &daddr);
-	if (!r)
-		return FS_ACTION_NONE;
-	__u64 exp = r->expires;
-	if (exp && bpf_ktime_get_coarse_ns() >= exp)
-		return FS_ACTION_NONE;
+	__u32 ihl = ip->ihl * 4;
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u16 fo = bpf_ntohs(ip->frag_off);
+	f[0] = ip->protocol;
+	f[1] = ip->ttl;
+	f[2] = bpf_ntohs(ip->id);
+	f[3] = tot;
+	f[4] = ((fo & 0x2000) ? 1 : 0) | ((fo & 0x4000) ? 2 : 0) | ((fo & 0x1fff) ? 4 : 0);
+	f[5] = ip->tos >> 2;
+	__u32 l4len = tot > ihl ? tot - ihl : 0;
+	if (fo & 0x1fff) {
+		f[12] = l4len;
+		return;
+	}
+	sig_l4((void *)ip + ihl, end, ip->protocol, l4len, f);
+}
+
+/*
+ * The signature fields of an IPv6 packet: next header after the extension headers,
+ * hop limit, ip_len (40 + payload length, the frame's length for a jumbogram), frag
+ * (1 first fragment, 4 later ones), dscp, then the transport's; ip_id stays 0.
+ */
+static __always_inline void sig_fields6(struct packet *p, void *end, __u32 *f)
+{
+	struct ipv6hdr *ip6 = p->l3;
+	if ((void *)(ip6 + 1) > end)
+		return;
+	__u8 *b = p->l3;
+	__u32 total = 40 + bpf_ntohs(ip6->payload_len);
+	if (total == 40 && ip6->nexthdr != IPPROTO_NONE)
+		total = end - p->l3;
+	f[0] = p->key.proto;
+	f[1] = ip6->hop_limit;
+	f[3] = total < 0xffff ? total : 0xffff;
+	f[4] = p->frag6;
+	f[5] = (((b[0] & 0x0f) << 4) | (b[1] >> 4)) >> 2;
+	__u32 hl = p->l4 - p->l3;
+	__u32 l4len = total > hl ? total - hl : 0;
+	if (p->frag6 & 4) {
+		f[12] = l4len;
+		return;
+	}
+	sig_l4(p->l4, end, p->key.proto, l4len, f);
+}
+
+/*
+ * Walks signature r over the packet's fields f: FS_ACTION_DROP when the walk ends in
+ * a dropping leaf and r has not expired, else FS_ACTION_NONE. The walk is unrolled
+ * (FS_SIG_DEPTH + 1 steps, each a shift, two loads and a compare); the clock is read
+ * only for a dropping leaf.
+ */
+static __always_inline __u8 sig_walk(struct fs_sig_ref *r, const __u32 *f, struct fs_counters *st)
+{
 	__u32 slot = r->slot;
 	if (slot >= FS_SIG_SLOTS)
 		return FS_ACTION_NONE;
 	struct fs_sig *sig = bpf_map_lookup_elem(&fs_sig_nodes, &slot);
 	if (!sig)
 		return FS_ACTION_NONE;
-	__u32 f[16] = {};
-	sig_fields(ip, end, f);
 	__u32 idx = 0;
+	__u8 leaf = 0;
+#pragma unroll
 	for (int i = 0; i <= FS_SIG_DEPTH; i++) {
 		struct fs_sig_node *n = &sig->nodes[idx & (FS_SIG_NODES - 1)];
 		if (n->leaf) {
-			if (n->action != FS_ACTION_DROP)
-				return FS_ACTION_NONE;
-			__u64 *hits = bpf_map_lookup_elem(&fs_sig_hits, &slot);
-			if (hits)
-				(*hits)++;
-			st->c[FS_CNT_SIGNATURE_DROP]++;
-			return FS_ACTION_DROP;
+			leaf = n->leaf;
+			break;
 		}
 		idx = f[n->field & 15] <= n->threshold ? n->left : n->right;
 	}
+	if (leaf != FS_ACTION_DROP)
+		return FS_ACTION_NONE;
+	__u64 exp = r->expires;
+	if (exp && bpf_ktime_get_coarse_ns() >= exp)
+		return FS_ACTION_NONE;
+	__u64 *hits = bpf_map_lookup_elem(&fs_sig_hits, &slot);
+	if (hits)
+		(*hits)++;
+	st->c[FS_CNT_SIGNATURE_DROP]++;
+	return FS_ACTION_DROP;
+}
+
+/* The signature verdict of a packet whose destination has a signature in fs_sig4/6. */
+static __always_inline __u8 sig_verdict(struct packet *p, void *end, struct fs_counters *st)
+{
+	struct fs_sig_ref *r;
+	__u32 f[16] __attribute__((aligned(8)));
+	__builtin_memset(f, 0, sizeof(f));
+	if (p->ipv6) {
+		struct ipv6hdr *ip6 = p->l3;
+		if ((void *)(ip6 + 1) > end)
+			return FS_ACTION_NONE;
+		r = bpf_map_lookup_elem(&fs_sig6, &ip6->daddr);
+		if (!r)
+			return FS_ACTION_NONE;
+		sig_fields6(p, end, f);
+	} else {
+		struct iphdr *ip = p->l3;
+		if ((void *)(ip + 1) > end)
+			return FS_ACTION_NONE;
+		__u32 daddr = ip->daddr;
+		r = bpf_map_lookup_elem(&fs_sig4, &daddr);
+		if (!r)
+			return FS_ACTION_NONE;
+		sig_fields4(ip, end, f);
+	}
+	return sig_walk(r, f, st);
+}
+
+/*
+ * Takes a token from bucket idx at time now (see struct fs_bucket); returns 0 when
+ * the bucket had none (the packet is to be dropped), 1 otherwise.
+ */
+static __always_inline int take_token(__u32 idx, __u64 now)
+{
+	struct fs_bucket *b = bpf_map_lookup_elem(&fs_rl_buckets, &idx);
+	if (!b)
+		return 1; /* an index out of range limits nothing */
+	__u64 exp = b->expires; /* written by user space only: no lock needed */
+	if (exp && now >= exp)
+		return 1;
+	bpf_spin_lock(&b->lock);
+	__u64 cap = b->burst * FS_RL_UNIT, tokens = b->tokens, last = b->last;
+	if (now > last) {
+		__u64 el = now - last;
+		if (el >= b->fill_ns) {
+			tokens = cap;
+		} else {
+			tokens += el * b->rate;
+			if (tokens > cap)
+				tokens = cap;
+		}
+		b->last = now;
+	}
+	int ok = tokens >= FS_RL_UNIT;
+	if (ok) {
+		tokens -= FS_RL_UNIT;
+		b->passed++;
+	} else {
+		b->dropped++;
+	}
+	b->tokens = tokens;
+	bpf_spin_unlock(&b->lock);
+	return ok;
+}
+
+/*
+ * Takes a token from buckets src and dst (FS_RL_SLOTS: none), the source's first, so
+ * a source dropped at its own limit does not drain its victim's bucket.
+ */
+static __always_inline __u8 rate_verdict(__u32 src, __u32 dst, struct fs_counters *st)
+{
+	if (src >= FS_RL_SLOTS && dst >= FS_RL_SLOTS)
+		return FS_ACTION_NONE;
+	__u64 now = bpf_ktime_get_ns();
+	if ((src < FS_RL_SLOTS && !take_token(src, now)) || (dst < FS_RL_SLOTS && !take_token(dst, now))) {
+		st->c[FS_CNT_RATE_DROP]++;
+		return FS_ACTION_DROP;
+	}
+	return FS_ACTION_NONE;
+}
+
+/* The bucket index a fs_rl_* map holds for key, FS_RL_SLOTS when it holds none. */
+static __always_inline __u32 bucket_of(void *map, const void *key)
+{
+	__u32 *idx = bpf_map_lookup_elem(map, key);
+	return idx ? *idx : FS_RL_SLOTS;
+}
+
+/* Writes IPv4 address a (network order) IPv4-mapped into the 16 bytes at to. */
+static __always_inline void map_v4(__u8 *to, __be32 a)
+{
+	__u32 w[4] = {0, 0, bpf_htonl(0xffff), a};
+	__builtin_memcpy(to, w, 16);
+}
+
+/* The rate limits of a packet (mask: the enum fs_mitigation bits set). */
+static __always_inline __u8 rate_limits(struct packet *p, void *end, __u32 mask, struct fs_counters *st)
+{
+	struct fs_lpm_v6_key src = {.prefixlen = 128};
+	struct in6_addr dst;
+	if (p->ipv6) {
+		struct ipv6hdr *ip6 = p->l3;
+		if ((void *)(ip6 + 1) > end)
+			return FS_ACTION_NONE;
+		__builtin_memcpy(src.addr, &ip6->saddr, 16);
+		dst = ip6->daddr;
+	} else {
+		struct iphdr *ip = p->l3;
+		if ((void *)(ip + 1) > end)
+			return FS_ACTION_NONE;
+		map_v4(src.addr, ip->saddr);
+		map_v4((__u8 *)&dst, ip->daddr);
+	}
+	__u32 s = mask & FS_MIT_RL_SRC ? bucket_of(&fs_rl_src, &src) : FS_RL_SLOTS;
+	__u32 d = mask & FS_MIT_RL_DST ? bucket_of(&fs_rl_dst, &dst) : FS_RL_SLOTS;
+	return rate_verdict(s, d, st);
+}
+
+/*
+ * The mitigation verdict of a packet no flow or source verdict decided: its victim's
+ * signature first (a packet the signature drops takes no token, so the buckets are
+ * left to the traffic the signature cannot tell apart), then the rate limits. Maps
+ * fs_mitigate marks empty are not looked up.
+ */
+static __always_inline __u8 mitigate(struct packet *p, void *end, struct fs_counters *st)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&fs_mitigate, &zero);
+	if (!on || !*on || !p->l3)
+		return FS_ACTION_NONE;
+	__u32 mask = *on;
+	if (mask & (p->ipv6 ? FS_MIT_SIG6 : FS_MIT_SIG4)) {
+		if (sig_verdict(p, end, st) == FS_ACTION_DROP)
+			return FS_ACTION_DROP;
+	}
+	if (mask & (FS_MIT_RL_SRC | FS_MIT_RL_DST))
+		return rate_limits(p, end, mask, st);
 	return FS_ACTION_NONE;
 }
 
@@ -810,8 +1034,8 @@ int flowsieve(struct xdp_md *ctx)
 		}
 	}
 
-	if (action == FS_ACTION_NONE && !p.ipv6)
-		action = sig_verdict(&p, (void *)(long)ctx->data_end, st);
+	if (action == FS_ACTION_NONE)
+		action = mitigate(&p, (void *)(long)ctx->data_end, st);
 
 	switch (action) {
 	case FS_ACTION_DROP:

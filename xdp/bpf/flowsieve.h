@@ -8,6 +8,7 @@
 #define FLOWSIEVE_H
 
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 
 /* Verdict actions (struct fs_verdict.action). 0 is "no verdict" and is never stored. */
 enum fs_action {
@@ -175,12 +176,15 @@ struct fs_cache4_slot {
 #define FS_CACHE4_MUL1 0xc2b2ae3d27d4eb4fULL
 
 /*
- * Signatures: per-packet decision trees scoped to a victim (IPv4 destination),
- * learned in user space while the victim is under attack. fs_sig4 maps the victim to
- * its slot; the slot's FS_SIG_NODES nodes (struct fs_sig in fs_sig_nodes) are walked from node 0 for
- * at most FS_SIG_DEPTH+1 steps: a split sends a packet whose field value is <=
- * threshold to left, else to right (indexes within the slot); a leaf drops or passes.
- * Field ids are those of engine/signature (package xdp converts nothing: it checks).
+ * Signatures: per-packet decision trees scoped to a victim (destination address),
+ * learned in user space while the victim is under attack. fs_sig4 (IPv4) and fs_sig6
+ * (IPv6) map the victim to its slot; the slot's FS_SIG_NODES nodes (struct fs_sig in
+ * fs_sig_nodes) are walked from node 0 for at most FS_SIG_DEPTH+1 steps: a split
+ * sends a packet whose field value is <= threshold to left, else to right (indexes
+ * within the slot); a leaf drops or passes. The walk reads the clock only when it
+ * ends in a dropping leaf (an expired signature drops nothing, and a passing leaf
+ * passes either way). Field ids are those of engine/signature (package xdp converts
+ * nothing: it checks). Nodes are 8 bytes, so a child's address is a shift away.
  */
 #define FS_SIG_FIELDS 14
 #define FS_SIG_NODES 64
@@ -189,12 +193,10 @@ struct fs_cache4_slot {
 
 struct fs_sig_node {
 	__u32 threshold;
-	__u16 left;
-	__u16 right;
-	__u8 field;  /* 0..FS_SIG_FIELDS-1 */
-	__u8 leaf;   /* 1: a leaf */
-	__u8 action; /* leaf: FS_ACTION_DROP drops, anything else passes on */
-	__u8 pad;
+	__u8 field; /* 0..FS_SIG_FIELDS-1 */
+	__u8 left;  /* < FS_SIG_NODES */
+	__u8 right;
+	__u8 leaf;  /* 0: a split; else a leaf: FS_ACTION_DROP drops, anything else passes on */
 };
 
 /* One slot's tree: the whole signature is one map value, walked with one lookup. */
@@ -206,6 +208,52 @@ struct fs_sig_ref {
 	__u64 expires; /* CLOCK_MONOTONIC ns (coarse), 0 never */
 	__u32 slot;    /* < FS_SIG_SLOTS */
 	__u32 pad;
+};
+
+/*
+ * Rate limits: token buckets for traffic no verdict and no signature decides, per
+ * victim (fs_rl_dst, a hash by destination address) and per source (fs_rl_src, an
+ * LPM trie by source prefix: one bucket for the whole prefix), IPv4 addresses
+ * IPv4-mapped. Each maps to a bucket index in fs_rl_buckets. A packet takes a token from
+ * its source's bucket, then from its victim's; one that finds a bucket empty is dropped.
+ *
+ * A bucket holds tokens in units of 1/FS_RL_UNIT packet. On every packet, under the
+ * bucket's spin lock: tokens += (now - last) * rate (capped at burst * FS_RL_UNIT;
+ * fill_ns = burst * FS_RL_UNIT / rate + 1 is precomputed so the product cannot
+ * overflow), last = now (never backwards), then a packet that finds FS_RL_UNIT tokens
+ * takes them and passes, else it is dropped. From expires on (when not 0) the bucket
+ * limits and counts nothing. now is bpf_ktime_get_ns (the coarse clock's 4 ms steps
+ * would hand out a tick's tokens at once). A spin lock, not atomics: the update reads
+ * and writes two words that must change together (tokens and last), which one
+ * compare-and-swap cannot cover; CPUs sharing a bucket serialise on it for a few
+ * instructions. (The lock helpers cost about 70 ns a packet here; a one-word GCRA
+ * state, the bucket's "full again" time, updated by compare-and-swap would not.)
+ */
+#define FS_RL_SLOTS 1024
+#define FS_RL_UNIT 1000000000ULL
+
+struct fs_bucket {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 tokens;  /* 1/FS_RL_UNIT packets */
+	__u64 last;    /* CLOCK_MONOTONIC ns of the last refill */
+	__u64 rate;    /* packets per second, 1..FS_RL_UNIT */
+	__u64 burst;   /* packets, >= 1 */
+	__u64 fill_ns; /* burst * FS_RL_UNIT / rate + 1 */
+	__u64 passed;
+	__u64 dropped;
+	__u64 expires; /* CLOCK_MONOTONIC ns from which the bucket limits nothing, 0 never */
+};
+
+/*
+ * Which of the mitigation maps hold entries (fs_mitigate[0], a bit mask of
+ * FS_MIT_*), kept by user space, so packets skip the lookups of empty maps.
+ */
+enum fs_mitigation {
+	FS_MIT_SIG4 = 1,
+	FS_MIT_SIG6 = 2,
+	FS_MIT_RL_SRC = 4,
+	FS_MIT_RL_DST = 8,
 };
 
 /* Per-CPU counters (stats map index). Keep in sync with package xdp's names. */
@@ -231,6 +279,7 @@ enum fs_counter {
 	FS_CNT_QUEUE_UNMAPPED,  /* RX queue beyond the interface's XSKMAP slots: fail open */
 	FS_CNT_FLOW_CACHE_HIT,  /* flow verdict from fs_cache4 without a flow-map lookup (also in FLOW_HIT) */
 	FS_CNT_SIGNATURE_DROP,  /* dropped by a victim's signature (also in DROP) */
+	FS_CNT_RATE_DROP,       /* dropped by a rate limit (also in DROP) */
 	FS_CNT_MAX,
 };
 

@@ -102,6 +102,8 @@ func kernelChecks() []check {
 		{"helper_redirect_map", helper(asm.FnRedirectMap), ""},
 		{"helper_ktime_get_ns", helper(asm.FnKtimeGetNs), ""},
 		{"helper_ktime_get_coarse_ns", helper(asm.FnKtimeGetCoarseNs), ""},
+		{"helper_spin_lock", helper(asm.FnSpinLock), ""},
+		{"helper_spin_unlock", helper(asm.FnSpinUnlock), ""},
 		{"helper_xdp_adjust_head", helper(asm.FnXdpAdjustHead), FallbackStampWorker},
 		{XDPMetadata, helper(asm.FnXdpAdjustMeta), metadataFallback()},
 		{"map_hash", mapType(ebpf.Hash), ""},
