@@ -39,6 +39,7 @@ type Config struct {
 	Export     Export     `yaml:"export"`
 	Alerts     Alerts     `yaml:"alerts"`
 	Fleet      Fleet      `yaml:"fleet"`
+	Mitigation Mitigation `yaml:"mitigation"`
 
 	origins map[string]origin // key path → where its value came from
 }
@@ -158,9 +159,10 @@ func Default() Config {
 			Socket:     "/run/flowsieve/control.sock",
 			SocketMode: 0o600,
 		},
-		Log:    Log{Level: "info", Format: "text"},
-		Export: Export{Domain: 0, Queue: 4096},
-		Alerts: Alerts{MaxBytes: 100 << 20, Keep: 5, Queue: 4096},
-		Fleet:  Fleet{Model: FleetModelPinned, DefaultTTL: time.Hour, MaxTTL: 7 * 24 * time.Hour, Buffer: 10000},
+		Log:        Log{Level: "info", Format: "text"},
+		Export:     Export{Domain: 0, Queue: 4096},
+		Alerts:     Alerts{MaxBytes: 100 << 20, Keep: 5, Queue: 4096},
+		Fleet:      Fleet{Model: FleetModelPinned, DefaultTTL: time.Hour, MaxTTL: 7 * 24 * time.Hour, Buffer: 10000},
+		Mitigation: defaultMitigation(),
 	}
 }

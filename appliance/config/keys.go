@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -67,7 +68,7 @@ func buildKeys() {
 			case durationType, fileModeType, intsType:
 			default:
 				switch f.Type.Kind() {
-				case reflect.String, reflect.Int, reflect.Bool:
+				case reflect.String, reflect.Int, reflect.Bool, reflect.Float64:
 				default:
 					panic(fmt.Sprintf("config: key %s has unsupported type %v", path, f.Type))
 				}
@@ -135,6 +136,12 @@ func (k *Key) set(c *Config, raw string) error {
 			return fmt.Errorf("invalid integer %q", raw)
 		}
 		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("invalid number %q", raw)
+		}
+		v.SetFloat(f)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(raw))
 		if err != nil {

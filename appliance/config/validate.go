@@ -150,6 +150,7 @@ func (c *Config) validate() []error {
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 	errs = append(errs, c.validateOutputs()...)
+	errs = append(errs, c.validateMitigation()...)
 	return append(errs, c.validateFleet()...)
 }
 

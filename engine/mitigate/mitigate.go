@@ -88,17 +88,19 @@ const preOnset = 3 * aggregate.SlotNS
 
 // Installed is a signature in force on one victim (its destination address).
 type Installed struct {
-	Victim  [16]byte
-	Kind    victim.Kind
-	Sig     *signature.Signature
-	Since   int64  // unix ns it was installed
-	Expires int64  // unix ns it lapses unless it drops a packet before
-	Hits    uint64 // packets it dropped
+	Victim    [16]byte
+	IPVersion uint8 // of Victim: 4 or 6
+	Kind      victim.Kind
+	Sig       *signature.Signature
+	Since     int64  // unix ns it was installed
+	Expires   int64  // unix ns it lapses unless it drops a packet before
+	Hits      uint64 // packets it dropped
 }
 
 // attack is one attacked victim's learning state.
 type attack struct {
 	kind    victim.Kind
+	ver     uint8 // IP version of the victim
 	onset   int64 // unix ns of the onset event
 	since   int64 // unix ns the samples began
 	samples []signature.Fields
@@ -118,7 +120,7 @@ type Engine struct {
 	rng      uint64 // xorshift state of the normal sampling
 	attacks  map[[16]byte]*attack
 	sigs     map[[16]byte][]*Installed
-	sources  map[[16]byte]int64 // source address → expiry
+	sources  map[[16]byte]sourceVerdict
 	nextTick int64
 	events   []victim.Event
 	f        signature.Fields
@@ -146,7 +148,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg, victims: v, agg: agg, det: det,
 		ring:    make([]sample, cfg.NormalRing),
 		attacks: make(map[[16]byte]*attack), sigs: make(map[[16]byte][]*Installed),
-		sources: make(map[[16]byte]int64), rng: cfg.Aggregate.Seed | 1,
+		sources: make(map[[16]byte]sourceVerdict), rng: cfg.Aggregate.Seed | 1,
 	}, nil
 }
 
@@ -163,7 +165,7 @@ func (e *Engine) Packet(p *packet.Packet, frame []byte, ts int64, wireLen int, n
 	if p.IPVersion != 4 && p.IPVersion != 6 {
 		return Pass
 	}
-	if exp, ok := e.sources[p.SrcIP]; ok && exp > ts {
+	if sv, ok := e.sources[p.SrcIP]; ok && sv.expires > ts {
 		return DropSource
 	}
 	if set := e.sigs[p.DstIP]; set != nil {
@@ -223,16 +225,25 @@ func (e *Engine) Signatures() []*Installed {
 // SourceVerdicts returns the number of sources with a verdict in force at ts.
 func (e *Engine) SourceVerdicts(ts int64) int {
 	n := 0
-	for _, exp := range e.sources {
-		if exp > ts {
+	for _, sv := range e.sources {
+		if sv.expires > ts {
 			n++
 		}
 	}
 	return n
 }
 
+// Tick runs the detector and the learner when now has crossed into a new 100 ms
+// slot since the last run: Packet calls it as packet time passes, the daemon also on
+// a timer, so that attacks end and signatures lapse while no packet comes.
+func (e *Engine) Tick(now int64) {
+	if now >= e.nextTick {
+		e.tick(now)
+	}
+}
+
 // tick runs the detector and the learner: every 100 ms of packet time offline, on
-// a timer in the daemon.
+// a timer in the daemon too.
 func (e *Engine) tick(now int64) {
 	e.nextTick = (now/aggregate.SlotNS + 1) * aggregate.SlotNS
 	e.events = e.det.Tick(now, e.events[:0])
@@ -265,8 +276,8 @@ func (e *Engine) tick(now int64) {
 			e.sigs[v] = keep
 		}
 	}
-	for s, exp := range e.sources {
-		if exp <= now {
+	for s, sv := range e.sources {
+		if sv.expires <= now {
 			delete(e.sources, s)
 		}
 	}
@@ -296,7 +307,7 @@ func (e *Engine) attack(ev victim.Event) {
 		a.kind = ev.Kind // the kind became clear after a volume onset
 		return
 	}
-	e.attacks[ev.Victim.Addr] = &attack{kind: ev.Kind, onset: ev.At, since: ev.At}
+	e.attacks[ev.Victim.Addr] = &attack{kind: ev.Kind, ver: ev.Victim.IPVersion, onset: ev.At, since: ev.At}
 }
 
 // acksAnswers reports whether a victim's ACKs can be the acknowledgements of what
@@ -323,7 +334,7 @@ func (e *Engine) blockScanners(v [16]byte, now int64) {
 		}
 		src, ok := e.agg.Sources.Lookup(&s.A, &zero, s.IPVersion, now)
 		if ok && src.Ports >= limit && probes(&src) {
-			e.sources[s.A] = now + e.cfg.SourceTTL
+			e.sources[s.A] = sourceVerdict{expires: now + e.cfg.SourceTTL, ipVersion: s.IPVersion, victim: v}
 			e.log = append(e.log, Event{At: now, What: "source", Victim: v, Kind: victim.Scan,
 				Detail: fmt.Sprintf("%v: %.0f ports", s.A[:4], src.Ports)})
 		}
@@ -370,7 +381,7 @@ func (e *Engine) learn(v [16]byte, a *attack, now int64) {
 		}
 		return
 	}
-	e.sigs[v] = append(e.sigs[v], &Installed{Victim: v, Kind: a.kind, Sig: sig, Since: now, Expires: now + e.cfg.SignatureTTL})
+	e.sigs[v] = append(e.sigs[v], &Installed{Victim: v, IPVersion: a.ver, Kind: a.kind, Sig: sig, Since: now, Expires: now + e.cfg.SignatureTTL})
 	e.log = append(e.log, Event{At: now, What: "signature", Victim: v, Kind: a.kind,
 		Detail: fmt.Sprintf("%d nodes, depth %d, held back: %.1f%% attack, %.2f%% normal dropped",
 			len(sig.Nodes), sig.Depth, 100*sig.AttackDropped, 100*sig.NormalDropped)})
