@@ -40,7 +40,7 @@ const (
 
 func defaultMitigation() Mitigation {
 	return Mitigation{
-		Enabled: true, Ring: 1 << 16, Victims: 4096, Sources: 1 << 15, MinPPS: 2000, Factor: 5,
+		Enabled: true, Ring: 1 << 13, Victims: 4096, Sources: 1 << 15, MinPPS: 2000, Factor: 5,
 		ScanPorts: 200, ScanPPS: 100, MinSources: 16, EndAfter: 2 * time.Second, LearnAt: 300,
 		SignatureTTL: 10 * time.Second, MaxBenignDrop: 0.005, MaxSignatures: 4,
 		SourceTTL: time.Minute, MaxSources: 65536,

@@ -96,7 +96,8 @@ type Pipeline struct {
 	workers []*worker
 	mem     *hugemem.Arena // the flow tables' memory, on 2 MB pages
 	writer  *writer
-	out     *outputs // alert log and flow exporter (nil pointer fields when off)
+	mit     *mitigator // nil: mitigation off
+	out     *outputs   // alert log and flow exporter (nil pointer fields when off)
 	ifaces  []string
 	started time.Time
 	probe   xdp.KernelProbe // what the kernel offered at start
@@ -107,6 +108,8 @@ type Pipeline struct {
 	wg         sync.WaitGroup
 	writerStop chan struct{}
 	writerDone chan struct{}
+	mitStop    chan struct{}
+	mitDone    chan struct{}
 	reloadMu   sync.Mutex
 	reloads    atomic.Uint64
 	reloadErrs atomic.Uint64
@@ -229,6 +232,9 @@ func start(cfg *config.Config, log *slog.Logger, sz sizing) (_ *Pipeline, err er
 		p.writer.rings = append(p.writer.rings, w.verdicts)
 		w.wake = p.writer.wake
 		w.overrides = &p.writer.overrides
+	}
+	if err := p.startMitigation(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 	p.writerStop, p.writerDone = make(chan struct{}), make(chan struct{})
 	go p.writer.run(p.writerStop, p.writerDone)
@@ -504,6 +510,7 @@ func (p *Pipeline) Queues() []QueueStats {
 func (p *Pipeline) stopWorkers() {
 	p.stop.Store(true)
 	p.wg.Wait()
+	p.stopMitigation()
 	if p.writerStop != nil {
 		close(p.writerStop)
 		<-p.writerDone

@@ -60,6 +60,23 @@ func (r *Ring[T]) Slot() *T {
 // Commit publishes the slot returned by the last Slot call.
 func (r *Ring[T]) Commit() { r.tail.Store(r.tail.Load() + 1) }
 
+// SlotN returns the i-th free slot after the published ones (SlotN(0) is Slot), or
+// nil when the ring has no room for it; CommitN publishes such slots together, one
+// store-release for a whole batch.
+func (r *Ring[T]) SlotN(i int) *T {
+	t := r.tail.Load() + uint64(i)
+	if t-r.headCache > r.mask {
+		r.headCache = r.head.Load()
+		if t-r.headCache > r.mask {
+			return nil
+		}
+	}
+	return &r.slots[t&r.mask]
+}
+
+// CommitN publishes the n slots returned by SlotN(0) .. SlotN(n-1).
+func (r *Ring[T]) CommitN(n int) { r.tail.Store(r.tail.Load() + uint64(n)) }
+
 // Push copies v into the ring and reports whether there was room.
 func (r *Ring[T]) Push(v *T) bool {
 	s := r.Slot()

@@ -121,6 +121,7 @@ type worker struct {
 	wakeOwn  []bool           // owners to wake after this batch
 	verdicts *Ring[inspect.Verdict]
 	wake     chan<- struct{} // the writer's wake-up (capacity 1)
+	mit      *recorder       // the mitigation loop's ring (nil: mitigation off)
 	queued   bool            // verdicts were queued in this turn
 
 	descs  []afxdp.Desc
@@ -359,6 +360,9 @@ func (w *worker) rx(i int, now int64, n int) {
 		d := descs[k]
 		data := w.umem.Data(d)
 		bytes += uint64(len(data))
+		if w.mit != nil {
+			w.mit.record(data, ts)
+		}
 		if w.owners > 1 {
 			if o := w.owner(data); o != w.id {
 				if h := w.out[o].Slot(); h != nil {
@@ -376,6 +380,9 @@ func (w *worker) rx(i int, now int64, n int) {
 		w.frames[nl] = source.Frame{Data: data, Timestamp: ts, WireLen: len(data), Link: packet.LinkEthernet}
 		w.local[nl] = int32(k)
 		nl++
+	}
+	if w.mit != nil {
+		w.mit.publish()
 	}
 	t := w.timed(StageReceive, start)
 	if nl > 0 {

@@ -109,3 +109,11 @@ func (e *Engine) Attacks() []AttackView {
 	})
 	return out
 }
+
+// TakeEvents appends what the loop did since the last call to dst and forgets it
+// (a long-running loop's log would grow without bound; Events keeps it all).
+func (e *Engine) TakeEvents(dst []Event) []Event {
+	dst = append(dst, e.log...)
+	e.log = e.log[:0]
+	return dst
+}
