@@ -79,6 +79,7 @@ const (
 type sample struct {
 	dst    [16]byte
 	ts     int64
+	during bool // sent to the victim during its attack, not of the attack's kind
 	fields signature.Fields
 }
 
@@ -180,6 +181,13 @@ func (e *Engine) Packet(p *packet.Packet, frame []byte, ts int64, wireLen int, n
 	}
 	e.agg.Observe(p, ts, wireLen, newFlow)
 	if a := e.attacks[p.DstIP]; a != nil {
+		// Only packets of the attack's kind are attack samples: the victim's other
+		// packets during the attack (its clients' ACKs during a SYN flood) are its
+		// normal traffic, kept as such to learn from and to check signatures on.
+		if !fitsKind(a.kind, p) {
+			e.keepNormal(p, frame, ts, true)
+			return Pass
+		}
 		if len(a.samples) < e.cfg.AttackSamples {
 			signature.Extract(p, frame, &e.f)
 			a.samples = append(a.samples, e.f)
@@ -192,13 +200,40 @@ func (e *Engine) Packet(p *packet.Packet, frame []byte, ts int64, wireLen int, n
 	e.rng ^= e.rng >> 7
 	e.rng ^= e.rng << 17
 	if e.rng%uint64(e.cfg.NormalEvery) == 0 {
-		s := &e.ring[e.ringAt]
-		s.dst, s.ts = p.DstIP, ts
-		signature.Extract(p, frame, &s.fields)
-		e.ringAt = (e.ringAt + 1) % len(e.ring)
-		e.ringN = min(e.ringN+1, len(e.ring))
+		e.keepNormal(p, frame, ts, false)
 	}
 	return Pass
+}
+
+// keepNormal adds a packet to the normal samples; during marks a packet to a victim
+// under attack that is not of the attack's kind.
+func (e *Engine) keepNormal(p *packet.Packet, frame []byte, ts int64, during bool) {
+	s := &e.ring[e.ringAt]
+	s.dst, s.ts, s.during = p.DstIP, ts, during
+	signature.Extract(p, frame, &s.fields)
+	e.ringAt = (e.ringAt + 1) % len(e.ring)
+	e.ringN = min(e.ringN+1, len(e.ring))
+}
+
+// fitsKind reports whether a packet is of the kind of packets an attack is made of.
+func fitsKind(k victim.Kind, p *packet.Packet) bool {
+	tcp := p.Proto == packet.ProtoTCP && p.HasL4
+	f := p.TCPFlags
+	switch k {
+	case victim.SYNFlood:
+		return tcp && f&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn
+	case victim.ACKFlood:
+		return tcp && f&packet.TCPAck != 0 && f&packet.TCPSyn == 0
+	case victim.RSTFlood:
+		return tcp && f&packet.TCPRst != 0
+	case victim.UDPFlood:
+		return p.Proto == packet.ProtoUDP
+	case victim.ICMPFlood:
+		return p.Proto == packet.ProtoICMP || p.Proto == packet.ProtoICMPv6
+	case victim.Reflection:
+		return p.Proto == packet.ProtoUDP || p.Fragment || tcp && f&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn|packet.TCPAck
+	}
+	return true
 }
 
 // Event is something the loop did, for reports and logs.
@@ -395,7 +430,7 @@ func (e *Engine) withinBudget(v [16]byte, before int64, sig *signature.Signature
 	n, k := 0, 0
 	for i := range e.ringN {
 		s := &e.ring[i]
-		if s.dst != v || s.ts >= before {
+		if s.dst != v || s.ts >= before && !s.during {
 			continue
 		}
 		n++
@@ -426,7 +461,7 @@ func (e *Engine) normalFor(v [16]byte, before int64) []signature.Fields {
 	limit := 8 * e.cfg.AttackSamples
 	out := make([]signature.Fields, 0, min(limit, e.ringN))
 	for i := range e.ringN {
-		if s := &e.ring[i]; s.dst == v && s.ts < before && len(out) < limit {
+		if s := &e.ring[i]; s.dst == v && (s.ts < before || s.during) && len(out) < limit {
 			out = append(out, s.fields)
 		}
 	}
