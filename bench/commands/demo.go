@@ -45,6 +45,7 @@ const (
 	demoAttacks = "ssh-bruteforce,http-flood,slowloris,scan-syn,syn-flood"
 	demoEarly   = 8
 	demoDSCP    = 46
+	demoMinPPS  = 100 // the mitigation loop's mitigation.min_pps
 )
 
 // demoPolicy drops the attacks (flow scope) when the model is at least 99% sure, tags
@@ -96,6 +97,26 @@ type demoLabel struct {
 	AfterDecision        int `json:"after_decision"`
 	DroppedAfterDecision int `json:"dropped_after_decision"`
 	Tagged               int `json:"tagged"`
+	// Inline only: frames towards the server (the inbound attack; the rest are the
+	// server's answers), those from 1 s after the label's first frame and how many
+	// of them were dropped, and the time from the first frame to the first inbound
+	// frame dropped (time to mitigation, -1 when none was).
+	ToServer        int     `json:"to_server,omitempty"`
+	ToServerDropped int     `json:"to_server_dropped,omitempty"`
+	AfterOnset      int     `json:"after_onset,omitempty"`
+	AfterDropped    int     `json:"after_onset_dropped,omitempty"`
+	TTMMillis       float64 `json:"ttm_ms,omitempty"`
+}
+
+// demoMitigation is what the daemon's mitigation loop did in the demo.
+type demoMitigation struct {
+	Records    uint64 `json:"records"`
+	Lost       uint64 `json:"lost"`
+	Sampled    uint64 `json:"sampled"`
+	Installed  uint64 `json:"signatures_installed"`
+	Failed     uint64 `json:"signatures_failed"`
+	Sources    uint64 `json:"source_verdicts"`
+	KernelHits uint64 `json:"signature_drops"` // packets dropped by a signature in the kernel (the XDP program's counter)
 }
 
 // demoReport is the demo's result.
@@ -114,6 +135,7 @@ type demoReport struct {
 	ThroughputPPS        float64               `json:"throughput_pps"`
 	Seconds              float64               `json:"seconds"`
 	HandedBetweenWorkers uint64                `json:"handed_between_workers,omitempty"`
+	Mitigation           *demoMitigation       `json:"mitigation,omitempty"`
 }
 
 func (r *demoReport) add(label string, l *demoLabel) {
@@ -209,6 +231,9 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 		"xdp.keep_state_on_exit": "false", "flow.early_packets": strconv.Itoa(demoEarly),
 		"model.path": mpath, "policy.path": ppath, "state_dir": filepath.Join(dir, "state"),
 		"verdicts.flush_interval": "5ms", "metrics.listen": "",
+		// The demo's attacks run at a few hundred packets per second (the mix at
+		// 300 pkt/s): the victim detector's thresholds are set to match.
+		"mitigation.enabled": "true", "mitigation.min_pps": strconv.Itoa(demoMinPPS), "mitigation.learn_at": "50",
 	}})
 	if err != nil {
 		return nil, err
@@ -248,12 +273,13 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 	}
 	elapsed := time.Since(start)
 	rep := &demoReport{Mode: "inline", Sender: wire.ReplaySender, PerLabel: map[string]*demoLabel{}, Seconds: elapsed.Seconds()}
-	delivered := 0
+	onsets := demoOnsets(frames, rcv)
 	for label, t := range wire.Outcome(frames, rcv, demoDSCP) {
-		rep.add(label, &demoLabel{Packets: t.Sent, Delivered: t.Delivered, AfterDecision: t.After,
-			DroppedAfterDecision: t.AfterDropped, Tagged: t.Tagged})
-		delivered += t.Delivered
+		l := onsets[label]
+		l.Packets, l.Delivered, l.AfterDecision, l.DroppedAfterDecision, l.Tagged = t.Sent, t.Delivered, t.After, t.AfterDropped, t.Tagged
+		rep.add(label, l)
 	}
+	rep.Mitigation = demoMitigationOf(p)
 	labels, _ := p.Writer().Classifications()
 	for _, v := range labels {
 		rep.FlowsClassified += v
@@ -263,6 +289,59 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 	}
 	rep.ThroughputPPS = float64(len(frames)) / elapsed.Seconds()
 	return rep, nil
+}
+
+// demoOnsets counts per label the frames towards the server, those from 1 s after
+// the label's first frame, what of them was dropped, and the time to mitigation.
+func demoOnsets(frames []wire.Sent, rcv *wire.Received) map[string]*demoLabel {
+	left := make(map[uint64]int, len(rcv.Count))
+	for k, v := range rcv.Count {
+		left[k] = v
+	}
+	out := map[string]*demoLabel{}
+	first := map[string]time.Duration{}
+	for _, s := range frames {
+		l := out[s.Label]
+		if l == nil {
+			l = &demoLabel{TTMMillis: -1}
+			out[s.Label] = l
+			first[s.Label] = s.At
+		}
+		got := left[s.ID] > 0
+		if got {
+			left[s.ID]--
+		}
+		if !s.ToSrv {
+			continue
+		}
+		l.ToServer++
+		after := s.At-first[s.Label] >= time.Second
+		if after {
+			l.AfterOnset++
+		}
+		if got {
+			continue
+		}
+		l.ToServerDropped++
+		if after {
+			l.AfterDropped++
+		}
+		if l.TTMMillis < 0 {
+			l.TTMMillis = float64(s.At-first[s.Label]) / float64(time.Millisecond)
+		}
+	}
+	return out
+}
+
+// demoMitigationOf reads the daemon's mitigation counters.
+func demoMitigationOf(p *pipeline.Pipeline) *demoMitigation {
+	st := p.Mitigation()
+	if st == nil {
+		return nil
+	}
+	cs, _ := p.Datapath().Stats.Read()
+	return &demoMitigation{Records: st.Records.Load(), Lost: st.Lost.Load(), Sampled: st.Sampled.Load(),
+		Installed: st.Installed.Load(), Failed: st.Failed.Load(), Sources: st.Sources.Load(), KernelHits: cs[xdp.CounterSignatureDrop]}
 }
 
 // demoOffline runs the inspection engine over the replay mix in memory: the frames a
@@ -362,10 +441,16 @@ func writeDemoReport(w io.Writer, r *demoReport, asJSON bool) error {
 		labels = append(labels, l)
 	}
 	sort.Strings(labels)
-	fmt.Fprintf(w, "  %-14s %8s %9s %9s %9s %7s\n", "label", "packets", "delivered", "after-dp", "dropped", "tagged")
+	if m := r.Mitigation; m != nil {
+		fmt.Fprintf(w, "  mitigation loop:           %d signatures installed (%d failed), %d packets dropped by them in the kernel, %d source verdicts; %d frame records (%d lost, %d sampled out)\n",
+			m.Installed, m.Failed, m.KernelHits, m.Sources, m.Records, m.Lost, m.Sampled)
+	}
+	fmt.Fprintf(w, "  %-14s %8s %9s %9s %9s %7s %9s %9s %11s %8s\n", "label", "packets", "delivered", "after-dp", "dropped", "tagged",
+		"inbound", "in-drop", "1s+ dropped", "ttm-ms")
 	for _, l := range labels {
 		x := r.PerLabel[l]
-		fmt.Fprintf(w, "  %-14s %8d %9d %9d %9d %7d\n", l, x.Packets, x.Delivered, x.AfterDecision, x.DroppedAfterDecision, x.Tagged)
+		fmt.Fprintf(w, "  %-14s %8d %9d %9d %9d %7d %9d %9d %5d/%-5d %8.0f\n", l, x.Packets, x.Delivered, x.AfterDecision,
+			x.DroppedAfterDecision, x.Tagged, x.ToServer, x.ToServerDropped, x.AfterDropped, x.AfterOnset, x.TTMMillis)
 	}
 	return nil
 }
