@@ -234,6 +234,9 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 		// The demo's attacks run at a few hundred packets per second (the mix at
 		// 300 pkt/s): the victim detector's thresholds are set to match.
 		"mitigation.enabled": "true", "mitigation.min_pps": strconv.Itoa(demoMinPPS), "mitigation.learn_at": "50",
+		// One signature per victim: at these rates a second one, learned from what
+		// the first lets through, learned benign SYNs of new connections in a live run.
+		"mitigation.max_signatures": "1",
 	}})
 	if err != nil {
 		return nil, err
