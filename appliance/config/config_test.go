@@ -286,11 +286,10 @@ func TestFromCLI(t *testing.T) {
 	}
 }
 
+// TestOutputKeys: bad values of the output and mitigation keys are rejected with
+// the file, line and reason.
 func TestOutputKeys(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		name, yaml, key, want string
-	}{
+	testKeyErrors(t, []keyErrorCase{
 		{"ipfix address", "export:\n  ipfix: collector\n", "export.ipfix", "want host:port"},
 		{"ipfix file folder", "export:\n  ipfix_file: /nonexistent/dir/flows.ipfix\n", "export.ipfix_file", "does not exist"},
 		{"export queue", "export:\n  queue: 0\n", "export.queue", "between 1 and"},
@@ -299,7 +298,26 @@ func TestOutputKeys(t *testing.T) {
 		{"alert keep", "alerts:\n  keep: -1\n", "alerts.keep", "between 0 and"},
 		{"alert socket", "alerts:\n  socket: eve.sock\n", "alerts.socket", "absolute path"},
 		{"alert file folder", "alerts:\n  file: /nonexistent/dir/eve.json\n", "alerts.file", "does not exist"},
-	} {
+		{"ring", "mitigation:\n  ring: 8\n", "mitigation.ring", "between 64 and"},
+		{"factor", "mitigation:\n  factor: 0.5\n", "mitigation.factor", "between 1 and 1000"},
+		{"factor not a number", "mitigation:\n  factor: lots\n", "mitigation.factor", "invalid number"},
+		{"benign drop", "mitigation:\n  max_benign_drop: 1.5\n", "mitigation.max_benign_drop", "share between 0 and 1"},
+		{"end after", "mitigation:\n  end_after: 250ms\n", "mitigation.end_after", "multiple of 100ms"},
+		{"signature ttl", "mitigation:\n  signature_ttl: 10ms\n", "mitigation.signature_ttl", "between 1s and 24h"},
+		{"learn at", "mitigation:\n  learn_at: 10\n", "mitigation.learn_at", "between 50 and 4000"},
+		{"max signatures", "mitigation:\n  max_signatures: 0\n", "mitigation.max_signatures", "between 1 and 16"},
+	})
+}
+
+// keyErrorCase is a configuration file that must be rejected for key with an error
+// containing want.
+type keyErrorCase struct{ name, yaml, key, want string }
+
+// testKeyErrors loads each case's file and checks the error names the key, the
+// file and line, and the reason.
+func testKeyErrors(t *testing.T, cases []keyErrorCase) {
+	dir := t.TempDir()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml")
 			if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {

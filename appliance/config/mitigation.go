@@ -14,22 +14,26 @@ import (
 // aggregates, the victim detector, signatures learned and installed in the XDP
 // program, and source verdicts for scanners (appliance/pipeline, engine/mitigate).
 type Mitigation struct {
-	Enabled       bool          `yaml:"enabled" flag:"mitigation" help:"Run the mitigation loop: detect victims under attack, learn per-packet signatures and install them in the XDP program, block scanning sources."`
-	Ring          int           `yaml:"ring" help:"Frame records each worker queues for the mitigation loop; when full, records are not queued (counted as lost)."`
-	Victims       int           `yaml:"victims" help:"Destinations (and destination ports) the victim table tracks at once."`
-	Sources       int           `yaml:"sources" help:"Source addresses the aggregates track at once (fixed memory; spoofed floods churn through it)."`
-	MinPPS        int           `yaml:"min_pps" help:"A destination is never under attack below this many packets per second."`
-	Factor        float64       `yaml:"factor" help:"Nor below this many times its learned baseline rate."`
-	ScanPorts     int           `yaml:"scan_ports" help:"Distinct destination ports within 1-2 s that make a scan."`
-	ScanPPS       int           `yaml:"scan_pps" help:"A scan needs at least this many packets per second."`
-	MinSources    int           `yaml:"min_sources" help:"Floods other than SYN, RST and fragment floods need at least this many distinct sources."`
-	EndAfter      time.Duration `yaml:"end_after" help:"An attack ends after its rate stays below half the onset threshold this long (a multiple of 100ms)."`
+	// The loop and its memory.
+	Enabled bool `yaml:"enabled" flag:"mitigation" help:"Run the mitigation loop: detect victims under attack, learn per-packet signatures and install them in the XDP program, block scanning sources."`
+	Ring    int  `yaml:"ring" help:"Frame records each worker queues for the mitigation loop; when full, records are not queued (counted as lost)."`
+	Victims int  `yaml:"victims" help:"Destinations (and destination ports) the victim table tracks at once."`
+	Sources int  `yaml:"sources" help:"Source addresses the aggregates track at once (fixed memory; spoofed floods churn through it)."`
+	// The victim detector.
+	MinPPS     int           `yaml:"min_pps" help:"A destination is never under attack below this many packets per second."`
+	Factor     float64       `yaml:"factor" help:"Nor below this many times its learned baseline rate."`
+	ScanPorts  int           `yaml:"scan_ports" help:"Distinct destination ports within 1-2 s that make a scan."`
+	ScanPPS    int           `yaml:"scan_pps" help:"A scan needs at least this many packets per second."`
+	MinSources int           `yaml:"min_sources" help:"Floods other than SYN, RST and fragment floods need at least this many distinct sources."`
+	EndAfter   time.Duration `yaml:"end_after" help:"An attack ends after its rate stays below half the onset threshold this long (a multiple of 100ms)."`
+	// Signatures.
 	LearnAt       int           `yaml:"learn_at" help:"Attack packets sampled before a signature is learned."`
 	SignatureTTL  time.Duration `yaml:"signature_ttl" help:"A signature is removed this long after the last packet it dropped."`
 	MaxBenignDrop float64       `yaml:"max_benign_drop" help:"A signature is rejected when it would drop more than this share (0..1) of the victim's normal packets held back to check it."`
 	MaxSignatures int           `yaml:"max_signatures" help:"Signatures learned per victim (each from what the earlier ones let through); the XDP program walks them as one tree."`
-	SourceTTL     time.Duration `yaml:"source_ttl" help:"Lifetime of a source verdict given to a scanning source."`
-	MaxSources    int           `yaml:"max_sources" help:"Source verdicts in force at most."`
+	// Source verdicts.
+	SourceTTL  time.Duration `yaml:"source_ttl" help:"Lifetime of a source verdict given to a scanning source."`
+	MaxSources int           `yaml:"max_sources" help:"Source verdicts in force at most."`
 }
 
 // Limits of the mitigation keys.

@@ -9,21 +9,17 @@ import (
 	"github.com/flowsieve/flowsieve/xdp"
 )
 
-// walk is the XDP program's walk of nodes in Go.
+// walk walks nodes as the XDP program does: the same walk as a signature's Match
+// over the nodes converted back.
 func walk(nodes []xdp.SignatureNode, f *signature.Fields) bool {
-	i := 0
-	for range xdp.SignatureMaxDepth + 1 {
-		n := nodes[i]
-		if n.Leaf {
-			return n.Drop
-		}
-		if f[n.Field] <= n.Threshold {
-			i = int(n.Left)
-		} else {
-			i = int(n.Right)
+	s := &signature.Signature{Nodes: make([]signature.Node, len(nodes))}
+	for i, n := range nodes {
+		s.Nodes[i] = signature.Node{Field: signature.Field(n.Field), Leaf: n.Leaf, Threshold: n.Threshold, Left: n.Left, Right: n.Right}
+		if n.Drop {
+			s.Nodes[i].Action = signature.Drop
 		}
 	}
-	return false
+	return s.Match(f) == signature.Drop
 }
 
 // split returns a one-split signature dropping packets whose field is above t.
