@@ -35,6 +35,15 @@ type hostEntry struct {
 	c    [NumWindows][NumCounters]float32
 }
 
+// weight is an entry's last update and 10 s packet count then, kept apart from the
+// entry so that choosing which entry of a full bucket to evict (under a spoofed
+// flood, for nearly every packet) reads one compact line per bucket instead of
+// every entry's counters.
+type weight struct {
+	last    int64
+	packets float32
+}
+
 // HostStats are one entry's statistics as of a given time.
 type HostStats struct {
 	A, B      [16]byte           // the key's addresses (B zero for sources and prefixes)
@@ -51,6 +60,7 @@ type HostStats struct {
 type Hosts struct {
 	tags     []uint32 // per entry: 0 empty, else the key hash's high bits | 1
 	vers     []uint8
+	weights  []weight // per entry: what picking the lightest of a full bucket reads
 	entries  []hostEntry
 	distinct []hll2 // per entry, ports then hosts; nil for pair tables
 	nb       uint64 // buckets
@@ -72,7 +82,7 @@ func NewHosts(capacity int, distinct bool, epochNS int64, seed uint64) (*Hosts, 
 	nb := (capacity + bucketSize - 1) / bucketSize
 	n := nb * bucketSize
 	h := &Hosts{
-		tags: make([]uint32, n), vers: make([]uint8, n), entries: make([]hostEntry, n),
+		tags: make([]uint32, n), vers: make([]uint8, n), weights: make([]weight, n), entries: make([]hostEntry, n),
 		nb: uint64(nb), seed: seed, epochNS: epochNS,
 	}
 	if distinct {
@@ -90,7 +100,7 @@ func (h *Hosts) Evicted() uint64 { return h.evicted }
 // MemoryBytes returns the bytes a table of the given capacity holds.
 func MemoryBytes(capacity int, distinct bool) int {
 	n := (capacity + bucketSize - 1) / bucketSize * bucketSize
-	per := 4 + 1 + int(sizeofHostEntry)
+	per := 4 + 1 + int(sizeofWeight) + int(sizeofHostEntry)
 	if distinct {
 		per += 2 * int(sizeofHLL2)
 	}
@@ -124,6 +134,7 @@ func (h *Hosts) find(a, b *[16]byte, ver uint8, ts int64) int {
 	h.tags[free], h.vers[free] = tag, ver
 	e := &h.entries[free]
 	*e = hostEntry{a: *a, b: *b, last: ts}
+	h.weights[free] = weight{last: ts}
 	if h.distinct != nil {
 		h.distinct[2*free], h.distinct[2*free+1] = hll2{}, hll2{}
 	}
@@ -135,8 +146,8 @@ func (h *Hosts) find(a, b *[16]byte, ver uint8, ts int64) int {
 func (h *Hosts) lightest(base int, ts int64) int {
 	best, bestV := base, math.Inf(1)
 	for i := base; i < base+bucketSize; i++ {
-		e := &h.entries[i]
-		v := float64(e.c[Window10s][Packets]) * decay(ts-e.last, halfLife[Window10s])
+		w := &h.weights[i]
+		v := float64(w.packets) * decay(ts-w.last, halfLife[Window10s])
 		if v < bestV {
 			best, bestV = i, v
 		}
@@ -187,6 +198,7 @@ func (h *Hosts) add(i int, d *[NumCounters]uint32, ts int64) {
 			c[k] += float32(v)
 		}
 	}
+	h.weights[i] = weight{last: e.last, packets: e.c[Window10s][Packets]}
 }
 
 // addDistinct adds a destination port and host to entry i's sketches.
