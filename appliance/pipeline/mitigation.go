@@ -423,7 +423,7 @@ func (m *mitigator) syncSources(now int64) {
 func (m *mitigator) logEvents() {
 	m.evBuf = m.eng.TakeEvents(m.evBuf[:0])
 	for _, e := range m.evBuf {
-		m.log.Info("mitigation", "event", e.What, "victim", netip.AddrFrom16(e.Victim).Unmap(), "kind", e.Kind.String(), "detail", e.Detail)
+		m.log.Info("mitigation", "event", e.What, "victim", victimAddr(e.Victim, e.IPVersion), "kind", e.Kind.String(), "detail", e.Detail)
 	}
 }
 

@@ -238,11 +238,12 @@ func fitsKind(k victim.Kind, p *packet.Packet) bool {
 
 // Event is something the loop did, for reports and logs.
 type Event struct {
-	At     int64
-	What   string // "onset", "end", "signature", "rejected", "source", "expired"
-	Victim [16]byte
-	Kind   victim.Kind
-	Detail string
+	At        int64
+	What      string // "onset", "end", "signature", "rejected", "source", "expired", "flushed"
+	Victim    [16]byte
+	IPVersion uint8 // of Victim
+	Kind      victim.Kind
+	Detail    string
 }
 
 // Events returns what the loop did so far.
@@ -291,7 +292,7 @@ func (e *Engine) tick(now int64) {
 			continue
 		}
 		delete(e.attacks, ev.Victim.Addr)
-		e.log = append(e.log, Event{At: now, What: "end", Victim: ev.Victim.Addr, Detail: fmt.Sprintf("%.0f pps", ev.PPS)})
+		e.log = append(e.log, Event{At: now, What: "end", Victim: ev.Victim.Addr, IPVersion: ev.Victim.IPVersion, Detail: fmt.Sprintf("%.0f pps", ev.PPS)})
 	}
 	for v, a := range e.attacks {
 		e.learn(v, a, now)
@@ -303,7 +304,7 @@ func (e *Engine) tick(now int64) {
 				keep = append(keep, in)
 				continue
 			}
-			e.log = append(e.log, Event{At: now, What: "expired", Victim: v, Kind: in.Kind, Detail: fmt.Sprintf("%d hits", in.Hits)})
+			e.log = append(e.log, Event{At: now, What: "expired", Victim: v, IPVersion: in.IPVersion, Kind: in.Kind, Detail: fmt.Sprintf("%d hits", in.Hits)})
 		}
 		if len(keep) == 0 {
 			delete(e.sigs, v)
@@ -319,7 +320,7 @@ func (e *Engine) tick(now int64) {
 }
 
 func (e *Engine) onset(ev victim.Event, now int64) {
-	e.log = append(e.log, Event{At: now, What: "onset", Victim: ev.Victim.Addr, Kind: ev.Kind,
+	e.log = append(e.log, Event{At: now, What: "onset", Victim: ev.Victim.Addr, IPVersion: ev.Victim.IPVersion, Kind: ev.Kind,
 		Detail: fmt.Sprintf("%.0f pps, baseline %.0f", ev.PPS, ev.Base)})
 	switch ev.Kind {
 	case victim.Scan:
@@ -370,7 +371,7 @@ func (e *Engine) blockScanners(v [16]byte, now int64) {
 		src, ok := e.agg.Sources.Lookup(&s.A, &zero, s.IPVersion, now)
 		if ok && src.Ports >= limit && probes(&src) {
 			e.sources[s.A] = sourceVerdict{expires: now + e.cfg.SourceTTL, ipVersion: s.IPVersion, victim: v}
-			e.log = append(e.log, Event{At: now, What: "source", Victim: v, Kind: victim.Scan,
+			e.log = append(e.log, Event{At: now, What: "source", Victim: v, IPVersion: s.IPVersion, Kind: victim.Scan,
 				Detail: fmt.Sprintf("%v: %.0f ports", s.A[:4], src.Ports)})
 		}
 		return true
@@ -412,12 +413,12 @@ func (e *Engine) learn(v [16]byte, a *attack, now int64) {
 			a.samples, a.since = a.samples[:0], now
 		}
 		if errors.Is(err, signature.ErrRejected) && a.tries <= 3 {
-			e.log = append(e.log, Event{At: now, What: "rejected", Victim: v, Kind: a.kind, Detail: err.Error()})
+			e.log = append(e.log, Event{At: now, What: "rejected", Victim: v, IPVersion: a.ver, Kind: a.kind, Detail: err.Error()})
 		}
 		return
 	}
 	e.sigs[v] = append(e.sigs[v], &Installed{Victim: v, IPVersion: a.ver, Kind: a.kind, Sig: sig, Since: now, Expires: now + e.cfg.SignatureTTL})
-	e.log = append(e.log, Event{At: now, What: "signature", Victim: v, Kind: a.kind,
+	e.log = append(e.log, Event{At: now, What: "signature", Victim: v, IPVersion: a.ver, Kind: a.kind,
 		Detail: fmt.Sprintf("%d nodes, depth %d, held back: %.1f%% attack, %.2f%% normal dropped",
 			len(sig.Nodes), sig.Depth, 100*sig.AttackDropped, 100*sig.NormalDropped)})
 	a.samples, a.since = a.samples[:0], now

@@ -53,11 +53,12 @@ func (e *Engine) Flush(v [16]byte, all bool, now int64) int {
 			continue
 		}
 		n += len(set)
+		ver := set[0].IPVersion
 		delete(e.sigs, k)
 		if a := e.attacks[k]; a != nil {
 			a.samples, a.since, a.tries = a.samples[:0], now, 0
 		}
-		e.log = append(e.log, Event{At: now, What: "flushed", Victim: k})
+		e.log = append(e.log, Event{At: now, What: "flushed", Victim: k, IPVersion: ver})
 	}
 	return n
 }
