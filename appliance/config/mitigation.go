@@ -19,6 +19,7 @@ type Mitigation struct {
 	Ring    int  `yaml:"ring" help:"Frame records each worker queues for the mitigation loop; when full, records are not queued (counted as lost)."`
 	Victims int  `yaml:"victims" help:"Destinations (and destination ports) the victim table tracks at once."`
 	Sources int  `yaml:"sources" help:"Source addresses the aggregates track at once (fixed memory; spoofed floods churn through it)."`
+	MaxRate int  `yaml:"max_rate" help:"Frame records per second the loop processes at most; above it, it samples one in k evenly (counted), so it does not take the workers' CPU."`
 	// The victim detector.
 	MinPPS     int           `yaml:"min_pps" help:"A destination is never under attack below this many packets per second."`
 	Factor     float64       `yaml:"factor" help:"Nor below this many times its learned baseline rate."`
@@ -44,7 +45,7 @@ const (
 
 func defaultMitigation() Mitigation {
 	return Mitigation{
-		Enabled: true, Ring: 1 << 13, Victims: 4096, Sources: 1 << 15, MinPPS: 2000, Factor: 5,
+		Enabled: true, Ring: 1 << 13, MaxRate: 50000, Victims: 4096, Sources: 1 << 15, MinPPS: 2000, Factor: 5,
 		ScanPorts: 200, ScanPPS: 100, MinSources: 16, EndAfter: 2 * time.Second, LearnAt: 300,
 		SignatureTTL: 10 * time.Second, MaxBenignDrop: 0.005, MaxSignatures: 4,
 		SourceTTL: time.Minute, MaxSources: 65536,
@@ -82,6 +83,7 @@ func (c *Config) validateMitigation() []error {
 	between("mitigation.ring", m.Ring, 64, maxMitigationRing)
 	between("mitigation.victims", m.Victims, 16, maxMitigationTable)
 	between("mitigation.sources", m.Sources, 64, maxMitigationTable)
+	between("mitigation.max_rate", m.MaxRate, 100, 1<<26)
 	between("mitigation.min_pps", m.MinPPS, 1, 1<<30)
 	between("mitigation.scan_ports", m.ScanPorts, 4, 65536)
 	between("mitigation.scan_pps", m.ScanPPS, 1, 1<<30)

@@ -65,7 +65,7 @@ func (r *recorder) publish() {
 type MitigationStats struct {
 	Records    atomic.Uint64 // frame records taken from the workers' rings
 	Lost       atomic.Uint64 // records a worker could not queue (its ring was full)
-	Sampled    atomic.Uint64 // records skipped under backlog (every other, or three in four)
+	Sampled    atomic.Uint64 // records skipped: over mitigation.max_rate, or under backlog
 	Undecoded  atomic.Uint64 // records that were not IP
 	Installed  atomic.Uint64 // signature trees written to the XDP program (new or changed)
 	Removed    atomic.Uint64 // signature trees taken out (lapsed or flushed)
@@ -110,6 +110,8 @@ type mitigator struct {
 
 	pkt    packet.Packet
 	seq    uint64
+	every  uint64 // process one record in every (the rate cap's sampling for this slot)
+	seen   uint64 // records taken in this slot
 	slots  map[[16]byte]*slotState
 	free   []int
 	pushed map[[16]byte]int64 // source → expiry handed to the writer
@@ -184,18 +186,20 @@ func (m *mitigator) run(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
-// drain feeds the queued records to the engine and returns how many it took. A ring
-// more than half full is sampled (every other record, three in four skipped past
-// three quarters) so the loop keeps up with a flood; what it skips is counted.
+// drain feeds the queued records to the engine and returns how many it took. Over
+// mitigation.max_rate it processes one record in every k (k from the last slot's
+// rate), and a ring more than half full is sampled harder (twice, four times past
+// three quarters), so the loop keeps up with a flood without taking the workers'
+// CPU; what it skips is counted.
 func (m *mitigator) drain() int {
 	total := 0
 	for _, r := range m.rings {
-		every := uint64(1)
+		every := max(m.every, 1)
 		switch backlog := r.Len(); {
 		case backlog > r.Cap()*3/4:
-			every = 4
+			every *= 4
 		case backlog > r.Cap()/2:
-			every = 2
+			every *= 2
 		}
 		k := 0
 		for ; k < drainBatch; k++ {
@@ -212,6 +216,7 @@ func (m *mitigator) drain() int {
 		if k > 0 {
 			r.Release(k)
 			m.stats.Records.Add(uint64(k))
+			m.seen += uint64(k)
 			total += k
 		}
 	}
@@ -231,6 +236,9 @@ func (m *mitigator) observe(rec *frameRecord) {
 // step reads the kernel's hit counters into the engine, runs its tick and brings
 // the kernel in line with what it decided.
 func (m *mitigator) step(now int64) {
+	// The next slot's sampling: the records of this one over what max_rate allows.
+	allowed := uint64(max(m.cfg.MaxRate/10, 1))
+	m.every, m.seen = (m.seen+allowed-1)/allowed, 0
 	m.refresh(now)
 	m.eng.Tick(now)
 	m.stats.Ticks.Add(1)

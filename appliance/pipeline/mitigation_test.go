@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -302,5 +304,47 @@ func BenchmarkMitigationLoop(b *testing.B) {
 			b.ReportMetric(float64(int64(vmRSS(b))-int64(rss0))/(1<<20), "VmRSS-growth-MB")
 			b.ReportMetric(float64(len(eng.Signatures())), "signatures")
 		})
+	}
+}
+
+// TestMitigatorRateCap: over max_rate the loop processes one record in k, k from
+// the last slot's records, and counts the rest as sampled.
+func TestMitigatorRateCap(t *testing.T) {
+	cfg := config.Default().Mitigation
+	cfg.MaxRate = 100000 // 10,000 records per 100 ms slot
+	eng, err := mitigate.New(cfg.EngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mitigator{cfg: cfg, eng: eng, stats: &MitigationStats{}, clock: arrivalClock(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		slots: map[[16]byte]*slotState{}, pushed: map[[16]byte]int64{}}
+	ring := NewRing[frameRecord](1 << 17) // never half full here: only the rate cap samples
+	m.rings = []*Ring[frameRecord]{ring}
+	rec := &recorder{ring: ring, lost: &m.stats.Lost}
+	f := craft.Frame{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("198.51.100.2"), Proto: craft.ProtoTCP,
+		SrcPort: 1234, DstPort: 80, TCPFlags: 0x10}.Build(64)
+	feed := func(n int) {
+		for range n {
+			rec.record(f, m.clock.now())
+			if rec.pending == 64 {
+				rec.publish()
+			}
+		}
+		rec.publish()
+		for m.drain() > 0 {
+		}
+	}
+	for _, tc := range []struct {
+		records     int
+		wantSampled uint64 // in the slot after one of this many records
+	}{{5000, 0}, {30000, 20000}, {10000, 0}} {
+		feed(tc.records)
+		m.step(m.clock.now())
+		before := m.stats.Sampled.Load()
+		feed(tc.records)
+		if got := m.stats.Sampled.Load() - before; got != tc.wantSampled {
+			t.Errorf("after a slot of %d records: %d of the next %d sampled out, want %d", tc.records, got, tc.records, tc.wantSampled)
+		}
+		m.step(m.clock.now())
 	}
 }
