@@ -70,7 +70,7 @@ type MitigationStats struct {
 	Installed  atomic.Uint64 // signature trees written to the XDP program (new or changed)
 	Removed    atomic.Uint64 // signature trees taken out (lapsed or flushed)
 	Refreshed  atomic.Uint64 // kernel expiries pushed on while a signature kept dropping
-	Failed     atomic.Uint64 // signatures the XDP program could not take (IPv6 victims, too big, map errors)
+	Failed     atomic.Uint64 // signatures the XDP program could not take (too big, all slots in use, map errors)
 	Sources    atomic.Uint64 // source verdicts handed to the verdict writer
 	Ticks      atomic.Uint64 // detector and learner runs
 	Signatures atomic.Int64  // signature slots in use
@@ -324,9 +324,6 @@ func (m *mitigator) install(v [16]byte, set []*mitigate.Installed, old *slotStat
 	nodes, k, err := signatures.Compose(sigs)
 	if err == nil && len(m.free) == 0 {
 		err = fmt.Errorf("all %d signature slots in use", xdp.SignatureSlots)
-	}
-	if err == nil && !addr.Is4() {
-		err = fmt.Errorf("%w: the XDP signature table is IPv4 only", xdp.ErrInvalidSignature)
 	}
 	var slot int
 	exp := expiryOf(set)
