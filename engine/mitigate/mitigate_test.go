@@ -9,6 +9,17 @@ import (
 
 var server = [16]byte{10, 0, 0, 80}
 
+// newTestEngine returns an engine with the defaults, a random source seeded by
+// seed, and the test's start time.
+func newTestEngine(t *testing.T, seed uint64) (*Engine, *rand.Rand, int64) {
+	t.Helper()
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, rand.New(rand.NewPCG(seed, seed)), int64(1e15)
+}
+
 // client is benign web traffic to the server from 50 clients: SYNs with a real
 // stack's window and TTL, then ACKs with data.
 func client(r *rand.Rand, i int) packet.Packet {
@@ -33,12 +44,7 @@ func flood(r *rand.Rand) packet.Packet {
 // traffic to the same server is detected, a signature is learned, and from 1 s after
 // onset nearly all of the flood is dropped while benign traffic passes.
 func TestSYNFloodMitigated(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(1, 1))
-	t0 := int64(1e15)
+	e, r, t0 := newTestEngine(t, 1)
 	onset, stop := t0+10e9, t0+20e9
 	var atk, atkDrop, ben, benDrop int
 	first := int64(-1)

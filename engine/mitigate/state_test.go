@@ -1,7 +1,6 @@
 package mitigate
 
 import (
-	"math/rand/v2"
 	"testing"
 
 	"github.com/flowsieve/flowsieve/engine/packet"
@@ -12,12 +11,7 @@ import (
 // mitigated: the attack with its rates, the signature, its refresh from kernel
 // hits, the events taken once, and a flush.
 func TestDaemonView(t *testing.T) {
-	e, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(2, 2))
-	t0 := int64(1e15)
+	e, r, t0 := newTestEngine(t, 2)
 	ts := t0
 	for i := 0; ts < t0+11.5e9; i++ {
 		ts += 1e6
