@@ -299,13 +299,7 @@ func TestOutputKeys(t *testing.T) {
 		{"alert socket", "alerts:\n  socket: eve.sock\n", "alerts.socket", "absolute path"},
 		{"alert file folder", "alerts:\n  file: /nonexistent/dir/eve.json\n", "alerts.file", "does not exist"},
 		{"ring", "mitigation:\n  ring: 8\n", "mitigation.ring", "between 64 and"},
-		{"factor", "mitigation:\n  factor: 0.5\n", "mitigation.factor", "between 1 and 1000"},
-		{"factor not a number", "mitigation:\n  factor: lots\n", "mitigation.factor", "invalid number"},
-		{"benign drop", "mitigation:\n  max_benign_drop: 1.5\n", "mitigation.max_benign_drop", "share between 0 and 1"},
-		{"end after", "mitigation:\n  end_after: 250ms\n", "mitigation.end_after", "multiple of 100ms"},
-		{"signature ttl", "mitigation:\n  signature_ttl: 10ms\n", "mitigation.signature_ttl", "between 1s and 24h"},
 		{"learn at", "mitigation:\n  learn_at: 10\n", "mitigation.learn_at", "between 50 and 4000"},
-		{"max signatures", "mitigation:\n  max_signatures: 0\n", "mitigation.max_signatures", "between 1 and 16"},
 	})
 }
 

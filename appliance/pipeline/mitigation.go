@@ -98,6 +98,7 @@ func (s *slotState) hits() uint64 { return s.hitsBase + s.lastHits }
 // engine; the control API asks it through reqs.
 type mitigator struct {
 	cfg      config.Mitigation
+	sigTTL   int64 // ns a signature stays after its last hit (the policy's signature.ttl)
 	eng      *mitigate.Engine
 	rings    []*Ring[frameRecord]
 	sigs     *xdp.Signatures
@@ -120,16 +121,17 @@ type mitigator struct {
 }
 
 // newMitigator returns the loop for workers, or nil when mitigation is off.
-func newMitigator(cfg config.Mitigation, dp *xdp.Datapath, log *slog.Logger) (*mitigator, error) {
+func newMitigator(cfg config.Mitigation, pm policy.Mitigation, dp *xdp.Datapath, log *slog.Logger) (*mitigator, error) {
 	if !cfg.Enabled {
 		return nil, nil
 	}
-	eng, err := mitigate.New(cfg.EngineConfig())
+	ec := cfg.EngineConfig(pm)
+	eng, err := mitigate.New(ec)
 	if err != nil {
 		return nil, fmt.Errorf("mitigation: %w", err)
 	}
 	m := &mitigator{
-		cfg: cfg, eng: eng, sigs: dp.Signatures, verdicts: NewRing[inspect.Verdict](4096),
+		cfg: cfg, sigTTL: ec.SignatureTTL, eng: eng, sigs: dp.Signatures, verdicts: NewRing[inspect.Verdict](4096),
 		clock: arrivalClock(), log: log, stats: &MitigationStats{}, reqs: make(chan func()),
 		slots: map[[16]byte]*slotState{}, pushed: map[[16]byte]int64{},
 	}
@@ -250,7 +252,7 @@ func (m *mitigator) step(now int64) {
 // refresh reads each slot's kernel hits: a signature that dropped packets stays in
 // force (the kernel drops them, so the engine never sees them).
 func (m *mitigator) refresh(now int64) {
-	ttl := int64(m.cfg.SignatureTTL)
+	ttl := m.sigTTL
 	for _, st := range m.slots {
 		h, err := m.sigs.Hits(st.slot)
 		if err != nil || h <= st.lastHits {
@@ -277,7 +279,7 @@ func (m *mitigator) syncSignatures(now int64) {
 			m.install(v, set, st, now)
 			continue
 		}
-		if exp := expiryOf(set); exp-st.expires > int64(m.cfg.SignatureTTL)/4 {
+		if exp := expiryOf(set); exp-st.expires > m.sigTTL/4 {
 			m.rearm(st, exp)
 		}
 	}
@@ -443,7 +445,7 @@ func victimAddr(a [16]byte, ver uint8) netip.Addr {
 // startMitigation starts the mitigation loop when the configuration enables it:
 // a ring from every worker, its own ring to the writer, its goroutine.
 func (p *Pipeline) startMitigation() error {
-	m, err := newMitigator(p.cfg.Mitigation, p.dp, p.log)
+	m, err := newMitigator(p.cfg.Mitigation, p.cur.policy.Mitigation(), p.dp, p.log)
 	if err != nil || m == nil {
 		return err
 	}
@@ -454,6 +456,15 @@ func (p *Pipeline) startMitigation() error {
 	p.mitStop, p.mitDone = make(chan struct{}), make(chan struct{})
 	go m.run(p.mitStop, p.mitDone)
 	return nil
+}
+
+// warnMitigation logs that a new policy's mitigation section waits for a restart:
+// the loop's detector and learner keep the thresholds they started with, so the
+// attacks they track are not forgotten by a policy swap.
+func (p *Pipeline) warnMitigation(next *policy.Policy) {
+	if p.mit != nil && next.Mitigation() != p.cur.policy.Mitigation() {
+		p.log.Warn("the policy's mitigation section changed; it takes effect when the daemon restarts")
+	}
 }
 
 // stopMitigation stops the loop (its signatures stay in the kernel until their

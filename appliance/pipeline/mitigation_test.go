@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/flowsieve/flowsieve/engine/policy"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -135,7 +136,7 @@ func (c *floodCounter) read(fd int, stop *atomic.Bool) {
 // dropped, and that the benign traffic still arrives.
 func TestWireSYNFloodSignature(t *testing.T) {
 	w := newTestWire(t, 1)
-	p := w.start(t, "synflood", passPolicy, 4, map[string]string{"mitigation.min_pps": "2000", "mitigation.learn_at": "300"})
+	p := w.start(t, "synflood", passPolicy, 4, map[string]string{"mitigation.learn_at": "300"})
 	ps := openPacketSender(t, w, "c0")
 	capt := openCapture(t, w.server, "s0")
 	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
@@ -272,7 +273,7 @@ func BenchmarkMitigationLoop(b *testing.B) {
 	for _, sources := range []int{1 << 10, 10_000_000} {
 		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) {
 			cfg := config.Default().Mitigation
-			eng, err := mitigate.New(cfg.EngineConfig())
+			eng, err := mitigate.New(cfg.EngineConfig(policy.DefaultMitigation()))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -312,7 +313,7 @@ func BenchmarkMitigationLoop(b *testing.B) {
 func TestMitigatorRateCap(t *testing.T) {
 	cfg := config.Default().Mitigation
 	cfg.MaxRate = 100000 // 10,000 records per 100 ms slot
-	eng, err := mitigate.New(cfg.EngineConfig())
+	eng, err := mitigate.New(cfg.EngineConfig(policy.DefaultMitigation()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -395,6 +395,7 @@ func (p *Pipeline) reloadLocked(path string) error {
 		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	p.models.Store(ms)
+	p.warnMitigation(cur.policy)
 	if d := policy.Diff(p.cur.policy, cur.policy); len(d) == 0 {
 		cur.policyAt = p.cur.policyAt
 	}
@@ -417,6 +418,7 @@ func (p *Pipeline) ApplyPolicy(pol *policy.Policy, from string) error {
 		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	p.models.Store(ms)
+	p.warnMitigation(pol)
 	p.cur.policy, p.cur.policyFrom, p.cur.policyAt = pol, from, time.Now()
 	p.reloads.Add(1)
 	if p.onSwap != nil {

@@ -7,26 +7,22 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flowsieve/flowsieve/bench/harness"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 )
 
 // TestBenchQuickJSON runs `flowsieve bench --quick --json` and checks the report
-// for sanity: within 45 s, delivered ≤ offered, the ratios present and positive,
+// for sanity (its run time is not checked: a timed unit test only measures how
+// loaded the machine is): delivered ≤ offered, the ratios present and positive,
 // per-label totals adding up to the frames offered, benign traffic delivered and
 // attack traffic dropped, and the plots written.
 func TestBenchQuickJSON(t *testing.T) {
 	kerneltest.Require(t)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	start := time.Now()
 	if code := Run([]string{"flowsieve", "bench", "--quick", "--json", "--out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	if el := time.Since(start); el > 45*time.Second {
-		t.Errorf("bench --quick took %s, want under 45 s", el)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(stdout.Bytes(), &raw); err != nil {

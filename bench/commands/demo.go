@@ -45,13 +45,15 @@ const (
 	demoAttacks = "ssh-bruteforce,http-flood,slowloris,scan-syn,syn-flood"
 	demoEarly   = 8
 	demoDSCP    = 46
-	demoMinPPS  = 100 // the mitigation loop's mitigation.min_pps
 )
 
 // demoPolicy drops the attacks (flow scope) when the model is at least 99% sure, tags
 // SSH brute force and passes the rest. A drop needs that much evidence: at 0.9 one
 // benign HTTP download, judged DoS Hulk with a probability between the two, lost 204
-// frames in most live runs.
+// frames in most live runs. The demo's attacks run at a few hundred packets per
+// second (the mix at 300 pkt/s), so the victim detector's min_pps matches them;
+// one signature per victim: at these rates a second one, learned from what the
+// first lets through, learned benign SYNs of new connections in a live run.
 const demoPolicy = `version: 1
 rules:
   - name: tag-ssh
@@ -67,6 +69,11 @@ rules:
 default:
   action: PASS
   ttl: 5m
+mitigation:
+  victim:
+    min_pps: 100
+  signature:
+    per_victim: 1
 `
 
 func demoCommand() *cli.Command {
@@ -231,12 +238,7 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 		"xdp.keep_state_on_exit": "false", "flow.early_packets": strconv.Itoa(demoEarly),
 		"model.path": mpath, "policy.path": ppath, "state_dir": filepath.Join(dir, "state"),
 		"verdicts.flush_interval": "5ms", "metrics.listen": "",
-		// The demo's attacks run at a few hundred packets per second (the mix at
-		// 300 pkt/s): the victim detector's thresholds are set to match.
-		"mitigation.enabled": "true", "mitigation.min_pps": strconv.Itoa(demoMinPPS), "mitigation.learn_at": "50",
-		// One signature per victim: at these rates a second one, learned from what
-		// the first lets through, learned benign SYNs of new connections in a live run.
-		"mitigation.max_signatures": "1",
+		"mitigation.enabled": "true", "mitigation.learn_at": "50",
 	}})
 	if err != nil {
 		return nil, err

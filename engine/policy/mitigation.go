@@ -302,6 +302,11 @@ func compileMitigation(s *MitigationSpec, maxTTL time.Duration, fail func(field 
 // Mitigation returns the compiled mitigation section (defaults when the policy has none).
 func (p *Policy) Mitigation() Mitigation { return p.mit }
 
+// DefaultMitigation is the mitigation section a policy without one compiles to.
+func DefaultMitigation() Mitigation {
+	return compileMitigation(nil, DefaultMaxTTL, func(string, error) {})
+}
+
 // Spec returns m as a section with every value written out (what `policy show` prints).
 func (m Mitigation) Spec() MitigationSpec {
 	f := func(v float64) *float64 { return &v }
