@@ -2,6 +2,8 @@ package cli
 
 import (
 	"math"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 )
@@ -42,4 +44,20 @@ func (c *stampCache) appendStamp(b []byte, ts int64) []byte {
 	us := ns / 1000
 	return append(b, '.', byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
 		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+}
+
+// startCPUProfile writes a CPU profile to the file name until stop is called.
+func startCPUProfile(name string) (stop func(), err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
