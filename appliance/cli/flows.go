@@ -275,6 +275,9 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 			total += st.Size()
 		}
 	}
+	if total == 0 {
+		total = -1 // pipes only: a bar of unknown length (at 0 it fails every write)
+	}
 	bar := progress.New(c.App.ErrWriter, total, "reading captures")
 	defer bar.Finish()
 	var done int64
