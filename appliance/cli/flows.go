@@ -424,13 +424,7 @@ func (r *recordFormat) appendRecord(b []byte, f *flow.Flow, why flow.Reason) []b
 	b = strconv.AppendUint(b, uint64(f.Proto()), 10)
 	b = append(b, ',')
 	b = r.stamps.appendStamp(b, f.First())
-	for j, v := range r.vals {
-		if j == features.Protocol {
-			continue
-		}
-		b = append(b, ',')
-		b = appendFeature(b, v)
-	}
+	b = appendCSVFeatures(b, &r.vals)
 	if r.w.label != nil {
 		b = append(b, ',')
 		b = append(b, r.w.label(f)...)
