@@ -291,7 +291,7 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 			continue
 		}
 		if data, unmap, ok := mapCapture(f); ok {
-			err = errors.Join(o.ReadBytes(data, p), unmap())
+			err = errors.Join(readMapped(o, data, p), unmap())
 			done += int64(len(data))
 			bar.Set64(done)
 		} else {
