@@ -108,13 +108,13 @@ func feedFIFO(fifo, path string) error {
 	return err
 }
 
-// TestFlowsFastPathIdentical runs flows on a generated churn capture as it runs
+// TestFlowsFastPathIdentical runs flows on a generated 10-s churn capture as it runs
 // (mapped, formatting on every CPU) and the simple way (streamed through a pipe,
 // formatting on one CPU), in CSV and in early JSON lines on a small table: the
 // records must be byte for byte the same.
 func TestFlowsFastPathIdentical(t *testing.T) {
 	dir := t.TempDir()
-	path, n := writeChurnCapture(t, dir, 20*time.Second)
+	path, n := writeChurnCapture(t, dir, 10*time.Second)
 	for _, args := range [][]string{nil, {"--format", "jsonl", "--early", "8", "--capacity", "4096"}} {
 		fast := runFlows(t, append(args, path)...)
 		prev := runtime.GOMAXPROCS(1)
@@ -133,7 +133,7 @@ func TestFlowsFastPathIdentical(t *testing.T) {
 
 // BenchmarkFlowsCommand measures `flowsieve flows CAPTURE --out FILE` end to end
 // (mapping, decoding, the flow table, features, CSV) on the generated mix with all
-// 14 attacks (seed 11) of 10 s, 30 s and 120 s (976,615 packets), at the default
+// 14 attacks (seed 11) of 10 s, 30 s and 120 s, at the default
 // table capacity and, for 120 s, at 4,096 and 1M flows (a cliff near full load
 // would show). It reports packets per second of wall time and CPU ns per packet
 // (the shared machine is often oversubscribed).
