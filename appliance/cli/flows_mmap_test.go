@@ -1,15 +1,11 @@
 package cli
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/flowsieve/flowsieve/engine/flow"
 )
@@ -18,28 +14,25 @@ import (
 // faults past the new end, which must end the capture with an error wrapping
 // ErrCaptureChanged, the frames before the cut in the table, and no crash.
 func TestReadMappedTruncated(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "shrinks.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	const n = 2000 // ~1.1 MB of frames, many pages
-	base := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	const n = 2000                                            // ~1.1 MB of frames, many pages
+	pcap := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4) // classic pcap, microseconds
+	pcap = binary.LittleEndian.AppendUint16(pcap, 2)
+	pcap = binary.LittleEndian.AppendUint16(pcap, 4)
+	pcap = append(pcap, make([]byte, 8)...) // time zone, accuracy
+	pcap = binary.LittleEndian.AppendUint32(pcap, 65535)
+	pcap = binary.LittleEndian.AppendUint32(pcap, 1) // Ethernet
 	for i := range n {
 		data := frame([4]byte{10, 0, byte(i >> 8), byte(i)}, [4]byte{10, 1, 0, 1}, 40000, 53, 17, 0, 500)
-		ci := gopacket.CaptureInfo{Timestamp: base.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(data), Length: len(data)}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
+		for _, v := range []uint32{1_700_000_000, uint32(i) * 1000, uint32(len(data)), uint32(len(data))} {
+			pcap = binary.LittleEndian.AppendUint32(pcap, v)
 		}
+		pcap = append(pcap, data...)
 	}
-	if err := f.Close(); err != nil {
+	path := filepath.Join(t.TempDir(), "shrinks.pcap")
+	if err := os.WriteFile(path, pcap, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err = os.Open(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
