@@ -33,6 +33,7 @@ const (
 	flowsFlagLabels        = "labels"
 	flowsFlagIPFIX         = "ipfix"
 	flowsFlagIPFIXFile     = "ipfix-file"
+	flowsFlagCPUProfile    = "cpuprofile"
 )
 
 // Output formats of the flows command.
@@ -83,6 +84,8 @@ func flowsCommand() *cli.Command {
 				Usage: "Also export every finished flow as IPFIX over UDP to this collector, HOST:PORT (see docs/ipfix.md)."},
 			&cli.StringFlag{Name: flowsFlagIPFIXFile, EnvVars: []string{"FLOWSIEVE_FLOWS_IPFIX_FILE"},
 				Usage: "Also write every finished flow as IPFIX messages to this file."},
+			&cli.StringFlag{Name: flowsFlagCPUProfile, Hidden: true,
+				Usage: "Write a CPU profile (pprof) of the run to this file."},
 		}, tableFlags()...),
 		Action: runFlows,
 	}
@@ -123,6 +126,13 @@ func runFlows(c *cli.Context) error {
 	cfg, err := tableConfig(c)
 	if err != nil {
 		return cli.Exit("flows: "+err.Error(), 2)
+	}
+	if name := c.String(flowsFlagCPUProfile); name != "" {
+		stop, err := startCPUProfile(name)
+		if err != nil {
+			return cli.Exit("flows: "+err.Error(), 1)
+		}
+		defer stop()
 	}
 	cfg.EarlyPackets = c.Int(flowsFlagEarly)
 	if cfg.EarlyPackets < 0 {
@@ -256,6 +266,8 @@ func checkCaptures(paths []string) error {
 
 // readCaptures feeds every capture into o, showing progress by bytes read on a
 // terminal. A damaged capture does not stop the others; the errors are joined.
+// Regular files are mapped into memory and read in place (no copy through read(2));
+// others (a pipe, a device) are read as a stream.
 func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 	var total int64
 	for _, p := range paths {
@@ -263,8 +275,14 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 			total += st.Size()
 		}
 	}
+	if total == 0 {
+		total = -1 // pipes only: a bar of unknown length (at 0 it fails every write)
+	}
 	bar := progress.New(c.App.ErrWriter, total, "reading captures")
 	defer bar.Finish()
+	var done int64
+	o.Progress = func(off int64) { bar.Set64(done + off) }
+	defer func() { o.Progress = nil }()
 	var errs []error
 	for _, p := range paths {
 		f, err := os.Open(p)
@@ -272,7 +290,13 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 			errs = append(errs, err)
 			continue
 		}
-		err = o.ReadCapture(io.TeeReader(f, bar), p)
+		if data, unmap, ok := mapCapture(f); ok {
+			err = errors.Join(readMapped(o, data, p), unmap())
+			done += int64(len(data))
+			bar.Set64(done)
+		} else {
+			err = o.ReadCapture(io.TeeReader(f, bar), p)
+		}
 		if cerr := f.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
@@ -283,26 +307,25 @@ func readCaptures(c *cli.Context, paths []string, o *flow.Offline) error {
 	return errors.Join(errs...)
 }
 
-// flowWriter writes flow records as CSV or JSON lines from the table's sink.
+// flowWriter writes flow records as CSV or JSON lines, in the order the table
+// ends the flows; a flowPipe formats them (recordFormat) on other goroutines.
 type flowWriter struct {
 	w     *bufio.Writer
 	jsonl bool
 	early bool // records are early snapshots: skip the end of flows already written
 	// label, when set, names each flow's class; the CSV gets a Label column and the
-	// JSON a "label" key. (Set by the --labels flag.)
+	// JSON a "label" key. (Set by the --labels flag.) It must be safe for
+	// concurrent use.
 	label func(f *flow.Flow) string
 	// ipfix, when set, gets every finished flow as an IPFIX record.
-	ipfix  *export.Exporter
-	rec    ipfix.Record
-	err    error
-	buf    []byte
-	vals   [features.NumFeatures]float32
-	stamps stampCache
+	ipfix *export.Exporter
+	rec   ipfix.Record
+	err   error
 }
 
 // header writes the CSV header.
 func (w *flowWriter) header() {
-	b := append(w.buf[:0], "Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp"...)
+	b := []byte("Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp")
 	for j, name := range features.Names {
 		if j == features.Protocol {
 			continue // the identity column Protocol holds it
@@ -318,26 +341,38 @@ func (w *flowWriter) header() {
 }
 
 func (w *flowWriter) write(b []byte) {
-	w.buf = b
 	if w.err == nil {
 		_, w.err = w.w.Write(b)
 	}
 }
 
-// sink receives flows from the table and writes one record per flow.
-func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
+// export hands a finished flow to the IPFIX exporter, if any.
+func (w *flowWriter) export(f *flow.Flow, why flow.Reason) {
 	if w.ipfix != nil && why != flow.Early && w.err == nil {
 		ipfix.FromFlow(&w.rec, f, why)
 		w.err = w.ipfix.Export(&w.rec)
 	}
-	if w.early && why != flow.Early && f.EarlyDone {
-		return // written at its early decision point
-	}
-	f.Values(&w.vals)
+}
+
+// skip reports whether the flow gets no record: with --early, the end of a flow
+// whose record was written at its early decision point.
+func (w *flowWriter) skip(f *flow.Flow, why flow.Reason) bool {
+	return w.early && why != flow.Early && f.EarlyDone
+}
+
+// recordFormat formats records; each formatting goroutine has its own.
+type recordFormat struct {
+	w      *flowWriter // the settings: jsonl, label
+	vals   [features.NumFeatures]float32
+	stamps stampCache
+}
+
+// appendRecord appends the record of f, ended for why, to b.
+func (r *recordFormat) appendRecord(b []byte, f *flow.Flow, why flow.Reason) []byte {
+	f.Values(&r.vals)
 	src, sport := f.Src()
 	dst, dport := f.Dst()
-	b := w.buf[:0]
-	if w.jsonl {
+	if r.w.jsonl {
 		b = append(b, `{"src":"`...)
 		b = src.AppendTo(b)
 		b = append(b, `","sport":`...)
@@ -363,12 +398,12 @@ func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
 		b = append(b, `,"end":"`...)
 		b = append(b, why.String()...)
 		b = append(b, '"')
-		if w.label != nil {
+		if r.w.label != nil {
 			b = append(b, `,"label":`...)
-			b = strconv.AppendQuote(b, w.label(f))
+			b = strconv.AppendQuote(b, r.w.label(f))
 		}
 		b = append(b, `,"features":{`...)
-		for j, v := range w.vals {
+		for j, v := range r.vals {
 			if j > 0 {
 				b = append(b, ',')
 			}
@@ -376,9 +411,7 @@ func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
 			b = append(b, ':')
 			b = appendFeature(b, v)
 		}
-		b = append(b, "}}\n"...)
-		w.write(b)
-		return
+		return append(b, "}}\n"...)
 	}
 	b = src.AppendTo(b)
 	b = append(b, ',')
@@ -390,18 +423,11 @@ func (w *flowWriter) sink(f *flow.Flow, why flow.Reason) {
 	b = append(b, ',')
 	b = strconv.AppendUint(b, uint64(f.Proto()), 10)
 	b = append(b, ',')
-	b = w.stamps.appendStamp(b, f.First())
-	for j, v := range w.vals {
-		if j == features.Protocol {
-			continue
-		}
+	b = r.stamps.appendStamp(b, f.First())
+	b = appendCSVFeatures(b, &r.vals)
+	if r.w.label != nil {
 		b = append(b, ',')
-		b = appendFeature(b, v)
+		b = append(b, r.w.label(f)...)
 	}
-	if w.label != nil {
-		b = append(b, ',')
-		b = append(b, w.label(f)...)
-	}
-	b = append(b, '\n')
-	w.write(b)
+	return append(b, '\n')
 }

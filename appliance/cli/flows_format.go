@@ -2,8 +2,12 @@ package cli
 
 import (
 	"math"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
+
+	"github.com/flowsieve/flowsieve/engine/features"
 )
 
 // appendFeature appends v as strconv.AppendFloat(b, float64(v), 'g', -1, 32) does,
@@ -18,6 +22,23 @@ func appendFeature(b []byte, v float32) []byte {
 		return strconv.AppendInt(b, int64(v), 10)
 	}
 	return strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+}
+
+// appendCSVFeatures appends a comma and the value of every feature but Protocol
+// (an identity column of the CSV), as appendFeature formats them. Three in four
+// values of a flow record are zero: they take one append, without a call.
+func appendCSVFeatures(b []byte, vals *[features.NumFeatures]float32) []byte {
+	for j, v := range vals {
+		switch {
+		case j == features.Protocol:
+		case math.Float32bits(v) == 0:
+			b = append(b, ',', '0')
+		default:
+			b = append(b, ',')
+			b = appendFeature(b, v)
+		}
+	}
+	return b
 }
 
 // stampCache formats flow start times in flowsTimestampLayout, reusing the text of
@@ -42,4 +63,20 @@ func (c *stampCache) appendStamp(b []byte, ts int64) []byte {
 	us := ns / 1000
 	return append(b, '.', byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
 		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+}
+
+// startCPUProfile writes a CPU profile to the file name until stop is called.
+func startCPUProfile(name string) (stop func(), err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -24,6 +24,9 @@ type Offline struct {
 	// on success; then p holds the decoded packet). It is called before the table
 	// sees the packet (the table takes packets in batches of up to 32).
 	OnFrame func(f *source.Frame, p *packet.Packet, err error)
+	// Progress, when set, is called every progressFrames frames of a capture read
+	// with ReadBytes, with the bytes of it consumed so far (source.Reader.Offset).
+	Progress func(offset int64)
 
 	frame source.Frame
 	in    [batchMax]Input // decoded packets waiting for Table.UpdateBatch
@@ -50,6 +53,19 @@ func (o *Offline) ReadCapture(rd io.Reader, name string) error {
 	return errors.Join(o.Read(r), r.Close())
 }
 
+// ReadBytes reads a capture held in data (a mapped file, say; named name in errors)
+// into the table, in place (source.NewBytesReader).
+func (o *Offline) ReadBytes(data []byte, name string) error {
+	r, err := source.NewBytesReader(data, name)
+	if err != nil {
+		return err
+	}
+	return errors.Join(o.Read(r), r.Close())
+}
+
+// progressFrames is how often Read reports progress.
+const progressFrames = 1 << 14
+
 // Read reads every frame of r into the table. It does not close r.
 func (o *Offline) Read(r *source.Reader) error {
 	if o.Table == nil {
@@ -65,7 +81,9 @@ func (o *Offline) Read(r *source.Reader) error {
 		if err != nil {
 			return err
 		}
-		o.Frames++
+		if o.Frames++; o.Progress != nil && o.Frames%progressFrames == 0 {
+			o.Progress(r.Offset())
+		}
 		o.WireBytes += uint64(f.WireLen)
 		if o.First == 0 || f.Timestamp < o.First {
 			o.First = f.Timestamp

@@ -74,6 +74,7 @@ type Reader struct {
 	links  []packet.LinkType // pcapng: link type per interface of the current section
 	count  int               // frames returned so far
 	err    error             // sticky error (io.EOF at the end)
+	mem    *memPcap          // set by NewBytesReader for classic pcap: records read in place
 }
 
 // Open opens the capture at path. The format comes from the magic bytes; gzip is
@@ -195,6 +196,9 @@ func (r *Reader) Count() int { return r.count }
 func (r *Reader) Next(f *Frame) error {
 	if r.err != nil {
 		return r.err
+	}
+	if r.mem != nil {
+		return r.nextMem(f)
 	}
 	var (
 		data []byte
