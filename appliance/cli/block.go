@@ -41,33 +41,23 @@ func blockCommand() *cli.Command {
 
 // runBlockEntry runs block or allow.
 func runBlockEntry(c *cli.Context, name string, m control.Method) error {
-	args, err := controlArgs(c, name, "flowsieve "+name+" PREFIX [--ttl D] [--reason TEXT] [--json]", 1)
+	r, err := prefixArg(c, name, "flowsieve "+name+" PREFIX [--ttl D] [--reason TEXT] [--json]", m)
 	if err != nil {
 		return err
 	}
-	r, err := control.ValidateBlock(m, control.BlockParams{Prefix: args[0], TTL: control.Duration(c.Duration(blockFlagTTL)), Reason: c.String(blockFlagReason)})
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitUsage)
-	}
-	return controlCall(c, name, true, func(b control.Backend) error {
-		var e control.BlockEntry
-		var err error
+	enter := func(b control.Backend, ctx context.Context) (control.BlockEntry, error) {
 		if m == control.MethodBlock {
-			e, err = b.Block(context.Background(), r)
-		} else {
-			e, err = b.Allow(context.Background(), r)
+			return b.Block(ctx, r)
 		}
-		if err != nil {
-			return err
-		}
-		if c.Bool(controlFlagJSON) {
-			return writeControlJSON(c.App.Writer, e)
-		}
-		writeBlockEntry(c.App.Writer, name+"ed", e)
+		return b.Allow(ctx, r)
+	}
+	return controlQuery(c, name, true, enter, func(w io.Writer, e control.BlockEntry) error {
+		writeBlockEntry(w, name+"ed", e)
 		return nil
 	})
 }
 
+// writeBlockEntry prints a block or allow entry after verb.
 func writeBlockEntry(w io.Writer, verb string, e control.BlockEntry) {
 	fmt.Fprintf(w, "%s %s", verb, e.Prefix)
 	if !e.Expires.IsZero() {

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -29,36 +29,32 @@ func blocksCommand() *cli.Command {
 				if _, err := controlArgs(c, "blocks list", "flowsieve blocks list [--json]", 0); err != nil {
 					return err
 				}
-				return controlCall(c, "blocks list", true, func(b control.Backend) error {
-					l, err := b.BlocksList(context.Background())
-					if err != nil {
-						return err
-					}
-					if c.Bool(controlFlagJSON) {
-						return writeControlJSON(c.App.Writer, l)
-					}
-					w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-					fmt.Fprintln(w, "PREFIX\tKIND\tACTION\tENFORCED\tPACKETS\tBYTES\tEXPIRES\tREASON")
-					for _, e := range l {
-						exp := "never"
-						if !e.Expires.IsZero() {
-							exp = "in " + policy.ShortDuration(time.Until(e.Expires).Round(time.Second))
-						}
-						enf := map[bool]string{true: "yes", false: "no"}[e.Enforced]
-						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Prefix, e.Kind, orDash(e.Action, "-"), enf,
-							strconv.FormatUint(e.Packets, 10), humanBytes(e.Bytes), exp, orDash(e.Reason, "-"))
-					}
-					if err := w.Flush(); err != nil {
-						return err
-					}
-					if len(l) == 0 {
-						fmt.Fprintln(c.App.Writer, "(no blocks or allows)")
-					}
-					return nil
-				})
+				return controlQuery(c, "blocks list", true, control.Backend.BlocksList, writeBlocks)
 			},
 		}},
 	}
+}
+
+// writeBlocks prints blocks list as a table.
+func writeBlocks(out io.Writer, l []control.BlockEntry) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "PREFIX\tKIND\tACTION\tENFORCED\tPACKETS\tBYTES\tEXPIRES\tREASON")
+	for _, e := range l {
+		exp := "never"
+		if !e.Expires.IsZero() {
+			exp = "in " + policy.ShortDuration(time.Until(e.Expires).Round(time.Second))
+		}
+		enf := map[bool]string{true: "yes", false: "no"}[e.Enforced]
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Prefix, e.Kind, orDash(e.Action, "-"), enf,
+			strconv.FormatUint(e.Packets, 10), humanBytes(e.Bytes), exp, orDash(e.Reason, "-"))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(l) == 0 {
+		fmt.Fprintln(out, "(no blocks or allows)")
+	}
+	return nil
 }
 
 func orDash(s, def string) string {

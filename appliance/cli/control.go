@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,9 +25,9 @@ const (
 	exitDenied     = 4 // the control socket refused this user
 )
 
-// Flag names shared by the control commands.
+// Flag names shared by the control commands; flagJSON is also the fleet commands'.
 const (
-	controlFlagJSON    = "json"
+	flagJSON           = "json"
 	controlFlagOffline = "offline"
 	controlFlagOnline  = "no-offline"
 )
@@ -47,7 +48,7 @@ func controlConfigFlags() []cli.Flag {
 // flags, and with offline the --offline and --no-offline flags.
 func controlFlags(offline bool, extra ...cli.Flag) []cli.Flag {
 	flags := append([]cli.Flag{
-		&cli.BoolFlag{Name: controlFlagJSON, Usage: "Print the result as JSON, for scripts."},
+		jsonFlag(),
 	}, extra...)
 	if offline {
 		flags = append(flags,
@@ -57,6 +58,11 @@ func controlFlags(offline bool, extra ...cli.Flag) []cli.Flag {
 				Usage: "Fail when the daemon is not running instead of editing the pinned maps directly."})
 	}
 	return append(flags, controlConfigFlags()...)
+}
+
+// jsonFlag is the --json flag of the control and fleet commands.
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: flagJSON, Usage: "Print the result as JSON, for scripts."}
 }
 
 // controlCall runs op against the daemon's control socket. When the daemon is
@@ -102,6 +108,41 @@ func controlCall(c *cli.Context, name string, offlineOK bool, op func(control.Ba
 		fmt.Fprintf(c.App.ErrWriter, "%s: flowsieve is not running (no socket at %s): using %s\n", name, cfg.Control.Socket, where)
 	}
 	return controlExit(name, op(off))
+}
+
+// controlQuery is the body of a command that asks the daemon (or with offlineOK
+// the pinned maps) one thing: it runs call through controlCall and prints the
+// answer as JSON with --json, otherwise with text.
+func controlQuery[T any](c *cli.Context, name string, offlineOK bool, call func(control.Backend, context.Context) (T, error), text func(io.Writer, T) error) error {
+	return controlCall(c, name, offlineOK, func(b control.Backend) error {
+		v, err := call(b, context.Background())
+		if err != nil {
+			return err
+		}
+		return writeResult(c, v, text)
+	})
+}
+
+// writeResult prints v as JSON with --json, otherwise with text.
+func writeResult[T any](c *cli.Context, v T, text func(io.Writer, T) error) error {
+	if c.Bool(flagJSON) {
+		return writeControlJSON(c.App.Writer, v)
+	}
+	return text(c.App.Writer, v)
+}
+
+// prefixArg takes exactly one PREFIX argument and validates it with the block
+// parameters of the --ttl and --reason flags (when the command has them) for method m.
+func prefixArg(c *cli.Context, name, usage string, m control.Method) (control.BlockRequest, error) {
+	args, err := controlArgs(c, name, usage, 1)
+	if err != nil {
+		return control.BlockRequest{}, err
+	}
+	r, err := control.ValidateBlock(m, control.BlockParams{Prefix: args[0], TTL: control.Duration(c.Duration(blockFlagTTL)), Reason: c.String(blockFlagReason)})
+	if err != nil {
+		return r, cli.Exit(fmt.Sprintf("%s: %v", name, err), exitUsage)
+	}
+	return r, nil
 }
 
 // controlExit maps a control error to the command's exit code.
@@ -168,30 +209,25 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 // was none. done and missing complete "NAME: PREFIX ..." messages.
 func removePrefix(name string, method control.Method, remove func(control.Backend, netip.Prefix) (bool, error), done, missing string) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		args, err := controlArgs(c, name, "flowsieve "+name+" PREFIX [--json]", 1)
+		r, err := prefixArg(c, name, "flowsieve "+name+" PREFIX [--json]", method)
 		if err != nil {
 			return err
-		}
-		r, err := control.ValidateBlock(method, control.BlockParams{Prefix: args[0]})
-		if err != nil {
-			return cli.Exit(name+": "+err.Error(), exitUsage)
 		}
 		return controlCall(c, name, true, func(b control.Backend) error {
 			ok, err := remove(b, r.Prefix)
 			if err != nil {
 				return err
 			}
-			if c.Bool(controlFlagJSON) {
-				if err := writeControlJSON(c.App.Writer, control.UnblockResult{Removed: ok}); err != nil {
-					return err
+			err = writeResult(c, control.UnblockResult{Removed: ok}, func(w io.Writer, _ control.UnblockResult) error {
+				if ok {
+					fmt.Fprintf(w, "%s %s\n", done, r.Prefix)
 				}
-			} else if ok {
-				fmt.Fprintf(c.App.Writer, "%s %s\n", done, r.Prefix)
-			}
-			if !ok {
+				return nil
+			})
+			if err == nil && !ok {
 				return cli.Exit(fmt.Sprintf("%s: %s %s (see `flowsieve blocks list`)", name, r.Prefix, missing), exitFailed)
 			}
-			return nil
+			return err
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/urfave/cli/v2"
@@ -12,11 +13,8 @@ import (
 	"github.com/flowsieve/flowsieve/appliance/fleet"
 )
 
-// Flag names of the fleet commands.
-const (
-	fleetFlagNATS = "nats"
-	fleetFlagJSON = "json"
-)
+// fleetFlagNATS names the NATS server of the fleet commands.
+const fleetFlagNATS = "nats"
 
 // exitFleetUnreachable is the exit code when the NATS server cannot be reached.
 const exitFleetUnreachable = 3
@@ -43,7 +41,7 @@ func fleetCommand() *cli.Command {
 func fleetFlags(extra ...cli.Flag) []cli.Flag {
 	flags := append([]cli.Flag{
 		&cli.StringFlag{Name: fleetFlagNATS, Usage: "NATS server URL(s), comma-separated; overrides fleet.url (env FLOWSIEVE_FLEET_URL)."},
-		&cli.BoolFlag{Name: fleetFlagJSON, Usage: "Print the result as JSON, for scripts."},
+		jsonFlag(),
 	}, extra...)
 	for _, f := range config.Flags() {
 		if n := f.Names()[0]; slices.Contains([]string{config.FlagConfig, config.FlagSet}, n) {
@@ -83,4 +81,16 @@ func fleetCall(c *cli.Context, name string, op func(*fleet.Client) error) error 
 		return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitFailed)
 	}
 	return nil
+}
+
+// fleetQuery is the body of a fleet command that asks one thing: it runs call
+// through fleetCall and prints the answer as JSON with --json, otherwise with text.
+func fleetQuery[T any](c *cli.Context, name string, call func(*fleet.Client, context.Context) (T, error), text func(io.Writer, T) error) error {
+	return fleetCall(c, name, func(f *fleet.Client) error {
+		v, err := call(f, context.Background())
+		if err != nil {
+			return err
+		}
+		return writeResult(c, v, text)
+	})
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,24 +26,16 @@ func fleetBlockCommand() *cli.Command {
 		),
 		Action: func(c *cli.Context) error {
 			const name = "fleet block"
-			args, err := controlArgs(c, name, "flowsieve fleet block PREFIX [--ttl D] [--reason TEXT] [--nats URL]", 1)
+			r, err := prefixArg(c, name, "flowsieve fleet block PREFIX [--ttl D] [--reason TEXT] [--nats URL]", control.MethodBlock)
 			if err != nil {
 				return err
 			}
-			r, err := control.ValidateBlock(control.MethodBlock, control.BlockParams{Prefix: args[0], TTL: control.Duration(c.Duration(blockFlagTTL)), Reason: c.String(blockFlagReason)})
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitUsage)
+			put := func(f *fleet.Client, ctx context.Context) (fleet.Entry, error) {
+				return f.Put(ctx, f.NewVerdict(fleet.ScopeBlock, r.Prefix, r.TTL, r.Reason))
 			}
-			return fleetCall(c, name, func(f *fleet.Client) error {
-				e, err := f.Put(context.Background(), f.NewVerdict(fleet.ScopeBlock, r.Prefix, r.TTL, r.Reason))
-				if err != nil {
-					return err
-				}
-				if c.Bool(fleetFlagJSON) {
-					return writeControlJSON(c.App.Writer, e)
-				}
-				fmt.Fprintf(c.App.Writer, "blocked %s in the fleet until %s\n", e.Verdict.Prefix, e.Verdict.Expires.Local().Format(time.DateTime))
-				return nil
+			return fleetQuery(c, name, put, func(w io.Writer, e fleet.Entry) error {
+				_, err := fmt.Fprintf(w, "blocked %s in the fleet until %s\n", e.Verdict.Prefix, e.Verdict.Expires.Local().Format(time.DateTime))
+				return err
 			})
 		},
 	}
@@ -58,27 +51,20 @@ func fleetUnblockCommand() *cli.Command {
 		Flags: fleetFlags(),
 		Action: func(c *cli.Context) error {
 			const name = "fleet unblock"
-			args, err := controlArgs(c, name, "flowsieve fleet unblock PREFIX [--nats URL]", 1)
+			r, err := prefixArg(c, name, "flowsieve fleet unblock PREFIX [--nats URL]", control.MethodUnblock)
 			if err != nil {
 				return err
 			}
-			r, err := control.ValidateBlock(control.MethodUnblock, control.BlockParams{Prefix: args[0]})
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("%s: %v", name, err), exitUsage)
+			del := func(f *fleet.Client, ctx context.Context) (map[string]any, error) {
+				ok, err := f.Delete(ctx, r.Prefix)
+				if err == nil && !ok {
+					err = cli.Exit(fmt.Sprintf("%s: %s has no fleet verdict", name, r.Prefix), exitFailed)
+				}
+				return map[string]any{"prefix": r.Prefix.String(), "unblocked": true}, err
 			}
-			return fleetCall(c, name, func(f *fleet.Client) error {
-				ok, err := f.Delete(context.Background(), r.Prefix)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return cli.Exit(fmt.Sprintf("%s: %s has no fleet verdict", name, r.Prefix), exitFailed)
-				}
-				if c.Bool(fleetFlagJSON) {
-					return writeControlJSON(c.App.Writer, map[string]any{"prefix": r.Prefix.String(), "unblocked": true})
-				}
-				fmt.Fprintf(c.App.Writer, "unblocked %s in the fleet\n", r.Prefix)
-				return nil
+			return fleetQuery(c, name, del, func(w io.Writer, _ map[string]any) error {
+				_, err := fmt.Fprintf(w, "unblocked %s in the fleet\n", r.Prefix)
+				return err
 			})
 		},
 	}

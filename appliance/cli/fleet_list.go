@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -19,25 +20,25 @@ func fleetListCommand() *cli.Command {
 			"prefix: learned by a member's policy), who wrote it, when it expires and why.",
 		Flags: fleetFlags(),
 		Action: func(c *cli.Context) error {
-			return fleetCall(c, "fleet list", func(f *fleet.Client) error {
-				list, err := f.List(context.Background())
-				if err != nil {
-					return err
+			list := func(f *fleet.Client, ctx context.Context) ([]fleet.Entry, error) {
+				l, err := f.List(ctx)
+				if l == nil {
+					l = []fleet.Entry{}
 				}
-				if c.Bool(fleetFlagJSON) {
-					if list == nil {
-						list = []fleet.Entry{}
-					}
-					return writeControlJSON(c.App.Writer, list)
-				}
-				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PREFIX\tSCOPE\tORIGIN\tEXPIRES\tREASON")
-				for _, e := range list {
-					v := e.Verdict
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Prefix, v.Scope, v.Origin, v.Expires.Local().Format(time.DateTime), v.Reason)
-				}
-				return tw.Flush()
-			})
+				return l, err
+			}
+			return fleetQuery(c, "fleet list", list, writeFleetList)
 		},
 	}
+}
+
+// writeFleetList prints fleet list as a table.
+func writeFleetList(w io.Writer, list []fleet.Entry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PREFIX\tSCOPE\tORIGIN\tEXPIRES\tREASON")
+	for _, e := range list {
+		v := e.Verdict
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Prefix, v.Scope, v.Origin, v.Expires.Local().Format(time.DateTime), v.Reason)
+	}
+	return tw.Flush()
 }

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,34 +19,29 @@ func fleetStatusCommand() *cli.Command {
 			"30 s with what it enforces, what its allowlist refused, what it buffers and which model it runs.",
 		Flags: fleetFlags(),
 		Action: func(c *cli.Context) error {
-			return fleetCall(c, "fleet status", func(f *fleet.Client) error {
-				st, err := f.Status(context.Background())
-				if err != nil {
-					return err
-				}
-				if c.Bool(fleetFlagJSON) {
-					return writeControlJSON(c.App.Writer, st)
-				}
-				w := c.App.Writer
-				fmt.Fprintf(w, "server   %s (nats-server %s)\n", st.Server, st.ServerVersion)
-				fmt.Fprintf(w, "verdicts %d in force (%d stored)\n", st.Verdicts, st.Stored)
-				if st.Models > 0 {
-					fmt.Fprintf(w, "models   %d published, latest v%d %s sha256 %.12s by %s\n", st.Models, st.Latest.Version, st.Latest.File, st.Latest.SHA256, st.Latest.Publisher)
-				} else {
-					fmt.Fprintln(w, "models   none published")
-				}
-				fmt.Fprintf(w, "alerts   %d\n", st.Alerts)
-				fmt.Fprintf(w, "members  %d\n", len(st.Members))
-				for _, m := range st.Members {
-					model := "local model"
-					if m.Model.Version > 0 {
-						model = fmt.Sprintf("model v%d", m.Model.Version)
-					}
-					fmt.Fprintf(w, "  %-20s enforces %d, refused %d, pending %d, %s, up since %s\n",
-						m.Name, m.Enforced, m.Refused, m.Pending, model, m.Since.Local().Format(time.DateTime))
-				}
-				return nil
-			})
+			return fleetQuery(c, "fleet status", (*fleet.Client).Status, writeFleetStatus)
 		},
 	}
+}
+
+// writeFleetStatus prints what fleet status shows without --json.
+func writeFleetStatus(w io.Writer, st fleet.FleetStatus) error {
+	fmt.Fprintf(w, "server   %s (nats-server %s)\n", st.Server, st.ServerVersion)
+	fmt.Fprintf(w, "verdicts %d in force (%d stored)\n", st.Verdicts, st.Stored)
+	if st.Models > 0 {
+		fmt.Fprintf(w, "models   %d published, latest v%d %s sha256 %.12s by %s\n", st.Models, st.Latest.Version, st.Latest.File, st.Latest.SHA256, st.Latest.Publisher)
+	} else {
+		fmt.Fprintln(w, "models   none published")
+	}
+	fmt.Fprintf(w, "alerts   %d\n", st.Alerts)
+	fmt.Fprintf(w, "members  %d\n", len(st.Members))
+	for _, m := range st.Members {
+		model := "local model"
+		if m.Model.Version > 0 {
+			model = fmt.Sprintf("model v%d", m.Model.Version)
+		}
+		fmt.Fprintf(w, "  %-20s enforces %d, refused %d, pending %d, %s, up since %s\n",
+			m.Name, m.Enforced, m.Refused, m.Pending, model, m.Since.Local().Format(time.DateTime))
+	}
+	return nil
 }

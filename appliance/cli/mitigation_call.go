@@ -42,7 +42,7 @@ func mitigationCommand(name, usage, summary, desc string, nargs int, flags []cli
 			if err != nil {
 				return err
 			}
-			if c.Bool(controlFlagJSON) {
+			if c.Bool(flagJSON) {
 				return writeControlJSON(c.App.Writer, res)
 			}
 			text(c.App.Writer)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -33,17 +34,11 @@ func modelLoadCommand() *cli.Command {
 			if _, err := model.Load(path); err != nil {
 				return cli.Exit("model load: "+err.Error(), exitFailed)
 			}
-			return controlCall(c, "model load", false, func(b control.Backend) error {
-				m, err := b.ModelLoad(context.Background(), path)
-				if err != nil {
-					return err
-				}
-				if c.Bool(controlFlagJSON) {
-					return writeControlJSON(c.App.Writer, m)
-				}
-				fmt.Fprintf(c.App.Writer, "loaded %s: %d classes (%s), %d features, %d nodes, %d clusters\n",
+			load := func(b control.Backend, ctx context.Context) (control.ModelInfo, error) { return b.ModelLoad(ctx, path) }
+			return controlQuery(c, "model load", false, load, func(w io.Writer, m control.ModelInfo) error {
+				_, err := fmt.Fprintf(w, "loaded %s: %d classes (%s), %d features, %d nodes, %d clusters\n",
 					m.Path, len(m.Classes), strings.Join(m.Classes, ", "), m.Features, m.Nodes, m.Clusters)
-				return nil
+				return err
 			})
 		},
 	}

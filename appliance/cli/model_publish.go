@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,16 +25,12 @@ func modelPublishCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return fleetCall(c, name, func(f *fleet.Client) error {
-				mi, err := f.PublishModel(context.Background(), args[0])
-				if err != nil {
-					return err
-				}
-				if c.Bool(fleetFlagJSON) {
-					return writeControlJSON(c.App.Writer, mi)
-				}
-				fmt.Fprintf(c.App.Writer, "published %s as v%d (sha256 %s, %d bytes)\n", mi.File, mi.Version, mi.SHA256, mi.Size)
-				return nil
+			publish := func(f *fleet.Client, ctx context.Context) (fleet.ModelInfo, error) {
+				return f.PublishModel(ctx, args[0])
+			}
+			return fleetQuery(c, name, publish, func(w io.Writer, mi fleet.ModelInfo) error {
+				_, err := fmt.Fprintf(w, "published %s as v%d (sha256 %s, %d bytes)\n", mi.File, mi.Version, mi.SHA256, mi.Size)
+				return err
 			})
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -26,26 +27,35 @@ func policyShowCommand() *cli.Command {
 				return err
 			}
 			return controlCall(c, "policy show", false, func(b control.Backend) error {
-				info, err := b.PolicyShow(context.Background())
+				info, p, err := daemonPolicy(context.Background(), b)
 				if err != nil {
 					return err
-				}
-				p, err := policy.Compile(info.Spec)
-				if err != nil {
-					return fmt.Errorf("the daemon's policy does not compile here (version skew?): %w", err)
 				}
 				src := info.Source
 				if src == "" {
 					src = "built-in policy"
 				}
 				r := newPolicyReport(src, p)
-				if c.Bool(controlFlagJSON) {
+				if c.Bool(flagJSON) {
 					return writePolicyJSON(c.App.Writer, r)
 				}
 				return writePolicyReport(c.App.Writer, r)
 			})
 		},
 	}
+}
+
+// daemonPolicy asks the daemon for its policy and compiles it.
+func daemonPolicy(ctx context.Context, b control.Backend) (control.PolicyInfo, *policy.Policy, error) {
+	info, err := b.PolicyShow(ctx)
+	if err != nil {
+		return info, nil, err
+	}
+	p, err := policy.Compile(info.Spec)
+	if err != nil {
+		return info, nil, fmt.Errorf("the daemon's policy does not compile here (version skew?): %w", err)
+	}
+	return info, p, nil
 }
 
 // loadPolicyArg validates a policy file for apply and diff.
@@ -78,21 +88,17 @@ func policyApplyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return controlCall(c, "policy apply", false, func(b control.Backend) error {
-				a, err := b.PolicyApply(context.Background(), p, false)
-				if err != nil {
-					return err
-				}
-				if c.Bool(controlFlagJSON) {
-					return writeControlJSON(c.App.Writer, a)
-				}
+			apply := func(b control.Backend, ctx context.Context) (control.PolicyApplied, error) {
+				return b.PolicyApply(ctx, p, false)
+			}
+			return controlQuery(c, "policy apply", false, apply, func(w io.Writer, a control.PolicyApplied) error {
 				if len(a.Changes) == 0 {
-					fmt.Fprintf(c.App.Writer, "applied %s: no changes\n", file)
+					fmt.Fprintf(w, "applied %s: no changes\n", file)
 					return nil
 				}
-				fmt.Fprintf(c.App.Writer, "applied %s:\n", file)
+				fmt.Fprintf(w, "applied %s:\n", file)
 				for _, l := range a.Changes {
-					fmt.Fprintln(c.App.Writer, " ", l)
+					fmt.Fprintln(w, " ", l)
 				}
 				return nil
 			})
@@ -121,27 +127,19 @@ func policyDiffCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return controlCall(c, "policy diff", false, func(b control.Backend) error {
-				info, err := b.PolicyShow(context.Background())
+			diff := func(b control.Backend, ctx context.Context) (policyDiffResult, error) {
+				info, cur, err := daemonPolicy(ctx, b)
 				if err != nil {
-					return err
+					return policyDiffResult{}, err
 				}
-				cur, err := policy.Compile(info.Spec)
-				if err != nil {
-					return fmt.Errorf("the daemon's policy does not compile here (version skew?): %w", err)
-				}
-				r := policyDiffResult{File: file, Source: info.Source, Changes: policy.Diff(cur, p)}
-				if r.Changes == nil {
-					r.Changes = []string{}
-				}
-				if c.Bool(controlFlagJSON) {
-					return writeControlJSON(c.App.Writer, r)
-				}
+				return policyDiffResult{File: file, Source: info.Source, Changes: append([]string{}, policy.Diff(cur, p)...)}, nil
+			}
+			return controlQuery(c, "policy diff", false, diff, func(w io.Writer, r policyDiffResult) error {
 				if len(r.Changes) == 0 {
-					fmt.Fprintf(c.App.Writer, "%s: same as the policy in force\n", file)
+					fmt.Fprintf(w, "%s: same as the policy in force\n", file)
 				}
 				for _, l := range r.Changes {
-					fmt.Fprintln(c.App.Writer, l)
+					fmt.Fprintln(w, l)
 				}
 				return nil
 			})

@@ -79,7 +79,7 @@ func runStats(c *cli.Context) error {
 				v.Rates = statsRates(prev, &s, at.Sub(prevAt))
 			}
 			v.Mitigation = readMitigation(ctx, b, prevMit, at.Sub(prevAt))
-			if c.Bool(controlFlagJSON) {
+			if c.Bool(flagJSON) {
 				if err := writeStatsJSON(c.App.Writer, v, c.Bool(statsFlagWatch)); err != nil {
 					return err
 				}

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -23,28 +23,23 @@ func statusCommand() *cli.Command {
 			if _, err := controlArgs(c, "status", "flowsieve status [--json]", 0); err != nil {
 				return err
 			}
-			return controlCall(c, "status", false, func(b control.Backend) error {
-				s, err := b.Status(context.Background())
-				if err != nil {
-					return err
-				}
-				if c.Bool(controlFlagJSON) {
-					return writeControlJSON(c.App.Writer, s)
-				}
-				w := c.App.Writer
-				fmt.Fprintf(w, "flowsieve %s running (pid %d) for %s, since %s\n", s.Version, s.PID,
-					policy.ShortDuration(time.Duration(s.Uptime).Round(time.Second)), s.Started.Local().Format(time.DateTime))
-				fmt.Fprintf(w, "mode:       %s on %s\n", s.Mode, joinOr(s.Interfaces, "-"))
-				fmt.Fprintf(w, "xdp:        %s mode, %d queue(s)\n", s.XDPMode, s.Queues)
-				fmt.Fprintf(w, "model:      %s", orDash(s.Model.Path, "none"))
-				if len(s.Model.Classes) > 0 {
-					fmt.Fprintf(w, " (%d classes: %s)", len(s.Model.Classes), strings.Join(s.Model.Classes, ", "))
-				}
-				fmt.Fprintln(w)
-				fmt.Fprintf(w, "policy:     %s, %d rules\n", orDash(s.Policy, "built-in (pass everything)"), s.Rules)
-				writeStatusProbe(w, s.Probe)
-				return nil
-			})
+			return controlQuery(c, "status", false, control.Backend.Status, writeStatus)
 		},
 	}
+}
+
+// writeStatus prints what status shows without --json.
+func writeStatus(w io.Writer, s control.Status) error {
+	fmt.Fprintf(w, "flowsieve %s running (pid %d) for %s, since %s\n", s.Version, s.PID,
+		policy.ShortDuration(time.Duration(s.Uptime).Round(time.Second)), s.Started.Local().Format(time.DateTime))
+	fmt.Fprintf(w, "mode:       %s on %s\n", s.Mode, joinOr(s.Interfaces, "-"))
+	fmt.Fprintf(w, "xdp:        %s mode, %d queue(s)\n", s.XDPMode, s.Queues)
+	fmt.Fprintf(w, "model:      %s", orDash(s.Model.Path, "none"))
+	if len(s.Model.Classes) > 0 {
+		fmt.Fprintf(w, " (%d classes: %s)", len(s.Model.Classes), strings.Join(s.Model.Classes, ", "))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "policy:     %s, %d rules\n", orDash(s.Policy, "built-in (pass everything)"), s.Rules)
+	writeStatusProbe(w, s.Probe)
+	return nil
 }

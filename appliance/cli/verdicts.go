@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -72,33 +73,32 @@ func runVerdictsList(c *cli.Context) error {
 	if s := c.String(verdictsFlagScope); s != scopeFlow {
 		return runVerdictsScope(c, name, s, q)
 	}
-	return controlCall(c, name, true, func(b control.Backend) error {
-		l, err := b.VerdictsList(context.Background(), q)
-		if err != nil {
-			return err
+	list := func(b control.Backend, ctx context.Context) (control.VerdictList, error) {
+		return b.VerdictsList(ctx, q)
+	}
+	return controlQuery(c, name, true, list, writeVerdictList)
+}
+
+// writeVerdictList prints verdicts list as a table.
+func writeVerdictList(out io.Writer, l control.VerdictList) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "LO\tHI\tPROTO\tACTION\tLABEL\tPACKETS\tBYTES\tTTL LEFT")
+	for _, v := range l.Verdicts {
+		act := v.Action
+		if act == "TAG" {
+			act += " dscp=" + strconv.Itoa(int(v.DSCP))
 		}
-		if c.Bool(controlFlagJSON) {
-			return writeControlJSON(c.App.Writer, l)
+		ttl := "never"
+		if v.Remaining != nil {
+			ttl = policy.ShortDuration(time.Duration(*v.Remaining).Round(time.Second))
 		}
-		w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "LO\tHI\tPROTO\tACTION\tLABEL\tPACKETS\tBYTES\tTTL LEFT")
-		for _, v := range l.Verdicts {
-			act := v.Action
-			if act == "TAG" {
-				act += " dscp=" + strconv.Itoa(int(v.DSCP))
-			}
-			ttl := "never"
-			if v.Remaining != nil {
-				ttl = policy.ShortDuration(time.Duration(*v.Remaining).Round(time.Second))
-			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", v.Lo, v.Hi, v.Proto, act, orDash(v.Label, "-"), v.Packets, humanBytes(v.Bytes), ttl)
-		}
-		if err := w.Flush(); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.App.Writer, "%d of %d matching verdicts shown\n", len(l.Verdicts), l.Total)
-		return nil
-	})
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", v.Lo, v.Hi, v.Proto, act, orDash(v.Label, "-"), v.Packets, humanBytes(v.Bytes), ttl)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d of %d matching verdicts shown\n", len(l.Verdicts), l.Total)
+	return nil
 }
 
 // parseMatches turns --match KEY=VALUE conditions into a filter.
@@ -141,15 +141,12 @@ func runVerdictsFlush(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(name+": "+err.Error(), exitUsage)
 	}
-	return controlCall(c, name, true, func(b control.Backend) error {
-		n, err := b.VerdictsFlush(context.Background(), q)
-		if err != nil {
-			return err
-		}
-		if c.Bool(controlFlagJSON) {
-			return writeControlJSON(c.App.Writer, control.FlushResult{Removed: n})
-		}
-		fmt.Fprintf(c.App.Writer, "flushed %d verdicts\n", n)
-		return nil
+	flush := func(b control.Backend, ctx context.Context) (control.FlushResult, error) {
+		n, err := b.VerdictsFlush(ctx, q)
+		return control.FlushResult{Removed: n}, err
+	}
+	return controlQuery(c, name, true, flush, func(w io.Writer, r control.FlushResult) error {
+		_, err := fmt.Fprintf(w, "flushed %d verdicts\n", r.Removed)
+		return err
 	})
 }

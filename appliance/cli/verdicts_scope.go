@@ -57,7 +57,7 @@ func runVerdictsScope(c *cli.Context, name, scope string, q control.VerdictQuery
 		if err != nil {
 			return err
 		}
-		if c.Bool(controlFlagJSON) {
+		if c.Bool(flagJSON) {
 			return writeControlJSON(c.App.Writer, v)
 		}
 		writeScoped(c.App.Writer, v, scope, time.Now())
