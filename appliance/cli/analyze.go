@@ -28,14 +28,14 @@ func analyzeCommand() *cli.Command {
 		Name:      "analyze",
 		Usage:     "summarise captures: packets, bytes, flows, protocols, top talkers and ports, decode errors, and with --model the verdicts",
 		ArgsUsage: "CAPTURE...",
-		Description: "Reads pcap and pcapng captures (gzip-compressed or not) through the same decoder and flow " +
-			"table as the appliance and prints a summary: packets, wire bytes, flows and why they ended, the " +
-			"time span, traffic per IP protocol, the hosts that moved the most bytes, the busiest server ports " +
-			"(destination port of each flow's first packet) and the frames that could not be decoded, by reason. " +
-			"With --model (and --policy), every flow is also classified by the appliance's engine, at the model's " +
-			"decision point or at its end, and a verdicts section shows the classified flows per label and per " +
-			"action, early versus at flow end, the packets dropped after their flow's decision and the sources " +
-			"with the most flows dropped. --json prints the same as one JSON object.",
+		Description: prose(`Reads pcap and pcapng captures (gzip-compressed or not) through the same decoder and flow
+			table as the appliance and prints a summary: packets, wire bytes, flows and why they ended, the
+			time span, traffic per IP protocol, the hosts that moved the most bytes, the busiest server ports
+			(destination port of each flow's first packet) and the frames that could not be decoded, by reason.
+			With --model (and --policy), every flow is also classified by the appliance's engine, at the model's
+			decision point or at its end, and a verdicts section shows the classified flows per label and per
+			action, early versus at flow end, the packets dropped after their flow's decision and the sources
+			with the most flows dropped. --json prints the same as one JSON object.`),
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: analyzeFlagJSON, EnvVars: []string{"FLOWSIEVE_ANALYZE_JSON"}, Usage: "Print the summary as JSON instead of text."},
 			&cli.IntFlag{Name: analyzeFlagTop, Value: 10, Usage: "How many talkers and ports to list."},

@@ -20,10 +20,10 @@ func blocksCommand() *cli.Command {
 		Subcommands: []*cli.Command{{
 			Name:  "list",
 			Usage: "list operator blocks and allows and the policy's source verdicts, with their counters",
-			Description: "Lists the operator's blocks and allows (persisted in the state directory) and the source and " +
-				"prefix verdicts the policy wrote, with the action the kernel enforces, packets and bytes counted, " +
-				"reason and expiry. ENFORCED is no for an entry the kernel does not have (e.g. a block inside an allow). " +
-				"Works with the daemon stopped like block.",
+			Description: prose(`Lists the operator's blocks and allows (persisted in the state directory) and the source and
+				prefix verdicts the policy wrote, with the action the kernel enforces, packets and bytes counted,
+				reason and expiry. ENFORCED is no for an entry the kernel does not have (e.g. a block inside an allow).
+				Works with the daemon stopped like block.`),
 			Flags: controlFlags(true),
 			Action: func(c *cli.Context) error {
 				if _, err := controlArgs(c, "blocks list", "flowsieve blocks list [--json]", 0); err != nil {

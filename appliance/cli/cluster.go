@@ -48,11 +48,11 @@ func clusterCommand() *cli.Command {
 		Name:      "cluster",
 		Usage:     "group flows or hosts with mini-batch k-means, score anomalies and describe the clusters",
 		ArgsUsage: " ",
-		Description: "Reads flow tables (CSV) or captures (pcap, pcapng; directories are searched for both), " +
-			"clusters the flows (or, with --by source, the hosts that started them) with mini-batch k-means, " +
-			"and prints one summary per cluster: its size, the centre values that set it apart, its top " +
-			"addresses, ports and protocols, and its label mix with purity and adjusted Rand index when " +
-			"the data has labels. --k-range reports inertia and silhouette for a range of k to help choose k.",
+		Description: prose(`Reads flow tables (CSV) or captures (pcap, pcapng; directories are searched for both),
+			clusters the flows (or, with --by source, the hosts that started them) with mini-batch k-means,
+			and prints one summary per cluster: its size, the centre values that set it apart, its top
+			addresses, ports and protocols, and its label mix with purity and adjusted Rand index when
+			the data has labels. --k-range reports inertia and silhouette for a range of k to help choose k.`),
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: clusterFlagData, Required: true, EnvVars: []string{"FLOWSIEVE_CLUSTER_DATA"},
 				Usage: "Flow table (CSV) or capture file, or a directory holding them. Repeat the flag for several inputs."},

@@ -22,12 +22,12 @@ func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
 		Usage: "score a model on labelled flow tables, or on captures with a labels file",
-		Description: "Predicts every row of the data with the model and prints the classification report in " +
-			"scikit-learn's layout (precision, recall, f1-score and support per class, accuracy, macro and " +
-			"weighted averages) and the confusion matrix. With --json it prints {\"accuracy\", \"macro_f1\", " +
-			"\"weighted_f1\", \"classes\": {NAME: {\"precision\", \"recall\", \"f1\", \"support\"}}, " +
-			"\"confusion\": {\"labels\": [...], \"matrix\": [[...]]}} instead. The model's features are found in " +
-			"the data by name.",
+		Description: prose(`Predicts every row of the data with the model and prints the classification report in
+			scikit-learn's layout (precision, recall, f1-score and support per class, accuracy, macro and
+			weighted averages) and the confusion matrix. With --json it prints {"accuracy", "macro_f1",
+			"weighted_f1", "classes": {NAME: {"precision", "recall", "f1", "support"}},
+			"confusion": {"labels": [...], "matrix": [[...]]}} instead. The model's features are found in
+			the data by name.`),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: evalFlagModel, Aliases: []string{"m"}, Value: configs.DefaultModelName, EnvVars: []string{"FLOWSIEVE_MODEL"},
 				Usage: "The model file to evaluate; default names the model built into flowsieve (configs/model.json)."},

@@ -17,9 +17,9 @@ func fleetBlockCommand() *cli.Command {
 		Name:      "block",
 		Usage:     "block a source prefix on every appliance of the fleet",
 		ArgsUsage: "PREFIX",
-		Description: "Writes a block of PREFIX to the fleet's verdict bucket; every member enforces it in its own XDP " +
-			"maps within about a second, except where it overlaps that member's allowlist. It lasts --ttl (default " +
-			"fleet.default_ttl, at most fleet.max_ttl); blocking it again replaces TTL and reason.",
+		Description: prose(`Writes a block of PREFIX to the fleet's verdict bucket; every member enforces it in its own XDP
+			maps within about a second, except where it overlaps that member's allowlist. It lasts --ttl (default
+			fleet.default_ttl, at most fleet.max_ttl); blocking it again replaces TTL and reason.`),
 		Flags: fleetFlags(
 			&cli.DurationFlag{Name: blockFlagTTL, Usage: "Lifetime of the block (e.g. 30m, 12h); 0 uses fleet.default_ttl."},
 			&cli.StringFlag{Name: blockFlagReason, Usage: "Why the block was made; shown by `flowsieve fleet list` (at most 200 bytes)."},

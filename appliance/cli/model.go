@@ -34,10 +34,10 @@ func modelShowCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "describe a model file: features used, depth, leaves, top splits and the tree",
 		ArgsUsage: "MODEL.json",
-		Description: "Validates the model file and prints its schema, classes, training metadata, the features " +
-			"the tree uses ranked by importance (total weighted impurity decrease, as scikit-learn computes " +
-			"it), the splits nearest the root, and the tree as indented text. With --dot it prints only the " +
-			"tree in Graphviz dot format (render it with: dot -Tpng -o tree.png).",
+		Description: prose(`Validates the model file and prints its schema, classes, training metadata, the features
+			the tree uses ranked by importance (total weighted impurity decrease, as scikit-learn computes
+			it), the splits nearest the root, and the tree as indented text. With --dot it prints only the
+			tree in Graphviz dot format (render it with: dot -Tpng -o tree.png).`),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: modelFlagDot,
 				Usage: "Print the tree in Graphviz dot format instead of the description."},

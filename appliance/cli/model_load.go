@@ -18,9 +18,9 @@ func modelLoadCommand() *cli.Command {
 		Name:      "load",
 		Usage:     "validate a model file, then hot-swap it into the running daemon",
 		ArgsUsage: "MODEL.json",
-		Description: "Validates the model file here first (a broken file is refused before the daemon sees it), then " +
-			"asks the running daemon to load it from the same path (made absolute), validate it against its feature " +
-			"schema and swap it in atomically: flows classified from then on use it, nothing is restarted.",
+		Description: prose(`Validates the model file here first (a broken file is refused before the daemon sees it), then
+			asks the running daemon to load it from the same path (made absolute), validate it against its feature
+			schema and swap it in atomically: flows classified from then on use it, nothing is restarted.`),
 		Flags: controlFlags(false),
 		Action: func(c *cli.Context) error {
 			args, err := controlArgs(c, "model load", "flowsieve model load MODEL.json [--json]", 1)

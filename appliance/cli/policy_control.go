@@ -79,9 +79,9 @@ func policyApplyCommand() *cli.Command {
 		Name:      "apply",
 		Usage:     "validate a policy file and make the running daemon enforce it, without a restart",
 		ArgsUsage: "FILE",
-		Description: "Validates the whole file (an invalid file changes nothing and prints every problem with its line), " +
-			"then the daemon swaps it in atomically, persists it in its state directory (so it survives restarts) " +
-			"and the changes are printed, one line per rule added, removed or changed.",
+		Description: prose(`Validates the whole file (an invalid file changes nothing and prints every problem with its line),
+			then the daemon swaps it in atomically, persists it in its state directory (so it survives restarts)
+			and the changes are printed, one line per rule added, removed or changed.`),
 		Flags: controlFlags(false),
 		Action: func(c *cli.Context) error {
 			p, file, err := loadPolicyArg(c, "policy apply")
@@ -118,9 +118,9 @@ func policyDiffCommand() *cli.Command {
 		Name:      "diff",
 		Usage:     "show what applying a policy file would change in the running daemon",
 		ArgsUsage: "FILE",
-		Description: "Validates the file and compares it with the policy the running daemon enforces, rule by rule " +
-			"(matched by name), then the default, allowlist and allowlist action. Nothing is changed. Exits with " +
-			"status 0 whether or not there are differences.",
+		Description: prose(`Validates the file and compares it with the policy the running daemon enforces, rule by rule
+			(matched by name), then the default, allowlist and allowlist action. Nothing is changed. Exits with
+			status 0 whether or not there are differences.`),
 		Flags: controlFlags(false),
 		Action: func(c *cli.Context) error {
 			p, file, err := loadPolicyArg(c, "policy diff")

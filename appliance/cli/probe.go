@@ -21,13 +21,13 @@ func probeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "probe",
 		Usage: "show what this kernel offers the XDP path and what flowsieve does where it lacks something",
-		Description: "Probes every BPF helper, map type and program feature flowsieve uses, XDP native and generic " +
-			"attach, AF_XDP copy, need-wakeup and zero-copy sockets, XDP metadata, live-frame test runs, 2 MB pages " +
-			"and kernel BTF, and prints for each whether it is supported, why not, and the fallback flowsieve uses " +
-			"(none: flowsieve needs it). Without --iface the attach and socket attempts run on a veth pair in a " +
-			"temporary network namespace; with it, on that interface: a pass-everything XDP program is attached for " +
-			"a moment and an AF_XDP socket bound to queue 0, which some drivers answer with a short link reset. " +
-			"Needs root for a complete answer.",
+		Description: prose(`Probes every BPF helper, map type and program feature flowsieve uses, XDP native and generic
+			attach, AF_XDP copy, need-wakeup and zero-copy sockets, XDP metadata, live-frame test runs, 2 MB pages
+			and kernel BTF, and prints for each whether it is supported, why not, and the fallback flowsieve uses
+			(none: flowsieve needs it). Without --iface the attach and socket attempts run on a veth pair in a
+			temporary network namespace; with it, on that interface: a pass-everything XDP program is attached for
+			a moment and an AF_XDP socket bound to queue 0, which some drivers answer with a short link reset.
+			Needs root for a complete answer.`),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: probeFlagJSON, Usage: "Print the probe as JSON, for scripts."},
 			&cli.StringFlag{Name: probeFlagIface, EnvVars: []string{"FLOWSIEVE_PROBE_IFACE"},

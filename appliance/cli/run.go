@@ -24,15 +24,15 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run the appliance: inline between two interfaces (--in, --out) or on a mirror port (--monitor)",
-		Description: "Loads the model and policy, attaches the XDP program, opens one AF_XDP socket per queue and " +
-			"interface and starts one worker per queue. Inline (--in IF --out IF), traffic in both directions is " +
-			"inspected and forwarded; flows are classified at the model's decision point and the policy's " +
-			"verdicts (DROP, TAG, PASS) are enforced by the XDP program from the next packet on. With --monitor IF " +
-			"traffic is inspected and verdicts recorded, nothing is forwarded. Settings come from the config file " +
-			"(--config, see configs/flowsieve.yaml), the environment and flags. SIGHUP reloads the model and the " +
-			"policy (an invalid file is rejected and the running ones stay); SIGINT and SIGTERM stop the daemon, " +
-			"which by default leaves the program attached and the verdict maps pinned so enforcement and " +
-			"forwarding continue until it is back. Prometheus metrics and /healthz are served on metrics.listen.",
+		Description: prose(`Loads the model and policy, attaches the XDP program, opens one AF_XDP socket per queue and
+			interface and starts one worker per queue. Inline (--in IF --out IF), traffic in both directions is
+			inspected and forwarded; flows are classified at the model's decision point and the policy's
+			verdicts (DROP, TAG, PASS) are enforced by the XDP program from the next packet on. With --monitor IF
+			traffic is inspected and verdicts recorded, nothing is forwarded. Settings come from the config file
+			(--config, see configs/flowsieve.yaml), the environment and flags. SIGHUP reloads the model and the
+			policy (an invalid file is rejected and the running ones stay); SIGINT and SIGTERM stop the daemon,
+			which by default leaves the program attached and the verdict maps pinned so enforcement and
+			forwarding continue until it is back. Prometheus metrics and /healthz are served on metrics.listen.`),
 		Flags:  config.Flags(),
 		Action: runRun,
 	}

@@ -28,11 +28,11 @@ func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stats",
 		Usage: "what the appliance is doing: packets per action, label and queue, top dropped flows and sources",
-		Description: "Prints the XDP program's counters (received, dropped, tagged, passed, sent to user space, failed " +
-			"open, ...), flows classified per label and decisions per action, per-queue counters, and the flows and " +
-			"source prefixes that dropped the most packets. With --watch it refreshes every --interval like top, " +
-			"showing rates per second; with --json each refresh is one JSON object per line (the snapshot plus " +
-			"\"rates\"). Works with the daemon stopped (kernel counters and top drops from the pinned maps).",
+		Description: prose(`Prints the XDP program's counters (received, dropped, tagged, passed, sent to user space, failed
+			open, ...), flows classified per label and decisions per action, per-queue counters, and the flows and
+			source prefixes that dropped the most packets. With --watch it refreshes every --interval like top,
+			showing rates per second; with --json each refresh is one JSON object per line (the snapshot plus
+			"rates"). Works with the daemon stopped (kernel counters and top drops from the pinned maps).`),
 		Flags: controlFlags(true,
 			&cli.BoolFlag{Name: statsFlagWatch, Aliases: []string{"w"}, Usage: "Refresh every --interval until interrupted, with rates."},
 			&cli.DurationFlag{Name: statsFlagInterval, Value: time.Second, Usage: "Refresh interval of --watch."},

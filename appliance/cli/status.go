@@ -16,8 +16,8 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show what the running daemon is: mode, interfaces, XDP mode, queues, model, policy, uptime",
-		Description: "Asks the running daemon through its control socket. Exits with status 3 when it is not running " +
-			"and 4 when the socket refuses this user (run as root).",
+		Description: prose(`Asks the running daemon through its control socket. Exits with status 3 when it is not running
+			and 4 when the socket refuses this user (run as root).`),
 		Flags: controlFlags(false),
 		Action: func(c *cli.Context) error {
 			if _, err := controlArgs(c, "status", "flowsieve status [--json]", 0); err != nil {

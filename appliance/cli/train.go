@@ -93,15 +93,15 @@ func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "train",
 		Usage: "train a decision tree on labelled flow tables and save it as a model file",
-		Description: "Reads labelled flows (flowsieve's own flow records, CICFlowMeter/CIC-IDS2017 CSVs, NSL-KDD, " +
-			"KDD Cup 99, UNSW-NB15, or any CSV of numbers with a label column), holds out a stratified test " +
-			"share, trains a CART decision tree on the rest (the algorithm of scikit-learn's " +
-			"DecisionTreeClassifier), prints the classification report on the held-out rows and saves the " +
-			"model with its training metadata. NaN is treated as missing and goes to the right child of every " +
-			"split; ±Inf are clamped to ±MaxFloat32. A model whose features are all flow features gets " +
-			"schema \"flow\" and can run in the appliance; use --flow-features to keep only those. The --data " +
-			"files may also be pcap/pcapng captures, labelled by --labels: the flow engine rebuilds their flows " +
-			"(with the table flags and --decision-packets as in flowsieve flows) and trains on them.",
+		Description: prose(`Reads labelled flows (flowsieve's own flow records, CICFlowMeter/CIC-IDS2017 CSVs, NSL-KDD,
+			KDD Cup 99, UNSW-NB15, or any CSV of numbers with a label column), holds out a stratified test
+			share, trains a CART decision tree on the rest (the algorithm of scikit-learn's
+			DecisionTreeClassifier), prints the classification report on the held-out rows and saves the
+			model with its training metadata. NaN is treated as missing and goes to the right child of every
+			split; ±Inf are clamped to ±MaxFloat32. A model whose features are all flow features gets
+			schema "flow" and can run in the appliance; use --flow-features to keep only those. The --data
+			files may also be pcap/pcapng captures, labelled by --labels: the flow engine rebuilds their flows
+			(with the table flags and --decision-packets as in flowsieve flows) and trains on them.`),
 		Flags: append(append(dataFlags(), tableFlags()...),
 			&cli.StringFlag{Name: trainFlagOut, Aliases: []string{"o"}, Required: true, EnvVars: []string{"FLOWSIEVE_MODEL_OUT"},
 				Usage: "File to write the model to (JSON)."},

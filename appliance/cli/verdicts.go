@@ -32,9 +32,9 @@ func verdictsCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "list the live per-flow verdicts with their counters and remaining TTL, most packets first",
-				Description: "Lists the flows that have a verdict in the kernel: both endpoints, protocol, action, the " +
-					"label the model gave (known to the running daemon only), packets and bytes since the verdict, and " +
-					"the time left. Works with the daemon stopped like block (without labels).",
+				Description: prose(`Lists the flows that have a verdict in the kernel: both endpoints, protocol, action, the
+					label the model gave (known to the running daemon only), packets and bytes since the verdict, and
+					the time left. Works with the daemon stopped like block (without labels).`),
 				Flags: controlFlags(true,
 					&cli.StringFlag{Name: verdictsFlagLabel, Usage: "Only flows classified as this label (case-insensitive)."},
 					&cli.StringFlag{Name: verdictsFlagAction, Usage: "Only verdicts with this action: DROP, TAG or PASS."},
@@ -47,9 +47,9 @@ func verdictsCommand() *cli.Command {
 			{
 				Name:  "flush",
 				Usage: "remove per-flow verdicts so those flows are classified again",
-				Description: "Removes the per-flow verdicts that match every --match given (all of them without --match); " +
-					"their flows go back through the model from the next packet. Source blocks are not touched (use " +
-					"unblock). Works with the daemon stopped like block (without label matches).",
+				Description: prose(`Removes the per-flow verdicts that match every --match given (all of them without --match);
+					their flows go back through the model from the next packet. Source blocks are not touched (use
+					unblock). Works with the daemon stopped like block (without label matches).`),
 				Flags: controlFlags(true,
 					&cli.StringSliceFlag{Name: verdictsFlagMatch,
 						Usage: "A condition KEY=VALUE, repeatable: label=L, action=DROP|TAG|PASS, prefix=P (an endpoint inside P)."},

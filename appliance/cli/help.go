@@ -1,0 +1,8 @@
+package cli
+
+import "strings"
+
+// prose turns a help text written as a raw string, wrapped and indented to
+// read well in the source, into one line with single spaces, which urfave/cli
+// wraps to the terminal's width.
+func prose(s string) string { return strings.Join(strings.Fields(s), " ") }
