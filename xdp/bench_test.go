@@ -12,6 +12,7 @@ import (
 	"github.com/flowsieve/flowsieve/xdp/baseline"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
@@ -56,29 +57,11 @@ const benchFlows = 16
 
 func newDropBench(tb testing.TB, size int) *dropBench {
 	tb.Helper()
-	kerneltest.Require(tb)
-	snd, err := netns.New("fs-xdpb")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { snd.Close() })
-	rcv, err := netns.New("fs-xdpb")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { rcv.Close() })
-	for _, v := range []netns.Veth{
-		{Name: "fbs0", Peer: "fbr0", NS: snd, PeerNS: rcv},
-		{Name: "fbs1", Peer: "fbr1", NS: snd, PeerNS: rcv},
-	} {
-		if err := netns.AddVeth(v); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	snd, rcv := netnstest.Pair(tb, "fs-xdpb", netns.Veth{Name: "fbs0", Peer: "fbr0"}, netns.Veth{Name: "fbs1", Peer: "fbr1"})
 	b := &dropBench{}
 	bare, cnt := bareDrop(tb)
 	b.bareCnt = cnt
-	err = rcv.Do(func() error {
+	err := rcv.Do(func() error {
 		idx, err := ifindex("fbr0")
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 	"github.com/flowsieve/flowsieve/xdp/probe"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
@@ -58,20 +59,7 @@ func TestProbeMatchesLoader(t *testing.T) {
 // TestProbeInterface probes a named interface (one end of a veth pair in a namespace
 // the test makes): veth takes native and generic XDP and copy-mode AF_XDP sockets.
 func TestProbeInterface(t *testing.T) {
-	kerneltest.Require(t)
-	a, err := netns.New("fs-xprobe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := netns.New("fs-xprobe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := netns.AddVeth(netns.Veth{Name: "fsxp0", Peer: "fsxp1", NS: a, PeerNS: b}); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := netnstest.Pair(t, "fs-xprobe", netns.Veth{Name: "fsxp0", Peer: "fsxp1"})
 	var k KernelProbe
 	if err := a.Do(func() error { k = ProbeKernel("fsxp0"); return nil }); err != nil {
 		t.Fatal(err)

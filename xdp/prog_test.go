@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/xdp/craft"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 )
 
 // XDP return codes.
@@ -48,14 +48,9 @@ type progEnv struct {
 
 func newProgEnv(t *testing.T) *progEnv {
 	t.Helper()
-	kerneltest.Require(t)
-	ns, err := netns.New("fs-xdp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
+	ns := netnstest.New(t, "fs-xdp")
 	// No IPv6 autoconfiguration: the counters must see only the test's frames.
-	err = ns.Do(func() error {
+	err := ns.Do(func() error {
 		for _, f := range []string{"all", "default"} {
 			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1"), 0o644); err != nil {
 				return err

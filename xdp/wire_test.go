@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/xdp/craft"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
@@ -31,15 +31,9 @@ type wire struct {
 
 func newWire(t *testing.T) *wire {
 	t.Helper()
-	kerneltest.Require(t)
 	w := &wire{}
 	for _, p := range []**netns.NS{&w.snd, &w.app, &w.rcv} {
-		ns, err := netns.New("fs-xdpw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ns.Close() })
-		*p = ns
+		*p = netnstest.New(t, "fs-xdpw")
 	}
 	if err := netns.AddVeth(netns.Veth{Name: "fws0", Peer: "fwa0", NS: w.snd, PeerNS: w.app}); err != nil {
 		t.Fatal(err)

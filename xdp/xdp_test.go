@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -424,12 +425,7 @@ func TestPinnedMapsSurviveAndSpecChanges(t *testing.T) {
 // TestAttachModes: lo has no native XDP, so native fails, auto falls back to
 // generic with a warning, and generic works.
 func TestAttachModes(t *testing.T) {
-	kerneltest.Require(t)
-	ns, err := netns.New("fs-xdp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+	ns := netnstest.New(t, "fs-xdp")
 	for _, c := range []struct {
 		mode     AttachMode
 		ok, warn bool
@@ -469,12 +465,7 @@ func TestAttachModes(t *testing.T) {
 // TestAttachAllOrNothing: when the second interface cannot be attached (another
 // program holds it), the first is detached again and no pins remain.
 func TestAttachAllOrNothing(t *testing.T) {
-	kerneltest.Require(t)
-	ns, err := netns.New("fs-xdp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+	ns := netnstest.New(t, "fs-xdp")
 	if err := netns.AddVeth(netns.Veth{Name: "fsy0", Peer: "fsy1", NS: ns, PeerNS: ns}); err != nil {
 		t.Fatal(err)
 	}

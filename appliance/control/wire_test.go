@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/flowsieve/flowsieve/xdp"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 )
 
 // TestBlockTakesEffect drives the real XDP program on a veth pair inside two
@@ -20,20 +20,7 @@ import (
 // a wider block. The backend is the block/allow part the daemon embeds
 // (OverMaps) over the attached program's maps.
 func TestBlockTakesEffect(t *testing.T) {
-	kerneltest.Require(t)
-	app, err := netns.New("fs-control")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	peer, err := netns.New("fs-control")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
-	if err := netns.AddVeth(netns.Veth{Name: "fca0", Peer: "fcp0", NS: app, PeerNS: peer}); err != nil {
-		t.Fatal(err)
-	}
+	app, peer := netnstest.Pair(t, "fs-control", netns.Veth{Name: "fca0", Peer: "fcp0"})
 	if err := app.AddAddr("fca0", "10.77.0.1/24"); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +29,7 @@ func TestBlockTakesEffect(t *testing.T) {
 	}
 	var d *xdp.Datapath
 	var rx *net.UDPConn
-	err = app.Do(func() error {
+	err := app.Do(func() error {
 		var err error
 		if d, err = xdp.Open(xdp.Options{Interfaces: []string{"fca0"}, Queues: 1, FlowEntries: 1024, PrefixEntries: 1024}); err != nil {
 			return err

@@ -20,6 +20,7 @@ import (
 	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 )
 
 // fleetBox is one appliance of the fleet test: its own virtual wire and daemon.
@@ -100,11 +101,7 @@ func TestWireFleet(t *testing.T) {
 	kerneltest.Require(t)
 	dir := t.TempDir()
 	model := train(t, dir)
-	fleetNS, err := netns.New("fs-fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fleetNS.Close() })
+	fleetNS := netnstest.New(t, "fs-fleet")
 	srv := natstest.Start(t, natstest.Options{NS: fleetNS})
 
 	var boxes []*fleetBox

@@ -3,27 +3,16 @@ package baseline
 import (
 	"testing"
 
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 	"github.com/flowsieve/flowsieve/xdp/sender"
 )
 
 // TestDropCounts sends frames into a veth whose far end runs the bare drop
 // program and checks every one was counted.
 func TestDropCounts(t *testing.T) {
-	kerneltest.Require(t)
-	var nss [2]*netns.NS
-	for i := range nss {
-		ns, err := netns.New("fs-baseline")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ns.Close() })
-		nss[i] = ns
-	}
-	if err := netns.AddVeth(netns.Veth{Name: "bls0", Peer: "blr0", NS: nss[0], PeerNS: nss[1]}); err != nil {
-		t.Fatal(err)
-	}
+	snd, rcv := netnstest.Pair(t, "fs-baseline", netns.Veth{Name: "bls0", Peer: "blr0"})
+	nss := [2]*netns.NS{snd, rcv}
 	var d *Drop
 	if err := nss[1].Do(func() (err error) { d, err = AttachDrop("blr0"); return err }); err != nil {
 		t.Fatal(err)

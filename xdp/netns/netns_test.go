@@ -10,24 +10,11 @@ import (
 
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 )
 
 func TestVethWireBetweenNamespaces(t *testing.T) {
-	kerneltest.Require(t)
-	a, err := netns.New("fs-nstest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	b, err := netns.New("fs-nstest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-
-	if err := netns.AddVeth(netns.Veth{Name: "fsa0", Peer: "fsb0", NS: a, PeerNS: b, Queues: 2}); err != nil {
-		t.Fatal(err)
-	}
+	a, b := netnstest.Pair(t, "fs-nstest", netns.Veth{Name: "fsa0", Peer: "fsb0", Queues: 2})
 	// Neither end may appear in the test's own namespace.
 	for _, name := range []string{"fsa0", "fsb0"} {
 		if _, err := net.InterfaceByName(name); err == nil {

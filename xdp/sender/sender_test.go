@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 	"github.com/flowsieve/flowsieve/xdp/netns"
+	"github.com/flowsieve/flowsieve/xdp/netns/netnstest"
 )
 
 // counter is an XDP program that counts and drops frames with EtherType 0x88b5
@@ -89,23 +90,10 @@ func testFrame(size int, b byte) []byte {
 // queues queues, and attaches the counter to fss1.
 func veth(t testing.TB, queues int) (*netns.NS, *ebpf.Map) {
 	t.Helper()
-	kerneltest.Require(t)
-	tx, err := netns.New("fs-sender")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Close() })
-	rx, err := netns.New("fs-sender")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rx.Close() })
-	if err := netns.AddVeth(netns.Veth{Name: "fss0", Peer: "fss1", NS: tx, PeerNS: rx, Queues: queues}); err != nil {
-		t.Fatal(err)
-	}
+	tx, rx := netnstest.Pair(t, "fs-sender", netns.Veth{Name: "fss0", Peer: "fss1", Queues: queues})
 	prog, m := counter(t)
 	var l link.Link
-	err = rx.Do(func() error {
+	err := rx.Do(func() error {
 		idx, err := netns.Ifindex(rx, "fss1")
 		if err != nil {
 			return err
@@ -226,12 +214,7 @@ func TestSendStalls(t *testing.T) {
 }
 
 func TestSendRejectsBadInput(t *testing.T) {
-	kerneltest.Require(t)
-	ns, err := netns.New("fs-sender")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
+	ns := netnstest.New(t, "fs-sender")
 	for _, method := range []string{MethodAFXDP, MethodLiveFrames} {
 		t.Run(method, func(t *testing.T) {
 			requireMethod(t, method)
