@@ -64,15 +64,9 @@ func (b *fleetBox) enforced(t *testing.T, p netip.Prefix) bool {
 // fromPrefix counts the frames sent from inside p and those delivered, and
 // the BENIGN frames sent and delivered.
 func fromPrefix(frames []wire.Sent, rcv *wire.Received, p netip.Prefix) (sent, delivered, benign, benignDelivered int) {
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
-	for _, s := range frames {
-		got := left[s.ID] > 0
-		if got {
-			left[s.ID]--
-		}
+	recv := arrived(frames, rcv)
+	for i, s := range frames {
+		got := recv[i]
 		switch {
 		case p.Contains(s.Src.Unmap()):
 			sent++

@@ -3,7 +3,6 @@ package wire_test
 import (
 	"context"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/engine/policy"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
 )
 
 // flowTally counts the frames of a replay by who started the flow and whether they
@@ -24,16 +22,10 @@ type flowTally struct{ sent, delivered, after, afterDelivered int }
 // tally sums the attack frames (not BENIGN, not the TAG label) of flows whose first
 // frame came from inside in (in) and from outside it (out).
 func tally(frames []wire.Sent, rcv *wire.Received, in netip.Prefix) (inside, outside flowTally) {
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
+	recv := arrived(frames, rcv)
 	initiator := map[any]netip.Addr{}
-	for _, s := range frames {
-		got := left[s.ID] > 0
-		if got {
-			left[s.ID]--
-		}
+	for i, s := range frames {
+		got := recv[i]
 		if _, ok := initiator[s.FlowKey]; !ok {
 			initiator[s.FlowKey] = s.Src
 		}
@@ -67,20 +59,11 @@ func tally(frames []wire.Sent, rcv *wire.Received, in netip.Prefix) (inside, out
 //     daemon that removed its pinned maps (restored from its state directory), and the
 //     block drops every frame its sources send after the restart.
 func TestWirePolicyControl(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
-	tp := newTopo(t, 2)
-	pin := testPinDir("policy")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "flow")
+	r := startWireRun(t, "policy", "flow")
+	dir, model, pin, tp, d := r.dir, r.model, r.pin, r.tp, r.d
+	logOnFailure(t, &d)
 	ctx := context.Background()
 	c := control.NewClient(filepath.Join(dir, "control.sock"))
-	defer func() {
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.log.String())
-		}
-	}()
 
 	// 0. Under the test policy, attacks from the attackers' block are decided DROP.
 	attackers := netip.MustParsePrefix("192.0.2.0/24")
@@ -200,16 +183,10 @@ func TestWirePolicyControl(t *testing.T) {
 		t.Fatalf("policy after the restart: %+v %v", info, err)
 	}
 	frames, rcv = replay(t, tp, 10, 2*time.Second, nil)
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
+	recv := arrived(frames, rcv)
 	var fromBlocked, leaked, others, othersDelivered int
-	for _, s := range frames {
-		got := left[s.ID] > 0
-		if got {
-			left[s.ID]--
-		}
+	for i, s := range frames {
+		got := recv[i]
 		if blocked.Contains(s.Src.Unmap()) {
 			fromBlocked++
 			if got {
@@ -254,20 +231,11 @@ func sum(m map[string]uint64) uint64 {
 // (the worker does not drop the frame that completes a DROP decision either). After
 // `disallow` the same attacks are dropped again.
 func TestWireOperatorAllow(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
-	tp := newTopo(t, 2)
-	pin := testPinDir("allow")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "source")
+	r := startWireRun(t, "allow", "source")
+	dir, tp, d := r.dir, r.tp, r.d
+	logOnFailure(t, &d)
 	ctx := context.Background()
 	c := control.NewClient(filepath.Join(dir, "control.sock"))
-	defer func() {
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.log.String())
-		}
-	}()
 	attackers := netip.MustParsePrefix("192.0.2.0/24")
 	if _, err := c.Allow(ctx, control.BlockRequest{Prefix: attackers, Reason: "wire test"}); err != nil {
 		t.Fatalf("allow: %v", err)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -267,15 +268,10 @@ func logLevel() string {
 
 // lostFrames returns the frames of label that did not arrive.
 func lostFrames(frames []wire.Sent, rcv *wire.Received, label string) []wire.Sent {
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
+	recv := arrived(frames, rcv)
 	var out []wire.Sent
-	for _, s := range frames {
-		if left[s.ID] > 0 {
-			left[s.ID]--
-		} else if s.Label == label {
+	for i, s := range frames {
+		if !recv[i] && s.Label == label {
 			out = append(out, s)
 		}
 	}
@@ -284,20 +280,28 @@ func lostFrames(frames []wire.Sent, rcv *wire.Received, label string) []wire.Sen
 
 // leakedAfter returns the attack frames after their decision point that arrived.
 func leakedAfter(frames []wire.Sent, rcv *wire.Received) []wire.Sent {
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
+	recv := arrived(frames, rcv)
 	var out []wire.Sent
-	for _, s := range frames {
-		if left[s.ID] > 0 {
-			left[s.ID]--
-			if s.After && s.Label != "BENIGN" && s.Label != tagLabel {
-				out = append(out, s)
-			}
+	for i, s := range frames {
+		if recv[i] && s.After && s.Label != "BENIGN" && s.Label != tagLabel {
+			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// arrived reports for each of frames, in order, whether it was received: each
+// copy rcv counted answers one frame with its identity.
+func arrived(frames []wire.Sent, rcv *wire.Received) []bool {
+	left := maps.Clone(rcv.Count)
+	got := make([]bool, len(frames))
+	for i, s := range frames {
+		if left[s.ID] > 0 {
+			left[s.ID]--
+			got[i] = true
+		}
+	}
+	return got
 }
 
 // mountBPF mounts a bpffs instance for the test in the host's mount namespace and
@@ -321,18 +325,44 @@ func testPinDir(name string) string {
 	return fmt.Sprintf("/sys/fs/bpf/fs-wire-%s-%d", name, os.Getpid())
 }
 
+// wireRun is the daemon most wire tests start from: running on a fresh two-queue
+// topology with a model trained into dir, its maps pinned in pin.
+type wireRun struct {
+	dir, model, pin string
+	tp              *wire.Topology
+	d               *daemon
+}
+
+// startWireRun starts the wireRun of the test called name (which names its pin
+// directory, removed when the test ends) with the flood scope floodScope (see
+// startDaemon).
+func startWireRun(t *testing.T, name, floodScope string) *wireRun {
+	t.Helper()
+	kerneltest.Require(t)
+	r := &wireRun{dir: t.TempDir(), pin: testPinDir(name)}
+	r.model = train(t, r.dir)
+	r.tp = newTopo(t, 2)
+	t.Cleanup(func() { os.RemoveAll(r.pin) })
+	r.d = startDaemon(t, r.tp, r.dir, r.model, r.pin, false, floodScope)
+	return r
+}
+
+// logOnFailure prints the log of the daemon *d when the test fails.
+func logOnFailure(t *testing.T, d **daemon) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", (*d).log.String())
+		}
+	})
+}
+
 // TestWireInline runs the appliance inline on a two-queue virtual wire: benign flows
 // arrive intact, attack flows are dropped once classified, the TAG label arrives with
 // its DSCP rewritten, and both directions of flows that arrive on different queues
 // are joined by the owning worker (handoff).
 func TestWireInline(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
-	tp := newTopo(t, 2)
-	pin := testPinDir("inline")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "flow")
+	r := startWireRun(t, "inline", "flow")
+	dir, tp, d := r.dir, r.tp, r.d
 	if pinned := pinnedThreads(t, d.cmd.Process.Pid); pinned["0"] == 0 || pinned["1"] == 0 {
 		t.Errorf("workers not pinned to CPUs 0 and 1: threads by CPU list %v", pinned)
 	}
@@ -361,15 +391,9 @@ func TestWireInline(t *testing.T) {
 	// enforcement controls (misclassified flows are the model's accuracy, logged above).
 	var decidedAfter, decidedAfterDropped int
 	var benignClean, benignCleanOK, benignFP int // benign frames of flows without / with a DROP verdict
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
-	for _, s := range frames {
-		got := left[s.ID] > 0
-		if got {
-			left[s.ID]--
-		}
+	recv := arrived(frames, rcv)
+	for i, s := range frames {
+		got := recv[i]
 		k := s.FlowKey
 		isDecided := decided[k.Lo().String()+" "+k.Hi().String()+" "+strconv.Itoa(int(k.Proto))]
 		if s.Label == "BENIGN" {
@@ -523,18 +547,12 @@ func TestWireKillRestart(t *testing.T) {
 	// While the daemon is down (from a second after the kill to the restart), benign
 	// traffic flows through the kernel, and flows decided DROP before the kill stay
 	// dropped.
-	left := map[uint64]int{}
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
+	recv := arrived(frames, rcv)
 	decidedDrop := map[netip.Addr]bool{}
 	lostBefore := map[netip.Addr]bool{} // sources with any frame lost before the kill
 	var benign, benignOK, enforced, enforcedDropped, fpFrames int
-	for _, s := range frames {
-		got := left[s.ID] > 0
-		if got {
-			left[s.ID]--
-		}
+	for i, s := range frames {
+		got := recv[i]
 		switch {
 		case s.At < killed:
 			// An attacker whose frames past the decision point were dropped before the
@@ -598,17 +616,12 @@ func TestWireKillRestart(t *testing.T) {
 // TestWireReload sends SIGHUP to the running daemon: a broken model file is rejected
 // and the running model stays (the daemon stays healthy), a valid one is swapped in.
 func TestWireReload(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
+	r := startWireRun(t, "reload", "flow")
+	model, tp, d := r.model, r.tp, r.d
 	good, err := os.ReadFile(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := newTopo(t, 2)
-	pin := testPinDir("reload")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "flow")
 
 	// waitReloads waits until reloads_total{result} reaches want.
 	waitReloads := func(result string, want float64) {
@@ -650,13 +663,8 @@ func TestWireReload(t *testing.T) {
 // interface: the traffic the client sends is inspected and classified and verdicts are
 // written, and nothing is forwarded by user space.
 func TestWireMonitor(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
-	tp := newTopo(t, 2)
-	pin := testPinDir("monitor")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "monitor")
+	r := startWireRun(t, "monitor", "monitor")
+	tp, d := r.tp, r.d
 	frames, _ := replay(t, tp, 7, 4*time.Second, nil)
 	m, err := scrape(tp.App, "/metrics")
 	if err != nil {
@@ -747,13 +755,8 @@ func vmRSS(pid int) (int, error) {
 // ring is full (thousands per run) can flip its flow the same way in production; 0-2
 // benign flows per run are still decided DoS slowloris with the server as source.
 func TestWireSYNFlood(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
-	tp := newTopo(t, 2)
-	pin := testPinDir("flood")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "flow")
+	r := startWireRun(t, "flood", "flow")
+	dir, tp, d := r.dir, r.tp, r.d
 	rss0, err := vmRSS(d.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -844,13 +847,8 @@ func TestWireSYNFlood(t *testing.T) {
 // show and load (a broken file is refused, the model in force stays), policy apply (dry
 // run, then for real: persisted and in force), and a block written to the maps.
 func TestWireControl(t *testing.T) {
-	kerneltest.Require(t)
-	dir := t.TempDir()
-	model := train(t, dir)
-	tp := newTopo(t, 2)
-	pin := testPinDir("control")
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d := startDaemon(t, tp, dir, model, pin, false, "flow")
+	r := startWireRun(t, "control", "flow")
+	dir, model, d := r.dir, r.model, r.d
 	ctx := context.Background()
 	c := control.NewClient(filepath.Join(dir, "control.sock"))
 
