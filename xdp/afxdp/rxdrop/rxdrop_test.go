@@ -129,6 +129,40 @@ func median(v []float64) float64 {
 
 var loopNames = [2]string{"afxdp", "ref"}
 
+// alternate runs the b.N ops of a benchmark comparing the two loops: in each op
+// both loops are opened (frames frames, ring ring) on the lanes the last op did
+// not give them, so neither keeps the better one, then round runs rounds times
+// for each loop, alternating which goes first. round finds the loops in loops and
+// their lanes in on.
+func alternate(b *testing.B, lanes []*lane, loops *[2]Loop, on *[2]*lane, frames, ring, rounds int, round func(which int)) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for w := range loops {
+			on[w] = lanes[(w+i)%2]
+			loops[w] = on[w].open(b, w, frames, ring)
+		}
+		b.StartTimer()
+		for j := range rounds {
+			first := j % 2
+			round(first)
+			round(1 - first)
+		}
+		for _, l := range loops {
+			l.Close()
+		}
+	}
+	b.StopTimer()
+}
+
+// reportRates reports the median rate of each loop and their ratio.
+func reportRates(b *testing.B, rates [2][]float64) {
+	afxdp, ref := median(rates[0]), median(rates[1])
+	b.ReportMetric(afxdp, "afxdp-Mpps")
+	b.ReportMetric(ref, "ref-Mpps")
+	b.ReportMetric(afxdp/ref, "ratio")
+}
+
 // BenchmarkRxDrop measures the receive rate under a flood from the in-kernel sender.
 // Each op is 8 rounds of both loops, alternating which goes first; in a round a loop
 // receives 300k frames after a 30k warm-up. It reports the median round rate of each
@@ -167,28 +201,8 @@ func BenchmarkRxDrop(b *testing.B) {
 		rates[which] = append(rates[which], r.PPS()/1e6)
 		dropShares[which] = append(dropShares[which], float64(r.Drops)/float64(r.Drops+uint64(r.Frames)))
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		for w := range loops {
-			on[w] = lanes[(w+i)%2] // swap lanes every op, so neither loop keeps the better one
-			loops[w] = on[w].open(b, w, 4096, 2048)
-		}
-		b.StartTimer()
-		for j := range rounds {
-			first := j % 2
-			measure(first)
-			measure(1 - first)
-		}
-		for _, l := range loops {
-			l.Close()
-		}
-	}
-	b.StopTimer()
-	afxdp, ref := median(rates[0]), median(rates[1])
-	b.ReportMetric(afxdp, "afxdp-Mpps")
-	b.ReportMetric(ref, "ref-Mpps")
-	b.ReportMetric(afxdp/ref, "ratio")
+	alternate(b, lanes, &loops, &on, 4096, 2048, rounds, measure)
+	reportRates(b, rates)
 	b.ReportMetric(median(offered), "offered-Mpps")
 	b.ReportMetric(median(dropShares[0]), "afxdp-dropfrac")
 	b.ReportMetric(median(dropShares[1]), "ref-dropfrac")
@@ -229,26 +243,6 @@ func BenchmarkRxDrain(b *testing.B) {
 		}
 		rates[which] = append(rates[which], r.PPS()/1e6)
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		for w := range loops {
-			on[w] = lanes[(w+i)%2] // swap lanes every op, so neither loop keeps the better one
-			loops[w] = on[w].open(b, w, 2*ring, ring)
-		}
-		b.StartTimer()
-		for j := range drains {
-			first := j % 2
-			drain(first)
-			drain(1 - first)
-		}
-		for _, l := range loops {
-			l.Close()
-		}
-	}
-	b.StopTimer()
-	afxdp, ref := median(rates[0]), median(rates[1])
-	b.ReportMetric(afxdp, "afxdp-Mpps")
-	b.ReportMetric(ref, "ref-Mpps")
-	b.ReportMetric(afxdp/ref, "ratio")
+	alternate(b, lanes, &loops, &on, 2*ring, ring, drains, drain)
+	reportRates(b, rates)
 }
