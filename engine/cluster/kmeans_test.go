@@ -191,11 +191,7 @@ func TestConstantColumnsAndDuplicates(t *testing.T) {
 		if m.Scaler.Kind != TransformNone && m.Scaler.Scale[0] != 1 {
 			t.Errorf("%s: constant column scale %v, want 1", tr, m.Scaler.Scale[0])
 		}
-		lab := make([]int32, b.Len)
-		score := make([]float32, b.Len)
-		if err := m.Score(b, lab, score); err != nil {
-			t.Fatal(err)
-		}
+		lab, score := scoreRows(t, m, b)
 		for i, s := range score {
 			if math.IsNaN(float64(s)) || math.IsInf(float64(s), 0) || lab[i] < 0 {
 				t.Fatalf("%s: row %d: cluster %d score %v", tr, i, lab[i], s)
@@ -207,6 +203,28 @@ func TestConstantColumnsAndDuplicates(t *testing.T) {
 	}
 }
 
+// scoreRows returns the cluster and anomaly score m gives each row of x.
+func scoreRows(t testing.TB, m *Model, x *features.Batch) ([]int32, []float32) {
+	t.Helper()
+	lab := make([]int32, x.Len)
+	score := make([]float32, x.Len)
+	if err := m.Score(x, lab, score); err != nil {
+		t.Fatal(err)
+	}
+	return lab, score
+}
+
+// anomalies counts the scores m calls anomalous.
+func anomalies(m *Model, score []float32) int {
+	n := 0
+	for _, s := range score {
+		if m.Anomalous(s) {
+			n++
+		}
+	}
+	return n
+}
+
 func TestPredictNaNRow(t *testing.T) {
 	b, _ := blobs(3, 300, 5, 3, 1)
 	m, err := Fit(b, Config{K: 3, Seed: 1, Transform: TransformStandardize})
@@ -215,11 +233,7 @@ func TestPredictNaNRow(t *testing.T) {
 	}
 	b.Cols[3][10] = float32(math.NaN())
 	b.Cols[0][11] = float32(math.Inf(-1))
-	lab := make([]int32, b.Len)
-	score := make([]float32, b.Len)
-	if err := m.Score(b, lab, score); err != nil {
-		t.Fatal(err)
-	}
+	lab, score := scoreRows(t, m, b)
 	for _, i := range []int{10, 11} {
 		if lab[i] != -1 || !math.IsInf(float64(score[i]), 1) || !m.Anomalous(score[i]) {
 			t.Errorf("row %d: cluster %d score %v, want -1 and +Inf (anomaly)", i, lab[i], score[i])
@@ -236,17 +250,8 @@ func TestAnomalyScore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab := make([]int32, b.Len)
-	score := make([]float32, b.Len)
-	if err := m.Score(b, lab, score); err != nil {
-		t.Fatal(err)
-	}
-	anom := 0
-	for _, s := range score {
-		if m.Anomalous(s) {
-			anom++
-		}
-	}
+	lab, score := scoreRows(t, m, b)
+	anom := anomalies(m, score)
 	// By construction about 1% of training rows lie beyond their cluster's p99.
 	if frac := float64(anom) / float64(b.Len); frac > 0.03 || frac < 0.002 {
 		t.Errorf("%.2f%% of training rows anomalous, want ≈ 1%%", 100*frac)
@@ -440,8 +445,12 @@ func BenchmarkPredictLarge(b *testing.B) {
 }
 
 func benchPredict(b *testing.B, k, d, rows int) {
+	benchPredictWith(b, k, d, rows, TransformStandardize)
+}
+
+func benchPredictWith(b *testing.B, k, d, rows int, tr Transform) {
 	x, _ := blobs(1, rows, d, k, 1)
-	m, err := Fit(x, Config{K: k, Seed: 1, Transform: TransformStandardize, MaxIter: 2})
+	m, err := Fit(x, Config{K: k, Seed: 1, Transform: tr, MaxIter: 2})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -455,21 +464,7 @@ func benchPredict(b *testing.B, k, d, rows int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*x.Len), "ns/row")
 }
 
-func BenchmarkPredictLog1p(b *testing.B) {
-	x, _ := blobs(1, 1024, 76, 8, 1)
-	m, err := Fit(x, Config{K: 8, Seed: 1, Transform: TransformLog1p, MaxIter: 2})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lab := make([]int32, x.Len)
-	dist := make([]float32, x.Len)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		m.Predict(x, lab, dist)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*x.Len), "ns/row")
-}
+func BenchmarkPredictLog1p(b *testing.B) { benchPredictWith(b, 8, 76, 1024, TransformLog1p) }
 
 func BenchmarkPartialFit(b *testing.B) {
 	for _, k := range []int{8} {

@@ -55,9 +55,7 @@ func TestAnomalyOnCICIDS2017(t *testing.T) {
 		t.Fatal(err)
 	}
 	scores := func(x *features.Batch) []float64 {
-		lab := make([]int32, x.Len)
-		score := make([]float32, x.Len)
-		m.Score(x, lab, score)
+		_, score := scoreRows(t, m, x)
 		out := make([]float64, x.Len)
 		for i, v := range score {
 			out[i] = float64(v)
@@ -76,18 +74,8 @@ func TestAnomalyOnCICIDS2017(t *testing.T) {
 		return sum / float64(len(neg)*len(pos))
 	}
 	rate := func(x *features.Batch) float64 {
-		lab := make([]int32, x.Len)
-		score := make([]float32, x.Len)
-		if err := m.Score(x, lab, score); err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, s := range score {
-			if m.Anomalous(s) {
-				n++
-			}
-		}
-		return float64(n) / float64(x.Len)
+		_, score := scoreRows(t, m, x)
+		return float64(anomalies(m, score)) / float64(x.Len)
 	}
 	base := rate(held)
 	t.Logf("held-out benign flows flagged: %.1f%%", 100*base)
