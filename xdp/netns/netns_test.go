@@ -28,30 +28,8 @@ func TestVethWireBetweenNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One UDP datagram across the wire: the listener's socket stays in b after Do returns.
-	var conn *net.UDPConn
-	if err := b.Do(func() (err error) {
-		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 9999})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := a.Do(func() error {
-		c, err := net.Dial("udp4", "192.0.2.2:9999")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Write([]byte("across"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	buf := make([]byte, 64)
-	n, _, err := conn.ReadFromUDP(buf)
-	if err != nil || string(buf[:n]) != "across" {
-		t.Fatalf("datagram across the wire: %q, %v", buf[:n], err)
+	if got := datagram(t, a, b, "192.0.2.2"); got != "across" {
+		t.Fatalf("datagram across the wire: %q", got)
 	}
 	idx, err := netns.Ifindex(b, "fsb0")
 	if err != nil || idx <= 0 {
