@@ -11,7 +11,7 @@ func allowCommand() *cli.Command {
 		Name:      "allow",
 		Usage:     "trust a source prefix: never drop or tag it",
 		ArgsUsage: "PREFIX",
-		Description: prose(`Allows a source address or prefix: its packets are forwarded in the kernel whatever the model
+		Description: Prose(`Allows a source address or prefix: its packets are forwarded in the kernel whatever the model
 			says (a PASS entry in the source trie, which wins over any wider block), its drop and tag verdicts are
 			removed, and new blocks overlapping it are refused. Blocks already recorded inside it stay recorded but
 			are not enforced. The entry is persisted in the state directory. Works with the daemon stopped like block.`),

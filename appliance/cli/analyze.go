@@ -28,7 +28,7 @@ func analyzeCommand() *cli.Command {
 		Name:      "analyze",
 		Usage:     "summarise captures: packets, bytes, flows, protocols, top talkers and ports, decode errors, and with --model the verdicts",
 		ArgsUsage: "CAPTURE...",
-		Description: prose(`Reads pcap and pcapng captures (gzip-compressed or not) through the same decoder and flow
+		Description: Prose(`Reads pcap and pcapng captures (gzip-compressed or not) through the same decoder and flow
 			table as the appliance and prints a summary: packets, wire bytes, flows and why they ended, the
 			time span, traffic per IP protocol, the hosts that moved the most bytes, the busiest server ports
 			(destination port of each flow's first packet) and the frames that could not be decoded, by reason.

@@ -20,7 +20,7 @@ func blocksCommand() *cli.Command {
 		Subcommands: []*cli.Command{{
 			Name:  "list",
 			Usage: "list operator blocks and allows and the policy's source verdicts, with their counters",
-			Description: prose(`Lists the operator's blocks and allows (persisted in the state directory) and the source and
+			Description: Prose(`Lists the operator's blocks and allows (persisted in the state directory) and the source and
 				prefix verdicts the policy wrote, with the action the kernel enforces, packets and bytes counted,
 				reason and expiry. ENFORCED is no for an entry the kernel does not have (e.g. a block inside an allow).
 				Works with the daemon stopped like block.`),

@@ -48,7 +48,7 @@ func clusterCommand() *cli.Command {
 		Name:      "cluster",
 		Usage:     "group flows or hosts with mini-batch k-means, score anomalies and describe the clusters",
 		ArgsUsage: " ",
-		Description: prose(`Reads flow tables (CSV) or captures (pcap, pcapng; directories are searched for both),
+		Description: Prose(`Reads flow tables (CSV) or captures (pcap, pcapng; directories are searched for both),
 			clusters the flows (or, with --by source, the hosts that started them) with mini-batch k-means,
 			and prints one summary per cluster: its size, the centre values that set it apart, its top
 			addresses, ports and protocols, and its label mix with purity and adjusted Rand index when

@@ -22,7 +22,7 @@ func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
 		Usage: "score a model on labelled flow tables, or on captures with a labels file",
-		Description: prose(`Predicts every row of the data with the model and prints the classification report in
+		Description: Prose(`Predicts every row of the data with the model and prints the classification report in
 			scikit-learn's layout (precision, recall, f1-score and support per class, accuracy, macro and
 			weighted averages) and the confusion matrix. With --json it prints {"accuracy", "macro_f1",
 			"weighted_f1", "classes": {NAME: {"precision", "recall", "f1", "support"}},

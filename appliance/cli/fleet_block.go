@@ -17,7 +17,7 @@ func fleetBlockCommand() *cli.Command {
 		Name:      "block",
 		Usage:     "block a source prefix on every appliance of the fleet",
 		ArgsUsage: "PREFIX",
-		Description: prose(`Writes a block of PREFIX to the fleet's verdict bucket; every member enforces it in its own XDP
+		Description: Prose(`Writes a block of PREFIX to the fleet's verdict bucket; every member enforces it in its own XDP
 			maps within about a second, except where it overlaps that member's allowlist. It lasts --ttl (default
 			fleet.default_ttl, at most fleet.max_ttl); blocking it again replaces TTL and reason.`),
 		Flags: fleetFlags(

@@ -16,7 +16,7 @@ func fleetListCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
 		Usage: "list the fleet's verdicts in force",
-		Description: prose(`Prints every fleet verdict that has not expired: prefix, scope (block: an operator's; source or
+		Description: Prose(`Prints every fleet verdict that has not expired: prefix, scope (block: an operator's; source or
 			prefix: learned by a member's policy), who wrote it, when it expires and why.`),
 		Flags: fleetFlags(),
 		Action: func(c *cli.Context) error {

@@ -14,7 +14,7 @@ func fleetStatusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show the fleet: server, verdicts, models, alerts and members",
-		Description: prose(`Connects to the NATS server and prints its version, how many fleet verdicts are in force, the
+		Description: Prose(`Connects to the NATS server and prints its version, how many fleet verdicts are in force, the
 			latest published model, the alert stream's size and every member that sent a heartbeat in the last
 			30 s with what it enforces, what its allowlist refused, what it buffers and which model it runs.`),
 		Flags: fleetFlags(),

@@ -34,7 +34,7 @@ func modelShowCommand() *cli.Command {
 		Name:      "show",
 		Usage:     "describe a model file: features used, depth, leaves, top splits and the tree",
 		ArgsUsage: "MODEL.json",
-		Description: prose(`Validates the model file and prints its schema, classes, training metadata, the features
+		Description: Prose(`Validates the model file and prints its schema, classes, training metadata, the features
 			the tree uses ranked by importance (total weighted impurity decrease, as scikit-learn computes
 			it), the splits nearest the root, and the tree as indented text. With --dot it prints only the
 			tree in Graphviz dot format (render it with: dot -Tpng -o tree.png).`),

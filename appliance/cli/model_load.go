@@ -18,7 +18,7 @@ func modelLoadCommand() *cli.Command {
 		Name:      "load",
 		Usage:     "validate a model file, then hot-swap it into the running daemon",
 		ArgsUsage: "MODEL.json",
-		Description: prose(`Validates the model file here first (a broken file is refused before the daemon sees it), then
+		Description: Prose(`Validates the model file here first (a broken file is refused before the daemon sees it), then
 			asks the running daemon to load it from the same path (made absolute), validate it against its feature
 			schema and swap it in atomically: flows classified from then on use it, nothing is restarted.`),
 		Flags: controlFlags(false),

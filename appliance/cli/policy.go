@@ -29,7 +29,7 @@ func policyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "policy",
 		Usage: "validate and inspect traffic policies (label, probability, anomaly → action)",
-		Description: prose(`A policy file (YAML, see configs/policy.yaml) maps the model's label, its probability and
+		Description: Prose(`A policy file (YAML, see configs/policy.yaml) maps the model's label, its probability and
 			the anomaly flag to an action (DROP, TAG with a DSCP value, PASS, ALERT), a scope (flow, source
 			address, source prefix) and a TTL, with an allowlist that is never dropped and a default action.`),
 		Subcommands: []*cli.Command{
@@ -46,7 +46,7 @@ func policyCheckCommand() *cli.Command {
 		Name:      "check",
 		Usage:     "validate a policy file and summarise its rules",
 		ArgsUsage: "FILE",
-		Description: prose(`Validates the whole policy file and prints its rules in order, with every default filled in.
+		Description: Prose(`Validates the whole policy file and prints its rules in order, with every default filled in.
 			An invalid file prints every problem with its line, rule and field, and exits with status 1.
 			Warnings (rules that can never match, labels the model does not know) do not fail the check
 			unless --strict is given.`),

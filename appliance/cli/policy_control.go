@@ -79,7 +79,7 @@ func policyApplyCommand() *cli.Command {
 		Name:      "apply",
 		Usage:     "validate a policy file and make the running daemon enforce it, without a restart",
 		ArgsUsage: "FILE",
-		Description: prose(`Validates the whole file (an invalid file changes nothing and prints every problem with its line),
+		Description: Prose(`Validates the whole file (an invalid file changes nothing and prints every problem with its line),
 			then the daemon swaps it in atomically, persists it in its state directory (so it survives restarts)
 			and the changes are printed, one line per rule added, removed or changed.`),
 		Flags: controlFlags(false),
@@ -118,7 +118,7 @@ func policyDiffCommand() *cli.Command {
 		Name:      "diff",
 		Usage:     "show what applying a policy file would change in the running daemon",
 		ArgsUsage: "FILE",
-		Description: prose(`Validates the file and compares it with the policy the running daemon enforces, rule by rule
+		Description: Prose(`Validates the file and compares it with the policy the running daemon enforces, rule by rule
 			(matched by name), then the default, allowlist and allowlist action. Nothing is changed. Exits with
 			status 0 whether or not there are differences.`),
 		Flags: controlFlags(false),

@@ -21,7 +21,7 @@ func probeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "probe",
 		Usage: "show what this kernel offers the XDP path and what flowsieve does where it lacks something",
-		Description: prose(`Probes every BPF helper, map type and program feature flowsieve uses, XDP native and generic
+		Description: Prose(`Probes every BPF helper, map type and program feature flowsieve uses, XDP native and generic
 			attach, AF_XDP copy, need-wakeup and zero-copy sockets, XDP metadata, live-frame test runs, 2 MB pages
 			and kernel BTF, and prints for each whether it is supported, why not, and the fallback flowsieve uses
 			(none: flowsieve needs it). Without --iface the attach and socket attempts run on a veth pair in a

@@ -24,7 +24,7 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "run the appliance: inline between two interfaces (--in, --out) or on a mirror port (--monitor)",
-		Description: prose(`Loads the model and policy, attaches the XDP program, opens one AF_XDP socket per queue and
+		Description: Prose(`Loads the model and policy, attaches the XDP program, opens one AF_XDP socket per queue and
 			interface and starts one worker per queue. Inline (--in IF --out IF), traffic in both directions is
 			inspected and forwarded; flows are classified at the model's decision point and the policy's
 			verdicts (DROP, TAG, PASS) are enforced by the XDP program from the next packet on. With --monitor IF

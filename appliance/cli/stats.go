@@ -28,7 +28,7 @@ func statsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "stats",
 		Usage: "what the appliance is doing: packets per action, label and queue, top dropped flows and sources",
-		Description: prose(`Prints the XDP program's counters (received, dropped, tagged, passed, sent to user space, failed
+		Description: Prose(`Prints the XDP program's counters (received, dropped, tagged, passed, sent to user space, failed
 			open, ...), flows classified per label and decisions per action, per-queue counters, and the flows and
 			source prefixes that dropped the most packets. With --watch it refreshes every --interval like top,
 			showing rates per second; with --json each refresh is one JSON object per line (the snapshot plus

@@ -16,7 +16,7 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show what the running daemon is: mode, interfaces, XDP mode, queues, model, policy, uptime",
-		Description: prose(`Asks the running daemon through its control socket. Exits with status 3 when it is not running
+		Description: Prose(`Asks the running daemon through its control socket. Exits with status 3 when it is not running
 			and 4 when the socket refuses this user (run as root).`),
 		Flags: controlFlags(false),
 		Action: func(c *cli.Context) error {

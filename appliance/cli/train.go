@@ -93,7 +93,7 @@ func trainCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "train",
 		Usage: "train a decision tree on labelled flow tables and save it as a model file",
-		Description: prose(`Reads labelled flows (flowsieve's own flow records, CICFlowMeter/CIC-IDS2017 CSVs, NSL-KDD,
+		Description: Prose(`Reads labelled flows (flowsieve's own flow records, CICFlowMeter/CIC-IDS2017 CSVs, NSL-KDD,
 			KDD Cup 99, UNSW-NB15, or any CSV of numbers with a label column), holds out a stratified test
 			share, trains a CART decision tree on the rest (the algorithm of scikit-learn's
 			DecisionTreeClassifier), prints the classification report on the held-out rows and saves the

@@ -32,7 +32,7 @@ func verdictsCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "list the live per-flow verdicts with their counters and remaining TTL, most packets first",
-				Description: prose(`Lists the flows that have a verdict in the kernel: both endpoints, protocol, action, the
+				Description: Prose(`Lists the flows that have a verdict in the kernel: both endpoints, protocol, action, the
 					label the model gave (known to the running daemon only), packets and bytes since the verdict, and
 					the time left. Works with the daemon stopped like block (without labels).`),
 				Flags: controlFlags(true,
@@ -47,7 +47,7 @@ func verdictsCommand() *cli.Command {
 			{
 				Name:  "flush",
 				Usage: "remove per-flow verdicts so those flows are classified again",
-				Description: prose(`Removes the per-flow verdicts that match every --match given (all of them without --match);
+				Description: Prose(`Removes the per-flow verdicts that match every --match given (all of them without --match);
 					their flows go back through the model from the next packet. Source blocks are not touched (use
 					unblock). Works with the daemon stopped like block (without label matches).`),
 				Flags: controlFlags(true,

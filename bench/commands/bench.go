@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	fscli "github.com/flowsieve/flowsieve/appliance/cli"
 	"github.com/flowsieve/flowsieve/bench/harness"
 )
 
@@ -42,16 +43,16 @@ func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "measure flowsieve through a virtual wire against the baselines of this machine",
-		Description: "Builds a virtual wire (sender, appliance and receiver network namespaces joined by veth pairs, " +
-			"all created and removed by the command), replays a generated scenario with ground truth and any captures " +
-			"given with --pcap through flowsieve's XDP program inline (path xdp-verdicts: DROP verdicts for attack flows " +
-			"written from ground truth after their --decision-th frame), and counts every frame per label at the receiver. " +
-			"In the same run it measures a bare XDP_DROP program against flowsieve's drop (xdp_drop_ratio), a minimal " +
-			"AF_XDP receive loop against flowsieve's (afxdp_rx_ratio), the engine alone from memory (engine_pps) and, " +
-			"when /usr/bin/python3 has scikit-learn, its decision tree and MiniBatchKMeans on the same flows. " +
-			"The same replay also goes through a baseline wire (a minimal XDP redirect in place of the appliance), so the report gives the latency the appliance alone adds (p50/p99, new and offloaded flows). " +
-			"Per label it reports time to mitigation in frames and seconds; on the appliance path, the daemon's AF_XDP statistics and whether its user-space path was overloaded. " +
-			"Needs root. Prints a Markdown table, or JSON with --json; --out also writes report.md, report.json and PNG plots.",
+		Description: fscli.Prose(`Builds a virtual wire (sender, appliance and receiver network namespaces joined by veth pairs,
+			all created and removed by the command), replays a generated scenario with ground truth and any captures
+			given with --pcap through flowsieve's XDP program inline (path xdp-verdicts: DROP verdicts for attack flows
+			written from ground truth after their --decision-th frame), and counts every frame per label at the receiver.
+			In the same run it measures a bare XDP_DROP program against flowsieve's drop (xdp_drop_ratio), a minimal
+			AF_XDP receive loop against flowsieve's (afxdp_rx_ratio), the engine alone from memory (engine_pps) and,
+			when /usr/bin/python3 has scikit-learn, its decision tree and MiniBatchKMeans on the same flows.
+			The same replay also goes through a baseline wire (a minimal XDP redirect in place of the appliance), so the report gives the latency the appliance alone adds (p50/p99, new and offloaded flows).
+			Per label it reports time to mitigation in frames and seconds; on the appliance path, the daemon's AF_XDP statistics and whether its user-space path was overloaded.
+			Needs root. Prints a Markdown table, or JSON with --json; --out also writes report.md, report.json and PNG plots.`),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: benchFlagQuick, Usage: "Run small sizes so the whole bench takes under 45 seconds.", EnvVars: []string{"FLOWSIEVE_BENCH_QUICK"}},
 			&cli.BoolFlag{Name: benchFlagJSON, Usage: "Print every figure and ratio as JSON instead of Markdown."},

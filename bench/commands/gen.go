@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	fscli "github.com/flowsieve/flowsieve/appliance/cli"
 	"github.com/flowsieve/flowsieve/appliance/progress"
 	"github.com/flowsieve/flowsieve/bench/traffic"
 	"github.com/flowsieve/flowsieve/engine/labels"
@@ -35,10 +36,10 @@ func genCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "gen",
 		Usage: "generate labelled benign and attack traffic into a pcap, with its ground truth",
-		Description: "Generates a deterministic capture of realistic traffic (Ethernet, IPv4/IPv6, TCP/UDP/ICMP with " +
-			"correct checksums, nanosecond timestamps) for one scenario, and optionally a labels file that gives " +
-			"every flow its label (BENIGN or the attack name; see docs/labels.md). The same flags and seed give a " +
-			"byte-identical capture. Use --list to see the scenarios and attacks.",
+		Description: fscli.Prose(`Generates a deterministic capture of realistic traffic (Ethernet, IPv4/IPv6, TCP/UDP/ICMP with
+			correct checksums, nanosecond timestamps) for one scenario, and optionally a labels file that gives
+			every flow its label (BENIGN or the attack name; see docs/labels.md). The same flags and seed give a
+			byte-identical capture. Use --list to see the scenarios and attacks.`),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: genFlagScenario, Aliases: []string{"s"}, EnvVars: []string{"FLOWSIEVE_GEN_SCENARIO"},
 				Usage: "Scenario to generate (see --list)."},
