@@ -7,15 +7,9 @@ import (
 )
 
 func allowCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "allow",
-		Usage:     "trust a source prefix: never drop or tag it",
-		ArgsUsage: "PREFIX",
-		Description: Prose(`Allows a source address or prefix: its packets are forwarded in the kernel whatever the model
+	return blockEntryCommand(control.MethodAllow, "trust a source prefix: never drop or tag it",
+		Prose(`Allows a source address or prefix: its packets are forwarded in the kernel whatever the model
 			says (a PASS entry in the source trie, which wins over any wider block), its drop and tag verdicts are
 			removed, and new blocks overlapping it are refused. Blocks already recorded inside it stay recorded but
-			are not enforced. The entry is persisted in the state directory. Works with the daemon stopped like block.`),
-		Flags:  controlFlags(true, blockEntryFlags()...),
-		Action: func(c *cli.Context) error { return runBlockEntry(c, "allow", control.MethodAllow) },
-	}
+			are not enforced. The entry is persisted in the state directory. Works with the daemon stopped like block.`))
 }

@@ -25,17 +25,21 @@ func blockEntryFlags() []cli.Flag {
 }
 
 func blockCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "block",
-		Usage:     "drop every packet from a source prefix, from the next packet on",
-		ArgsUsage: "PREFIX",
-		Description: "Blocks a source address or prefix (192.0.2.7, 192.0.2.0/24, 2001:db8::/32) in the XDP program's " +
-			"source trie and records the block in the state directory, so it survives restarts. A prefix that overlaps " +
-			"the allowlist (the policy's or `flowsieve allow`'s) is refused. When the daemon is not running, the block " +
-			"is written to the maps it left pinned and to the state file directly (see --offline). Blocking a blocked " +
-			"prefix again replaces its TTL and reason.",
+	return blockEntryCommand(control.MethodBlock, "drop every packet from a source prefix, from the next packet on",
+		"Blocks a source address or prefix (192.0.2.7, 192.0.2.0/24, 2001:db8::/32) in the XDP program's "+
+			"source trie and records the block in the state directory, so it survives restarts. A prefix that overlaps "+
+			"the allowlist (the policy's or `flowsieve allow`'s) is refused. When the daemon is not running, the block "+
+			"is written to the maps it left pinned and to the state file directly (see --offline). Blocking a blocked "+
+			"prefix again replaces its TTL and reason.")
+}
+
+// blockEntryCommand is block or allow, named after its method m: it takes one
+// PREFIX with --ttl and --reason and records the entry through the daemon or,
+// when it is not running, in the pinned maps and the state file.
+func blockEntryCommand(m control.Method, usage, description string) *cli.Command {
+	return &cli.Command{Name: string(m), Usage: usage, ArgsUsage: "PREFIX", Description: description,
 		Flags:  controlFlags(true, blockEntryFlags()...),
-		Action: func(c *cli.Context) error { return runBlockEntry(c, "block", control.MethodBlock) },
+		Action: func(c *cli.Context) error { return runBlockEntry(c, string(m), m) },
 	}
 }
 

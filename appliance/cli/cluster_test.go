@@ -3,12 +3,13 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 
 	"github.com/flowsieve/flowsieve/engine/cluster"
 	"github.com/flowsieve/flowsieve/engine/model"

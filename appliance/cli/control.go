@@ -204,17 +204,23 @@ func joinOr(s []string, dash string) string {
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
+// removalCommand is unblock or disallow, named after its method: see removePrefix.
+func removalCommand(method control.Method, usage, description string, remove func(control.Backend, context.Context, netip.Prefix) (bool, error), done, missing string) *cli.Command {
+	return &cli.Command{Name: string(method), Usage: usage, ArgsUsage: "PREFIX", Description: description,
+		Flags: controlFlags(true), Action: removePrefix(string(method), method, remove, done, missing)}
+}
+
 // removePrefix is the action of unblock and disallow: take exactly one PREFIX, remove
 // that entry through the daemon or the pinned maps with remove, and exit 1 when there
 // was none. done and missing complete "NAME: PREFIX ..." messages.
-func removePrefix(name string, method control.Method, remove func(control.Backend, netip.Prefix) (bool, error), done, missing string) cli.ActionFunc {
+func removePrefix(name string, method control.Method, remove func(control.Backend, context.Context, netip.Prefix) (bool, error), done, missing string) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		r, err := prefixArg(c, name, "flowsieve "+name+" PREFIX [--json]", method)
 		if err != nil {
 			return err
 		}
 		return controlCall(c, name, true, func(b control.Backend) error {
-			ok, err := remove(b, r.Prefix)
+			ok, err := remove(b, context.Background(), r.Prefix)
 			if err != nil {
 				return err
 			}

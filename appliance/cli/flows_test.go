@@ -5,12 +5,13 @@ import (
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
-	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"

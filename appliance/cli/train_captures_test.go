@@ -1,11 +1,12 @@
 package cli
 
 import (
-	"github.com/flowsieve/flowsieve/engine/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/engine/shareddata"
 
 	"github.com/flowsieve/flowsieve/engine/model"
 )
