@@ -13,12 +13,10 @@ import (
 	"testing"
 
 	"github.com/flowsieve/flowsieve/appliance/control"
-	"github.com/flowsieve/flowsieve/engine/features"
-	"github.com/flowsieve/flowsieve/engine/model"
+	"github.com/flowsieve/flowsieve/engine/model/modeltest"
 	"github.com/flowsieve/flowsieve/engine/policy"
-	"github.com/flowsieve/flowsieve/engine/tree"
 	"github.com/flowsieve/flowsieve/xdp"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/xdptest"
 )
 
 // callLog is a control.Backend test double for the command layer: it records
@@ -119,23 +117,8 @@ func (r *callLog) ModelShow(context.Context) (control.ModelInfo, error) {
 
 // tinyModel writes a valid two-class model file.
 func tinyModel(t *testing.T) string {
-	t.Helper()
-	X := make([][]float32, features.NumFeatures)
-	for j := range X {
-		X[j] = []float32{0, 1, 0, 1}
-	}
-	tr, err := tree.Fit(X, []int32{0, 1, 0, 1}, 2, nil, tree.Params{MaxDepth: 2, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(tr, tree.Gini, model.SchemaFlow, features.Names[:], []string{"BENIGN", "DDoS"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "model.json")
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	modeltest.WritePortSplit(t, path, 100, 8)
 	return path
 }
 
@@ -265,16 +248,7 @@ func TestControlNotRunning(t *testing.T) {
 // TestControlOffline: with the daemon stopped, block, unblock, allow, blocks
 // list and verdicts work on the maps it left pinned and on its state file.
 func TestControlOffline(t *testing.T) {
-	kerneltest.Require(t)
-	pin := fmt.Sprintf("/sys/fs/bpf/fs-cli-test-%d", os.Getpid())
-	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, PinDir: pin, KeepState: true, FlowEntries: 1024, PrefixEntries: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(pin) })
+	pin := xdptest.Pinned(t, "cli-test")
 	state := t.TempDir()
 	common := []string{"--control-socket", filepath.Join(t.TempDir(), "none.sock"), "--state-dir", state, "--set", "xdp.pin_dir=" + pin, "--set", "policy.path="}
 	cmd := func(args ...string) (string, string, int) { return run(t, append(args, common...)...) }

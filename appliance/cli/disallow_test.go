@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +9,7 @@ import (
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/xdptest"
 )
 
 // TestDisallow removes operator allows through a control server over real maps (as
@@ -20,13 +18,7 @@ import (
 // PASS flow verdicts inside it are flushed (DROP ones stay), the state file forgets
 // it; a missing allow exits 1 and a malformed prefix 2, changing nothing.
 func TestDisallow(t *testing.T) {
-	kerneltest.Require(t)
-	pin := fmt.Sprintf("/sys/fs/bpf/fs-cli-disallow-%d", os.Getpid())
-	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, PinDir: pin, KeepState: true, FlowEntries: 1024, PrefixEntries: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close(); os.RemoveAll(pin) })
+	d, pin := xdptest.Load(t, "cli-disallow")
 	state := t.TempDir()
 	statePath := filepath.Join(state, "blocks.json")
 	off := control.OverMaps(control.Maps{Verdicts: d.Verdicts, Blocklist: d.Blocklist, Stats: d.Stats}, control.BlockStoreOptions{StatePath: statePath})

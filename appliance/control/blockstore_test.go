@@ -7,34 +7,19 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
 	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/xdptest"
 )
-
-var pinSeq atomic.Int32
 
 // pinnedMaps loads the XDP program's maps (not attached to any interface) into
 // a fresh bpffs pin dir and leaves them pinned, as a daemon with
 // keep_state_on_exit does when it stops. It returns the pin dir.
-func pinnedMaps(t *testing.T) string {
-	t.Helper()
-	kerneltest.Require(t)
-	dir := fmt.Sprintf("/sys/fs/bpf/fs-control-test-%d-%d", os.Getpid(), pinSeq.Add(1))
-	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, PinDir: dir, KeepState: true, FlowEntries: 1024, PrefixEntries: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
+func pinnedMaps(t *testing.T) string { return xdptest.Pinned(t, "control-test") }
 
 func openOffline(t *testing.T, o BlockStoreOptions) *BlockStore {
 	t.Helper()
