@@ -115,6 +115,16 @@ func (r *callLog) ModelShow(context.Context) (control.ModelInfo, error) {
 	return control.ModelInfo{}, nil
 }
 
+// writeFile writes text to the file name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // tinyModel writes a valid two-class model file.
 func tinyModel(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "model.json")
@@ -135,18 +145,9 @@ func TestControlCommands(t *testing.T) {
 	}
 	defer s.Close()
 	dir := t.TempDir()
-	newPolicy := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(newPolicy, []byte("default: {action: pass}\nrules:\n  - name: ddos\n    labels: DDoS\n    action: tag\n    dscp: 8\n  - name: scan\n    labels: PortScan\n    action: drop\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	badPolicy := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(badPolicy, []byte("default: {action: pass}\nrules:\n  - name: x\n    action: DORP\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	badModel := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(badModel, []byte(`{"format":"flowsieve-model","version":1}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	newPolicy := writeFile(t, dir, "policy.yaml", "default: {action: pass}\nrules:\n  - name: ddos\n    labels: DDoS\n    action: tag\n    dscp: 8\n  - name: scan\n    labels: PortScan\n    action: drop\n")
+	badPolicy := writeFile(t, dir, "bad.yaml", "default: {action: pass}\nrules:\n  - name: x\n    action: DORP\n")
+	badModel := writeFile(t, dir, "bad.json", `{"format":"flowsieve-model","version":1}`)
 	goodModel := tinyModel(t)
 	tests := []struct {
 		name     string

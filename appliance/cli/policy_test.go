@@ -12,14 +12,8 @@ import (
 func TestPolicyCheck(t *testing.T) {
 	shipped := filepath.Join("..", "..", "configs", "policy.yaml")
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("default: {action: PASS}\nrules:\n  - name: ddos\n    labels: DDoS\n    action: DORP\n  - name: tag\n    action: TAG\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	shadow := filepath.Join(dir, "shadow.yaml")
-	if err := os.WriteFile(shadow, []byte("default: {action: PASS}\nrules:\n  - {name: all, action: ALERT}\n  - {name: never, labels: DDoS, action: DROP}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bad := writeFile(t, dir, "bad.yaml", "default: {action: PASS}\nrules:\n  - name: ddos\n    labels: DDoS\n    action: DORP\n  - name: tag\n    action: TAG\n")
+	shadow := writeFile(t, dir, "shadow.yaml", "default: {action: PASS}\nrules:\n  - {name: all, action: ALERT}\n  - {name: never, labels: DDoS, action: DROP}\n")
 	tests := []struct {
 		name      string
 		args      []string
