@@ -143,33 +143,36 @@ func (c *Client) PolicyApply(ctx context.Context, p *policy.Policy, dryRun bool)
 	return a, err
 }
 
-func blockParams(r BlockRequest) BlockParams {
-	return BlockParams{Prefix: r.Prefix.String(), TTL: Duration(r.TTL), Reason: r.Reason}
-}
-
 // Block implements Backend.
-func (c *Client) Block(ctx context.Context, r BlockRequest) (e BlockEntry, err error) {
-	err = c.Call(ctx, MethodBlock, blockParams(r), &e)
-	return e, err
+func (c *Client) Block(ctx context.Context, r BlockRequest) (BlockEntry, error) {
+	return c.entry(ctx, MethodBlock, r)
 }
 
 // Unblock implements Backend.
 func (c *Client) Unblock(ctx context.Context, prefix netip.Prefix) (bool, error) {
-	var r UnblockResult
-	err := c.Call(ctx, MethodUnblock, PrefixParams{Prefix: prefix.String()}, &r)
-	return r.Removed, err
+	return c.remove(ctx, MethodUnblock, prefix)
 }
 
 // Allow implements Backend.
-func (c *Client) Allow(ctx context.Context, r BlockRequest) (e BlockEntry, err error) {
-	err = c.Call(ctx, MethodAllow, blockParams(r), &e)
-	return e, err
+func (c *Client) Allow(ctx context.Context, r BlockRequest) (BlockEntry, error) {
+	return c.entry(ctx, MethodAllow, r)
 }
 
 // Disallow implements Backend.
 func (c *Client) Disallow(ctx context.Context, prefix netip.Prefix) (bool, error) {
+	return c.remove(ctx, MethodDisallow, prefix)
+}
+
+// entry sends block or allow (m) of r and returns the entry made.
+func (c *Client) entry(ctx context.Context, m Method, r BlockRequest) (e BlockEntry, err error) {
+	err = c.Call(ctx, m, BlockParams{Prefix: r.Prefix.String(), TTL: Duration(r.TTL), Reason: r.Reason}, &e)
+	return e, err
+}
+
+// remove sends unblock or disallow (m) of prefix and reports whether there was an entry.
+func (c *Client) remove(ctx context.Context, m Method, prefix netip.Prefix) (bool, error) {
 	var r UnblockResult
-	err := c.Call(ctx, MethodDisallow, PrefixParams{Prefix: prefix.String()}, &r)
+	err := c.Call(ctx, m, PrefixParams{Prefix: prefix.String()}, &r)
 	return r.Removed, err
 }
 
