@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -59,30 +58,13 @@ func (c *Client) Status(ctx context.Context) (FleetStatus, error) {
 
 // members returns the members' last heartbeats, by name.
 func (c *Client) members(ctx context.Context) ([]Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, 4*c.o.Timeout)
-	defer cancel()
-	w, err := c.member.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("fleet: members: %w", err)
-	}
-	defer w.Stop()
-	var out []Status
-	var errs []error
-	for {
-		select {
-		case <-ctx.Done():
-			return out, fmt.Errorf("fleet: members: %w", ctx.Err())
-		case e := <-w.Updates():
-			if e == nil {
-				slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
-				return out, errors.Join(errs...)
-			}
-			var s Status
-			if err := json.Unmarshal(e.Value(), &s); err != nil {
-				errs = append(errs, fmt.Errorf("fleet: member %s: %w", e.Key(), err))
-				continue
-			}
-			out = append(out, s)
+	out, err := readAll(ctx, c.member, 4*c.o.Timeout, "members", func(e jetstream.KeyValueEntry) (Status, bool, error) {
+		var s Status
+		if err := json.Unmarshal(e.Value(), &s); err != nil {
+			return s, false, fmt.Errorf("fleet: member %s: %w", e.Key(), err)
 		}
-	}
+		return s, true, nil
+	})
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
 }

@@ -71,35 +71,13 @@ func (c *Client) Delete(ctx context.Context, p netip.Prefix) (bool, error) {
 // List returns the verdicts in force, by prefix. Values that do not decode
 // are skipped and returned joined in the error, beside the list.
 func (c *Client) List(ctx context.Context) ([]Entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, 4*c.o.Timeout)
-	defer cancel()
-	w, err := c.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("fleet: list: %w", err)
-	}
-	defer w.Stop()
-	var out []Entry
-	var errs []error
 	now := c.o.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return out, fmt.Errorf("fleet: list: %w", ctx.Err())
-		case e := <-w.Updates():
-			if e == nil {
-				slices.SortFunc(out, func(a, b Entry) int { return comparePrefix(a.Verdict.Prefix, b.Verdict.Prefix) })
-				return out, errors.Join(errs...)
-			}
-			v, err := decodeVerdict(e.Key(), e.Value())
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if !v.Expired(now) {
-				out = append(out, Entry{Key: e.Key(), Revision: e.Revision(), Verdict: v})
-			}
-		}
-	}
+	out, err := readAll(ctx, c.kv, 4*c.o.Timeout, "list", func(e jetstream.KeyValueEntry) (Entry, bool, error) {
+		v, err := decodeVerdict(e.Key(), e.Value())
+		return Entry{Key: e.Key(), Revision: e.Revision(), Verdict: v}, err == nil && !v.Expired(now), err
+	})
+	slices.SortFunc(out, func(a, b Entry) int { return comparePrefix(a.Verdict.Prefix, b.Verdict.Prefix) })
+	return out, err
 }
 
 func comparePrefix(a, b netip.Prefix) int {
