@@ -19,8 +19,7 @@ import (
 
 // Flag names of the analyze command.
 const (
-	analyzeFlagJSON = "json"
-	analyzeFlagTop  = "top"
+	analyzeFlagTop = "top"
 )
 
 func analyzeCommand() *cli.Command {
@@ -37,7 +36,7 @@ func analyzeCommand() *cli.Command {
 			action, early versus at flow end, the packets dropped after their flow's decision and the sources
 			with the most flows dropped. --json prints the same as one JSON object.`),
 		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: analyzeFlagJSON, EnvVars: []string{"FLOWSIEVE_ANALYZE_JSON"}, Usage: "Print the summary as JSON instead of text."},
+			&cli.BoolFlag{Name: flagJSON, EnvVars: []string{"FLOWSIEVE_ANALYZE_JSON"}, Usage: "Print the summary as JSON instead of text."},
 			&cli.IntFlag{Name: analyzeFlagTop, Value: 10, Usage: "How many talkers and ports to list."},
 		}, append(analyzeVerdictFlags(), tableFlags()...)...),
 		Action: runAnalyze,
@@ -265,7 +264,7 @@ func runAnalyze(c *cli.Context) error {
 		sum.Errors = append(sum.Errors, readErr.Error())
 	}
 
-	if c.Bool(analyzeFlagJSON) {
+	if c.Bool(flagJSON) {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(sum)

@@ -32,7 +32,6 @@ const (
 	clusterFlagSeed      = "seed"
 	clusterFlagFormat    = "format"
 	clusterFlagPlot      = "plot"
-	clusterFlagJSON      = "json"
 	clusterFlagOut       = "out"
 	clusterFlagBatch     = "batch-size"
 	clusterFlagThreshold = "threshold"
@@ -67,7 +66,7 @@ func clusterCommand() *cli.Command {
 				Usage: "Random seed. The same data and seed give the same clusters."},
 			&cli.StringFlag{Name: clusterFlagFormat, Value: "auto", Usage: "CSV kind: auto (detected per file), flows, cic, nslkdd, kdd99, unsw or csv (any headered numeric CSV with a label column), as for train."},
 			&cli.StringFlag{Name: clusterFlagPlot, Usage: "Directory to write pictures into (PCA scatter, cluster sizes, centre heat map; PNG and SVG)."},
-			&cli.BoolFlag{Name: clusterFlagJSON, Usage: "Print the result as JSON instead of tables."},
+			&cli.BoolFlag{Name: flagJSON, Usage: "Print the result as JSON instead of tables."},
 			&cli.StringFlag{Name: clusterFlagOut, Usage: "File to save the fitted model to (JSON)."},
 			&cli.StringFlag{Name: clusterFlagInto, Usage: "Model file (from train) to add the fitted k-means model to as its cluster section, so one file deploys both; the file is rewritten in place."},
 			&cli.IntFlag{Name: clusterFlagBatch, Value: 1024, Usage: "Rows per mini-batch."},
@@ -195,7 +194,7 @@ func runCluster(c *cli.Context) error {
 		if k < 1 {
 			k = kLo
 		}
-		if !c.Bool(clusterFlagJSON) {
+		if !c.Bool(flagJSON) {
 			tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(tw, "k\tinertia\tsilhouette (sample %d)\t\n", sample)
 			for _, r := range res.KRange {
@@ -250,7 +249,7 @@ func runCluster(c *cli.Context) error {
 			return cli.Exit("cluster: --into: "+err.Error(), 1)
 		}
 	}
-	if c.Bool(clusterFlagJSON) {
+	if c.Bool(flagJSON) {
 		e := json.NewEncoder(out)
 		e.SetIndent("", "  ")
 		return e.Encode(res)

@@ -14,7 +14,6 @@ import (
 // Flag names of the eval command (the data flags are shared with train).
 const (
 	evalFlagModel = "model"
-	evalFlagJSON  = "json"
 	evalFlagPlot  = "plot"
 )
 
@@ -31,7 +30,7 @@ func evalCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: evalFlagModel, Aliases: []string{"m"}, Value: configs.DefaultModelName, EnvVars: []string{"FLOWSIEVE_MODEL"},
 				Usage: "The model file to evaluate; default names the model built into flowsieve (configs/model.json)."},
-			&cli.BoolFlag{Name: evalFlagJSON,
+			&cli.BoolFlag{Name: flagJSON,
 				Usage: "Print the report as JSON."},
 			&cli.StringFlag{Name: evalFlagPlot,
 				Usage: "Also draw the confusion matrix into this image file (.png, .svg or .pdf)."},
@@ -68,7 +67,7 @@ func runEval(c *cli.Context) error {
 		}
 	}
 	out := c.App.Writer
-	if c.Bool(evalFlagJSON) {
+	if c.Bool(flagJSON) {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)

@@ -17,7 +17,6 @@ import (
 
 // Flag names of the policy subcommands.
 const (
-	policyFlagJSON    = "json"
 	policyFlagClasses = "classes"
 	policyFlagStrict  = "strict"
 )
@@ -51,7 +50,7 @@ func policyCheckCommand() *cli.Command {
 			Warnings (rules that can never match, labels the model does not know) do not fail the check
 			unless --strict is given.`),
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: policyFlagJSON, Usage: "Print the result as JSON (also for invalid files, with their errors)."},
+			&cli.BoolFlag{Name: flagJSON, Usage: "Print the result as JSON (also for invalid files, with their errors)."},
 			&cli.StringFlag{Name: policyFlagClasses, EnvVars: []string{"FLOWSIEVE_POLICY_CLASSES"},
 				Usage: "Comma-separated class names of the model the policy will run with; labels the policy names that are not among them are reported as warnings."},
 			&cli.BoolFlag{Name: policyFlagStrict, Usage: "Treat warnings as errors: exit with status 1 when there are any."},
@@ -69,7 +68,7 @@ func runPolicyCheck(c *cli.Context) error {
 		return cli.Exit("policy check: want exactly one policy file; usage: flowsieve policy check FILE [--json]", 2)
 	}
 	file := args[0]
-	asJSON := c.Bool(policyFlagJSON)
+	asJSON := c.Bool(flagJSON)
 	w := c.App.Writer
 
 	p, _, err := config.LoadPolicy(file)

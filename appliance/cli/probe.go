@@ -13,7 +13,6 @@ import (
 
 // Flag names of probe.
 const (
-	probeFlagJSON  = "json"
 	probeFlagIface = "iface"
 )
 
@@ -29,7 +28,7 @@ func probeCommand() *cli.Command {
 			a moment and an AF_XDP socket bound to queue 0, which some drivers answer with a short link reset.
 			Needs root for a complete answer.`),
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: probeFlagJSON, Usage: "Print the probe as JSON, for scripts."},
+			&cli.BoolFlag{Name: flagJSON, Usage: "Print the probe as JSON, for scripts."},
 			&cli.StringFlag{Name: probeFlagIface, EnvVars: []string{"FLOWSIEVE_PROBE_IFACE"},
 				Usage: "Try XDP attach modes and AF_XDP sockets on this interface instead of a temporary veth pair."},
 		},
@@ -44,7 +43,7 @@ func probeCommand() *cli.Command {
 				}
 			}
 			k := xdp.ProbeKernel(iface)
-			if c.Bool(probeFlagJSON) {
+			if c.Bool(flagJSON) {
 				return writeControlJSON(c.App.Writer, k)
 			}
 			return writeProbe(c.App.Writer, k)
