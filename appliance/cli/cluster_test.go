@@ -145,10 +145,7 @@ func TestClusterInto(t *testing.T) {
 	if err != nil {
 		t.Skipf("no tree model to embed into: %v", err)
 	}
-	path := filepath.Join(t.TempDir(), "model.json")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := writeFile(t, t.TempDir(), "model.json", string(raw))
 	code, _, errs := clusterRunCLI("cluster", "--data", filepath.Join(dir, "Aria"), "--k", "3", "--into", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)

@@ -39,8 +39,7 @@ sources:
 func TestDatasetBuild(t *testing.T) {
 	data := shareddata.Dir(t)
 	dir := t.TempDir()
-	man := filepath.Join(dir, "m.yaml")
-	os.WriteFile(man, []byte(testManifest), 0o644)
+	man := writeFile(t, dir, "m.yaml", testManifest)
 	build := func(out string) []byte {
 		var so, se bytes.Buffer
 		if code := Run([]string{"flowsieve", "dataset", "build", "--out", out, "--data-dir", data, man}, &so, &se); code != 0 {
@@ -89,8 +88,7 @@ func TestDatasetBuild(t *testing.T) {
 
 func TestDatasetBuildErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("sources:\n  - name: a\n    role: benign\n    files: [nothing-here/*.pcap]\n    label: BENIGN\n    reason: r\n"), 0o644)
+	bad := writeFile(t, dir, "bad.yaml", "sources:\n  - name: a\n    role: benign\n    files: [nothing-here/*.pcap]\n    label: BENIGN\n    reason: r\n")
 	for _, c := range []struct {
 		name string
 		args []string

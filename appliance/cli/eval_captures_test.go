@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -16,8 +15,7 @@ import (
 func TestEvalCaptures(t *testing.T) {
 	data := shareddata.Dir(t)
 	capt := filepath.Join(data, "slips/dataset/test19-malicious-ssh/malicious-ssh-bruteforce.pcap")
-	lab := filepath.Join(t.TempDir(), "labels.csv")
-	os.WriteFile(lab, []byte("label\nSSH-Patator\n"), 0o644)
+	lab := writeFile(t, t.TempDir(), "labels.csv", "label\nSSH-Patator\n")
 	var so, se bytes.Buffer
 	if code := Run([]string{"flowsieve", "eval", "--data", capt, "--labels", lab, "--json"}, &so, &se); code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,8 +78,7 @@ func TestPolicyCheckJSON(t *testing.T) {
 		t.Errorf("unexpected report: %+v", r)
 	}
 
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("default: {action: PASS}\nallowlist: [10.0.0.1/8]\n"), 0o600)
+	bad := writeFile(t, t.TempDir(), "bad.yaml", "default: {action: PASS}\nallowlist: [10.0.0.1/8]\n")
 	out.Reset()
 	if code := Run([]string{"flowsieve", "policy", "check", "--json", bad}, &out, &errb); code != 1 {
 		t.Fatalf("invalid file: exit %d, want 1", code)

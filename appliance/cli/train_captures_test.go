@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +13,7 @@ import (
 func TestTrainFromCaptures(t *testing.T) {
 	data := shareddata.Dir(t)
 	dir := t.TempDir()
-	lab := filepath.Join(dir, "labels.csv")
-	os.WriteFile(lab, []byte("src,label\n172.16.0.5,DDoS\n*,BENIGN\n"), 0o644)
+	lab := writeFile(t, dir, "labels.csv", "src,label\n172.16.0.5,DDoS\n*,BENIGN\n")
 	attack := filepath.Join(data, "cicddos2019-lucid", "CIC-DDoS-2019-SynFlood.pcap")
 	benign := filepath.Join(data, "malcolm-pcap", "pcaps", "protocols", "DNS.pcap")
 	mpath := filepath.Join(dir, "m.json")

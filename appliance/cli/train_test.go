@@ -41,11 +41,7 @@ func flowTable(t *testing.T, n int, seed uint64) string {
 		}
 		fmt.Fprintf(&b, ",%s\n", label)
 	}
-	p := filepath.Join(t.TempDir(), "flows.csv")
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, t.TempDir(), "flows.csv", b.String())
 }
 
 func runLearn(t *testing.T, args ...string) (string, string, int) {
@@ -107,8 +103,7 @@ func TestTrainEvalShow(t *testing.T) {
 
 func TestTrainErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.csv")
-	os.WriteFile(bad, []byte("a,b,label\n1,2,x\n1,oops,y\n"), 0o644)
+	bad := writeFile(t, dir, "bad.csv", "a,b,label\n1,2,x\n1,oops,y\n")
 	mpath := filepath.Join(dir, "m.json")
 	tests := []struct {
 		args []string
