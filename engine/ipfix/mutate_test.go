@@ -7,17 +7,25 @@ import (
 	"testing"
 )
 
-// TestDecodeMutations decodes many randomly damaged copies of real messages (bytes
-// flipped, cut, repeated): every one returns records or ErrMessage.
-func TestDecodeMutations(t *testing.T) {
+// sampleMessages returns the messages an exporter with the default Config
+// writes for six records drawn from rng, templates first.
+func sampleMessages(tb testing.TB, rng *rand.Rand) [][]byte {
+	tb.Helper()
 	var msgs [][]byte
-	e := collect(t, Config{}, &msgs)
-	rng := rand.New(rand.NewPCG(7, 8))
+	e := collect(tb, Config{}, &msgs)
 	for i := range 6 {
 		r := record(rng, i%2 == 1)
 		e.Add(&r)
 	}
 	e.Flush()
+	return msgs
+}
+
+// TestDecodeMutations decodes many randomly damaged copies of real messages (bytes
+// flipped, cut, repeated): every one returns records or ErrMessage.
+func TestDecodeMutations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	msgs := sampleMessages(t, rng)
 	for i := range 20000 {
 		m := append([]byte(nil), msgs[rng.IntN(len(msgs))]...)
 		for range 1 + rng.IntN(8) {
