@@ -93,6 +93,21 @@ func writeFile(t *testing.T, name, data string) string {
 	return path
 }
 
+// wantErrors checks that err holds one line per want, each containing its want
+// with {F} standing for path.
+func wantErrors(t *testing.T, err error, path string, want []string) {
+	t.Helper()
+	msg := err.Error()
+	if n := len(strings.Split(msg, "\n")); n != len(want) {
+		t.Errorf("got %d errors, want %d:\n%s", n, len(want), msg)
+	}
+	for _, w := range want {
+		if w = strings.ReplaceAll(w, "{F}", path); !strings.Contains(msg, w) {
+			t.Errorf("error lacks %q:\n%s", w, msg)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -170,17 +185,7 @@ func TestLoadErrors(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("error does not match ErrInvalid: %v", err)
 			}
-			msg := err.Error()
-			lines := strings.Split(msg, "\n")
-			if len(lines) != len(tt.want) {
-				t.Errorf("got %d errors, want %d:\n%s", len(lines), len(tt.want), msg)
-			}
-			for _, w := range tt.want {
-				w = strings.ReplaceAll(w, "{F}", path)
-				if !strings.Contains(msg, w) {
-					t.Errorf("error lacks %q:\n%s", w, msg)
-				}
-			}
+			wantErrors(t, err, path, tt.want)
 		})
 	}
 }

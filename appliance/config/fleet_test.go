@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -51,15 +50,7 @@ func TestFleetErrors(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Load: %v, want ErrInvalid", err)
 			}
-			msg := err.Error()
-			if n := len(strings.Split(msg, "\n")); n != len(tt.want) {
-				t.Errorf("got %d errors, want %d:\n%s", n, len(tt.want), msg)
-			}
-			for _, w := range tt.want {
-				if w = strings.ReplaceAll(w, "{F}", path); !strings.Contains(msg, w) {
-					t.Errorf("error lacks %q:\n%s", w, msg)
-				}
-			}
+			wantErrors(t, err, path, tt.want)
 		})
 	}
 }

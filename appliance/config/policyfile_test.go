@@ -112,15 +112,7 @@ func TestPolicyFileErrors(t *testing.T) {
 			if !errors.Is(err, policy.ErrInvalid) {
 				t.Errorf("error does not match policy.ErrInvalid: %v", err)
 			}
-			msg := err.Error()
-			if n := len(strings.Split(msg, "\n")); n != len(tt.want) {
-				t.Errorf("got %d errors, want %d:\n%s", n, len(tt.want), msg)
-			}
-			for _, w := range tt.want {
-				if w = strings.ReplaceAll(w, "{F}", path); !strings.Contains(msg, w) {
-					t.Errorf("error lacks %q:\n%s", w, msg)
-				}
-			}
+			wantErrors(t, err, path, tt.want)
 		})
 	}
 }
