@@ -82,16 +82,11 @@ func clusterCommand() *cli.Command {
 
 // clusterRows is what the command clusters: features plus optional per-row identity.
 type clusterRows struct {
-	X       *features.Batch
-	Labels  []string // nil when no row has a label
-	Group   []string // capture file per row ("" for CSV rows)
-	Src     []string
-	Dst     []string
-	DstPort []uint16
-	Proto   []uint8
-	First   []int64
-	Last    []int64
-	Files   []string
+	X      *features.Batch
+	Labels []string // nil when no row has a label
+	// FlowMeta is each row's identity; Group is its capture file ("" for CSV rows).
+	cluster.FlowMeta
+	Files []string
 }
 
 // clusterKRow is one line of the k-range report.
@@ -378,12 +373,11 @@ func clusterHostRows(r *clusterRows) (*clusterRows, error) {
 	if r.Src == nil {
 		return nil, errors.New("the input has no source addresses (a flow table without Src IP, or no flows)")
 	}
-	h, err := cluster.Hosts(r.X, cluster.FlowMeta{Group: r.Group, Src: r.Src, Dst: r.Dst, DstPort: r.DstPort,
-		Proto: r.Proto, First: r.First, Last: r.Last})
+	h, err := cluster.Hosts(r.X, r.FlowMeta)
 	if err != nil {
 		return nil, err
 	}
-	out := &clusterRows{X: h.X, Src: h.Src, Files: r.Files}
+	out := &clusterRows{X: h.X, FlowMeta: cluster.FlowMeta{Src: h.Src}, Files: r.Files}
 	if r.Labels != nil {
 		for _, flows := range h.Flows {
 			count := map[string]int{}
