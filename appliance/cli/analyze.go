@@ -17,10 +17,8 @@ import (
 	"github.com/flowsieve/flowsieve/engine/source"
 )
 
-// Flag names of the analyze command.
-const (
-	analyzeFlagTop = "top"
-)
+// analyzeFlagTop names the flag of analyze's talker and port list length.
+const analyzeFlagTop = "top"
 
 func analyzeCommand() *cli.Command {
 	return &cli.Command{

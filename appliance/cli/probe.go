@@ -11,10 +11,8 @@ import (
 	"github.com/flowsieve/flowsieve/xdp"
 )
 
-// Flag names of probe.
-const (
-	probeFlagIface = "iface"
-)
+// probeFlagIface names the interface flag of probe.
+const probeFlagIface = "iface"
 
 func probeCommand() *cli.Command {
 	return &cli.Command{
