@@ -10,6 +10,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 
 	"fmt"
@@ -40,6 +41,10 @@ type Config struct {
 	OpenSet   training.OpenSet
 	// BalanceSources weighs every source the same within each class.
 	BalanceSources bool
+	// Thresholds chooses per-label thresholds on each fold's training sources (nested
+	// leave-one-source-out, CPU-heavy) and, on every source, those of the policy.
+	Thresholds bool
+	FPCost     float64 // cost of a false positive against a miss (0: training.DefaultFPCost)
 }
 
 // Result is the table: per feature set, the held-out figures.
@@ -47,6 +52,9 @@ type Result struct {
 	Sets    []SetResult `json:"feature_sets"`
 	Chosen  string      `json:"chosen"` // the set of the lowest LOSO error
 	OpenSet bool        `json:"open_set"`
+	// PolicyThresholds are the per-label thresholds of the chosen set chosen on every
+	// source's leave-one-source-out predictions: the shipped policy's min_probability.
+	PolicyThresholds training.Thresholds `json:"policy_thresholds,omitempty"`
 }
 
 // SetResult is one feature set's column of the table.
@@ -148,13 +156,14 @@ func Run(c Config, log io.Writer) (*Result, error) {
 	}
 	o := training.Options{Tree: c.Tree, ClassWeight: c.Weight, Decision: c.Decision, BalanceSources: c.BalanceSources}
 	res := &Result{OpenSet: c.OpenSet.K > 0}
+	ev := training.Eval{Open: c.OpenSet, Thresholds: c.Thresholds, FPCost: c.FPCost, Explain: true}
 	for _, name := range sets {
 		fs, err := training.FeatureSetByName(name)
 		if err != nil {
 			return nil, err
 		}
 		start := time.Now()
-		h, err := training.LeaveOneSourceOut(d, rs, fs.Names(), o, c.OpenSet)
+		h, err := training.LeaveOneSourceOut(d, rs, fs.Names(), o, ev)
 		if err != nil {
 			return nil, err
 		}
@@ -195,6 +204,15 @@ func Run(c Config, log io.Writer) (*Result, error) {
 		if res.Chosen == "" || sr.Error < res.setByName(res.Chosen).Error {
 			res.Chosen = name
 		}
+	}
+	if c.Thresholds && res.Chosen != "" {
+		fs, _ := training.FeatureSetByName(res.Chosen)
+		sub, _ := d.Columns(fs.Names())
+		preds, err := training.OutOfFold(sub, rs, o)
+		if err != nil {
+			return nil, err
+		}
+		res.PolicyThresholds = training.ChooseThresholds(preds, cmp.Or(c.FPCost, training.DefaultFPCost))
 	}
 	return res, nil
 }
@@ -245,19 +263,71 @@ func (r *Result) Markdown(w io.Writer) {
 		fmt.Fprintf(w, " %.4f%s |", s.Error, mark)
 	}
 	fmt.Fprintln(w)
-	if c := r.setByName(r.Chosen); c != nil && c.HeldOut != nil && r.OpenSet {
-		fmt.Fprintf(w, "\nOpen set (%s): flows far from every training cluster are UNKNOWN, alerted and never dropped.\n\n", c.Name)
-		fmt.Fprintln(w, "| held-out source | role | UNKNOWN | dropped (attack, not UNKNOWN) | alerted (attack or UNKNOWN) |")
-		fmt.Fprintln(w, "|---|---|---:|---:|---:|")
-		for _, h := range c.HeldOut {
-			fmt.Fprintf(w, "| %s | %s | %.2f%% | %.2f%% | %.2f%% |\n", h.Source, h.Role,
-				100*float64(h.Unknown)/float64(max(h.Flows, 1)), 100*h.DropRate, 100*h.AlertRate)
+	c := r.setByName(r.Chosen)
+	if c == nil {
+		return
+	}
+	r.outcomes(w, c)
+	fmt.Fprintf(w, "\nReliability of the held-out predictions (%s, every fold): the predicted class's leaf probability against how often it was the flow's label.\n\n", c.Name)
+	c.Reliability.Markdown(w)
+	if c.Generated != nil {
+		fmt.Fprintf(w, "\nGenerated mix, seed 2 (%s, trained on every source): per class.\n\n| class | precision | recall | F1 | flows |\n|---|---:|---:|---:|---:|\n", c.Name)
+		for _, k := range c.Generated.Classes {
+			fmt.Fprintf(w, "| %s | %.4f | %.4f | %.4f | %d |\n", k.Name, k.Precision, k.Recall, k.F1, k.Support)
 		}
 	}
-	if c := r.setByName(r.Chosen); c != nil {
-		fmt.Fprintf(w, "\nReliability of the held-out predictions (%s, every fold): the predicted class's leaf probability against how often it was the flow's label.\n\n", c.Name)
-		c.Reliability.Markdown(w)
+	explain(w, c)
+}
+
+// outcomes writes what the policy does with each held-out source's flows: called an
+// attack under the fold's thresholds, UNKNOWN, dropped and alerted.
+func (r *Result) outcomes(w io.Writer, c *SetResult) {
+	fmt.Fprintf(w, "\nOutcomes (%s): \"called\" is an attack label at or above its threshold (chosen on the fold's training sources; the tree's argmax without -thresholds); UNKNOWN flows are far from every training cluster; \"dropped\" is called and not UNKNOWN, \"alerted\" an attack label at any probability or UNKNOWN.\n\n", c.Name)
+	fmt.Fprintln(w, "| held-out source | role | tree | called | UNKNOWN | dropped | alerted |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
+	for _, h := range c.HeldOut {
+		fmt.Fprintf(w, "| %s | %s | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %.2f%% |\n", h.Source, h.Role, 100*h.Rate, 100*h.CalledRate,
+			100*float64(h.Unknown)/float64(max(h.Flows, 1)), 100*h.DropRate, 100*h.AlertRate)
 	}
+	if len(r.PolicyThresholds) > 0 {
+		fmt.Fprintln(w, "\nPer-label thresholds chosen on every source's leave-one-source-out predictions (the shipped policy's min_probability; never: flows called it only alert):")
+		fmt.Fprintln(w)
+		for _, l := range r.PolicyThresholds.Labels() {
+			t := fmt.Sprint(r.PolicyThresholds[l])
+			if r.PolicyThresholds[l] >= training.Never {
+				t = "never"
+			}
+			fmt.Fprintf(w, "- %s: %s\n", l, t)
+		}
+	}
+}
+
+// explain writes, per held-out source, where the tree's errors come from.
+func explain(w io.Writer, c *SetResult) {
+	fmt.Fprintf(w, "\nWhy the errors (%s): per held-out source, the labels the tree gave its wrong flows (benign called an attack, attack called BENIGN), the captures they come from (flows wrong of the capture's flows) and the leaves that carry most, with the feature ranges of their paths.\n", c.Name)
+	for _, h := range c.HeldOut {
+		e := h.Explain
+		if e == nil || e.Errors == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n#### %s (%s): %d of %d flows wrong\n\n", h.Source, h.Role, e.Errors, h.Flows)
+		fmt.Fprintf(w, "- labels: %s\n- captures: %s\n", counts(e.Labels), counts(e.Captures))
+		for _, l := range e.Leaves[:min(len(e.Leaves), 4)] {
+			fmt.Fprintf(w, "- leaf %d (%s, p %.2f): %d flows: %s\n", l.Node, l.Label, l.Prob, l.N, strings.Join(l.Ranges, "; "))
+		}
+	}
+}
+
+func counts(cs []training.Count) string {
+	var parts []string
+	for _, c := range cs {
+		if c.Of > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d/%d", c.Name, c.N, c.Of))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.N))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *Result) setByName(name string) *SetResult {
