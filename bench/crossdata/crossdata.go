@@ -156,7 +156,7 @@ func Run(c Config, log io.Writer) (*Result, error) {
 	}
 	o := training.Options{Tree: c.Tree, ClassWeight: c.Weight, Decision: c.Decision, BalanceSources: c.BalanceSources}
 	res := &Result{OpenSet: c.OpenSet.K > 0}
-	ev := training.Eval{Open: c.OpenSet, Thresholds: c.Thresholds, FPCost: c.FPCost, Explain: true}
+	ev := training.Eval{Open: c.OpenSet, FPCost: c.FPCost, Explain: true}
 	for _, name := range sets {
 		fs, err := training.FeatureSetByName(name)
 		if err != nil {
@@ -206,15 +206,34 @@ func Run(c Config, log io.Writer) (*Result, error) {
 		}
 	}
 	if c.Thresholds && res.Chosen != "" {
-		fs, _ := training.FeatureSetByName(res.Chosen)
-		sub, _ := d.Columns(fs.Names())
-		preds, err := training.OutOfFold(sub, rs, o)
-		if err != nil {
+		if err := res.thresholds(d, rs, o, ev, log); err != nil {
 			return nil, err
 		}
-		res.PolicyThresholds = training.ChooseThresholds(preds, cmp.Or(c.FPCost, training.DefaultFPCost))
 	}
 	return res, nil
+}
+
+// thresholds reruns the chosen set's folds with per-label thresholds chosen on each
+// fold's training sources (the tree, and so the choice of set, is the same) and
+// chooses the policy's thresholds on every source.
+func (r *Result) thresholds(d *dataset.Dataset, rs map[string]dataset.Role, o training.Options, ev training.Eval, log io.Writer) error {
+	start := time.Now()
+	sr := r.setByName(r.Chosen)
+	fs, _ := training.FeatureSetByName(r.Chosen)
+	ev.Thresholds = true
+	h, err := training.LeaveOneSourceOut(d, rs, fs.Names(), o, ev)
+	if err != nil {
+		return err
+	}
+	sr.HeldOut = h
+	sub, _ := d.Columns(fs.Names())
+	preds, err := training.OutOfFold(sub, rs, o)
+	if err != nil {
+		return err
+	}
+	r.PolicyThresholds = training.ChooseThresholds(preds, cmp.Or(ev.FPCost, training.DefaultFPCost))
+	fmt.Fprintf(log, "%-15s thresholds chosen per fold and for the policy (%v)\n", r.Chosen, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // Markdown writes the table: one row per held-out source, one column per feature set.

@@ -63,8 +63,13 @@ func TestRun(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	for _, h := range res.Sets[0].HeldOut {
-		if h.Flows == 0 || h.Rate < 0 || h.Rate > 1 || h.Alerted < h.Dropped || h.Called > h.Flagged || h.Dropped > h.Called || h.Thresholds == nil {
+		if h.Flows == 0 || h.Rate < 0 || h.Rate > 1 || h.Alerted < h.Dropped || h.Called > h.Flagged || h.Dropped > h.Called {
 			t.Errorf("held out %+v", h)
+		}
+	}
+	for _, h := range res.setByName(res.Chosen).HeldOut {
+		if h.Thresholds == nil {
+			t.Errorf("chosen set %s: %s held out without thresholds", res.Chosen, h.Source)
 		}
 	}
 	if len(res.PolicyThresholds) == 0 {
