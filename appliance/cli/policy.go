@@ -130,7 +130,7 @@ type policyRule struct {
 	Name           string   `json:"name"`
 	Labels         []string `json:"labels"` // ["*"] for every label
 	MinProbability float32  `json:"min_probability"`
-	Anomaly        string   `json:"anomaly"` // "any", "yes" or "no"
+	Anomaly        string   `json:"anomaly"` // "yes" (UNKNOWN flows only) or "no" (the others)
 	Action         string   `json:"action"`
 	DSCP           *uint8   `json:"dscp,omitempty"`
 	Scope          string   `json:"scope"`
@@ -154,13 +154,13 @@ func newPolicyReport(file string, p *policy.Policy) policyReport {
 }
 
 func reportRule(ru policy.Rule) policyRule {
-	out := policyRule{Name: ru.Name, Labels: ru.Labels, MinProbability: ru.MinProbability, Anomaly: "any",
+	out := policyRule{Name: ru.Name, Labels: ru.Labels, MinProbability: ru.MinProbability, Anomaly: "no",
 		Action: ru.Action.String(), Scope: ru.Scope.String(), PrefixV4: ru.PrefixV4, PrefixV6: ru.PrefixV6, TTL: policy.ShortDuration(ru.TTL)}
 	if len(out.Labels) == 0 {
 		out.Labels = []string{"*"}
 	}
-	if ru.Anomaly != nil {
-		out.Anomaly = map[bool]string{true: "yes", false: "no"}[*ru.Anomaly]
+	if ru.Anomaly != nil && *ru.Anomaly {
+		out.Anomaly = "yes"
 	}
 	if ru.Action == policy.ActionTag {
 		d := ru.DSCP
