@@ -116,6 +116,7 @@ type policyReport struct {
 	Errors          []string     `json:"errors,omitempty"`
 	Rules           []policyRule `json:"rules,omitempty"`
 	Default         *policyRule  `json:"default,omitempty"`
+	Unknown         *policyRule  `json:"unknown,omitempty"` // UNKNOWN flows no anomaly rule matches
 	Allowlist       []string     `json:"allowlist,omitempty"`
 	AllowlistAction string       `json:"allowlist_action,omitempty"`
 	Warnings        []string     `json:"warnings,omitempty"`
@@ -144,8 +145,8 @@ func newPolicyReport(file string, p *policy.Policy) policyReport {
 	for _, ru := range p.Rules() {
 		r.Rules = append(r.Rules, reportRule(ru))
 	}
-	def := reportRule(p.DefaultRule())
-	r.Default = &def
+	def, unk := reportRule(p.DefaultRule()), reportRule(p.UnknownOutcome())
+	r.Default, r.Unknown = &def, &unk
 	for _, a := range p.Allowlist() {
 		r.Allowlist = append(r.Allowlist, a.String())
 	}
@@ -194,6 +195,7 @@ func writePolicyReport(w io.Writer, r policyReport) error {
 		row(strconv.Itoa(i+1), ru)
 	}
 	row("-", *r.Default)
+	row("-", *r.Unknown)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func TestPolicyCheckJSON(t *testing.T) {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
 	if !r.Valid || len(r.Rules) != 12 || r.Rules[0].Name != "syn-flood" || r.Rules[0].TTL != "5m" || r.Rules[0].MinProbability != 0.5 ||
-		r.Default.Action != "ALERT" || r.Rules[3].PrefixV4 != 32 || r.Rules[5].Labels[0] != "PortScan" || r.Rules[5].Action != "ALERT" || r.Rules[0].Anomaly != "no" {
+		r.Default.Action != "ALERT" || r.Unknown == nil || r.Unknown.Action != "ALERT" || r.Unknown.TTL != "2m" || r.Unknown.Anomaly != "yes" || r.Rules[3].PrefixV4 != 32 || r.Rules[5].Labels[0] != "PortScan" || r.Rules[5].Action != "ALERT" || r.Rules[0].Anomaly != "no" {
 		t.Errorf("unexpected report: %+v", r)
 	}
 
