@@ -209,7 +209,7 @@ func (u *runner) prepare() (err error) {
 	if u.tr, err = FromCapture("generated "+c.Scenario, u.test); err != nil {
 		return err
 	}
-	if c.Baselines || len(c.Appliance) > 0 {
+	if c.Baselines || (len(c.Appliance) > 0 && c.Model == nil) {
 		u.say("generating the training capture (seed %d)", c.Seed+1000)
 		if u.train, err = benchengine.Generate(traffic.Config{Scenario: c.Scenario, Seed: c.Seed + 1000, Duration: c.Duration}); err != nil {
 			return err
