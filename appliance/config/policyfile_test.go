@@ -32,11 +32,13 @@ func TestShippedPolicy(t *testing.T) {
 		want    policy.Decision
 	}{
 		{"DDoS", 0.95, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "ddos"}},
-		{"SYN Flood", 0.5, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "syn-flood"}},
-		{"SYN-ACK Reflection", 0.99, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
-		{"SYN-ACK Reflection", 1, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "synack-reflection"}},
-		{"Portscan", 1, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "portscan"}},
-		{"SSH-Patator", 0.95, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopePrefix, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "ssh-bruteforce"}},
+		{"SYN Flood", 0.6, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "syn-flood"}},
+		{"SYN Flood", 0.59, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
+		{"SYN-ACK Reflection", 0.98, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
+		{"SYN-ACK Reflection", 0.99, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "synack-reflection"}},
+		{"Portscan", 1, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "portscan"}},
+		{"SSH-Patator", 1, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "ssh-bruteforce"}},
+		{"FTP-Patator", 0.8, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopePrefix, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "bruteforce"}},
 		{"DoS Slowloris", 1, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "slowloris"}},
 		{"BENIGN", 0.95, true, attacker, policy.Decision{Action: policy.ActionAlert, TTL: 2 * time.Minute, Rule: policy.UnknownRule}},
 		{"SYN Flood", 1, true, attacker, policy.Decision{Action: policy.ActionAlert, TTL: 2 * time.Minute, Rule: policy.UnknownRule}},
