@@ -80,7 +80,7 @@ func TestPolicyCheckJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
-	if !r.Valid || len(r.Rules) != 13 || r.Rules[0].Name != "syn-flood" || r.Rules[0].TTL != "5m" || r.Rules[0].MinProbability != 0.6 ||
+	if !r.Valid || len(r.Rules) != 13 || r.Rules[0].Name != "syn-flood" || r.Rules[0].TTL != "5m" || r.Rules[0].MinProbability != 0.5 ||
 		r.Default.Action != "ALERT" || r.Unknown == nil || r.Unknown.Action != "ALERT" || r.Unknown.TTL != "2m" || r.Unknown.Anomaly != "yes" || r.Rules[10].PrefixV4 != 32 || r.Rules[4].Labels[0] != "SSH-Patator" || r.Rules[4].Action != "ALERT" || r.Rules[0].Anomaly != "no" {
 		t.Errorf("unexpected report: %+v", r)
 	}

@@ -32,8 +32,8 @@ func TestShippedPolicy(t *testing.T) {
 		want    policy.Decision
 	}{
 		{"DDoS", 0.95, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "ddos"}},
-		{"SYN Flood", 0.6, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "syn-flood"}},
-		{"SYN Flood", 0.59, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
+		{"SYN Flood", 0.5, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "syn-flood"}},
+		{"SYN Flood", 0.49, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
 		{"SYN-ACK Reflection", 0.98, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
 		{"SYN-ACK Reflection", 0.99, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "synack-reflection"}},
 		{"Portscan", 1, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "portscan"}},
