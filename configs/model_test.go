@@ -19,6 +19,9 @@ func TestDefaultModel(t *testing.T) {
 	if m.File.Training == nil || m.File.Training.Tool != "flowsieve" || m.File.Training.Created != "1970-01-01T00:00:00Z" {
 		t.Errorf("default model was not built reproducibly (make model): %+v", m.File.Training)
 	}
+	if m.Cluster == nil || m.Cluster.Quantile != 0.995 {
+		t.Errorf("default model has no open-set clusters at the 99.5th percentile (make model): %v", m.Cluster)
+	}
 	for _, name := range []string{"", DefaultModelName} {
 		if _, err := LoadModel(name); err != nil {
 			t.Errorf("LoadModel(%q): %v", name, err)

@@ -35,6 +35,7 @@ const (
 	clusterFlagOut       = "out"
 	clusterFlagBatch     = "batch-size"
 	clusterFlagThreshold = "threshold"
+	clusterFlagQuantile  = "quantile"
 	clusterFlagLabelDirs = "label-dirs"
 	clusterFlagSample    = "silhouette-sample"
 	clusterFlagTop       = "top-features"
@@ -70,7 +71,8 @@ func clusterCommand() *cli.Command {
 			&cli.StringFlag{Name: clusterFlagOut, Usage: "File to save the fitted model to (JSON)."},
 			&cli.StringFlag{Name: clusterFlagInto, Usage: "Model file (from train) to add the fitted k-means model to as its cluster section, so one file deploys both; the file is rewritten in place."},
 			&cli.IntFlag{Name: clusterFlagBatch, Value: 1024, Usage: "Rows per mini-batch."},
-			&cli.Float64Flag{Name: clusterFlagThreshold, Value: 1, Usage: "Anomaly threshold: a row whose distance to its centre divided by the cluster's 99th-percentile training distance reaches this is an anomaly."},
+			&cli.Float64Flag{Name: clusterFlagThreshold, Value: 1, Usage: "Anomaly threshold: a row whose distance to its centre divided by the cluster's --quantile training distance reaches this is an anomaly."},
+			&cli.Float64Flag{Name: clusterFlagQuantile, Value: 0.99, Usage: "Quantile of each cluster's training distances that a score of 1 stands for (0.995: the 99.5th percentile)."},
 			&cli.BoolFlag{Name: clusterFlagLabelDirs, Usage: "Label the flows of every capture with the name of the directory holding it (data sets with one class per directory)."},
 			&cli.IntFlag{Name: clusterFlagSample, Value: 2000, Usage: "Rows sampled (with the seed) for silhouette scores."},
 			&cli.IntFlag{Name: clusterFlagTop, Value: 4, Usage: "Distinguishing centre values shown per cluster."},
@@ -160,7 +162,7 @@ func runCluster(c *cli.Context) error {
 		return cli.Exit("cluster: "+err.Error(), 1)
 	}
 	cfg := cluster.Config{Seed: c.Uint64(clusterFlagSeed), BatchSize: c.Int(clusterFlagBatch),
-		Transform: tr, Threshold: c.Float64(clusterFlagThreshold)}
+		Transform: tr, Threshold: c.Float64(clusterFlagThreshold), Quantile: c.Float64(clusterFlagQuantile)}
 	sample := c.Int(clusterFlagSample)
 	res := clusterResult{By: by, Transform: string(tr), Rows: x.Len, Features: x.Names, Inputs: rows.Files, DroppedRows: dropped}
 	out := c.App.Writer

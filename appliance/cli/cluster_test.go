@@ -146,7 +146,7 @@ func TestClusterInto(t *testing.T) {
 		t.Skipf("no tree model to embed into: %v", err)
 	}
 	path := writeFile(t, t.TempDir(), "model.json", string(raw))
-	code, _, errs := clusterRunCLI("cluster", "--data", filepath.Join(dir, "Aria"), "--k", "3", "--into", path)
+	code, _, errs := clusterRunCLI("cluster", "--data", filepath.Join(dir, "Aria"), "--k", "3", "--quantile", "0.995", "--into", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -154,7 +154,7 @@ func TestClusterInto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Cluster == nil || m.Cluster.K() != 3 || len(m.Classes) != 4 {
+	if m.Cluster == nil || m.Cluster.K() != 3 || m.Cluster.Quantile != 0.995 || len(m.Classes) != 4 {
 		t.Fatalf("after --into: cluster %v, classes %v", m.Cluster, m.Classes)
 	}
 	// CIC columns outside the flow schema cannot go into a flow-schema model.

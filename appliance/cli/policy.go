@@ -115,6 +115,7 @@ type policyReport struct {
 	Errors          []string     `json:"errors,omitempty"`
 	Rules           []policyRule `json:"rules,omitempty"`
 	Default         *policyRule  `json:"default,omitempty"`
+	Unknown         *policyRule  `json:"unknown,omitempty"` // UNKNOWN flows no anomaly rule matches
 	Allowlist       []string     `json:"allowlist,omitempty"`
 	AllowlistAction string       `json:"allowlist_action,omitempty"`
 	Warnings        []string     `json:"warnings,omitempty"`
@@ -129,7 +130,7 @@ type policyRule struct {
 	Name           string   `json:"name"`
 	Labels         []string `json:"labels"` // ["*"] for every label
 	MinProbability float32  `json:"min_probability"`
-	Anomaly        string   `json:"anomaly"` // "any", "yes" or "no"
+	Anomaly        string   `json:"anomaly"` // "yes" (UNKNOWN flows only) or "no" (the others)
 	Action         string   `json:"action"`
 	DSCP           *uint8   `json:"dscp,omitempty"`
 	Scope          string   `json:"scope"`
@@ -143,8 +144,8 @@ func newPolicyReport(file string, p *policy.Policy) policyReport {
 	for _, ru := range p.Rules() {
 		r.Rules = append(r.Rules, reportRule(ru))
 	}
-	def := reportRule(p.DefaultRule())
-	r.Default = &def
+	def, unk := reportRule(p.DefaultRule()), reportRule(p.UnknownOutcome())
+	r.Default, r.Unknown = &def, &unk
 	for _, a := range p.Allowlist() {
 		r.Allowlist = append(r.Allowlist, a.String())
 	}
@@ -153,13 +154,13 @@ func newPolicyReport(file string, p *policy.Policy) policyReport {
 }
 
 func reportRule(ru policy.Rule) policyRule {
-	out := policyRule{Name: ru.Name, Labels: ru.Labels, MinProbability: ru.MinProbability, Anomaly: "any",
+	out := policyRule{Name: ru.Name, Labels: ru.Labels, MinProbability: ru.MinProbability, Anomaly: "no",
 		Action: ru.Action.String(), Scope: ru.Scope.String(), PrefixV4: ru.PrefixV4, PrefixV6: ru.PrefixV6, TTL: policy.ShortDuration(ru.TTL)}
 	if len(out.Labels) == 0 {
 		out.Labels = []string{"*"}
 	}
-	if ru.Anomaly != nil {
-		out.Anomaly = map[bool]string{true: "yes", false: "no"}[*ru.Anomaly]
+	if ru.Anomaly != nil && *ru.Anomaly {
+		out.Anomaly = "yes"
 	}
 	if ru.Action == policy.ActionTag {
 		d := ru.DSCP
@@ -193,6 +194,7 @@ func writePolicyReport(w io.Writer, r policyReport) error {
 		row(strconv.Itoa(i+1), ru)
 	}
 	row("-", *r.Default)
+	row("-", *r.Unknown)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

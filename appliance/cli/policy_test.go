@@ -22,7 +22,7 @@ func TestPolicyCheck(t *testing.T) {
 		notStdout []string
 	}{
 		{"shipped", []string{"check", shipped}, 0,
-			[]string{"valid: 7 rules, 2 allowlist entries, default ALERT", "ddos", "DROP", "source", "TAG dscp=8", "prefix /32 /128", "allowlist (never DROP or TAG; these sources get ALERT instead): 203.0.113.240/28, 2001:db8:ffff::/48"},
+			[]string{"valid: 13 rules, 2 allowlist entries, default ALERT", "syn-flood", "DROP", "source", "ALERT", "prefix /32 /128", "allowlist (never DROP or TAG; these sources get ALERT instead): 203.0.113.240/28, 2001:db8:ffff::/48"},
 			nil, []string{"warning"}},
 		{"shipped with classes", []string{"check", "--classes", "BENIGN,DDoS,Portscan", shipped}, 0,
 			[]string{`warning: label "SSH-Patator" is not a class of the model`}, nil, []string{`label "PortScan" is not`}},
@@ -73,8 +73,8 @@ func TestPolicyCheckJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
-	if !r.Valid || len(r.Rules) != 7 || r.Rules[0].Name != "ddos" || r.Rules[0].TTL != "5m" || r.Rules[4].DSCP == nil || *r.Rules[4].DSCP != 8 ||
-		r.Default.Action != "ALERT" || r.Rules[2].PrefixV4 != 32 || r.Rules[4].Labels[0] != "*" || r.Rules[4].Anomaly != "yes" {
+	if !r.Valid || len(r.Rules) != 13 || r.Rules[0].Name != "syn-flood" || r.Rules[0].TTL != "5m" || r.Rules[0].MinProbability != 0.5 ||
+		r.Default.Action != "ALERT" || r.Unknown == nil || r.Unknown.Action != "ALERT" || r.Unknown.TTL != "2m" || r.Unknown.Anomaly != "yes" || r.Rules[10].PrefixV4 != 32 || r.Rules[4].Labels[0] != "SSH-Patator" || r.Rules[4].Action != "ALERT" || r.Rules[0].Anomaly != "no" {
 		t.Errorf("unexpected report: %+v", r)
 	}
 

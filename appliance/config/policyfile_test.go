@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowsieve/flowsieve/configs"
 	"github.com/flowsieve/flowsieve/engine/policy"
 )
 
@@ -31,10 +32,16 @@ func TestShippedPolicy(t *testing.T) {
 		want    policy.Decision
 	}{
 		{"DDoS", 0.95, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "ddos"}},
-		{"Portscan", 0.9, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "portscan"}},
-		{"SSH-Patator", 0.8, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopePrefix, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "ssh-bruteforce"}},
-		{"DoS Slowloris", 0.3, false, attacker, policy.Decision{Action: policy.ActionDrop, TTL: 10 * time.Minute, Rule: "slow-dos"}},
-		{"BENIGN", 0.95, true, attacker, policy.Decision{Action: policy.ActionTag, DSCP: 8, TTL: 2 * time.Minute, Rule: "anomaly"}},
+		{"SYN Flood", 0.5, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "syn-flood"}},
+		{"SYN Flood", 0.49, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
+		{"SYN-ACK Reflection", 0.98, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
+		{"SYN-ACK Reflection", 0.99, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 5 * time.Minute, Rule: "synack-reflection"}},
+		{"Portscan", 1, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "portscan"}},
+		{"SSH-Patator", 1, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "ssh-bruteforce"}},
+		{"FTP-Patator", 0.8, false, attacker, policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopePrefix, PrefixLen: 32, TTL: 10 * time.Minute, Rule: "bruteforce"}},
+		{"DoS Slowloris", 1, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "slowloris"}},
+		{"BENIGN", 0.95, true, attacker, policy.Decision{Action: policy.ActionAlert, TTL: 2 * time.Minute, Rule: policy.UnknownRule}},
+		{"SYN Flood", 1, true, attacker, policy.Decision{Action: policy.ActionAlert, TTL: 2 * time.Minute, Rule: policy.UnknownRule}},
 		{"BENIGN", 0.95, false, attacker, policy.Decision{Action: policy.ActionPass, TTL: 10 * time.Minute, Rule: "benign"}},
 		{"BENIGN", 0.6, false, attacker, policy.Decision{Action: policy.ActionPass, TTL: 30 * time.Second, Rule: "benign-unsure"}},
 		{"DDoS", 0.5, false, attacker, policy.Decision{Action: policy.ActionAlert, TTL: time.Minute, Rule: "default"}},
@@ -43,6 +50,20 @@ func TestShippedPolicy(t *testing.T) {
 	for _, tt := range tests {
 		if got := p.Decide(tt.label, tt.prob, tt.anomaly, tt.src); got != tt.want {
 			t.Errorf("Decide(%s, %v, %v, %v) = %+v, want %+v", tt.label, tt.prob, tt.anomaly, tt.src, got, tt.want)
+		}
+	}
+	// Every class of the shipped model has its own rule (its threshold, or ALERT).
+	m, err := configs.DefaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range m.Classes {
+		found := false
+		for _, r := range p.Rules() {
+			found = found || slices.ContainsFunc(r.Labels, func(l string) bool { return strings.EqualFold(l, c) })
+		}
+		if !found {
+			t.Errorf("the shipped policy has no rule for the shipped model's class %q", c)
 		}
 	}
 	// Encoding and decoding give back the same spec.

@@ -14,6 +14,7 @@ import (
 
 	fscli "github.com/flowsieve/flowsieve/appliance/cli"
 	"github.com/flowsieve/flowsieve/bench/harness"
+	"github.com/flowsieve/flowsieve/configs"
 )
 
 // Flag names of the bench command.
@@ -36,6 +37,7 @@ const (
 	benchFlagDecision   = "decision"
 	benchFlagNoBase     = "no-baselines"
 	benchFlagAppliance  = "appliance"
+	benchFlagModel      = "model"
 	benchFlagScope      = "scope"
 )
 
@@ -73,6 +75,7 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: benchFlagScope, Value: "flow", Usage: "What a verdict covers: flow (the attack flow's 5-tuple) or source (the attacking address, in the blocklist, after --decision frames it sent). With --appliance, the scope of the daemon's DROP decisions."},
 			&cli.BoolFlag{Name: benchFlagNoBase, Usage: "Skip the baselines (replays only)."},
 			&cli.BoolFlag{Name: benchFlagAppliance, Usage: "Replay through the real appliance (this binary's run command inside the appliance namespace) instead of XDP verdicts written from ground truth: its model is trained on another seed of the scenario plus the first half (in time order) of every labelled --pcap capture, and only the second half of each capture is replayed, so the report gives the model's detection of real traffic it never saw (a within-capture hold-out, not a cross-dataset result). With the baselines, it also measures the appliance's forwarding rate for new flows (user space) and offloaded flows (kernel), as ratios to the AF_XDP reference loop and the bare XDP_DROP program.", EnvVars: []string{"FLOWSIEVE_BENCH_APPLIANCE"}},
+			&cli.StringFlag{Name: benchFlagModel, Usage: "With --appliance: the model file the daemon runs, or \"default\" for the shipped model; nothing is trained and every --pcap capture is replayed whole (a cross-source result for captures the model never trained on). Empty: train as --appliance says.", EnvVars: []string{"FLOWSIEVE_BENCH_MODEL"}},
 		},
 		Action: benchAction,
 	}
@@ -131,6 +134,16 @@ func benchAction(c *cli.Context) error {
 			return cli.Exit(fmt.Sprintf("bench: %v", err), 1)
 		}
 		cfg.Appliance = []string{exe}
+	}
+	if path := c.String(benchFlagModel); path != "" {
+		if !c.Bool(benchFlagAppliance) {
+			return cli.Exit(fmt.Sprintf("--%s needs --%s", benchFlagModel, benchFlagAppliance), 2)
+		}
+		m, err := configs.LoadModel(path)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("bench: --%s %s: %v", benchFlagModel, path, err), 1)
+		}
+		cfg.Model = m
 	}
 	for _, p := range c.StringSlice(benchFlagPcap) {
 		label := c.String(benchFlagLabel)

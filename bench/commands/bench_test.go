@@ -117,17 +117,22 @@ func TestBenchQuickJSON(t *testing.T) {
 
 // TestBenchBadFlags checks that bad flags are refused before anything is built.
 func TestBenchBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"--timing", "fast"},
-		{"--timing", "-2"},
-		{"--sender", "carrier-pigeon"},
-		{"--scope", "planet"},
-		{"--pcap-timing", "0pps"},
-		{"--pcap-timing", "fastpps"},
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--timing", "fast"}, 2},
+		{[]string{"--timing", "-2"}, 2},
+		{[]string{"--sender", "carrier-pigeon"}, 2},
+		{[]string{"--scope", "planet"}, 2},
+		{[]string{"--pcap-timing", "0pps"}, 2},
+		{[]string{"--pcap-timing", "fastpps"}, 2},
+		{[]string{"--model", "default"}, 2}, // --model needs --appliance
+		{[]string{"--appliance", "--model", filepath.Join(t.TempDir(), "missing.json")}, 1},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := Run(append([]string{"flowsieve", "bench"}, args...), &stdout, &stderr); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (%s)", args, code, stderr.String())
+		if code := Run(append([]string{"flowsieve", "bench"}, tt.args...), &stdout, &stderr); code != tt.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tt.args, code, tt.code, stderr.String())
 		}
 	}
 }

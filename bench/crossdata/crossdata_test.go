@@ -55,7 +55,7 @@ func TestRun(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "sources.json"), b, 0o644)
 
 	res, err := Run(Config{Rows: dir, Sets: []string{"all", "shape"}, Decision: 8, Weight: "balanced", BalanceSources: true,
-		Tree: tree.Params{MaxDepth: 8, Seed: 1}, OpenSet: training.OpenSet{K: 4, Seed: 1}}, io.Discard)
+		Tree: tree.Params{MaxDepth: 8, Seed: 1}, OpenSet: training.OpenSet{K: 4, Seed: 1}, Thresholds: true}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +63,21 @@ func TestRun(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	for _, h := range res.Sets[0].HeldOut {
-		if h.Flows == 0 || h.Rate < 0 || h.Rate > 1 || h.Alerted < h.Dropped {
+		if h.Flows == 0 || h.Rate < 0 || h.Rate > 1 || h.Alerted < h.Dropped || h.Called > h.Flagged || h.Dropped > h.Called {
 			t.Errorf("held out %+v", h)
 		}
 	}
+	for _, h := range res.setByName(res.Chosen).HeldOut {
+		if h.Thresholds == nil {
+			t.Errorf("chosen set %s: %s held out without thresholds", res.Chosen, h.Source)
+		}
+	}
+	if len(res.PolicyThresholds) == 0 {
+		t.Error("no policy thresholds")
+	}
 	var md bytes.Buffer
 	res.Markdown(&md)
-	for _, want := range []string{"| synflood | attack (attack recall) |", "**chosen**", "Open set (", "expected calibration error"} {
+	for _, want := range []string{"| synflood | attack (attack recall) |", "**chosen**", "Outcomes (", "Per-label thresholds", "Why the errors", "expected calibration error"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
 		}

@@ -30,14 +30,17 @@ func main() {
 	weight := flag.String("class-weight", "balanced", "class weights: balanced, empty, or NAME=W,...")
 	bin := flag.Bool("binary", false, "train on BENIGN against one ATTACK class instead of the attack kinds")
 	k := flag.Int("open-set", 16, "k-means clusters of the open-set outcome (UNKNOWN: far from every training cluster); 0: none")
-	thr := flag.Float64("open-set-threshold", 1, "anomaly threshold on the k-means score (1: the 99th-percentile training distance of the cluster)")
+	thr := flag.Float64("open-set-threshold", 1.001, "anomaly threshold on the k-means score (1: the cluster's -open-set-quantile training distance; just above 1, flows that tie at it are not UNKNOWN)")
 	bs := flag.Bool("balance-sources", false, "weigh every source the same within each class (engine/training.Options.BalanceSources)")
+	q := flag.Float64("open-set-quantile", training.OpenSetQuantile, "quantile of each cluster's training distances the open-set score 1 stands for")
+	thrs := flag.Bool("thresholds", false, "choose per-label thresholds on each fold's training sources (nested leave-one-source-out: CPU-heavy) and on every source for the policy")
+	cost := flag.Float64("fp-cost", training.DefaultFPCost, "what one point of benign false positives costs against one point of attack recall when thresholds are chosen")
 	flag.Parse()
 	if *rows == "" {
 		fmt.Fprintln(os.Stderr, "crossdata: -rows DIR is required")
 		os.Exit(2)
 	}
-	c := Config{BalanceSources: *bs, OpenSet: training.OpenSet{K: *k, Threshold: *thr, Seed: 1}, Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
+	c := Config{BalanceSources: *bs, OpenSet: training.OpenSet{K: *k, Threshold: *thr, Quantile: *q, Seed: 1}, Thresholds: *thrs, FPCost: *cost, Binary: *bin, Rows: *rows, Generated: *gen, Decision: *decision, Weight: *weight,
 		Tree: tree.Params{MaxDepth: *depth, MinSamplesLeaf: *leaf, Seed: 1}}
 	if *sets != "" {
 		c.Sets = strings.Split(*sets, ",")

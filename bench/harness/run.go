@@ -17,6 +17,7 @@ import (
 
 	benchengine "github.com/flowsieve/flowsieve/bench/engine"
 	"github.com/flowsieve/flowsieve/bench/traffic"
+	"github.com/flowsieve/flowsieve/engine/model"
 )
 
 // Config describes a benchmark run.
@@ -41,7 +42,10 @@ type Config struct {
 	// ground-truth verdicts (PathXDPVerdicts).
 	Appliance    []string
 	ApplianceEnv []string
-	Progress     func(string) // told what runs next (nil: silent)
+	// Model, on the appliance path, is the daemon's model (e.g. the shipped default):
+	// nothing is trained and every capture is replayed whole. Nil: trained as above.
+	Model    *model.Model
+	Progress func(string) // told what runs next (nil: silent)
 }
 
 // PcapRun is a capture to replay with its ground truth.
@@ -205,7 +209,7 @@ func (u *runner) prepare() (err error) {
 	if u.tr, err = FromCapture("generated "+c.Scenario, u.test); err != nil {
 		return err
 	}
-	if c.Baselines || len(c.Appliance) > 0 {
+	if c.Baselines || (len(c.Appliance) > 0 && c.Model == nil) {
 		u.say("generating the training capture (seed %d)", c.Seed+1000)
 		if u.train, err = benchengine.Generate(traffic.Config{Scenario: c.Scenario, Seed: c.Seed + 1000, Duration: c.Duration}); err != nil {
 			return err
@@ -231,6 +235,12 @@ func (u *runner) prepare() (err error) {
 // of every labelled capture, whose second half is then replayed.
 func (u *runner) trainAppliance() error {
 	c := &u.c
+	if c.Model != nil {
+		u.setAppliance(c.Model)
+		u.rep.Notes = append(u.rep.Notes, fmt.Sprintf("appliance path: the daemon runs the given model (%d classes, %d features, decision point %d packets), trained on none of this run's traffic by the harness; every capture is replayed whole",
+			len(c.Model.Classes), len(c.Model.Features), c.Model.DecisionPoint.Packets))
+		return nil
+	}
 	u.say("training the appliance's model")
 	rows, err := benchengine.Rows(u.train, c.Decision)
 	if err != nil {
@@ -259,13 +269,19 @@ func (u *runner) trainAppliance() error {
 	if len(split) > 0 {
 		u.rep.Notes = append(u.rep.Notes, splitNote(c, split))
 	}
+	u.setAppliance(m)
+	return nil
+}
+
+// setAppliance makes the run go through the daemon with model m.
+func (u *runner) setAppliance(m *model.Model) {
+	c := &u.c
 	u.app = &Appliance{Command: c.Appliance, Env: c.ApplianceEnv, Model: m}
 	if c.Scope == ScopeSource {
 		u.app.Policy = dropAttacksYAML(ScopeSource)
 	}
 	u.rep.Path = PathAppliance
 	u.rep.Notes = append(u.rep.Notes, "appliance path: per-label dropped counts every frame not delivered (verdict drops, user-space drops and wire losses alike); the appliance's counters tell them apart in total")
-	return nil
 }
 
 // labelledRows counts the rows with a label.

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -104,6 +105,7 @@ func FromCaptures(srcs []Source, o CaptureOptions) (*Dataset, Counts, error) {
 				o.Progress(done, total)
 			}
 		}
+		b.sortFrom(start)
 		b.cap(start, s.MaxFlows)
 		if o.SourceDone != nil {
 			o.SourceDone(s, b.d.X.Len-start)
@@ -139,6 +141,7 @@ func FromFrames(s Source, frames []source.Frame, o CaptureOptions) (*Dataset, Co
 	}
 	t.UpdateBatch(in[:n])
 	t.Flush()
+	b.sortFrom(0)
 	b.cap(0, s.MaxFlows)
 	return b.finish()
 }
@@ -257,6 +260,44 @@ func (b *rows) capture(s Source, path string) error {
 	}
 	b.d.Files = append(b.d.Files, path)
 	return nil
+}
+
+// sortFrom puts the rows from start on in a fixed order: by capture (in the order
+// read), then flow start time, then flow hash. The flow table hands flows over in the
+// order they end, which ties and expiry can vary between runs; training is sensitive
+// to row order, so without this `make model` is not byte for byte.
+func (b *rows) sortFrom(start int) {
+	n := b.d.X.Len - start
+	if n < 2 {
+		return
+	}
+	run := make([]int, b.d.X.Len) // capture run of each row
+	for i := start + 1; i < b.d.X.Len; i++ {
+		run[i] = run[i-1]
+		if b.d.Meta.Capture[i] != b.d.Meta.Capture[i-1] {
+			run[i]++
+		}
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = start + i
+	}
+	ts := b.d.Meta.Timestamp
+	slices.SortFunc(order, func(i, j int) int {
+		return cmp.Or(cmp.Compare(run[i], run[j]), cmp.Compare(ts[i], ts[j]), cmpU64(b.keys[i], b.keys[j]), i-j)
+	})
+	if slices.IsSorted(order) {
+		return
+	}
+	rows := make([]int, 0, b.d.X.Len)
+	for i := range start {
+		rows = append(rows, i)
+	}
+	rows = append(rows, order...)
+	files := b.d.Files
+	keys := pick(b.keys, rows)
+	b.d = b.d.Subset(rows)
+	b.d.Files, b.d.Format, b.keys = files, CaptureFormat, keys
 }
 
 // cap keeps at most max of the rows from start on: those of the lowest flow hashes,

@@ -56,6 +56,10 @@ func TestFromCapturesReal(t *testing.T) {
 		if !slices.Contains(srcs[0].Paths, d.Meta.Capture[i]) && !slices.Contains(srcs[1].Paths, d.Meta.Capture[i]) {
 			t.Fatalf("row %d from capture %q, not one of the sources'", i, d.Meta.Capture[i])
 		}
+		// A fixed order, whatever order the flows ended in: by capture, then start time.
+		if i > 0 && d.Meta.Capture[i] == d.Meta.Capture[i-1] && d.Meta.Timestamp[i] < d.Meta.Timestamp[i-1] {
+			t.Fatalf("row %d of %s starts before row %d", i, d.Meta.Capture[i], i-1)
+		}
 	}
 	if per["malcolm"] < 50 || per["nmap"] < 50 {
 		t.Errorf("rows per source %v", per)

@@ -108,8 +108,9 @@ func TestVerdictsMatchTree(t *testing.T) {
 				} else if v.Score != 0 || v.Anomaly {
 					t.Errorf("flow %v: score %v anomaly %v without a cluster model", id, v.Score, v.Anomaly)
 				}
-				if v.Decision.Action != policy.ActionPass {
-					t.Errorf("flow %v: %v under the default (pass) policy", id, v.Decision.Action)
+				// The empty policy passes every flow but the UNKNOWN ones, which alert.
+				if want := map[bool]policy.Action{false: policy.ActionPass, true: policy.ActionAlert}[v.Anomaly]; v.Decision.Action != want {
+					t.Errorf("flow %v: %v under the default (pass) policy, anomaly %v", id, v.Decision.Action, v.Anomaly)
 				}
 				if v.Class == classOf(v.Src) {
 					correct++
@@ -122,11 +123,16 @@ func TestVerdictsMatchTree(t *testing.T) {
 			if st.Classified != uint64(len(got)) || st.Frames != uint64(len(tr.frames)) || st.Flows != uint64(len(rows)) {
 				t.Errorf("stats: classified %d frames %d flows %d; want %d %d %d", st.Classified, st.Frames, st.Flows, len(got), len(tr.frames), len(rows))
 			}
-			var byLabel uint64
+			var byLabel, unknown uint64
 			for _, n := range st.ByLabel {
 				byLabel += n
 			}
-			if byLabel != st.Classified || st.Verdicts[policy.ActionPass] != st.Classified {
+			for _, v := range got {
+				if v.Anomaly {
+					unknown++
+				}
+			}
+			if byLabel != st.Classified || st.Verdicts[policy.ActionPass]+unknown != st.Classified || st.Verdicts[policy.ActionAlert] != unknown {
 				t.Errorf("stats: per label %v, per action %v, classified %d", st.ByLabel, st.Verdicts, st.Classified)
 			}
 		})
@@ -324,7 +330,8 @@ func TestHotSwap(t *testing.T) {
 					}
 					continue
 				}
-				if (v.Decision.Action == policy.ActionDrop) != (tc.dropsAfter && v.Label == "Flood") {
+				// An UNKNOWN flow alerts and is never dropped.
+				if (v.Decision.Action == policy.ActionDrop) != (tc.dropsAfter && v.Label == "Flood" && !v.Anomaly) {
 					t.Fatalf("verdict %d after the swap: %s → %v", i, v.Label, v.Decision.Action)
 				}
 				if v.Decision.Action == policy.ActionDrop {

@@ -56,6 +56,11 @@ func Compile(spec Spec) (*Policy, error) {
 	p.def, p.defInfo = compileAction(spec.Default, "default", ActionPass, st,
 		func(field string, err error) { fail("default", -1, "", field, err) })
 	p.defInfo.Name = "default"
+	p.unk, p.unkInfo = compileAction(spec.Unknown, UnknownRule, ActionAlert, st,
+		func(field string, err error) { fail("unknown", -1, "", field, err) })
+	p.unkInfo.Name = UnknownRule
+	tru := true
+	p.unkInfo.Anomaly = &tru
 
 	names := map[string]int{}
 	wildcard := make([]bool, len(spec.Rules))
@@ -99,13 +104,7 @@ func Compile(spec Spec) (*Policy, error) {
 		if mp := rs.MinProbability; math.IsNaN(mp) || mp < 0 || mp > 1 {
 			ruleFail("min_probability", fmt.Errorf("must be between 0 and 1, got %v", mp))
 		}
-		r := rule{minProb: float32(rs.MinProbability), anomaly: anomalyAny}
-		if rs.Anomaly != nil {
-			r.anomaly = anomalyNo
-			if *rs.Anomaly {
-				r.anomaly = anomalyYes
-			}
-		}
+		r := rule{minProb: float32(rs.MinProbability), unknown: rs.Anomaly != nil && *rs.Anomaly}
 		var info Rule
 		r.out, info = compileAction(rs.ActionSpec, name, 0, st, ruleFail)
 		if rs.Action == "" {
@@ -277,7 +276,7 @@ func checkName(n string) error {
 	if len(n) > MaxRuleName {
 		return fmt.Errorf("longer than %d bytes", MaxRuleName)
 	}
-	if n == "default" || strings.HasPrefix(n, "allowlist") {
+	if n == "default" || n == UnknownRule || strings.HasPrefix(n, "allowlist") {
 		return fmt.Errorf("%q is reserved", n)
 	}
 	for _, r := range n {
@@ -295,7 +294,7 @@ func shadowWarnings(info []Rule, wildcard []bool) []string {
 		for i := 0; i < j; i++ {
 			a, b := info[i], info[j]
 			labelsCover := wildcard[i] || (!wildcard[j] && subset(b.Labels, a.Labels))
-			anomalyCover := a.Anomaly == nil || (b.Anomaly != nil && *a.Anomaly == *b.Anomaly)
+			anomalyCover := (a.Anomaly != nil && *a.Anomaly) == (b.Anomaly != nil && *b.Anomaly)
 			if labelsCover && anomalyCover && a.MinProbability <= b.MinProbability {
 				w = append(w, fmt.Sprintf("rule %d %q can never match: rule %d %q matches all its flows first", j+1, b.Name, i+1, a.Name))
 				break
@@ -346,6 +345,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 func cloneSpec(s Spec) Spec {
 	c := s
 	c.Default = cloneAction(s.Default)
+	c.Unknown = cloneAction(s.Unknown)
 	c.Allowlist = slices.Clone(s.Allowlist)
 	c.Rules = make([]RuleSpec, len(s.Rules))
 	for i, r := range s.Rules {

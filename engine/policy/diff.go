@@ -88,6 +88,9 @@ func Diff(a, b *Policy) []string {
 	if x, y := a.defInfo.String(), b.defInfo.String(); x != y {
 		out = append(out, fmt.Sprintf("~ default: %s ⇒ %s", x, y))
 	}
+	if x, y := a.unkInfo.String(), b.unkInfo.String(); x != y {
+		out = append(out, fmt.Sprintf("~ unknown: %s ⇒ %s", x, y))
+	}
 	for _, p := range a.allowPfx {
 		if !slices.Contains(b.allowPfx, p) {
 			out = append(out, "- allowlist "+p.String())

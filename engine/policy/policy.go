@@ -37,13 +37,6 @@ type Decision struct {
 	Allowlisted bool
 }
 
-// anomaly match modes of a compiled rule.
-const (
-	anomalyAny int8 = iota
-	anomalyYes
-	anomalyNo
-)
-
 // outcome is a decision precomputed at compile time, with both prefix lengths and the
 // decision that replaces it for allowlisted sources.
 type outcome struct {
@@ -56,7 +49,7 @@ type outcome struct {
 // rule is a compiled rule.
 type rule struct {
 	minProb float32
-	anomaly int8
+	unknown bool // matches UNKNOWN (anomalous) flows only; else only the others
 	out     outcome
 }
 
@@ -81,6 +74,8 @@ type Policy struct {
 	info     []Rule
 	def      outcome
 	defInfo  Rule
+	unk      outcome // UNKNOWN flows no anomaly rule matches
+	unkInfo  Rule
 	labels   []string         // interned labels, index = label id
 	labelIdx map[string]int32 // label → id
 	byLabel  [][]int32        // label id → rules that can match it, in order
@@ -94,8 +89,9 @@ type Policy struct {
 }
 
 // Decide returns the decision for a flow classified as label (matched
-// case-insensitively) with probability prob,
-// flagged anomalous or not, from source address src. It does not allocate; the pipeline
+// case-insensitively) with probability prob, flagged anomalous (UNKNOWN: only rules
+// with `anomaly: true` match it, else the policy's unknown outcome) or not, from
+// source address src. It does not allocate; the pipeline
 // should prefer Bound.DecideClass, which avoids the label lookup.
 func (p *Policy) Decide(label string, prob float32, anomaly bool, src netip.Addr) Decision {
 	cands := p.wild
@@ -126,10 +122,13 @@ func (p *Policy) decide(cands []int32, prob float32, anomaly bool, src netip.Add
 		if r.minProb > 0 && !(prob >= r.minProb) { // NaN never passes a threshold
 			continue
 		}
-		if r.anomaly != anomalyAny && (r.anomaly == anomalyYes) != anomaly {
+		if r.unknown != anomaly {
 			continue
 		}
 		return p.finish(&r.out, src)
+	}
+	if anomaly {
+		return p.finish(&p.unk, src)
 	}
 	return p.finish(&p.def, src)
 }
@@ -204,6 +203,14 @@ func (p *Policy) Default() Decision { return p.def.scoped(true) }
 // DefaultRule describes the default action like Rules describes rules (named "default",
 // matching everything).
 func (p *Policy) DefaultRule() Rule { return p.defInfo }
+
+// UnknownRule names the outcome of UNKNOWN flows no `anomaly: true` rule matches, in
+// decisions and rule lists.
+const UnknownRule = "unknown"
+
+// UnknownOutcome describes what UNKNOWN flows get when no `anomaly: true` rule matches
+// them (named UnknownRule, ALERT unless the policy's `unknown` says otherwise).
+func (p *Policy) UnknownOutcome() Rule { return p.unkInfo }
 
 // Allowlist returns the allowlisted prefixes as written (masked, in spec order).
 func (p *Policy) Allowlist() []netip.Prefix { return append([]netip.Prefix(nil), p.allowPfx...) }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -295,7 +296,8 @@ func TestWarnings(t *testing.T) {
 		{Name: "ddos-high", Labels: Labels{"DDoS"}, MinProbability: 0.9, ActionSpec: ActionSpec{Action: "DROP"}},
 		{Name: "bot-low", Labels: Labels{"Bot"}, MinProbability: 0.1, ActionSpec: ActionSpec{Action: "ALERT"}},
 		{Name: "catch-all", ActionSpec: ActionSpec{Action: "PASS"}},
-		{Name: "after", Labels: Labels{"x", "x"}, Anomaly: yes(), ActionSpec: ActionSpec{Action: "ALERT"}},
+		{Name: "after", Labels: Labels{"x", "x"}, Anomaly: no(), ActionSpec: ActionSpec{Action: "ALERT"}},
+		{Name: "unknown-x", Labels: Labels{"x"}, Anomaly: yes(), ActionSpec: ActionSpec{Action: "ALERT"}},
 	}}
 	p := mustCompile(t, s)
 	w := strings.Join(p.Warnings(), "\n")
@@ -308,8 +310,8 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}
 	}
-	if strings.Contains(w, "bot-low") {
-		t.Errorf("bot-low (a lower threshold) is reachable, but warned about:\n%s", w)
+	if strings.Contains(w, "bot-low") || strings.Contains(w, "unknown-x") {
+		t.Errorf("bot-low (a lower threshold) and unknown-x (UNKNOWN flows) are reachable, but warned about:\n%s", w)
 	}
 }
 
@@ -330,9 +332,13 @@ func TestBindUnknownLabels(t *testing.T) {
 
 func TestEmptySpec(t *testing.T) {
 	p := mustCompile(t, Spec{})
-	d := p.Decide("DDoS", 1, true, netip.MustParseAddr("10.0.0.1"))
+	d := p.Decide("DDoS", 1, false, netip.MustParseAddr("10.0.0.1"))
 	if d.Action != ActionPass || d.Rule != "default" || d.TTL != DefaultTTL {
 		t.Errorf("empty policy decided %+v, want PASS by default", d)
+	}
+	d = p.Decide("DDoS", 1, true, netip.MustParseAddr("10.0.0.1"))
+	if d.Action != ActionAlert || d.Rule != UnknownRule || d.TTL != DefaultTTL {
+		t.Errorf("empty policy decided %+v for an UNKNOWN flow, want ALERT", d)
 	}
 	s := Spec{Default: ActionSpec{Action: "DROP", Scope: "prefix", PrefixV6: ip(48)}}
 	if r := mustCompile(t, s).DefaultRule(); r.Name != "default" || r.Action != ActionDrop || r.PrefixV4 != DefaultPrefixV4 || r.PrefixV6 != 48 {
@@ -445,5 +451,56 @@ func TestSpecJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"labels":7}`), &one); err == nil {
 		t.Error("labels: 7 accepted")
+	}
+}
+
+// TestUnknown: an UNKNOWN (anomalous) flow is decided only by `anomaly: true` rules,
+// else by the policy's unknown outcome, ALERT by default: a confident attack label
+// does not get it dropped.
+func TestUnknown(t *testing.T) {
+	drop := RuleSpec{Name: "ddos", Labels: Labels{"DDoS"}, MinProbability: 0.8, ActionSpec: ActionSpec{Action: "DROP", Scope: "source"}}
+	pass := RuleSpec{Name: "benign", Labels: Labels{"BENIGN"}, ActionSpec: ActionSpec{Action: "PASS"}}
+	scan := RuleSpec{Name: "unknown-scan", Labels: Labels{"PortScan"}, Anomaly: yes(), ActionSpec: ActionSpec{Action: "DROP"}}
+	src := netip.MustParseAddr("203.0.113.9")
+	tests := []struct {
+		name    string
+		spec    Spec
+		label   string
+		anomaly bool
+		want    Decision
+	}{
+		{"normal flow drops", Spec{Rules: []RuleSpec{drop}}, "DDoS", false, Decision{Action: ActionDrop, Scope: ScopeSource, PrefixLen: 32, TTL: DefaultTTL, Rule: "ddos"}},
+		{"UNKNOWN alerts by default", Spec{Rules: []RuleSpec{drop}}, "DDoS", true, Decision{Action: ActionAlert, TTL: DefaultTTL, Rule: UnknownRule}},
+		{"UNKNOWN benign is not offloaded", Spec{Rules: []RuleSpec{drop, pass}}, "BENIGN", true, Decision{Action: ActionAlert, TTL: DefaultTTL, Rule: UnknownRule}},
+		{"unknown outcome as written", Spec{Rules: []RuleSpec{drop}, Unknown: ActionSpec{Action: "TAG", DSCP: ip(8), TTL: "2m"}}, "DDoS", true, Decision{Action: ActionTag, DSCP: 8, TTL: 2 * time.Minute, Rule: UnknownRule}},
+		{"anomaly rule first", Spec{Rules: []RuleSpec{drop, scan}}, "PortScan", true, Decision{Action: ActionDrop, TTL: DefaultTTL, Rule: "unknown-scan"}},
+		{"anomaly rule not for normal flows", Spec{Rules: []RuleSpec{scan}, Default: ActionSpec{Action: "PASS"}}, "PortScan", false, Decision{Action: ActionPass, TTL: DefaultTTL, Rule: "default"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustCompile(t, tt.spec)
+			if got := p.Decide(tt.label, 0.99, tt.anomaly, src); got != tt.want {
+				t.Errorf("Decide = %+v, want %+v", got, tt.want)
+			}
+			if got := p.Bind([]string{"BENIGN", "DDoS", "PortScan"}).DecideClass(slices.Index([]string{"BENIGN", "DDoS", "PortScan"}, tt.label), 0.99, tt.anomaly, src); got != tt.want {
+				t.Errorf("DecideClass = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if r := mustCompile(t, Spec{}).UnknownOutcome(); r.Name != UnknownRule || r.Action != ActionAlert || r.Anomaly == nil || !*r.Anomaly {
+		t.Errorf("UnknownOutcome = %+v, want ALERT for UNKNOWN flows", r)
+	}
+	for _, tt := range []struct {
+		spec Spec
+		want string
+	}{
+		{Spec{Unknown: ActionSpec{Action: "DORP"}}, `unknown: action: unknown action "DORP"`},
+		{Spec{Unknown: ActionSpec{Action: "ALERT", TTL: "soon"}}, "unknown: ttl"},
+		{Spec{Rules: []RuleSpec{{Name: UnknownRule, ActionSpec: ActionSpec{Action: "PASS"}}}}, `"unknown" is reserved`},
+	} {
+		_, err := Compile(tt.spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Compile(%+v) = %v, want an error with %q", tt.spec, err, tt.want)
+		}
 	}
 }

@@ -12,6 +12,10 @@ type Spec struct {
 	Version int `yaml:"version,omitempty" json:"version,omitempty"`
 	// Default is what happens when no rule matches.
 	Default ActionSpec `yaml:"default" json:"default"`
+	// Unknown is what happens to an UNKNOWN flow (the model's k-means score at or
+	// beyond its threshold: unlike everything it trained on) that no rule with
+	// `anomaly: true` matches; ALERT with the default TTL when empty.
+	Unknown ActionSpec `yaml:"unknown,omitempty" json:"unknown,omitempty"`
 	// Allowlist holds source prefixes (or single addresses) that never get DROP or TAG.
 	Allowlist []string `yaml:"allowlist,omitempty" json:"allowlist,omitempty"`
 	// Rules are tried in order; the first rule that matches decides.
@@ -32,7 +36,8 @@ type RuleSpec struct {
 	Labels Labels `yaml:"labels,omitempty" json:"labels,omitempty"`
 	// MinProbability is the lowest class probability the rule matches (0 to 1; 0 = any).
 	MinProbability float64 `yaml:"min_probability,omitempty" json:"min_probability,omitempty"`
-	// Anomaly restricts the rule to anomalous (true) or normal (false) flows; nil = either.
+	// Anomaly true makes the rule match only UNKNOWN (anomalous) flows; false or nil,
+	// only the others: an UNKNOWN flow is decided by `anomaly: true` rules or Unknown.
 	Anomaly *bool `yaml:"anomaly,omitempty" json:"anomaly,omitempty"`
 	// ActionSpec is what happens when the rule matches.
 	ActionSpec `yaml:",inline"`

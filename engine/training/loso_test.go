@@ -51,7 +51,7 @@ func TestLeaveOneSourceOut(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h, err := LeaveOneSourceOut(d, roles, c.features, Options{Tree: tree.Params{Seed: 1}, ClassWeight: "balanced"}, OpenSet{})
+			h, err := LeaveOneSourceOut(d, roles, c.features, Options{Tree: tree.Params{Seed: 1}, ClassWeight: "balanced"}, Eval{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,14 +79,14 @@ func TestLeaveOneSourceOut(t *testing.T) {
 		}
 		return r
 	}())
-	h, err := LeaveOneSourceOut(noGen, roles, nil, Options{Tree: tree.Params{Seed: 1}}, OpenSet{})
+	h, err := LeaveOneSourceOut(noGen, roles, nil, Options{Tree: tree.Params{Seed: 1}}, Eval{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h[2].Source != "web" || h[2].Rate != 1 {
 		t.Errorf("web held out with no other benign source: %+v, want every flow flagged", h[2])
 	}
-	if _, err := LeaveOneSourceOut(d, map[string]dataset.Role{}, nil, Options{}, OpenSet{}); err == nil {
+	if _, err := LeaveOneSourceOut(d, map[string]dataset.Role{}, nil, Options{}, Eval{}); err == nil {
 		t.Error("a source without a role is not an error")
 	}
 }
@@ -150,7 +150,7 @@ func TestOpenSet(t *testing.T) {
 		}
 	}
 	roles := map[string]dataset.Role{"web": dataset.RoleBenign, "scan": dataset.RoleAttack, "odd": dataset.RoleBenign, "web2": dataset.RoleBenign}
-	h, err := LeaveOneSourceOut(d, roles, nil, Options{Tree: tree.Params{Seed: 1}}, OpenSet{K: 2, Seed: 1})
+	h, err := LeaveOneSourceOut(d, roles, nil, Options{Tree: tree.Params{Seed: 1}}, Eval{Open: OpenSet{K: 2, Seed: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
