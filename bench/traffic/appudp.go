@@ -66,6 +66,7 @@ func (g *Generator) spawnLAN(f *flow) {
 	case lanNetBIOS:
 		f.v6 = false // NetBIOS over TCP/IP is IPv4 only
 		f.c.addr = g.addrs.client(int(f.c.addr[3])|1, false)
+		f.c.mac = macFor(f.c.addr)
 		f.c.ttl = 128
 		f.c.port, f.s.port = 137, 137
 		f.s.addr = broadcast(g.addrs.cli4)

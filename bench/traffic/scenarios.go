@@ -62,29 +62,32 @@ var Attacks = []Attack{
 	{"http-flood", HTTPFlood, "HTTP GET flood (HULK style): one request with a random query per connection, full responses, client closes.", 3000, kHulk, 20, nil},
 }
 
-// benignMix is the benign background: kind, share of packets, mean packets per flow.
+// benignMix is the benign background: kind, share of packets, mean packets per flow,
+// and the default packets/s of the kind's own scenario (the kinds that predate the
+// wider mix keep the rate they had, so their scenarios keep their output).
 var benignMix = []struct {
 	name    string
 	kind    kind
 	share   float64
 	perFlow float64
+	alone   float64
 }{
-	{"web", kWeb, 0.30, 60},
-	{"tls", kTLSDown, 0.15, 3000},
-	{"dns", kDNS, 0.05, 2},
-	{"ssh", kSSH, 0.03, 200},
-	{"ntp", kNTP, 0.01, 2},
-	{"icmp", kPing, 0.01, 10},
-	{"bulk", kBulk, 0.10, 0},
-	{"quic", kQUIC, 0.10, 250},
-	{"video", kVideo, 0.08, 1000},
-	{"voip", kVoIP, 0.05, 1000},
-	{"game", kGame, 0.04, 800},
-	{"smb", kSMB, 0.03, 200},
-	{"mail", kMail, 0.02, 40},
-	{"p2p", kP2P, 0.02, 400},
-	{"lan", kLAN, 0.005, 4},
-	{"dns-tcp", kDNSTCP, 0.005, 14},
+	{"web", kWeb, 0.30, 60, 800},
+	{"tls", kTLSDown, 0.15, 3000, 500},
+	{"dns", kDNS, 0.05, 2, 160},
+	{"ssh", kSSH, 0.03, 200, 100},
+	{"ntp", kNTP, 0.01, 2, 40},
+	{"icmp", kPing, 0.01, 10, 40},
+	{"bulk", kBulk, 0.10, 0, 360},
+	{"quic", kQUIC, 0.10, 250, 200},
+	{"video", kVideo, 0.08, 1000, 160},
+	{"voip", kVoIP, 0.05, 1000, 100},
+	{"game", kGame, 0.04, 800, 80},
+	{"smb", kSMB, 0.03, 200, 60},
+	{"mail", kMail, 0.02, 40, 40},
+	{"p2p", kP2P, 0.02, 400, 40},
+	{"lan", kLAN, 0.005, 4, 10},
+	{"dns-tcp", kDNSTCP, 0.005, 14, 10},
 }
 
 // DefaultMixedAttacks are the attacks of the mixed scenario when Config.Attacks is empty.
@@ -97,10 +100,11 @@ func Scenarios() []Scenario {
 	var out []Scenario
 	for _, b := range benignMix {
 		name := b.name
-		out = append(out, Scenario{Name: name, Label: Benign, Rate: defaultBenignRate * b.share,
+		alone := b.alone
+		out = append(out, Scenario{Name: name, Label: Benign, Rate: alone,
 			Description: benignDesc[name],
 			build: func(g *Generator, c *Config) error {
-				return g.addBenign(c, name, rateOr(c.Rate, defaultBenignRate*benignShare(name)), g.start, g.end)
+				return g.addBenign(c, name, rateOr(c.Rate, alone), g.start, g.end)
 			}})
 	}
 	out = append(out, Scenario{Name: "benign", Label: Benign, Rate: defaultBenignRate,
@@ -176,15 +180,6 @@ func mixShares() string {
 		fmt.Fprintf(&b, "%s %g%%", m.name, m.share*100)
 	}
 	return b.String()
-}
-
-func benignShare(name string) float64 {
-	for _, b := range benignMix {
-		if b.name == name {
-			return b.share
-		}
-	}
-	return 1
 }
 
 func rateOr(r, def float64) float64 {
