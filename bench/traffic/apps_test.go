@@ -390,7 +390,7 @@ func checkRTP(f *appFlow) error {
 func checkGame(f *appFlow) error {
 	for d, ds := range f.dgrams {
 		for _, b := range ds {
-			if b[0] != byte(1+d) {
+			if b[0] != byte(0x30+d) {
 				return fmt.Errorf("%w: message type %d from side %d", errLayout, b[0], d)
 			}
 		}

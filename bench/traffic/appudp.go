@@ -38,10 +38,7 @@ func (g *Generator) spawnUDPApp(f *flow) {
 		f.app.end = t + int64(clampF(g.lognormal(float64(60*s), 1), float64(5*s), float64(3600*s)))
 		f.app.cid = [2]uint64{g.rng.Uint64(), g.rng.Uint64()} // SSRC, sequence and timestamp bases
 	case kGame:
-		g.serverEnd(f, hostGame, 27015)
-		if g.rng.IntN(2) == 0 {
-			f.s.port = 7777
-		}
+		g.serverEnd(f, hostGame, uint16(27015+g.rng.IntN(6))) // Source engine servers
 		f.app.period = [2]int64{s / int64(g.between(20, 64)), s / int64(g.between(10, 30))}
 		f.app.next = [2]int64{t, t + f.app.period[1]/2}
 		f.app.end = t + int64(clampF(g.lognormal(float64(120*s), 1), float64(10*s), float64(3600*s)))
@@ -66,6 +63,7 @@ func (g *Generator) spawnLAN(f *flow) {
 	case lanNetBIOS:
 		f.v6 = false // NetBIOS over TCP/IP is IPv4 only
 		f.c.addr = g.addrs.client(int(f.c.addr[3])|1, false)
+		f.c.mac = macFor(f.c.addr)
 		f.c.ttl = 128
 		f.c.port, f.s.port = 137, 137
 		f.s.addr = broadcast(g.addrs.cli4)
@@ -143,7 +141,7 @@ func (g *Generator) renderStream(f *flow, dir uint8) {
 	m.reset(frameOpaque, 0, uint32(f.id)+uint32(a.sent[dir])<<1+uint32(dir))
 	base := a.cid[dir]
 	if f.kind == kGame {
-		m.put(1 + dir)                 // message type: input or snapshot
+		m.put(0x30+dir, 0)             // message type (input or snapshot), flags
 		le32(m, uint32(a.sent[dir]))   // sequence
 		le32(m, uint32(a.sent[1-dir])) // last sequence seen
 		size := clampF(g.lognormal(64, 0.25), 28, 200)

@@ -224,7 +224,6 @@ func (g *Generator) initTCP(f *flow, rttMedian float64, bwMbps float64) {
 // spawn creates the next flow of class c at time t; false when the class is exhausted.
 func (g *Generator) spawn(c *class, t int64) bool {
 	f := g.newFlow(c, c.kind, t)
-	a := &g.addrs
 	benignClient := func() { g.benignClient(f) }
 	server := func(host int, port uint16) { g.serverEnd(f, host, port) }
 	switch c.kind {
@@ -290,6 +289,24 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		}
 		f.n = 2 * (1 + int(clampF(g.lognormal(4, 0.6), 1, 30)))
 		f.rtt = int64(g.lognormal(float64(30*us), 0.3))
+	case kSYN, kACKF, kUDPF, kAmp, kScanTCP, kScanUDP, kBrute, kSlow, kHulk:
+		if !g.spawnAttack(c, f) {
+			return false
+		}
+	default:
+		g.spawnApp(c, f)
+	}
+	c.flows++
+	g.push(f)
+	return true
+}
+
+// spawnAttack sets up flow f of attack class c; false when the class is exhausted
+// (f is released).
+func (g *Generator) spawnAttack(c *class, f *flow) bool {
+	a := &g.addrs
+	server := func(host int, port uint16) { g.serverEnd(f, host, port) }
+	switch c.kind {
 	case kSYN, kACKF, kUDPF:
 		f.proto = 6
 		if c.kind == kUDPF {
@@ -397,11 +414,7 @@ func (g *Generator) spawn(c *class, t int64) bool {
 		case kHulk:
 			f.closeMode = closeClientFIN
 		}
-	default:
-		g.spawnApp(c, f)
 	}
-	c.flows++
-	g.push(f)
 	return true
 }
 

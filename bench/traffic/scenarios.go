@@ -62,29 +62,32 @@ var Attacks = []Attack{
 	{"http-flood", HTTPFlood, "HTTP GET flood (HULK style): one request with a random query per connection, full responses, client closes.", 3000, kHulk, 20, nil},
 }
 
-// benignMix is the benign background: kind, share of packets, mean packets per flow.
+// benignMix is the benign background: kind, share of packets, mean packets per flow,
+// and the default packets/s of the kind's own scenario (the kinds that predate the
+// wider mix keep the rate they had, so their scenarios keep their output).
 var benignMix = []struct {
 	name    string
 	kind    kind
 	share   float64
 	perFlow float64
+	alone   float64
 }{
-	{"web", kWeb, 0.30, 60},
-	{"tls", kTLSDown, 0.15, 3000},
-	{"dns", kDNS, 0.05, 2},
-	{"ssh", kSSH, 0.03, 200},
-	{"ntp", kNTP, 0.01, 2},
-	{"icmp", kPing, 0.01, 10},
-	{"bulk", kBulk, 0.10, 0},
-	{"quic", kQUIC, 0.10, 250},
-	{"video", kVideo, 0.08, 1000},
-	{"voip", kVoIP, 0.05, 1000},
-	{"game", kGame, 0.04, 800},
-	{"smb", kSMB, 0.03, 200},
-	{"mail", kMail, 0.02, 40},
-	{"p2p", kP2P, 0.02, 400},
-	{"lan", kLAN, 0.005, 4},
-	{"dns-tcp", kDNSTCP, 0.005, 14},
+	{"web", kWeb, 0.30, 60, 800},
+	{"tls", kTLSDown, 0.15, 3000, 500},
+	{"dns", kDNS, 0.05, 2, 160},
+	{"ssh", kSSH, 0.03, 200, 100},
+	{"ntp", kNTP, 0.01, 2, 40},
+	{"icmp", kPing, 0.01, 10, 40},
+	{"bulk", kBulk, 0.10, 0, 360},
+	{"quic", kQUIC, 0.10, 250, 200},
+	{"video", kVideo, 0.08, 1000, 160},
+	{"voip", kVoIP, 0.05, 1000, 100},
+	{"game", kGame, 0.04, 800, 80},
+	{"smb", kSMB, 0.03, 200, 60},
+	{"mail", kMail, 0.02, 40, 40},
+	{"p2p", kP2P, 0.02, 400, 40},
+	{"lan", kLAN, 0.005, 4, 10},
+	{"dns-tcp", kDNSTCP, 0.005, 14, 10},
 }
 
 // DefaultMixedAttacks are the attacks of the mixed scenario when Config.Attacks is empty.
@@ -97,10 +100,11 @@ func Scenarios() []Scenario {
 	var out []Scenario
 	for _, b := range benignMix {
 		name := b.name
-		out = append(out, Scenario{Name: name, Label: Benign, Rate: defaultBenignRate * b.share,
+		alone := b.alone
+		out = append(out, Scenario{Name: name, Label: Benign, Rate: alone,
 			Description: benignDesc[name],
 			build: func(g *Generator, c *Config) error {
-				return g.addBenign(c, name, rateOr(c.Rate, defaultBenignRate*benignShare(name)), g.start, g.end)
+				return g.addBenign(c, name, rateOr(c.Rate, alone), g.start, g.end)
 			}})
 	}
 	out = append(out, Scenario{Name: "benign", Label: Benign, Rate: defaultBenignRate,
@@ -158,7 +162,7 @@ var benignDesc = map[string]string{
 	"quic":    "QUIC v1 (HTTP/3) on UDP 443: padded client Initial, the server's Initial and Handshake flight, the client's Handshake, then 1–40 rounds (Pareto) of a short-header request and a paced burst of 1252-byte datagrams (lognormal ~30 KB), the client acknowledging each of the first 100 and every second one after; closed by CONNECTION_CLOSE or by idling out.",
 	"video":   "Adaptive video streaming (DASH/HLS) over HTTPS: TLS 1.3 handshake, then segment requests; the first four segments fill the buffer back to back, later ones come ~4 s apart, each a lognormal response around the session's bitrate (median 700 KB per segment).",
 	"voip":    "RTP voice calls to a media gateway: both sides send every 20 ms (G.711 172-byte or Opus ~90-byte packets, valid RTP headers), calls lognormal ~60 s.",
-	"game":    "Online game sessions on UDP 27015 or 7777: the client ticks at 20–64 Hz with ~64-byte inputs, the server at 10–30 Hz with ~220-byte snapshots, sessions lognormal ~2 min.",
+	"game":    "Online game sessions on UDP 27015–27020: the client ticks at 20–64 Hz with ~64-byte inputs, the server at 10–30 Hz with ~220-byte snapshots, sessions lognormal ~2 min.",
 	"smb":     "SMB2 file transfers on TCP 445 in a LAN (RTT ~2 ms): negotiate, session setup, tree connect, create, then 64 KiB reads (70%) or writes of a lognormal file (median 1.5 MB), close.",
 	"mail":    "SMTP submission on TCP 25: greeting, EHLO, then 1–10 messages (envelope, DATA, a MIME message with a base64 body, lognormal ~20 KB), QUIT.",
 	"p2p":     "BitTorrent between client hosts (ports 6881–6889 or 51413): handshakes, bitfield, interested/unchoke, then rounds of 16 block requests answered by 16 KiB piece messages; a fifth of the peers keep the client choked.",
@@ -176,15 +180,6 @@ func mixShares() string {
 		fmt.Fprintf(&b, "%s %g%%", m.name, m.share*100)
 	}
 	return b.String()
-}
-
-func benignShare(name string) float64 {
-	for _, b := range benignMix {
-		if b.name == name {
-			return b.share
-		}
-	}
-	return 1
 }
 
 func rateOr(r, def float64) float64 {
