@@ -51,14 +51,21 @@ func (r *Report) Markdown(w io.Writer) error {
 		row("AF_XDP receive: xdp/afxdp / reference loop", "%.0f / %.0f pkt/s = **%.3f** (sender %s%s)", r.Rx.AfxdpPPS, r.Rx.ReferencePPS, r.Rx.Ratio, r.Rx.Sender, bound)
 	}
 	if f := r.Forward; f != nil {
-		row("appliance forwarding, new flows (user space, worker TX) / AF_XDP reference loop", "%.0f / %.0f pkt/s = **%.3f** (offered %.0f pkt/s, %d of %d delivered)",
-			f.NewFlowsPPS, f.ReferencePPS, f.NewOverReference, f.NewOfferedPPS, f.NewDelivered, f.NewSent)
+		row("appliance forwarding, new flows (user space, worker TX) / reference AF_XDP forwarder (l2fwd)", "%.0f / %.0f pkt/s = **%.3f** (offered %.0f pkt/s, %d of %d delivered; forwarder %d of %d, its rx_dropped %d)",
+			f.NewFlowsPPS, f.ForwarderPPS, f.NewOverReference, f.NewOfferedPPS, f.NewDelivered, f.NewSent, f.ForwarderDelivered, f.ForwarderSent, f.ForwarderRxDropped)
+		row("appliance forwarding, new flows / AF_XDP receive-only loop", "%.0f / %.0f pkt/s = %.3f", f.NewFlowsPPS, f.ReferencePPS, f.NewOverRxLoop)
+		if p := f.AtReferenceRate; p != nil {
+			row("appliance forwarding, new flows at the reference forwarder's top rate", "%.0f pkt/s offered: %d of %d delivered, daemon rx_dropped **%d**, rx_ring_full %d",
+				p.OfferedPPS, p.Delivered, p.Sent, p.RxDropped, p.RxRingFull)
+		}
 		bound := ""
 		if f.SenderBound {
-			bound = ", sender-bound: the ratio measures the sender"
+			bound = ", sender-bound: the ratios measure the sender"
 		}
-		row("appliance forwarding, offloaded flow (PASS verdict, kernel devmap) / bare XDP_DROP", "%.0f / %.0f pkt/s = **%.3f** (%d of %d delivered; sender %s%s)",
-			f.OffloadedPPS, f.BarePPS, f.OffloadedOverBare, f.OffloadedDelivered, f.OffloadedSent, f.Sender, bound)
+		row("appliance forwarding, offloaded flow (PASS verdict, kernel devmap) / bare devmap forwarder", "%.0f / %.0f pkt/s = **%.3f** (%d of %d delivered; sender %s%s)",
+			f.OffloadedPPS, f.RedirectPPS, f.OffloadedOverRedirect, f.OffloadedDelivered, f.OffloadedSent, f.Sender, bound)
+		row("appliance forwarding, offloaded flow / bare XDP_DROP (a drop is cheaper than a redirect)", "%.0f / %.0f pkt/s = %.3f",
+			f.OffloadedPPS, f.BarePPS, f.OffloadedOverBare)
 		row("appliance forwarding: daemon's AF_XDP sockets", "%s", f.DaemonSockets)
 	}
 	if r.Engine != nil {

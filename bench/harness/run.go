@@ -500,8 +500,9 @@ func (r *Report) Check() error {
 	if r.Drop != nil {
 		errs = append(errs, r.Drop.check())
 	}
-	if f := r.Forward; f != nil && (!(f.NewOverReference > 0) || !(f.OffloadedOverBare > 0)) {
-		errs = append(errs, fmt.Errorf("forward: new flows / reference %v, offloaded / bare %v", f.NewOverReference, f.OffloadedOverBare))
+	if f := r.Forward; f != nil && (!(f.NewOverReference > 0) || !(f.NewOverRxLoop > 0) || !(f.OffloadedOverRedirect > 0) || !(f.OffloadedOverBare > 0) || f.AtReferenceRate == nil) {
+		errs = append(errs, fmt.Errorf("forward: new flows / reference forwarder %v, / receive loop %v, offloaded / devmap redirect %v, / bare %v, at the reference's rate %v",
+			f.NewOverReference, f.NewOverRxLoop, f.OffloadedOverRedirect, f.OffloadedOverBare, f.AtReferenceRate))
 	}
 	for _, a := range []*LatencyAdded{r.LatencyAdded, r.LatencyAddedUnderLoad} {
 		if a == nil {
