@@ -111,6 +111,9 @@ func runRun(c *cli.Context) error {
 		if srv, err = metrics.Serve(cfg.Metrics.Listen, p, log); err != nil {
 			return cli.Exit(fmt.Sprintf("run: %v", errors.Join(err, p.Close())), 1)
 		}
+		if cfg.Metrics.Pprof {
+			srv.ServeProfiles()
+		}
 	}
 	var ctl *control.Server
 	var backend *pipeline.Control

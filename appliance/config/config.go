@@ -96,6 +96,7 @@ type Verdicts struct {
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	Listen string `yaml:"listen" flag:"metrics-listen" help:"host:port serving /metrics and /healthz; empty disables the endpoint."`
+	Pprof  bool   `yaml:"pprof" flag:"metrics-pprof" help:"Also serve Go's profiles under /debug/pprof/ (CPU, heap, goroutine, block, mutex, execution trace) on metrics.listen, which must then be a loopback address; block and mutex events are sampled while it is on."`
 }
 
 // Control configures the control API.

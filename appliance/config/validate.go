@@ -126,6 +126,11 @@ func (c *Config) validate() []error {
 			errs = append(errs, c.keyError("metrics.listen", err))
 		}
 	}
+	if c.Metrics.Pprof {
+		if host, err := checkHostPort(c.Metrics.Listen); err != nil || !isLoopback(host) {
+			bad("metrics.pprof", "needs metrics.listen on a loopback address (profiles expose the process), got %q", c.Metrics.Listen)
+		}
+	}
 	if c.Control.Socket == "" {
 		bad("control.socket", "must not be empty")
 	}

@@ -199,6 +199,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // Server serves /metrics and /healthz.
 type Server struct {
+	mux  *http.ServeMux
 	srv  *http.Server
 	ln   net.Listener
 	reg  *prometheus.Registry
@@ -219,7 +220,7 @@ func Serve(addr string, p *pipeline.Pipeline, log *slog.Logger) (*Server, error)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
 	}
-	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, reg: reg, done: make(chan error, 1)}
+	s := &Server{mux: mux, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, reg: reg, done: make(chan error, 1)}
 	go func() { s.done <- s.srv.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return s, nil
@@ -233,7 +234,7 @@ func Handler(p *pipeline.Pipeline, log *slog.Logger) (http.Handler, error) {
 	return h, err
 }
 
-func handler(p *pipeline.Pipeline, log *slog.Logger) (http.Handler, *prometheus.Registry, error) {
+func handler(p *pipeline.Pipeline, log *slog.Logger) (*http.ServeMux, *prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(NewCollector(p)); err != nil {
 		return nil, nil, err

@@ -307,6 +307,15 @@ func TestCollector(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || string(b) != "ok\n" {
 		t.Errorf("served /healthz: %s %q", resp.Status, b)
 	}
+	// Profiles: absent until asked for, then the index lists them.
+	for _, want := range []int{http.StatusNotFound, http.StatusOK} {
+		if want == http.StatusOK {
+			srv.ServeProfiles()
+		}
+		if code, body := get(t, nss[1], srv.Addr(), "/debug/pprof/"); code != want || want == http.StatusOK && !strings.Contains(body, "mutex") {
+			t.Errorf("/debug/pprof/: %d, want %d (%.80q)", code, want, body)
+		}
+	}
 	if err := srv.Close(); err != nil {
 		t.Error(err)
 	}
@@ -319,4 +328,26 @@ func TestCollector(t *testing.T) {
 	if code, body := scrape(t, h, "/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/healthz after Close: %d %q", code, body)
 	}
+}
+
+// get fetches path from addr inside ns.
+func get(t *testing.T, ns *netns.NS, addr, path string) (int, string) {
+	t.Helper()
+	var conn net.Conn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.DialTimeout("tcp", addr, time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: flowsieve\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
