@@ -25,6 +25,7 @@ type Config struct {
 	Interfaces Interfaces `yaml:"interfaces"`
 	Queues     int        `yaml:"queues" flag:"queues" help:"Number of queues per interface to serve, one worker each; 0 serves every combined channel of the interface."`
 	CPUs       []int      `yaml:"cpus" flag:"cpus" help:"CPUs to pin the workers to, in queue order and reused round-robin (a list, or \"0-3,6\" in flags and the environment); empty leaves workers unpinned."`
+	WorkerNice int        `yaml:"worker_nice" flag:"worker-nice" help:"Nice value of the worker threads, -20 (first served) to 19; 0 leaves them as the process. A negative value lets a worker woken by a frame preempt other tasks of its CPU at once instead of waiting for its turn: less latency on a busy machine, at the other tasks' expense. Needs CAP_SYS_NICE; when refused, the log says so and workers keep the process's value."`
 	XDP        XDP        `yaml:"xdp"`
 	Flow       Flow       `yaml:"flow"`
 	BatchSize  int        `yaml:"batch_size" flag:"batch-size" help:"Frames a worker takes from its ring at once."`

@@ -148,6 +148,7 @@ func TestLoadErrors(t *testing.T) {
 		{"relative pin dir", "xdp:\n  pin_dir: bpf\n", nil, []string{`xdp.pin_dir: must be an absolute path on a bpf file system`}},
 		{"capacity", "flow:\n  capacity: 0\n", nil, []string{`config: {F}:2: flow.capacity: must be between 1 and`}},
 		{"batch", "batch_size: 100000\n", nil, []string{`config: {F}:1: batch_size: must be between 1 and 8192, got 100000`}},
+		{"worker nice", "worker_nice: -21\n", nil, []string{`config: {F}:1: worker_nice: must be between -20 and 19, got -21`}},
 		{"flush", "verdicts:\n  flush_interval: 1m\n", nil, []string{`verdicts.flush_interval: must be at most 10s, got "1m"`}},
 		{"classify batch", "classify:\n  batch: 0\n", nil, []string{`config: {F}:2: classify.batch: must be between 1 and 128, got 0`}},
 		{"classify batch past pending rows", "batch_size: 64\nclassify:\n  batch: 65\n", nil,

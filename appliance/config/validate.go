@@ -80,6 +80,9 @@ func (c *Config) validate() []error {
 	if c.Queues < 0 || c.Queues > maxQueues {
 		bad("queues", "must be between 0 and %d, got %d", maxQueues, c.Queues)
 	}
+	if c.WorkerNice < -20 || c.WorkerNice > 19 {
+		bad("worker_nice", "must be between -20 and 19, got %d", c.WorkerNice)
+	}
 	for i, cpu := range c.CPUs {
 		if cpu < 0 || cpu > maxCPU {
 			bad("cpus", "CPU %d out of range 0-%d", cpu, maxCPU)

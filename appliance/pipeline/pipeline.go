@@ -304,6 +304,7 @@ func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 		if len(cfg.CPUs) > 0 {
 			w.cpu = cfg.CPUs[q%len(cfg.CPUs)]
 		}
+		w.nice = cfg.WorkerNice
 		u, err := afxdp.NewUMEM(afxdp.UMEMConfig{NumFrames: sz.frames(cfg.BatchSize)})
 		if err != nil {
 			return err

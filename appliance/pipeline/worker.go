@@ -107,6 +107,7 @@ type worker struct {
 
 	id     int
 	cpu    int // -1: not pinned
+	nice   int // the worker thread's nice value (0: the process's)
 	umem   *afxdp.UMEM
 	socks  [2]*afxdp.Socket // inline: [in, out], each the other's peer; monitor: [mirror, nil]
 	inline bool
@@ -242,6 +243,7 @@ func (w *worker) run(stop *atomic.Bool, pinErr chan<- error) {
 	if err != nil {
 		return
 	}
+	w.renice()
 	w.stats.Running.Store(true)
 	defer w.stats.Running.Store(false)
 	for _, s := range w.socks {
