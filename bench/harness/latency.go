@@ -26,6 +26,7 @@ import (
 const (
 	lightFrames = 3000
 	lightPPS    = 2000
+	lightRounds = 3 // appliance and baseline replays alternated, medians of the rounds
 )
 
 const (
@@ -215,10 +216,13 @@ type LatencyAdded struct {
 	AddedOffP50us    float64 `json:"added_offloaded_p50_us"`
 	AddedOffP99us    float64 `json:"added_offloaded_p99_us"`
 	OffProbes        [2]int  `json:"offloaded_probes"`
+	// Rounds: the figures are medians of this many per-round values, each
+	// round's appliance replay against the baseline replay of the same round.
+	Rounds int `json:"rounds"`
 }
 
 func latencyAdded(app, base *Replay) *LatencyAdded {
-	return &LatencyAdded{Path: app.Path, BaselinePath: base.Path,
+	return &LatencyAdded{Rounds: 1, Path: app.Path, BaselinePath: base.Path,
 		NewP50us: app.LatencyP50us, NewP99us: app.LatencyP99us,
 		BaselineNewP50us: base.LatencyP50us, BaselineNewP99us: base.LatencyP99us,
 		AddedNewP50us: app.LatencyP50us - base.LatencyP50us, AddedNewP99us: app.LatencyP99us - base.LatencyP99us,

@@ -84,6 +84,9 @@ func (r *Report) Markdown(w io.Writer) error {
 		if a == nil {
 			continue
 		}
+		if a.Rounds > 1 {
+			row("latency added by the appliance alone: how", "each figure the median of %d rounds; the added ones medians of the per-round differences (appliance − baseline of the same round)", a.Rounds)
+		}
 		row("latency added by the appliance alone, new flows ("+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes of %d / %d sent)",
 			a.AddedNewP50us, a.AddedNewP99us, a.Path, a.NewP50us, a.NewP99us, a.BaselinePath, a.BaselineNewP50us, a.BaselineNewP99us, a.NewProbes[0], a.NewProbes[1], a.ProbesSent[0]-a.ProbesSent[0]/2, a.ProbesSent[1]-a.ProbesSent[1]/2)
 		row("latency added by the appliance alone, offloaded flows (PASS prefix verdict, devmap; "+a.Load+")", "p50 **%.0f µs**, p99 **%.0f µs** (%s %.0f / %.0f µs − %s %.0f / %.0f µs; %d / %d probes of %d / %d sent)",
