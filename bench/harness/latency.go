@@ -219,10 +219,13 @@ type LatencyAdded struct {
 	// Rounds: the figures are medians of this many per-round values, each
 	// round's appliance replay against the baseline replay of the same round.
 	Rounds int `json:"rounds"`
+	// Residence: the daemon's own residence histogram (appliance path; medians
+	// of the rounds' quantiles, frames summed).
+	Residence *Residence `json:"daemon_residence,omitempty"`
 }
 
 func latencyAdded(app, base *Replay) *LatencyAdded {
-	return &LatencyAdded{Rounds: 1, Path: app.Path, BaselinePath: base.Path,
+	return &LatencyAdded{Rounds: 1, Residence: app.Residence, Path: app.Path, BaselinePath: base.Path,
 		NewP50us: app.LatencyP50us, NewP99us: app.LatencyP99us,
 		BaselineNewP50us: base.LatencyP50us, BaselineNewP99us: base.LatencyP99us,
 		AddedNewP50us: app.LatencyP50us - base.LatencyP50us, AddedNewP99us: app.LatencyP99us - base.LatencyP99us,

@@ -73,6 +73,7 @@ func medianLatency(rs []*LatencyAdded) *LatencyAdded {
 		}
 		*f.dst = median(v)
 	}
+	m.Residence = medianResidence(rs)
 	for _, a := range rs {
 		for i := range 2 {
 			m.NewProbes[i] += a.NewProbes[i]
@@ -80,5 +81,22 @@ func medianLatency(rs []*LatencyAdded) *LatencyAdded {
 			m.ProbesSent[i] += a.ProbesSent[i]
 		}
 	}
+	return m
+}
+
+// medianResidence is the median of the rounds' residence quantiles (nil when a
+// round has none: not the appliance path).
+func medianResidence(rs []*LatencyAdded) *Residence {
+	p50, p99 := make([]float64, len(rs)), make([]float64, len(rs))
+	m := &Residence{}
+	for i, a := range rs {
+		if a.Residence == nil {
+			return nil
+		}
+		p50[i], p99[i] = a.Residence.P50us, a.Residence.P99us
+		m.Frames += a.Residence.Frames
+		m.Beyond = m.Beyond || a.Residence.Beyond
+	}
+	m.P50us, m.P99us = median(p50), median(p99)
 	return m
 }

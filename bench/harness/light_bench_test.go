@@ -20,7 +20,8 @@ import (
 // queues, probes every millisecond) for several daemon settings side by side: every
 // op runs 3 rounds, each replaying through the daemon of every variant (order
 // rotated per round) and then through the baseline wire; the metrics are medians
-// of the per-round differences (appliance − baseline) per variant, in µs.
+// of the per-round differences (appliance − baseline) per variant, in µs, and of
+// the daemon's own residence histogram (bucket bounds, every forwarded frame).
 // FLOWSIEVE_BENCH_VARIANTS adds variants as NAME:KEY=VALUE,KEY=VALUE;... (daemon
 // environment, e.g. "nice10:FLOWSIEVE_WORKER_NICE=10").
 //
@@ -68,20 +69,23 @@ func BenchmarkLightLatency(b *testing.B) {
 	}
 	c := harness.ReplayConfig{Trace: tr, Queues: 2, Timing: harness.Timing{PPS: 2000}, MaxPackets: 1500,
 		MaxTime: 10 * time.Second, Decision: 8, TempDir: b.TempDir()}
-	got := make([][4][]float64, len(variants))
+	got := make([][6][]float64, len(variants))
 	for b.Loop() {
 		las, err := harness.MeasureLightLatency(context.Background(), c, apps, 3)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for i, a := range las {
-			for k, x := range []float64{a.AddedNewP50us, a.AddedNewP99us, a.AddedOffP50us, a.BaselineNewP50us} {
+			if a.Residence == nil {
+				b.Fatalf("variant %s: no residence histogram from the daemon", variants[i].name)
+			}
+			for k, x := range []float64{a.AddedNewP50us, a.AddedNewP99us, a.AddedOffP50us, a.BaselineNewP50us, a.Residence.P50us, a.Residence.P99us} {
 				got[i][k] = append(got[i][k], x)
 			}
 		}
 	}
 	for i, v := range variants {
-		for k, unit := range []string{"new-p50-us", "new-p99-us", "off-p50-us", "baseline-new-p50-us"} {
+		for k, unit := range []string{"new-p50-us", "new-p99-us", "off-p50-us", "baseline-new-p50-us", "residence-p50-le-us", "residence-p99-le-us"} {
 			b.ReportMetric(median(got[i][k]), v.name+"-"+unit)
 		}
 	}

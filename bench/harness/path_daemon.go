@@ -64,6 +64,7 @@ func (p *daemonPath) account(tl *tally, r *Replay) error {
 		return err
 	}
 	r.DaemonSockets = daemonSockets(r.ApplianceCounters)
+	r.Residence = residence(r.ApplianceCounters)
 	r.Classified = classifications(r.ApplianceCounters)
 	r.Detection = detection(r, p.drained)
 	return nil

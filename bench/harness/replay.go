@@ -123,6 +123,9 @@ type Replay struct {
 	ProcessCPU float64 `json:"process_cpu"`
 	MachineCPU float64 `json:"machine_cpu"`
 	// Kernel counters: the appliance's XDP counters, the receiver's, the sender socket's.
+	// Residence: the daemon's own histogram of its forwarded frames' time in user
+	// space (appliance path).
+	Residence         *Residence        `json:"daemon_residence,omitempty"`
 	ApplianceCounters map[string]uint64 `json:"appliance_counters"`
 	ReceiverCounters  map[string]uint64 `json:"receiver_counters"`
 	Socket            any               `json:"sender_socket,omitempty"`

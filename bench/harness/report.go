@@ -84,6 +84,9 @@ func (r *Report) Markdown(w io.Writer) error {
 		if a == nil {
 			continue
 		}
+		if rs := a.Residence; rs != nil {
+			row("daemon's own residence histogram ("+a.Load+")", "%d frames forwarded, p50 ≤ %.0f µs, p99 ≤ %.0f µs in user space (arrival stamp to TX ring; bucket bounds)", rs.Frames, rs.P50us, rs.P99us)
+		}
 		if a.Rounds > 1 {
 			row("latency added by the appliance alone: how", "each figure the median of %d rounds; the added ones medians of the per-round differences (appliance − baseline of the same round)", a.Rounds)
 		}
