@@ -31,7 +31,7 @@ import (
 //     by the daemon itself at its decision point), flooded by xdp/sender (live
 //     frames where the kernel allows, AF_XDP otherwise: Sender); the XDP program
 //     forwards it by devmap without user space. Compared with the bare devmap
-//     forwarder (xdp/baseline.DevmapRedirect) on the same topology
+//     forwarder (xdp/baseline.AttachDevmapRedirect) on the same topology
 //     (OffloadedOverRedirect), and with the bare XDP_DROP program
 //     (OffloadedOverBare, which only drops). SenderBound says that the receiver
 //     got at least 99% of what was sent in every round, on the path and its

@@ -142,7 +142,7 @@ func openRedirectWire() (_ *redirectWire, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var red *baseline.DevmapRedirect
+	var red *baseline.Redirect
 	if err = fw.w.Appliance.Do(func() (err error) { red, err = baseline.AttachDevmapRedirect(AppIn, AppOut); return err }); err != nil {
 		return nil, errors.Join(fmt.Errorf("harness: devmap redirect baseline: %w", err), fw.close())
 	}

@@ -3,6 +3,8 @@ package harness_test
 import (
 	"context"
 	"os"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,19 +23,7 @@ import (
 //	FLOWSIEVE_REQUIRE_KERNEL=1 go test ./bench/harness -run TestForward -v
 func TestForward(t *testing.T) {
 	kerneltest.Require(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	capt, err := benchengine.Generate(traffic.Config{Scenario: "mixed", Seed: 5, Duration: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := benchengine.Train(capt, 4, tree.Params{MaxDepth: 8, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &harness.Appliance{Command: []string{exe}, Env: []string{envDaemon + "=1"}, Model: m}
+	a := selfAppliance(t, 5, 4)
 	r, err := harness.MeasureForward(context.Background(), a, harness.ForwardConfig{
 		NewFlows: 50000, Chunk: 1 << 19, RxFrames: 100000, Rounds: 3, MaxTime: 5 * time.Second, TempDir: t.TempDir()})
 	if err != nil {
@@ -65,4 +55,96 @@ func TestForward(t *testing.T) {
 	if p := r.AtReferenceRate; p == nil || p.Sent == 0 || p.Delivered == 0 {
 		t.Errorf("new flows at the reference's rate: %+v", p)
 	}
+}
+
+// selfAppliance is the test binary as the daemon (TestMain runs the CLI in it)
+// with a model trained, at decision, on 3 s of the generated mix of seed.
+func selfAppliance(tb testing.TB, seed uint64, decision int) *harness.Appliance {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	capt, err := benchengine.Generate(traffic.Config{Scenario: "mixed", Seed: seed, Duration: 3 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := benchengine.Train(capt, decision, tree.Params{MaxDepth: 8, Seed: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &harness.Appliance{Command: []string{exe}, Env: []string{envDaemon + "=1"}, Model: m}
+}
+
+// BenchmarkLightLatency measures the latency the real daemon adds at a light load
+// (the bench's light phase: 1500 frames of the generated mix at 2000 pkt/s, two
+// queues, probes every millisecond) for several daemon settings side by side: every
+// op runs 3 rounds, each replaying through the daemon of every variant (order
+// rotated per round) and then through the baseline wire; the metrics are medians
+// of the per-round differences (appliance − baseline) per variant, in µs, and of
+// the daemon's own residence histogram (bucket bounds, every forwarded frame).
+// FLOWSIEVE_BENCH_VARIANTS adds variants as NAME:KEY=VALUE,KEY=VALUE;... (daemon
+// environment, e.g. "nice10:FLOWSIEVE_WORKER_NICE=10").
+//
+//	go test -run '^$' -bench LightLatency -benchtime 1x ./bench/harness
+func BenchmarkLightLatency(b *testing.B) {
+	kerneltest.Require(b)
+	capt, err := benchengine.Generate(traffic.Config{Scenario: "mixed", Seed: 2, Duration: 3 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := harness.FromCapture("generated mixed", capt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := selfAppliance(b, 1002, 8)
+	variants := []struct {
+		name string
+		env  []string
+	}{
+		{"default", nil},
+		{"nice-20", []string{"FLOWSIEVE_WORKER_NICE=-20"}},
+	}
+	for _, spec := range strings.Split(os.Getenv("FLOWSIEVE_BENCH_VARIANTS"), ";") {
+		if name, env, ok := strings.Cut(spec, ":"); ok {
+			variants = append(variants, struct {
+				name string
+				env  []string
+			}{name, strings.Split(env, ",")})
+		}
+	}
+	apps := make([]*harness.Appliance, len(variants))
+	for i, v := range variants {
+		a := *base
+		a.Env = append(append([]string(nil), base.Env...), v.env...)
+		apps[i] = &a
+	}
+	c := harness.ReplayConfig{Trace: tr, Queues: 2, Timing: harness.Timing{PPS: 2000}, MaxPackets: 1500,
+		MaxTime: 10 * time.Second, Decision: 8, TempDir: b.TempDir()}
+	got := make([][6][]float64, len(variants))
+	for b.Loop() {
+		las, err := harness.MeasureLightLatency(context.Background(), c, apps, 3)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, a := range las {
+			if a.Residence == nil {
+				b.Fatalf("variant %s: no residence histogram from the daemon", variants[i].name)
+			}
+			for k, x := range []float64{a.AddedNewP50us, a.AddedNewP99us, a.AddedOffP50us, a.BaselineNewP50us, a.Residence.P50us, a.Residence.P99us} {
+				got[i][k] = append(got[i][k], x)
+			}
+		}
+	}
+	for i, v := range variants {
+		for k, unit := range []string{"new-p50-us", "new-p99-us", "off-p50-us", "baseline-new-p50-us", "residence-p50-le-us", "residence-p99-le-us"} {
+			b.ReportMetric(median(got[i][k]), v.name+"-"+unit)
+		}
+	}
+}
+
+// median of v (v is reordered).
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
 }

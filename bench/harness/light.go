@@ -49,29 +49,12 @@ func MeasureLightLatency(ctx context.Context, c ReplayConfig, variants []*Applia
 // medianLatency is the median of every figure of rs, the sum of their probe counts.
 func medianLatency(rs []*LatencyAdded) *LatencyAdded {
 	m := &LatencyAdded{Path: rs[0].Path, BaselinePath: rs[0].BaselinePath, Rounds: len(rs)}
-	fields := []struct {
-		dst *float64
-		get func(a *LatencyAdded) float64
-	}{
-		{&m.NewP50us, func(a *LatencyAdded) float64 { return a.NewP50us }},
-		{&m.NewP99us, func(a *LatencyAdded) float64 { return a.NewP99us }},
-		{&m.BaselineNewP50us, func(a *LatencyAdded) float64 { return a.BaselineNewP50us }},
-		{&m.BaselineNewP99us, func(a *LatencyAdded) float64 { return a.BaselineNewP99us }},
-		{&m.AddedNewP50us, func(a *LatencyAdded) float64 { return a.AddedNewP50us }},
-		{&m.AddedNewP99us, func(a *LatencyAdded) float64 { return a.AddedNewP99us }},
-		{&m.OffP50us, func(a *LatencyAdded) float64 { return a.OffP50us }},
-		{&m.OffP99us, func(a *LatencyAdded) float64 { return a.OffP99us }},
-		{&m.BaselineOffP50us, func(a *LatencyAdded) float64 { return a.BaselineOffP50us }},
-		{&m.BaselineOffP99us, func(a *LatencyAdded) float64 { return a.BaselineOffP99us }},
-		{&m.AddedOffP50us, func(a *LatencyAdded) float64 { return a.AddedOffP50us }},
-		{&m.AddedOffP99us, func(a *LatencyAdded) float64 { return a.AddedOffP99us }},
-	}
 	v := make([]float64, len(rs))
-	for _, f := range fields {
+	for k, dst := range m.figures() {
 		for i, a := range rs {
-			v[i] = f.get(a)
+			v[i] = *a.figures()[k]
 		}
-		*f.dst = median(v)
+		*dst = median(v)
 	}
 	m.Residence = medianResidence(rs)
 	for _, a := range rs {
@@ -99,4 +82,10 @@ func medianResidence(rs []*LatencyAdded) *Residence {
 	}
 	m.P50us, m.P99us = median(p50), median(p99)
 	return m
+}
+
+// figures points at every latency figure of a, in a fixed order.
+func (a *LatencyAdded) figures() [12]*float64 {
+	return [12]*float64{&a.NewP50us, &a.NewP99us, &a.BaselineNewP50us, &a.BaselineNewP99us, &a.AddedNewP50us, &a.AddedNewP99us,
+		&a.OffP50us, &a.OffP99us, &a.BaselineOffP50us, &a.BaselineOffP99us, &a.AddedOffP50us, &a.AddedOffP99us}
 }

@@ -39,20 +39,13 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Frames == 0 {
-		c.Frames = 8192
-	}
-	if c.Ring == 0 {
-		c.Ring = 2048
-	}
-	if c.Batch == 0 {
-		c.Batch = 64
-	}
-	if c.TXBudget == 0 {
-		c.TXBudget = 256
-	}
-	if c.IdleSpins == 0 {
-		c.IdleSpins = 64
+	for _, d := range []struct {
+		field *int
+		value int
+	}{{&c.Frames, 8192}, {&c.Ring, 2048}, {&c.Batch, 64}, {&c.TXBudget, 256}, {&c.IdleSpins, 64}} {
+		if *d.field == 0 {
+			*d.field = d.value
+		}
 	}
 	for _, v := range []int{c.Frames, c.Ring} {
 		if v <= 0 || v&(v-1) != 0 {
