@@ -405,8 +405,7 @@ func (w *worker) rx(i int, now int64, n int) {
 			if ok {
 				w.wakeOwn[o] = false
 				if p := w.peers[o]; p.sleeping.Load() {
-					var one = [8]byte{1}
-					unix.Write(p.efd, one[:])
+					p.wakeUp()
 				}
 			}
 		}
@@ -601,9 +600,13 @@ func (w *worker) sleep() {
 			return
 		}
 	}
-	// Frames lent to owners come back without a wake-up: spin until they have.
+	// Frames lent to owners come back with a wake-up (drainHandoff), so the worker
+	// sleeps while they are out rather than spin: on a busy CPU a spinning thread
+	// uses up its share and then waits out the other tasks' turns (tens of ms),
+	// where a sleeper woken by the owner runs at once. Only frames already back
+	// keep it awake.
 	for _, l := range w.out {
-		if l != nil && l.Lent() > 0 {
+		if l != nil && l.Reap(0) != nil {
 			w.sleeping.Store(false)
 			return
 		}
@@ -615,6 +618,12 @@ func (w *worker) sleep() {
 	w.sleeping.Store(false)
 	var buf [8]byte
 	unix.Read(w.efd, buf[:])
+}
+
+// wakeUp makes the worker's poll return (its eventfd); other workers call it.
+func (w *worker) wakeUp() {
+	var one = [8]byte{1}
+	unix.Write(w.efd, one[:])
 }
 
 // drainHandoff runs the frames other workers lent this one through its inspector and
@@ -654,6 +663,9 @@ func (w *worker) drainHandoff() bool {
 				w.flush() // keep the inspector's batch from classifying on its own
 			}
 			l.Release(k)
+			if p := w.peers[j]; p.sleeping.Load() {
+				p.wakeUp() // the lender sleeps until its frames come back
+			}
 			w.stats.HandoffIn.Add(uint64(k))
 			moved = true
 		}

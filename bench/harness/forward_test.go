@@ -84,7 +84,8 @@ func selfAppliance(tb testing.TB, seed uint64, decision int) *harness.Appliance 
 // of the per-round differences (appliance − baseline) per variant, in µs, and of
 // the daemon's own residence histogram (bucket bounds, every forwarded frame).
 // FLOWSIEVE_BENCH_VARIANTS adds variants as NAME:KEY=VALUE,KEY=VALUE;... (daemon
-// environment, e.g. "nice10:FLOWSIEVE_WORKER_NICE=10").
+// environment, e.g. "nice10:FLOWSIEVE_WORKER_NICE=10"; cmd=PATH runs the flowsieve
+// binary at PATH as that variant's daemon, e.g. a build of another commit).
 //
 //	go test -run '^$' -bench LightLatency -benchtime 1x ./bench/harness
 func BenchmarkLightLatency(b *testing.B) {
@@ -117,6 +118,11 @@ func BenchmarkLightLatency(b *testing.B) {
 	for i, v := range variants {
 		a := *base
 		a.Env = append(append([]string(nil), base.Env...), v.env...)
+		for _, kv := range v.env {
+			if path, ok := strings.CutPrefix(kv, "cmd="); ok {
+				a.Command = []string{path} // another flowsieve binary, e.g. an older build
+			}
+		}
 		apps[i] = &a
 	}
 	c := harness.ReplayConfig{Trace: tr, Queues: 2, Timing: harness.Timing{PPS: 2000}, MaxPackets: 1500,
