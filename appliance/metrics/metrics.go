@@ -254,11 +254,15 @@ func handler(p *pipeline.Pipeline, log *slog.Logger) (*http.ServeMux, *prometheu
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Close stops the server, waiting up to a second for scrapes in progress.
+// Close stops the server, waiting up to a second for scrapes in progress and then
+// closing the connections of any still running.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.srv.Close() // a long request (a CPU profile, a trace) is cut, not waited for
+	}
 	if e := <-s.done; !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)
 	}

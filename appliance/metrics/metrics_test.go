@@ -316,8 +316,23 @@ func TestCollector(t *testing.T) {
 			t.Errorf("/debug/pprof/: %d, want %d (%.80q)", code, want, body)
 		}
 	}
+	// A CPU profile in progress does not hold up Close.
+	go nss[1].Do(func() error {
+		c, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
+		if err == nil {
+			fmt.Fprintf(c, "GET /debug/pprof/profile?seconds=10 HTTP/1.0\r\nHost: flowsieve\r\n\r\n")
+			io.Copy(io.Discard, c) // until Close cuts it
+			c.Close()
+		}
+		return err
+	})
+	time.Sleep(200 * time.Millisecond)
+	t0 := time.Now()
 	if err := srv.Close(); err != nil {
 		t.Error(err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("Close took %v with a profile in progress", d)
 	}
 
 	// A closed pipeline is not healthy.
