@@ -34,6 +34,7 @@ func TestSizingCoversRings(t *testing.T) {
 // floodCounters are what one flood did at the worker and its receiving socket.
 type floodCounters struct {
 	sent, forwarded, rxDropped, fillEmpty, ringFull uint64
+	kicks                                           uint64 // TX wake-ups (sendto) of the sending socket
 }
 
 // flood sends bursts of burst frames of one flow (early 0: every frame goes to the
@@ -49,6 +50,10 @@ func flood(b *testing.B, w *testWire, tx *sender.Sender, name string, sz sizing,
 		b.Fatal(err)
 	}
 	fwd0 := q.Stats.Forwarded.Load()
+	tx0, err := q.Sockets[1].Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
 	f := tagFrame(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.2"), 4321, 5000, 0)
 	var c floodCounters
 	for range bursts {
@@ -65,6 +70,11 @@ func flood(b *testing.B, w *testWire, tx *sender.Sender, name string, sz sizing,
 		b.Fatal(err)
 	}
 	c.forwarded = q.Stats.Forwarded.Load() - fwd0
+	tx1, err := q.Sockets[1].Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.kicks = tx1.Wakeups - tx0.Wakeups
 	c.rxDropped = after.RxDropped - before.RxDropped
 	c.fillEmpty = after.RxFillRingEmptyDescs - before.RxFillRingEmptyDescs
 	c.ringFull = after.RxRingFull - before.RxRingFull
@@ -89,10 +99,12 @@ func BenchmarkFloodFillRing(b *testing.B) {
 	}
 	b.Cleanup(func() { tx.Close() })
 	before := sizing{umemFrames: 4096, fillRing: 1024, rxRing: 1024, txRing: 1024, compRing: 1024, expireBusy: true}
+	kickEach := defaultSizing
+	kickEach.kickEach = true
 	variants := []struct {
 		name string
 		sz   sizing
-	}{{"before", before}, {"after", defaultSizing}}
+	}{{"before", before}, {"kick-each", kickEach}, {"after", defaultSizing}}
 	patterns := []struct {
 		name   string
 		bursts int
@@ -115,6 +127,7 @@ func BenchmarkFloodFillRing(b *testing.B) {
 				s.rxDropped += c.rxDropped
 				s.fillEmpty += c.fillEmpty
 				s.ringFull += c.ringFull
+				s.kicks += c.kicks
 			}
 		}
 	}
@@ -125,6 +138,7 @@ func BenchmarkFloodFillRing(b *testing.B) {
 		b.ReportMetric(float64(s.rxDropped)/runs, v+"-"+pat.name+"-rx_dropped/"+pat.name)
 		b.ReportMetric(float64(s.fillEmpty)/runs, v+"-"+pat.name+"-fill_empty/"+pat.name)
 		b.ReportMetric(float64(s.ringFull)/runs, v+"-"+pat.name+"-ring_full/"+pat.name)
+		b.ReportMetric(float64(s.kicks)/float64(max(s.forwarded, 1)), v+"-"+pat.name+"-tx_wakeups/frame")
 	}
 }
 

@@ -51,6 +51,9 @@ type sizing struct {
 	// expireBusy makes workers walk the flow table for timed-out flows on the
 	// timer also while packets arrive (the previous policy, for comparison).
 	expireBusy bool
+	// kickEach kicks TX (sendto in copy mode) after every batch queued on a TX
+	// ring, not once per loop turn (the previous policy, for comparison).
+	kickEach bool
 }
 
 // defaultSizing is what Start uses. The kernel checks the fill ring before the RX
@@ -323,7 +326,7 @@ func (p *Pipeline) openWorkers(n int, inline bool, sz sizing) error {
 		}
 		w.verdicts = NewRing[inspect.Verdict](verdictRing)
 		w.classifyRows, w.classifyDelay = cfg.Classify.Batch, int64(cfg.Classify.MaxDelay)
-		w.expireBusy = sz.expireBusy
+		w.expireBusy, w.kickEach = sz.expireBusy, sz.kickEach
 		w.insp, err = inspect.New(inspect.Config{
 			Flow: flow.Config{
 				Capacity: per, IdleTimeout: cfg.Flow.IdleTimeout, ActiveTimeout: cfg.Flow.ActiveTimeout,
