@@ -17,39 +17,45 @@ func TestRenice(t *testing.T) {
 	tests := []struct {
 		name string
 		nice int
-		want int // nice value of the worker's thread afterwards; -100: the process's
 	}{
-		{"unchanged", 0, -100},
-		{"lower priority", 7, 7},
-		{"higher priority (root only)", -5, -5},
+		{"unchanged", 0},
+		{"lower priority", 7},
+		{"higher priority (root only)", -5},
 	}
-	base := threadNice(t, unix.Getpid())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := tt.want
-			if want == -100 {
-				want = base
-			}
-			privileged := os.Geteuid() == 0
-			if tt.nice < base && !privileged {
-				want = base // refused without CAP_SYS_NICE
-			}
+			mainNice := threadNice(t, unix.Getpid())
 			var log bytes.Buffer
 			w := &worker{id: 3, nice: tt.nice, log: slog.New(slog.NewTextHandler(&log, nil))}
-			got := make(chan int, 1)
+			type seen struct{ tid, before, after int }
+			got := make(chan seen, 1)
 			go func() {
-				runtime.LockOSThread() // not unlocked: the thread ends with the goroutine
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread() // as the worker's run does
+				tid := unix.Gettid()
+				before := threadNice(t, tid)
 				w.renice()
-				got <- threadNice(t, unix.Gettid())
+				got <- seen{tid, before, threadNice(t, tid)}
 			}()
-			if g := <-got; g != want {
-				t.Errorf("worker thread nice %d, want %d (log %q)", g, want, log.String())
+			g := <-got
+			want, refused := tt.nice, false
+			switch {
+			case tt.nice == 0:
+				want = g.before
+			case tt.nice < g.before && os.Geteuid() != 0:
+				want, refused = g.before, true // no CAP_SYS_NICE
 			}
-			if n := threadNice(t, unix.Getpid()); n != base {
-				t.Errorf("the process's main thread changed to nice %d from %d", n, base)
+			if g.after != want {
+				t.Errorf("worker thread nice %d, want %d (log %q)", g.after, want, log.String())
 			}
-			if refused := strings.Contains(log.String(), "worker_nice refused"); refused != (tt.nice < base && !privileged) {
+			if strings.Contains(log.String(), "worker_nice refused") != refused {
 				t.Errorf("log %q", log.String())
+			}
+			if g.tid == unix.Getpid() {
+				return // it ran on the main thread, which Go never ends
+			}
+			if n := threadNice(t, unix.Getpid()); n != mainNice {
+				t.Errorf("the main thread changed to nice %d from %d", n, mainNice)
 			}
 		})
 	}
