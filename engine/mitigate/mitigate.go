@@ -37,6 +37,10 @@ type Config struct {
 	// ScanSourcePorts: a source sending to a scanned victim gets a verdict once it
 	// reached this many distinct destination ports (default Detector.ScanPorts/4).
 	ScanSourcePorts float64
+	// ConnRate: a source opening connections (SYNs) to one victim at this many per
+	// second or more gets a verdict, unless the flow model calls most of its flows
+	// BENIGN (FlowVerdict); 0 (the default) turns this off.
+	ConnRate float64
 }
 
 func (c *Config) defaults() error {
@@ -57,6 +61,9 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("%w: %s %d ns, want > 0", ErrConfig, name, *v)
 		}
 		return nil
+	}
+	if c.ConnRate < 0 {
+		return fmt.Errorf("%w: conn_rate %v, want >= 0", ErrConfig, c.ConnRate)
 	}
 	return errors.Join(def(&c.Victims, 4096, "victims"), def(&c.NormalRing, 16384, "normal_ring"),
 		def(&c.NormalEvery, 4, "normal_every"), def(&c.AttackSamples, 4000, "attack_samples"),
@@ -122,6 +129,7 @@ type Engine struct {
 	attacks  map[[16]byte]*attack
 	sigs     map[[16]byte][]*Installed
 	sources  map[[16]byte]sourceVerdict
+	model    map[[16]byte]modelTally // the flow model's recent verdicts per source
 	nextTick int64
 	events   []victim.Event
 	f        signature.Fields
@@ -149,7 +157,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg: cfg, victims: v, agg: agg, det: det,
 		ring:    make([]sample, cfg.NormalRing),
 		attacks: make(map[[16]byte]*attack), sigs: make(map[[16]byte][]*Installed),
-		sources: make(map[[16]byte]sourceVerdict), rng: cfg.Aggregate.Seed | 1,
+		sources: make(map[[16]byte]sourceVerdict), model: make(map[[16]byte]modelTally), rng: cfg.Aggregate.Seed | 1,
 	}, nil
 }
 
@@ -294,6 +302,7 @@ func (e *Engine) tick(now int64) {
 		delete(e.attacks, ev.Victim.Addr)
 		e.log = append(e.log, Event{At: now, What: "end", Victim: ev.Victim.Addr, IPVersion: ev.Victim.IPVersion, Detail: fmt.Sprintf("%.0f pps", ev.PPS)})
 	}
+	e.blockFastOpeners(now)
 	for v, a := range e.attacks {
 		e.learn(v, a, now)
 	}

@@ -12,6 +12,7 @@ type sourceVerdict struct {
 	expires   int64    // unix ns
 	ipVersion uint8    // of the source
 	victim    [16]byte // the victim it was blocked for
+	connRate  bool     // for opening connections too fast (else for scanning)
 }
 
 // SourceVerdict is a source the loop decided to block, for the daemon to enforce.
@@ -20,13 +21,14 @@ type SourceVerdict struct {
 	IPVersion uint8
 	Victim    [16]byte // the destination it attacked
 	Expires   int64    // unix ns
+	ConnRate  bool     // for opening connections too fast (else for scanning)
 }
 
 // AppendSources appends every source verdict in force at now to dst.
 func (e *Engine) AppendSources(dst []SourceVerdict, now int64) []SourceVerdict {
 	for s, sv := range e.sources {
 		if sv.expires > now {
-			dst = append(dst, SourceVerdict{Source: s, IPVersion: sv.ipVersion, Victim: sv.victim, Expires: sv.expires})
+			dst = append(dst, SourceVerdict{Source: s, IPVersion: sv.ipVersion, Victim: sv.victim, Expires: sv.expires, ConnRate: sv.connRate})
 		}
 	}
 	return dst
