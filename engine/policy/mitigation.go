@@ -79,6 +79,10 @@ type SourceSpec struct {
 	TTL string `yaml:"ttl,omitempty" json:"ttl,omitempty"`
 	// Max is the most source verdicts in force at once (default 65536).
 	Max *int `yaml:"max,omitempty" json:"max,omitempty"`
+	// ConnRate: a source opening this many connections (SYNs) per second or more to
+	// one victim gets a verdict unless the flow model calls most of its flows BENIGN
+	// (default 0: off).
+	ConnRate *float64 `yaml:"conn_rate,omitempty" json:"conn_rate,omitempty"`
 }
 
 // PrefixSpec sets the source prefix lengths the per-prefix aggregates count by.
@@ -152,6 +156,7 @@ type SourceRules struct {
 	ScanPorts int
 	TTL       time.Duration
 	Max       int
+	ConnRate  float64 // connections per second to one victim; 0: off
 }
 
 // PrefixLengths are the source prefix lengths of the aggregates.
@@ -267,6 +272,7 @@ func compileMitigation(s *MitigationSpec, maxTTL time.Duration, fail func(field 
 	m.Source.ScanPorts = c.int("scan_ports", o.ScanPorts, max(m.Victim.ScanPorts/4, 1), 1, 65535)
 	m.Source.TTL = c.duration("ttl", o.TTL, time.Minute, time.Second, maxTTL)
 	m.Source.Max = c.int("max", o.Max, 65536, 1, maxMitigationCount)
+	m.Source.ConnRate = c.float("conn_rate", o.ConnRate, 0, 0, maxMitigationRate, false)
 
 	p, c := deref(s.Prefix), mitCheck{"prefix", fail}
 	m.Prefix.V4 = c.int("prefix_v4", p.PrefixV4, DefaultPrefixV4, 1, 32)
@@ -319,7 +325,8 @@ func (m Mitigation) Spec() MitigationSpec {
 		Signature: &SignatureSpec{Action: m.Signature.Action.String(), MaxBenignDrop: f(m.Signature.MaxBenignDrop),
 			MinAttackMatch: f(m.Signature.MinAttackMatch), Depth: i(m.Signature.Depth), TTL: d(m.Signature.TTL),
 			PerVictim: i(m.Signature.PerVictim)},
-		Source: &SourceSpec{Action: m.Source.Action.String(), ScanPorts: i(m.Source.ScanPorts), TTL: d(m.Source.TTL), Max: i(m.Source.Max)},
+		Source: &SourceSpec{Action: m.Source.Action.String(), ScanPorts: i(m.Source.ScanPorts), TTL: d(m.Source.TTL), Max: i(m.Source.Max),
+			ConnRate: f(m.Source.ConnRate)},
 		Prefix: &PrefixSpec{PrefixV4: i(m.Prefix.V4), PrefixV6: i(m.Prefix.V6)},
 	}
 	s.RateLimit = &RateLimitSpec{Per: "victim"}
@@ -351,7 +358,7 @@ func (m Mitigation) Settings() [][2]string {
 		{"signature.min_attack_match", g(m.Signature.MinAttackMatch)}, {"signature.depth", n(m.Signature.Depth)},
 		{"signature.ttl", d(m.Signature.TTL)}, {"signature.per_victim", n(m.Signature.PerVictim)},
 		{"source.action", m.Source.Action.String()}, {"source.scan_ports", n(m.Source.ScanPorts)},
-		{"source.ttl", d(m.Source.TTL)}, {"source.max", n(m.Source.Max)},
+		{"source.ttl", d(m.Source.TTL)}, {"source.max", n(m.Source.Max)}, {"source.conn_rate", g(m.Source.ConnRate)},
 		{"prefix.prefix_v4", n(m.Prefix.V4)}, {"prefix.prefix_v6", n(m.Prefix.V6)},
 		{"rate_limit.per", per}, {"rate_limit.pps", rl}, {"rate_limit.burst", n(m.RateLimit.Burst)},
 	}
@@ -390,6 +397,7 @@ func (m Mitigation) MitigateConfig(base mitigate.Config) mitigate.Config {
 	c.ScanSourcePorts = float64(m.Source.ScanPorts)
 	c.SourceTTL = int64(m.Source.TTL)
 	c.MaxSources = m.Source.Max
+	c.ConnRate = m.Source.ConnRate
 	c.Aggregate.Prefix4 = m.Prefix.V4
 	c.Aggregate.Prefix6 = m.Prefix.V6
 	return c

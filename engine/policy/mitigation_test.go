@@ -48,7 +48,7 @@ func TestMitigationConfig(t *testing.T) {
 		Victim: &VictimSpec{MinPPS: pf(5000), Factor: pf(3), Share: pf(0.7), MinSources: pi(32), Baseline: "5s", EndAfter: "250ms",
 			ScanPorts: pi(400), ScanPPS: pf(50)},
 		Signature: &SignatureSpec{Action: "rate_limit", MaxBenignDrop: pf(0.001), MinAttackMatch: pf(0.9), Depth: pi(12), TTL: "30s", PerVictim: pi(2)},
-		Source:    &SourceSpec{Action: "alert", ScanPorts: pi(20), TTL: "5m", Max: pi(1000)},
+		Source:    &SourceSpec{Action: "alert", ScanPorts: pi(20), TTL: "5m", Max: pi(1000), ConnRate: pf(4)},
 		Prefix:    &PrefixSpec{PrefixV4: pi(16), PrefixV6: pi(48)},
 		RateLimit: &RateLimitSpec{Per: "Source", PPS: pi(10000)},
 	})
@@ -64,8 +64,8 @@ func TestMitigationConfig(t *testing.T) {
 	c := m.MitigateConfig(base)
 	got := []any{c.Victims, c.NormalRing, c.Aggregate.Seed, c.Detector.MinPPS, c.Detector.Factor, c.Detector.Share, c.Detector.MinSources,
 		c.Detector.Alpha, c.Detector.EndTicks, c.Detector.ScanPorts, c.Detector.ScanPPS, c.Signature.MaxNormalDrop, c.Signature.MinAttackDrop,
-		c.Signature.Depth, c.SignatureTTL, c.MaxSignatures, c.ScanSourcePorts, c.SourceTTL, c.MaxSources, c.Aggregate.Prefix4, c.Aggregate.Prefix6}
-	want := []any{99, 1234, uint64(7), 5000.0, 3.0, 0.7, 32.0, 0.02, 3, 400.0, 50.0, 0.001, 0.9, 12, int64(30e9), 2, 20.0, int64(300e9), 1000, 16, 48}
+		c.Signature.Depth, c.SignatureTTL, c.MaxSignatures, c.ScanSourcePorts, c.SourceTTL, c.MaxSources, c.Aggregate.Prefix4, c.Aggregate.Prefix6, c.ConnRate}
+	want := []any{99, 1234, uint64(7), 5000.0, 3.0, 0.7, 32.0, 0.02, 3, 400.0, 50.0, 0.001, 0.9, 12, int64(30e9), 2, 20.0, int64(300e9), 1000, 16, 48, 4.0}
 	if !slices.Equal(got, want) {
 		t.Fatalf("mitigate config\n got %v\nwant %v", got, want)
 	}
@@ -93,6 +93,7 @@ func TestMitigationErrors(t *testing.T) {
 		{"depth", MitigationSpec{Signature: &SignatureSpec{Depth: pi(13)}}, []string{"signature.depth: 13 is out of range (want 1 to 12)"}},
 		{"signature ttl", MitigationSpec{Signature: &SignatureSpec{TTL: "2h"}}, []string{"signature.ttl: 2h is out of range (want 1s to 1h)"}},
 		{"source ttl beyond max_ttl", MitigationSpec{Source: &SourceSpec{TTL: "200h"}}, []string{"source.ttl: 200h is out of range (want 1s to 168h)"}},
+		{"negative conn rate", MitigationSpec{Source: &SourceSpec{ConnRate: pf(-1)}}, []string{"source.conn_rate: -1 is out of range (want >= 0"}},
 		{"prefix", MitigationSpec{Prefix: &PrefixSpec{PrefixV4: pi(33), PrefixV6: pi(0)}},
 			[]string{"prefix.prefix_v4: 33 is out of range (want 1 to 32)", "prefix.prefix_v6: 0 is out of range (want 1 to 128)"}},
 		{"per", MitigationSpec{RateLimit: &RateLimitSpec{Per: "flow"}}, []string{`rate_limit.per: unknown scope "flow" (want victim or source)`}},
