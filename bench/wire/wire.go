@@ -193,6 +193,9 @@ type Sent struct {
 	FlowKey xdp.Key
 	Src     netip.Addr
 	At      time.Duration // when it was sent, since the start of the replay
+	// Suppressed: a faithful replay (ReplayConfig.Faithful) did not send this server
+	// answer because the client frame it answers never arrived.
+	Suppressed bool
 }
 
 // ReplayConfig says what to replay.
@@ -209,6 +212,11 @@ type ReplayConfig struct {
 	// arrive in time it is sent once more (a retransmission, returned as another Sent)
 	// and the answer held as long again; after that the flow goes on schedule.
 	Causal time.Duration
+	// Faithful, with Causal, makes the server end answer only what it received: a
+	// server frame whose answered client frame has not arrived within Causal is not
+	// sent at all (returned with Sent.Suppressed), as a real server never answers a
+	// SYN or a probe the appliance dropped. Client frames keep the retransmission.
+	Faithful bool
 }
 
 // has reports whether a frame with this identity arrived.
@@ -282,6 +290,7 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 		toSrv bool
 	}
 	lastOf := map[xdp.Key]last{}
+	lastClient := map[xdp.Key]uint64{} // the faithful replay's: each flow's last client frame
 	type sentFrame struct {
 		s     Sent
 		frame []byte
@@ -291,16 +300,22 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 	var queue []held
 	lost := map[xdp.Key]bool{}
 	hold := map[xdp.Key]bool{}
+	suppressed := map[uint64]bool{}
 	release := func() error {
 		clear(hold)
 		k := 0
 		for _, h := range queue {
 			key := h.s.FlowKey
-			if !hold[key] && !lost[key] && h.answers != 0 && !rcv.has(h.answers) {
+			if !hold[key] && (!lost[key] || rc.Faithful && !h.s.ToSrv) && h.answers != 0 && !suppressed[h.answers] && !rcv.has(h.answers) {
 				p := sentBy[h.answers]
 				switch {
 				case time.Since(p.at) < rc.Causal:
 					hold[key] = true
+				case rc.Faithful && !h.s.ToSrv:
+					h.s.Suppressed, h.s.At = true, time.Since(start)
+					suppressed[h.s.ID] = true
+					out = append(out, h.s)
+					continue
 				case !h.resent:
 					h.resent, p.at = true, time.Now()
 					if err := send(p.s, p.frame); err != nil {
@@ -376,6 +391,15 @@ func (t *Topology) Replay(rc ReplayConfig) ([]Sent, *Received, error) {
 			if p, ok := lastOf[s.FlowKey]; ok && p.toSrv != s.ToSrv {
 				h.answers = p.id
 			}
+			if rc.Faithful && !s.ToSrv {
+				// Every server frame answers the flow's last client frame, not only
+				// the first after it: a response's later segments are not sent
+				// either when the request was lost.
+				h.answers = lastClient[s.FlowKey]
+			}
+			if s.ToSrv {
+				lastClient[s.FlowKey] = s.ID
+			}
 			lastOf[s.FlowKey] = last{s.ID, s.ToSrv}
 			queue = append(queue, h)
 			if err := release(); err != nil {
@@ -402,6 +426,7 @@ type Tally struct {
 	Sent, Delivered, Tagged int // frames sent, arrived, arrived with the TAG DSCP
 	After, AfterDropped     int // frames after the decision point, of which not arrived
 	AfterTagged             int // frames after the decision point arrived with the TAG DSCP
+	Suppressed              int // server answers a faithful replay did not send (not in Sent)
 }
 
 // Outcome matches what was sent with what arrived, per label; tagDSCP is the DSCP a
@@ -417,6 +442,10 @@ func Outcome(frames []Sent, rcv *Received, tagDSCP uint8) map[string]*Tally {
 		if tl == nil {
 			tl = &Tally{}
 			m[s.Label] = tl
+		}
+		if s.Suppressed {
+			tl.Suppressed++
+			continue
 		}
 		tl.Sent++
 		got := left[s.ID] > 0
