@@ -103,6 +103,7 @@ type mitigator struct {
 	rings    []*Ring[frameRecord]
 	sigs     *xdp.Signatures
 	verdicts *Ring[inspect.Verdict] // to the writer (this goroutine produces)
+	notes    *Ring[flowNote]        // from the writer: the flow model's verdicts per source
 	wake     chan<- struct{}        // the writer's
 	clock    *clockBase
 	log      *slog.Logger
@@ -194,6 +195,7 @@ func (m *mitigator) run(stop <-chan struct{}, done chan<- struct{}) {
 // three quarters), so the loop keeps up with a flood without taking the workers'
 // CPU; what it skips is counted.
 func (m *mitigator) drain() int {
+	m.takeNotes()
 	total := 0
 	for _, r := range m.rings {
 		every := max(m.every, 1)
@@ -401,9 +403,9 @@ func (m *mitigator) syncSources(now int64) {
 		}
 		src := victimAddr(s.Source, s.IPVersion)
 		v := inspect.Verdict{
-			Src: src, Dst: victimAddr(s.Victim, s.IPVersion), Label: "mitigation:scan",
+			Src: src, Dst: victimAddr(s.Victim, s.IPVersion), Label: sourceLabel(s.ConnRate),
 			Decision: policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: uint8(src.BitLen()),
-				TTL: time.Duration(s.Expires - now), Rule: "mitigation:scan"},
+				TTL: time.Duration(s.Expires - now), Rule: sourceLabel(s.ConnRate)},
 			First: now, Last: now,
 		}
 		if !m.verdicts.Push(&v) {
@@ -449,6 +451,8 @@ func (p *Pipeline) startMitigation() error {
 	if err != nil || m == nil {
 		return err
 	}
+	m.notes = NewRing[flowNote](noteRing)
+	p.writer.notes = m.notes
 	m.attach(p.workers)
 	p.writer.rings = append(p.writer.rings, m.verdicts)
 	m.wake = p.writer.wake

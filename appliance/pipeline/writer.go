@@ -78,6 +78,8 @@ type writer struct {
 	// out gets every verdict after it is written: the alert log and the flow
 	// exporter (off the packet path; it never blocks).
 	out *outputs
+	// notes, when mitigation is on, takes the flow model's verdicts to the loop.
+	notes *Ring[flowNote]
 
 	keys []xdp.Key
 	vals []xdp.Verdict
@@ -124,6 +126,7 @@ func (w *writer) drain() {
 				w.add(v)
 				w.out.verdict(v)
 				w.sinkAlert(v)
+				w.note(v)
 				if len(w.keys) >= w.batch {
 					w.flush()
 				}
