@@ -24,6 +24,7 @@ import (
 	"github.com/flowsieve/flowsieve/bench/wire"
 	"github.com/flowsieve/flowsieve/engine/flow"
 	"github.com/flowsieve/flowsieve/engine/inspect"
+	"github.com/flowsieve/flowsieve/engine/mitigate"
 	"github.com/flowsieve/flowsieve/engine/model"
 	"github.com/flowsieve/flowsieve/engine/packet"
 	"github.com/flowsieve/flowsieve/engine/policy"
@@ -49,6 +50,9 @@ const (
 	// (wire.ReplayConfig.Causal); with Faithful, an answer whose request has not
 	// arrived by then is not sent: a server never answers what it did not receive.
 	demoCausal = 300 * time.Millisecond
+	// demoLearnAt is the attack samples a signature is learned from: the demo's
+	// floods run at a few hundred packets per second.
+	demoLearnAt = 50
 )
 
 // demoPolicy drops the attacks the flow model tells apart (flow scope) when it is at
@@ -275,7 +279,7 @@ func demoInline(c *cli.Context, dir, mpath, ppath string) (*demoReport, error) {
 		"xdp.keep_state_on_exit": "false", "flow.early_packets": strconv.Itoa(demoEarly),
 		"model.path": mpath, "policy.path": ppath, "state_dir": filepath.Join(dir, "state"),
 		"verdicts.flush_interval": "5ms", "metrics.listen": "",
-		"mitigation.enabled": "true", "mitigation.learn_at": "50",
+		"mitigation.enabled": "true", "mitigation.learn_at": strconv.Itoa(demoLearnAt),
 	}})
 	if err != nil {
 		return nil, err
@@ -415,12 +419,22 @@ func demoOffline(seed uint64, dur time.Duration, mpath, ppath string) (*demoRepo
 	}
 	var models atomic.Pointer[inspect.Models]
 	models.Store(ms)
-	var classified uint64
-	in, err := inspect.New(inspect.Config{Flow: flow.Config{EarlyPackets: demoEarly, Seed: 1}, BatchSize: 1}, &models,
-		func(*inspect.Verdict) { classified++ })
+	// The mitigation loop with the policy's thresholds plays the XDP program's part
+	// (source verdicts, signatures) before the flow engine, as inline.
+	mit, err := mitigate.New(pol.Mitigation().MitigateConfig(mitigate.Config{LearnAt: demoLearnAt}))
 	if err != nil {
 		return nil, err
 	}
+	var classified uint64
+	in, err := inspect.New(inspect.Config{Flow: flow.Config{EarlyPackets: demoEarly, Seed: 1}, BatchSize: 1}, &models,
+		func(v *inspect.Verdict) {
+			classified++
+			mit.FlowVerdict(engineAddr(v.Src), v.Label == "BENIGN", v.Last)
+		})
+	if err != nil {
+		return nil, err
+	}
+	var pkt packet.Packet
 	g, err := traffic.New(demoMix(seed, dur))
 	if err != nil {
 		return nil, err
@@ -440,8 +454,11 @@ func demoOffline(seed uint64, dur time.Duration, mpath, ppath string) (*demoRepo
 		if err != nil {
 			return nil, err
 		}
-		frames[0] = source.Frame{Data: f, Timestamp: ts, WireLen: len(f), Link: packet.LinkEthernet}
-		in.Process(frames, actions)
+		actions[0] = policy.ActionDrop
+		if packet.Decode(packet.LinkEthernet, f, &pkt) != nil || mit.Packet(&pkt, f, ts, len(f), false) == mitigate.Pass {
+			frames[0] = source.Frame{Data: f, Timestamp: ts, WireLen: len(f), Link: packet.LinkEthernet}
+			in.Process(frames, actions)
+		}
 		l := per[label.String()]
 		if l == nil {
 			l = &demoLabel{}

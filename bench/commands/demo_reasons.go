@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -99,10 +100,7 @@ type demoLostFlow struct {
 func benignLosses(frames []wire.Sent, rcv *wire.Received, d *demoDrops) (map[string]int, []demoLostFlow) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	left := make(map[uint64]int, len(rcv.Count))
-	for k, v := range rcv.Count {
-		left[k] = v
-	}
+	left := maps.Clone(rcv.Count)
 	why := map[string]int{}
 	perFlow := map[xdp.Key]int{}
 	for _, s := range frames {
@@ -170,4 +168,14 @@ func sourceLeaks(frames []wire.Sent, rcv *wire.Received, d *demoDrops, start tim
 		}
 	}
 	return out
+}
+
+// engineAddr is an address in engine/mitigate's layout (IPv4 in the first 4 bytes).
+func engineAddr(a netip.Addr) (out [16]byte) {
+	if a = a.Unmap(); a.Is4() {
+		b := a.As4()
+		copy(out[:], b[:])
+		return out
+	}
+	return a.As16()
 }
