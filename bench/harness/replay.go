@@ -54,6 +54,9 @@ type ReplayConfig struct {
 	// OffloadedProbesOnly sends only latency probes the appliance offloads, so the
 	// daemon classifies the trace's flows and nothing else.
 	OffloadedProbesOnly bool
+	// Sending, when set, is called once the wire and the path under test are up,
+	// just before the first frame is sent.
+	Sending func()
 }
 
 // LabelResult is the ground-truth accounting of one label.

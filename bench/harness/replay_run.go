@@ -38,6 +38,9 @@ func replayThrough(ctx context.Context, c *ReplayConfig, w *Wire, g *truth, path
 		}
 	}
 	run.cpu0, run.ru0 = readProcStat(), rusage()
+	if c.Sending != nil {
+		c.Sending()
+	}
 	run.sent, err = send(ctx, c, w, g, path, run)
 	time.Sleep(100 * time.Millisecond) // let the last frames cross the wire
 	run.cpu1, run.ru1 = readProcStat(), rusage()

@@ -91,8 +91,8 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	progress := func(s string) {
-		if strings.HasPrefix(s, "replaying") {
-			time.AfterFunc(time.Second, cancel) // a second into the replay
+		if strings.HasPrefix(s, "sending") {
+			time.AfterFunc(time.Second, cancel) // a second into the replay's sending
 		}
 	}
 	rep, err := Run(ctx, Config{Scenario: "mixed", Seed: 9, Duration: 20 * time.Second, Timing: Timing{Scale: 1}, Decision: 8, Progress: progress})

@@ -310,7 +310,8 @@ func splitNote(c *Config, split []string) string {
 func (u *runner) replayConfig(t *Trace, timing Timing) ReplayConfig {
 	c := &u.c
 	return ReplayConfig{Trace: t, Queues: c.Queues, Sender: c.Sender, Timing: timing, MaxPackets: c.MaxPackets,
-		MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: u.tmp, Appliance: u.app}
+		MaxTime: c.MaxTime, Decision: c.Decision, Scope: c.Scope, TempDir: u.tmp, Appliance: u.app,
+		Sending: func() { u.say("sending %s", t.Name) }}
 }
 
 // replayScenario replays the generated scenario: the report's top-level figures.
