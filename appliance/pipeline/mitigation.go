@@ -63,17 +63,20 @@ func (r *recorder) publish() {
 
 // MitigationStats are the mitigation loop's counters, read at scrape time.
 type MitigationStats struct {
-	Records    atomic.Uint64 // frame records taken from the workers' rings
-	Lost       atomic.Uint64 // records a worker could not queue (its ring was full)
-	Sampled    atomic.Uint64 // records skipped: over mitigation.max_rate, or under backlog
-	Undecoded  atomic.Uint64 // records that were not IP
-	Installed  atomic.Uint64 // signature trees written to the XDP program (new or changed)
-	Removed    atomic.Uint64 // signature trees taken out (lapsed or flushed)
-	Refreshed  atomic.Uint64 // kernel expiries pushed on while a signature kept dropping
-	Failed     atomic.Uint64 // signatures the XDP program could not take (too big, all slots in use, map errors)
-	Sources    atomic.Uint64 // source verdicts handed to the verdict writer
-	Ticks      atomic.Uint64 // detector and learner runs
-	Signatures atomic.Int64  // signature slots in use
+	Records     atomic.Uint64 // frame records taken from the workers' rings
+	Lost        atomic.Uint64 // records a worker could not queue (its ring was full)
+	Sampled     atomic.Uint64 // records skipped: over mitigation.max_rate, or under backlog
+	Undecoded   atomic.Uint64 // records that were not IP
+	Installed   atomic.Uint64 // signature trees written to the XDP program (new or changed)
+	Removed     atomic.Uint64 // signature trees taken out (lapsed or flushed)
+	Refreshed   atomic.Uint64 // kernel expiries pushed on while a signature kept dropping
+	Failed      atomic.Uint64 // signatures the XDP program could not take (too big, all slots in use, map errors)
+	Sources     atomic.Uint64 // source verdicts handed to the verdict writer
+	Alerts      atomic.Uint64 // signatures and scanners reported only (action ALERT)
+	RateLimited atomic.Uint64 // token buckets written to the XDP program
+	Ticks       atomic.Uint64 // detector and learner runs
+	Signatures  atomic.Int64  // signature slots in use
+	RateLimits  atomic.Int64  // token buckets in use
 }
 
 // slotState is one victim's signature tree in the kernel.
@@ -102,6 +105,8 @@ type mitigator struct {
 	eng      *mitigate.Engine
 	rings    []*Ring[frameRecord]
 	sigs     *xdp.Signatures
+	rates    rateTable // nil when the program has no buckets
+	act      ratePolicy
 	verdicts *Ring[inspect.Verdict] // to the writer (this goroutine produces)
 	notes    *Ring[flowNote]        // from the writer: the flow model's verdicts per source
 	wake     chan<- struct{}        // the writer's
@@ -110,15 +115,18 @@ type mitigator struct {
 	stats    *MitigationStats
 	reqs     chan func()
 
-	pkt    packet.Packet
-	seq    uint64
-	every  uint64 // process one record in every (the rate cap's sampling for this slot)
-	seen   uint64 // records taken in this slot
-	slots  map[[16]byte]*slotState
-	free   []int
-	pushed map[[16]byte]int64 // source → expiry handed to the writer
-	srcBuf []mitigate.SourceVerdict
-	evBuf  []mitigate.Event
+	pkt         packet.Packet
+	seq         uint64
+	every       uint64 // process one record in every (the rate cap's sampling for this slot)
+	seen        uint64 // records taken in this slot
+	slots       map[[16]byte]*slotState
+	free        []int
+	pushed      map[[16]byte]int64 // source → expiry handed to the writer
+	srcBuf      []mitigate.SourceVerdict
+	limits      map[limitKey]*limitState
+	scanLimits  map[netip.Addr]int64 // scanners under source.action RATE_LIMIT → expiry
+	unprotected map[[16]byte]bool    // victims logged as unprotected
+	evBuf       []mitigate.Event
 }
 
 // newMitigator returns the loop for workers, or nil when mitigation is off.
@@ -135,6 +143,11 @@ func newMitigator(cfg config.Mitigation, pm policy.Mitigation, dp *xdp.Datapath,
 		cfg: cfg, sigTTL: ec.SignatureTTL, eng: eng, sigs: dp.Signatures, verdicts: NewRing[inspect.Verdict](4096),
 		clock: arrivalClock(), log: log, stats: &MitigationStats{}, reqs: make(chan func()),
 		slots: map[[16]byte]*slotState{}, pushed: map[[16]byte]int64{},
+		act:    ratePolicy{sigAct: pm.Signature.Action, srcAct: pm.Source.Action, bucket: pm.RateLimit, endPPS: ec.Detector.MinPPS / 2},
+		limits: map[limitKey]*limitState{}, scanLimits: map[netip.Addr]int64{}, unprotected: map[[16]byte]bool{},
+	}
+	if dp.RateLimits != nil {
+		m.rates = dp.RateLimits
 	}
 	for s := xdp.SignatureSlots - 1; s >= 0; s-- {
 		m.free = append(m.free, s)
@@ -248,12 +261,17 @@ func (m *mitigator) step(now int64) {
 	m.stats.Ticks.Add(1)
 	m.syncSignatures(now)
 	m.syncSources(now)
+	m.syncLimits(now)
+	m.warnUnprotected(now)
 	m.logEvents()
 }
 
 // refresh reads each slot's kernel hits: a signature that dropped packets stays in
 // force (the kernel drops them, so the engine never sees them).
 func (m *mitigator) refresh(now int64) {
+	if !m.kernelSignatures() {
+		return // the engine counts its own matches: the kernel does not drop them
+	}
 	ttl := m.sigTTL
 	for _, st := range m.slots {
 		h, err := m.sigs.Hits(st.slot)
@@ -333,7 +351,9 @@ func (m *mitigator) install(v [16]byte, set []*mitigate.Installed, old *slotStat
 	exp := expiryOf(set)
 	if err == nil {
 		slot = m.free[len(m.free)-1]
-		err = m.sigs.Install(slot, addr, nodes, m.deadline(exp))
+		if m.kernelSignatures() {
+			err = m.sigs.Install(slot, addr, nodes, m.deadline(exp))
+		}
 	}
 	if err != nil {
 		if old == nil || !sameSet(old.set, set) {
@@ -355,14 +375,33 @@ func (m *mitigator) install(v [16]byte, set []*mitigate.Installed, old *slotStat
 		m.stats.Signatures.Add(1)
 	}
 	m.slots[v] = st
-	m.stats.Installed.Add(1)
-	m.log.Info("signature installed", "victim", addr, "slot", slot, "kind", set[0].Kind.String(),
-		"signatures", k, "nodes", len(nodes))
+	m.logSignature(st, addr, k)
+}
+
+// logSignature logs and counts a new or changed signature tree by the policy's
+// signature.action: installed as a drop, learned for an alert, or learned with
+// the victim put under the rate limit (syncLimits).
+func (m *mitigator) logSignature(st *slotState, addr netip.Addr, k int) {
+	args := []any{"victim", addr, "slot", st.slot, "kind", st.set[0].Kind.String(), "signatures", k, "nodes", len(st.nodes)}
+	switch m.act.sigAct {
+	case policy.MitigateAlert:
+		m.stats.Alerts.Add(1)
+		m.log.Warn("signature learned, not enforced (signature.action ALERT)", args...)
+	case policy.MitigateRateLimit:
+		m.log.Info("signature learned, victim rate-limited (signature.action RATE_LIMIT)", args...)
+	default:
+		m.stats.Installed.Add(1)
+		m.log.Info("signature installed", args...)
+	}
 }
 
 // rearm pushes a slot's kernel expiry to exp: Install with the same nodes (it
 // resets the slot's hit counter, so the hits so far are carried over).
 func (m *mitigator) rearm(st *slotState, exp int64) {
+	if !m.kernelSignatures() {
+		st.expires = exp
+		return
+	}
 	h, err := m.sigs.Hits(st.slot)
 	if err == nil && h > st.lastHits {
 		st.lastHits = h
@@ -380,11 +419,20 @@ func (m *mitigator) rearm(st *slotState, exp int64) {
 
 // remove takes a victim's tree out of the kernel.
 func (m *mitigator) remove(v [16]byte, st *slotState) {
+	if !m.kernelSignatures() {
+		m.forget(v, st)
+		return
+	}
 	if err := m.sigs.Remove(st.victim); err != nil {
 		m.stats.Failed.Add(1)
 		m.log.Warn("removing signature", "victim", st.victim, "err", err)
 		return
 	}
+	m.forget(v, st)
+}
+
+// forget frees a victim's slot once its tree is out of the kernel.
+func (m *mitigator) forget(v [16]byte, st *slotState) {
 	delete(m.slots, v)
 	m.free = append(m.free, st.slot)
 	m.stats.Removed.Add(1)
@@ -402,6 +450,10 @@ func (m *mitigator) syncSources(now int64) {
 			continue
 		}
 		src := victimAddr(s.Source, s.IPVersion)
+		if m.act.srcAct != policy.MitigateDrop {
+			m.scanner(s, src)
+			continue
+		}
 		v := inspect.Verdict{
 			Src: src, Dst: victimAddr(s.Victim, s.IPVersion), Label: sourceLabel(s.ConnRate),
 			Decision: policy.Decision{Action: policy.ActionDrop, Scope: policy.ScopeSource, PrefixLen: uint8(src.BitLen()),
@@ -420,12 +472,31 @@ func (m *mitigator) syncSources(now int64) {
 			delete(m.pushed, s)
 		}
 	}
+	for s, exp := range m.scanLimits {
+		if exp <= now {
+			delete(m.scanLimits, s)
+		}
+	}
 	if queued {
 		select {
 		case m.wake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// scanner applies source.action ALERT (logged, listed, no verdict) or RATE_LIMIT
+// (a bucket for the source, set by syncLimits) to one new source verdict.
+func (m *mitigator) scanner(s mitigate.SourceVerdict, src netip.Addr) {
+	m.pushed[s.Source] = s.Expires
+	victim := victimAddr(s.Victim, s.IPVersion)
+	if m.act.srcAct == policy.MitigateAlert || m.rates == nil {
+		m.stats.Alerts.Add(1)
+		m.log.Warn("scanner reported, no verdict (source.action "+m.act.srcAct.String()+")", "source", src, "victim", victim)
+		return
+	}
+	m.scanLimits[src] = s.Expires
+	m.stats.Sources.Add(1)
 }
 
 // logEvents logs what the engine did since the last call.

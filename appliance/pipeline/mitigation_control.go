@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/mitigate"
+	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/engine/signature"
 	"github.com/flowsieve/flowsieve/xdp"
 )
@@ -116,27 +117,68 @@ func (c *Control) VictimsList(ctx context.Context) ([]control.VictimInfo, error)
 			}
 			if st := m.slots[a.Victim]; st != nil {
 				vi.Signatures, vi.Mitigation = []int{st.slot}, "signature"
+				if m.act.sigAct == policy.MitigateAlert {
+					vi.Mitigation = "alert"
+				}
 				if vi.Since.IsZero() {
 					vi.Since = time.Unix(0, st.installed)
 				}
 			} else if sources[a.Victim] {
-				vi.Mitigation = "sources"
+				vi.Mitigation = map[policy.MitigationAction]string{policy.MitigateDrop: "sources",
+					policy.MitigateRateLimit: "rate_limit", policy.MitigateAlert: "alert"}[m.act.srcAct]
 			}
 			out = append(out, vi)
 		}
+		out = m.limitedInfo(out)
 	})
 	return out, err
+}
+
+// limitedInfo marks the victims of out under a token bucket (mitigation
+// "rate_limit") and appends those the engine no longer lists as attacked: the
+// bucket hides their flood from the detector.
+func (m *mitigator) limitedInfo(out []control.VictimInfo) []control.VictimInfo {
+	limited := m.limitedVictims()
+	for i := range out {
+		a, err := netip.ParseAddr(out[i].Addr)
+		if err != nil {
+			continue
+		}
+		if _, ok := limited[engineAddr(a)]; ok {
+			out[i].Mitigation = "rate_limit"
+			delete(limited, engineAddr(a))
+		}
+	}
+	for _, addr := range limited {
+		vi := control.VictimInfo{Addr: addr.String(), Kind: "unknown", Mitigation: "rate_limit"}
+		for _, st := range m.limits {
+			if st.addr != addr {
+				continue
+			}
+			vi.PacketsPerSecond += st.offered
+			if vi.Since.IsZero() || st.since < vi.Since.UnixNano() {
+				vi.Since = time.Unix(0, st.since)
+			}
+		}
+		out = append(out, vi)
+	}
+	return out
 }
 
 // info describes one installed tree (with its nodes when nodes is set).
 func (m *mitigator) info(st *slotState, nodes bool) control.SignatureInfo {
 	first := st.set[0]
 	si := control.SignatureInfo{
-		Slot: st.slot, Victim: st.victim.String(), Kind: first.Kind.String(), Action: "DROP",
+		Slot: st.slot, Victim: st.victim.String(), Kind: first.Kind.String(), Action: m.act.sigAct.String(),
 		Installed: time.Unix(0, st.installed), Expires: time.Unix(0, st.expires), Depth: depthOf(st.nodes),
 		Hits: st.hits(),
 	}
-	if h, err := m.sigs.Hits(st.slot); err == nil && h > st.lastHits {
+	if !m.kernelSignatures() {
+		si.Hits = 0 // the packets the engine matched: the kernel does not run the tree
+		for _, in := range st.set {
+			si.Hits += in.Hits
+		}
+	} else if h, err := m.sigs.Hits(st.slot); err == nil && h > st.lastHits {
 		si.Hits = st.hitsBase + h
 	}
 	for _, in := range st.set[:st.composed] {

@@ -128,15 +128,20 @@ func (c *floodCounter) read(fd int, stop *atomic.Bool) {
 	}
 }
 
-// TestWireSYNFloodSignature replays a spoofed SYN flood (random sources and ports,
-// a tool's TTL and window) at about 10,000 frames/s plus benign traffic to the same
-// victim at about 1,000 frames/s through the running daemon on a veth wire in
-// namespaces, and checks that the mitigation loop installs a signature for the
-// victim in the XDP program, that most of the flood from 1 s after its onset is
-// dropped, and that the benign traffic still arrives.
-func TestWireSYNFloodSignature(t *testing.T) {
-	w := newTestWire(t, 1)
-	p := w.start(t, "synflood", passPolicy, 4, map[string]string{"mitigation.learn_at": "300"})
+// synFloodRun is one replay of synFloodReplay: when each flood frame was sent and
+// which arrived, and the benign frames sent and delivered.
+type synFloodRun struct {
+	cnt        *floodCounter
+	sentAt     []time.Time
+	onset      time.Time
+	benignSent int
+}
+
+// synFloodReplay sends a spoofed SYN flood (random sources and ports, a tool's TTL
+// and window) at about 10,000 frames/s plus benign traffic to the same victim at
+// about 1,000 frames/s (3 s of benign alone first, then 4 s with the flood) from the
+// wire's client and counts what arrives at its server.
+func synFloodReplay(t *testing.T, w *testWire, victim netip.Addr) *synFloodRun {
 	ps := openPacketSender(t, w, "c0")
 	capt := openCapture(t, w.server, "s0")
 	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
@@ -145,17 +150,12 @@ func TestWireSYNFloodSignature(t *testing.T) {
 	}
 	const tick, benignPerTick, floodPerTick = 10 * time.Millisecond, 10, 100
 	const quiet, attack = 300, 400 // ticks: benign alone, then with the flood
-	cnt := &floodCounter{flood: make([]atomic.Bool, attack*floodPerTick)}
+	run := &synFloodRun{cnt: &floodCounter{flood: make([]atomic.Bool, attack*floodPerTick)}, sentAt: make([]time.Time, 0, attack*floodPerTick)}
 	var stop atomic.Bool
 	done := make(chan struct{})
-	go func() { defer close(done); cnt.read(capt.fd, &stop) }()
-
-	victim := netip.MustParseAddr("198.51.100.2")
+	go func() { defer close(done); run.cnt.read(capt.fd, &stop) }()
 	r := rand.New(rand.NewPCG(15, 1))
 	buf := make([]byte, 1514)
-	var benignSent int
-	sentAt := make([]time.Time, 0, attack*floodPerTick)
-	var onset time.Time
 	next := time.Now()
 	for k := range quiet + attack {
 		for i := range benignPerTick {
@@ -166,20 +166,20 @@ func TestWireSYNFloodSignature(t *testing.T) {
 			n := f.HeaderLen() + 100 + r.IntN(1300)
 			f.Put(buf[:n])
 			ps.send(t, buf[:n])
-			benignSent++
+			run.benignSent++
 		}
 		if k >= quiet {
-			if onset.IsZero() {
-				onset = time.Now()
+			if run.onset.IsZero() {
+				run.onset = time.Now()
 			}
 			for range floodPerTick {
-				i := len(sentAt)
+				i := len(run.sentAt)
 				f := craft.Frame{Src: netip.AddrFrom4([4]byte{byte(1 + r.IntN(220)), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}),
 					Dst: victim, Proto: craft.ProtoTCP, SrcPort: uint16(1024 + r.IntN(60000)), DstPort: 443,
 					TTL: uint8(240 + r.IntN(10)), ID: uint16(r.Uint32()), TCPFlags: 0x02, Window: 1024, Seq: uint32(i)}
 				f.Put(buf[:f.HeaderLen()])
 				ps.send(t, buf[:f.HeaderLen()])
-				sentAt = append(sentAt, time.Now())
+				run.sentAt = append(run.sentAt, time.Now())
 			}
 		}
 		next = next.Add(tick)
@@ -188,6 +188,37 @@ func TestWireSYNFloodSignature(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	stop.Store(true)
 	<-done
+	return run
+}
+
+// delivered counts the flood frames sent from `from` after onset on that arrived, and
+// returns them with the frames sent then and the index of the first lost frame (-1: none).
+func (r *synFloodRun) delivered(from time.Duration) (sent, arrived, first int) {
+	first = -1
+	for i, at := range r.sentAt {
+		ok := r.cnt.flood[i].Load()
+		if !ok && first < 0 {
+			first = i
+		}
+		if at.Sub(r.onset) >= from {
+			sent++
+			if ok {
+				arrived++
+			}
+		}
+	}
+	return sent, arrived, first
+}
+
+// TestWireSYNFloodSignature replays synFloodReplay's flood through the running
+// daemon on a veth wire in namespaces, and checks that the mitigation loop installs
+// a signature for the victim in the XDP program, that most of the flood from 1 s
+// after its onset is dropped, and that the benign traffic still arrives.
+func TestWireSYNFloodSignature(t *testing.T) {
+	w := newTestWire(t, 1)
+	p := w.start(t, "synflood", passPolicy, 4, map[string]string{"mitigation.learn_at": "300"})
+	victim := netip.MustParseAddr("198.51.100.2")
+	run := synFloodReplay(t, w, victim)
 
 	c := &Control{p: p}
 	sigs, err := c.SignaturesList(context.Background())
@@ -201,8 +232,8 @@ func TestWireSYNFloodSignature(t *testing.T) {
 	st := p.Mitigation()
 	t.Logf("mitigation: %d records, %d lost, %d sampled, %d installed, %d failed; signatures %+v; victims %+v",
 		st.Records.Load(), st.Lost.Load(), st.Sampled.Load(), st.Installed.Load(), st.Failed.Load(), sigs, victims)
-	if len(sigs) == 0 || sigs[0].Victim != victim.String() || sigs[0].Kind != "syn-flood" || sigs[0].Hits == 0 {
-		t.Fatalf("no syn-flood signature with hits for %v: %+v", victim, sigs)
+	if len(sigs) == 0 || sigs[0].Victim != victim.String() || sigs[0].Kind != "syn-flood" || sigs[0].Hits == 0 || sigs[0].Action != "DROP" {
+		t.Fatalf("no syn-flood DROP signature with hits for %v: %+v", victim, sigs)
 	}
 	if len(sigs) > 0 {
 		show, err := c.SignatureShow(context.Background(), sigs[0].Slot)
@@ -210,30 +241,16 @@ func TestWireSYNFloodSignature(t *testing.T) {
 			t.Fatalf("show slot %d: %+v, %v", sigs[0].Slot, show, err)
 		}
 	}
-	var after, afterDelivered, delivered int
-	first := -1
-	for i, at := range sentAt {
-		ok := cnt.flood[i].Load()
-		if ok {
-			delivered++
-		} else if first < 0 {
-			first = i
-		}
-		if at.Sub(onset) >= time.Second {
-			after++
-			if ok {
-				afterDelivered++
-			}
-		}
-	}
+	_, all, first := run.delivered(-time.Hour)
+	after, afterDelivered, _ := run.delivered(time.Second)
 	dropped := 1 - float64(afterDelivered)/float64(max(after, 1))
-	benign := float64(cnt.benign.Load()) / float64(benignSent)
+	benign := float64(run.cnt.benign.Load()) / float64(run.benignSent)
 	ttm := time.Duration(-1)
 	if first >= 0 {
-		ttm = sentAt[first].Sub(onset)
+		ttm = run.sentAt[first].Sub(run.onset)
 	}
 	t.Logf("flood: %d sent, %d delivered; from 1 s after onset %d sent, %.2f%% dropped; first dropped %v after onset; benign %d of %d delivered (%.2f%%)",
-		len(sentAt), delivered, after, 100*dropped, ttm, cnt.benign.Load(), benignSent, 100*benign)
+		len(run.sentAt), all, after, 100*dropped, ttm, run.cnt.benign.Load(), run.benignSent, 100*benign)
 	if dropped < 0.9 {
 		t.Errorf("%.2f%% of the flood from 1 s after onset dropped, want >= 90%%", 100*dropped)
 	}
