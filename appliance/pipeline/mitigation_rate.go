@@ -164,17 +164,21 @@ func (m *mitigator) addVictimLimits(want map[limitKey]limitWant, v [16]byte, add
 	}
 }
 
-// topSources returns the sources sending to victim v most over the last second,
-// at most maxLimitSources.
+// topSources returns the sources sending to victim v most (the faster of the
+// 100 ms and 1 s rates: a new attack shows in the first), at most
+// maxLimitSources, of those sending at least half the bucket's rate (a bucket
+// would never drop a slower one's packets: the victim's clients get none).
 func (m *mitigator) topSources(v [16]byte, now int64) []netip.Addr {
 	type rated struct {
 		addr netip.Addr
 		pps  float64
 	}
 	var all []rated
+	least := float64(m.act.bucket.PPS) / 2
 	m.eng.Aggregator().Pairs.Each(now, func(s *aggregate.HostStats) bool {
-		if s.B == v {
-			all = append(all, rated{victimAddr(s.A, s.IPVersion), s.Rates[aggregate.Window1s][aggregate.Packets]})
+		pps := max(s.Rates[aggregate.Window100ms][aggregate.Packets], s.Rates[aggregate.Window1s][aggregate.Packets])
+		if s.B == v && pps >= least {
+			all = append(all, rated{victimAddr(s.A, s.IPVersion), pps})
 		}
 		return true
 	})

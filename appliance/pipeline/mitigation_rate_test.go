@@ -1,12 +1,18 @@
 package pipeline
 
 import (
-	"context"
+	"log/slog"
+	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/engine/aggregate"
+	"github.com/flowsieve/flowsieve/engine/policy"
 	"github.com/flowsieve/flowsieve/xdp"
+	"github.com/flowsieve/flowsieve/xdp/craft"
 )
 
 // rateLimitPolicy passes every flow and rate-limits a victim a signature is
@@ -29,20 +35,8 @@ const rateLimitPolicy = passPolicy + `mitigation:
 // bucket, a new flow's first packets share the victim's bucket with the flood.
 func TestWireSYNFloodRateLimit(t *testing.T) {
 	const pps = 500
-	w := newTestWire(t, 1)
-	p := w.start(t, "synflood-rl", rateLimitPolicy, 4, map[string]string{"mitigation.learn_at": "300"})
 	victim := netip.MustParseAddr("198.51.100.2")
-	run := synFloodReplay(t, w, victim)
-
-	c := &Control{p: p}
-	sigs, err := c.SignaturesList(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	victims, err := c.VictimsList(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, run, sigs, victims := synFloodThrough(t, "synflood-rl", rateLimitPolicy, victim)
 	limits, err := p.dp.RateLimits.List()
 	if err != nil {
 		t.Fatal(err)
@@ -78,5 +72,165 @@ func TestWireSYNFloodRateLimit(t *testing.T) {
 	}
 	if benign < 0.5 {
 		t.Errorf("%.2f%% of benign frames delivered, want >= 50%%", 100*benign)
+	}
+}
+
+// bucketTable stands in for the XDP program's buckets where no kernel is needed:
+// it keeps what the loop set, as xdp.RateLimits would list it.
+type bucketTable struct {
+	limits  map[limitKey]xdp.RateLimit
+	deletes int
+}
+
+func (b *bucketTable) Set(scope xdp.RateScope, prefix netip.Prefix, rate, burst, expires uint64) error {
+	b.limits[limitKey{scope, prefix}] = xdp.RateLimit{Scope: scope, Prefix: prefix, Rate: rate, Burst: burst, Expires: expires}
+	return nil
+}
+
+func (b *bucketTable) Delete(scope xdp.RateScope, prefix netip.Prefix) error {
+	delete(b.limits, limitKey{scope, prefix})
+	b.deletes++
+	return nil
+}
+
+func (b *bucketTable) List() ([]xdp.RateLimit, error) {
+	var out []xdp.RateLimit
+	for _, l := range b.limits {
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// replayFlood feeds the loop 1 s of benign traffic to victim, secs seconds of a
+// SYN flood at 5,000 packets/s from nine sources (203.0.113.9 half of it), then
+// quiet seconds of benign traffic, running its tick every 100 ms of record time.
+func replayFlood(m *mitigator, victim netip.Addr, secs, quiet int, ts *int64) {
+	r := rand.New(rand.NewPCG(7, 1))
+	rec := &frameRecord{}
+	put := func(f craft.Frame) {
+		rec.n = uint16(f.HeaderLen())
+		f.Put(rec.hdr[:rec.n])
+		rec.wireLen, rec.ts = uint32(rec.n), *ts
+		m.observe(rec)
+	}
+	for slot := range 10 * (1 + secs + quiet) {
+		flood := slot >= 10 && slot < 10*(1+secs)
+		for i := range 500 {
+			*ts += int64(aggregate.SlotNS / 500)
+			if i%25 == 0 {
+				put(craft.Frame{Src: netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i%7)}), Dst: victim, Proto: craft.ProtoTCP,
+					SrcPort: 40000, DstPort: 443, TTL: 64, TCPFlags: 0x18, Window: 2000})
+			}
+			if flood {
+				put(craft.Frame{Src: netip.AddrFrom4([4]byte{203, 0, 113, byte(1 + min(i%16, 8))}), Dst: victim, Proto: craft.ProtoTCP,
+					SrcPort: uint16(1024 + r.IntN(60000)), DstPort: 443, TTL: 245, TCPFlags: 0x02, Window: 1024})
+			}
+		}
+		m.step(*ts)
+	}
+}
+
+// TestMitigatorRateDecisions: which buckets the loop sets for a SYN flood by the
+// policy's signature.action and rate_limit, and that they go when the flood ends.
+func TestMitigatorRateDecisions(t *testing.T) {
+	victim := netip.MustParseAddr("198.51.100.2")
+	for _, tc := range []struct {
+		name      string
+		act       policy.MitigationAction
+		perSource bool
+		pps       int
+		learn     bool // else no signature is ever learned: the fallback
+		wantScope xdp.RateScope
+		wantN     int    // buckets at the end of the flood
+		wantSig   string // the signature's listed action ("" none)
+		wantLog   string
+	}{
+		{"rate limit victim", policy.MitigateRateLimit, false, 500, true, xdp.RateByVictim, 1, "RATE_LIMIT", "victim rate-limited"},
+		{"rate limit sources", policy.MitigateRateLimit, true, 100, true, xdp.RateBySource, 9, "RATE_LIMIT", "victim rate-limited"},
+		{"fallback", policy.MitigateDrop, false, 500, false, xdp.RateByVictim, 1, "", "rate limit installed"},
+		{"fallback without pps", policy.MitigateDrop, false, 0, false, 0, 0, "", "stays unprotected"},
+		{"alert", policy.MitigateAlert, false, 500, true, 0, 0, "ALERT", "not enforced"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pm := policy.DefaultMitigation()
+			pm.Signature.Action, pm.RateLimit = tc.act, policy.RateLimit{PerSource: tc.perSource, PPS: tc.pps, Burst: max(tc.pps/10, 1)}
+			cfg := config.Default().Mitigation
+			if !tc.learn {
+				cfg.LearnAt = 1 << 20
+			}
+			var log strings.Builder
+			m, err := newMitigator(cfg, pm, &xdp.Datapath{}, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			table := &bucketTable{limits: map[limitKey]xdp.RateLimit{}}
+			m.rates = table
+			ts := time.Now().UnixNano()
+			replayFlood(m, victim, 3, 0, &ts)
+			var sig string
+			for _, st := range m.slots {
+				sig = m.info(st, false).Action
+			}
+			if len(table.limits) != tc.wantN || sig != tc.wantSig || !strings.Contains(log.String(), tc.wantLog) {
+				t.Fatalf("buckets %+v, signature %q, want %d and %q, log containing %q:\n%s", table.limits, sig, tc.wantN, tc.wantSig, tc.wantLog, log.String())
+			}
+			for k, l := range table.limits {
+				if k.scope != tc.wantScope || l.Rate != uint64(tc.pps) || !k.prefix.IsSingleIP() ||
+					tc.wantScope == xdp.RateByVictim && k.prefix.Addr() != victim {
+					t.Errorf("bucket %v %v at %d/s, want scope %v at %d/s", k.scope, k.prefix, l.Rate, tc.wantScope, tc.pps)
+				}
+			}
+			replayFlood(m, victim, 0, 25, &ts)
+			if len(table.limits) != 0 || table.deletes != tc.wantN || m.stats.RateLimits.Load() != 0 {
+				t.Errorf("after the flood: buckets %+v, %d deleted, want none left and %d deleted", table.limits, table.deletes, tc.wantN)
+			}
+		})
+	}
+}
+
+// TestMitigatorScannerActions: a port scan's source gets a drop verdict (DROP), a
+// per-source bucket (RATE_LIMIT) or only a log line (ALERT), by source.action.
+func TestMitigatorScannerActions(t *testing.T) {
+	victim, scanner := netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("203.0.113.77")
+	for _, tc := range []struct {
+		act                   policy.MitigationAction
+		wantVerdicts, wantBkt int
+		wantLog               string
+	}{
+		{policy.MitigateDrop, 1, 0, "msg=mitigation event=source"},
+		{policy.MitigateRateLimit, 0, 1, "reason=scanner"},
+		{policy.MitigateAlert, 0, 0, "scanner reported, no verdict (source.action ALERT)"},
+	} {
+		t.Run(tc.act.String(), func(t *testing.T) {
+			pm := policy.DefaultMitigation()
+			pm.Source.Action, pm.RateLimit = tc.act, policy.RateLimit{PPS: 50, Burst: 5}
+			var log strings.Builder
+			m, err := newMitigator(config.Default().Mitigation, pm, &xdp.Datapath{}, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			table := &bucketTable{limits: map[limitKey]xdp.RateLimit{}}
+			m.rates = table
+			rec := &frameRecord{}
+			ts := time.Now().UnixNano()
+			for slot := range 30 {
+				for i := range 100 { // 1,000 probes/s to a new port each
+					ts += int64(aggregate.SlotNS / 100)
+					f := craft.Frame{Src: scanner, Dst: victim, Proto: craft.ProtoTCP, SrcPort: 50000,
+						DstPort: uint16(1 + slot*100 + i), TTL: 50, TCPFlags: 0x02, Window: 1024}
+					rec.n = uint16(f.HeaderLen())
+					f.Put(rec.hdr[:rec.n])
+					rec.wireLen, rec.ts = uint32(rec.n), ts
+					m.observe(rec)
+				}
+				m.step(ts)
+			}
+			_, bkt := table.limits[limitKey{xdp.RateBySource, netip.PrefixFrom(scanner, 32)}]
+			if m.verdicts.Len() != tc.wantVerdicts || len(table.limits) != tc.wantBkt || tc.wantBkt > 0 && !bkt ||
+				!strings.Contains(log.String(), tc.wantLog) {
+				t.Fatalf("%d verdicts, buckets %v, want %d and %d, log containing %q:\n%s",
+					m.verdicts.Len(), table.limits, tc.wantVerdicts, tc.wantBkt, tc.wantLog, log.String())
+			}
+		})
 	}
 }

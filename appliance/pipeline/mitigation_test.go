@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flowsieve/flowsieve/appliance/config"
+	"github.com/flowsieve/flowsieve/appliance/control"
 	"github.com/flowsieve/flowsieve/engine/mitigate"
 	"github.com/flowsieve/flowsieve/xdp/craft"
 )
@@ -210,16 +211,13 @@ func (r *synFloodRun) delivered(from time.Duration) (sent, arrived, first int) {
 	return sent, arrived, first
 }
 
-// TestWireSYNFloodSignature replays synFloodReplay's flood through the running
-// daemon on a veth wire in namespaces, and checks that the mitigation loop installs
-// a signature for the victim in the XDP program, that most of the flood from 1 s
-// after its onset is dropped, and that the benign traffic still arrives.
-func TestWireSYNFloodSignature(t *testing.T) {
+// synFloodThrough starts a daemon with policyYAML on a new test wire, replays
+// synFloodReplay's flood through it and returns the daemon, the run and what the
+// control API lists after it.
+func synFloodThrough(t *testing.T, name, policyYAML string, victim netip.Addr) (*Pipeline, *synFloodRun, []control.SignatureInfo, []control.VictimInfo) {
 	w := newTestWire(t, 1)
-	p := w.start(t, "synflood", passPolicy, 4, map[string]string{"mitigation.learn_at": "300"})
-	victim := netip.MustParseAddr("198.51.100.2")
+	p := w.start(t, name, policyYAML, 4, map[string]string{"mitigation.learn_at": "300"})
 	run := synFloodReplay(t, w, victim)
-
 	c := &Control{p: p}
 	sigs, err := c.SignaturesList(context.Background())
 	if err != nil {
@@ -229,6 +227,16 @@ func TestWireSYNFloodSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, run, sigs, victims
+}
+
+// TestWireSYNFloodSignature replays synFloodReplay's flood through the running
+// daemon on a veth wire in namespaces, and checks that the mitigation loop installs
+// a signature for the victim in the XDP program, that most of the flood from 1 s
+// after its onset is dropped, and that the benign traffic still arrives.
+func TestWireSYNFloodSignature(t *testing.T) {
+	victim := netip.MustParseAddr("198.51.100.2")
+	p, run, sigs, victims := synFloodThrough(t, "synflood", passPolicy, victim)
 	st := p.Mitigation()
 	t.Logf("mitigation: %d records, %d lost, %d sampled, %d installed, %d failed; signatures %+v; victims %+v",
 		st.Records.Load(), st.Lost.Load(), st.Sampled.Load(), st.Installed.Load(), st.Failed.Load(), sigs, victims)
@@ -236,7 +244,7 @@ func TestWireSYNFloodSignature(t *testing.T) {
 		t.Fatalf("no syn-flood DROP signature with hits for %v: %+v", victim, sigs)
 	}
 	if len(sigs) > 0 {
-		show, err := c.SignatureShow(context.Background(), sigs[0].Slot)
+		show, err := (&Control{p: p}).SignatureShow(context.Background(), sigs[0].Slot)
 		if err != nil || len(show.Nodes) == 0 {
 			t.Fatalf("show slot %d: %+v, %v", sigs[0].Slot, show, err)
 		}
