@@ -97,7 +97,8 @@ func BenchmarkRecordHook(b *testing.B) {
 const passPolicy = "version: 1\ndefault:\n  action: PASS\n  ttl: 1m\n"
 
 // floodCounter counts the TCP frames arriving at the server: SYNs of the flood by
-// their sequence number (the flood's index, not a signature field), benign ACKs.
+// their sequence number (the flood's index, not a signature field), benign ACKs
+// and benign SYNs (sequence numbers with benignSeq set).
 type floodCounter struct {
 	flood  []atomic.Bool
 	benign atomic.Uint64
@@ -120,7 +121,9 @@ func (c *floodCounter) read(fd int, stop *atomic.Bool) {
 		tcp := f[craft.EthLen+craft.IPv4Len:]
 		switch tcp[13] {
 		case 0x02:
-			if i := binary.BigEndian.Uint32(tcp[4:]); int(i) < len(c.flood) {
+			if i := binary.BigEndian.Uint32(tcp[4:]); i&benignSeq != 0 {
+				c.benign.Add(1)
+			} else if int(i) < len(c.flood) {
 				c.flood[i].Store(true)
 			}
 		case 0x10, 0x18:
@@ -138,11 +141,16 @@ type synFloodRun struct {
 	benignSent int
 }
 
+// benignSeq marks a benign SYN's sequence number.
+const benignSeq = 1 << 31
+
 // synFloodReplay sends a spoofed SYN flood (random sources and ports, a tool's TTL
 // and window) at about 10,000 frames/s plus benign traffic to the same victim at
 // about 1,000 frames/s (3 s of benign alone first, then 4 s with the flood) from the
-// wire's client and counts what arrives at its server.
-func synFloodReplay(t *testing.T, w *testWire, victim netip.Addr) *synFloodRun {
+// wire's client and counts what arrives at its server. The benign traffic is data
+// of 40 clients' connections, or with lookalike SYNs no header field tells from the
+// flood's.
+func synFloodReplay(t *testing.T, w *testWire, victim netip.Addr, lookalike bool) *synFloodRun {
 	ps := openPacketSender(t, w, "c0")
 	capt := openCapture(t, w.server, "s0")
 	tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
@@ -159,28 +167,15 @@ func synFloodReplay(t *testing.T, w *testWire, victim netip.Addr) *synFloodRun {
 	buf := make([]byte, 1514)
 	next := time.Now()
 	for k := range quiet + attack {
-		for i := range benignPerTick {
-			c := (k*benignPerTick + i) % 40
-			f := craft.Frame{Src: netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + c)}), Dst: victim, Proto: craft.ProtoTCP,
-				SrcPort: uint16(40000 + c*100 + k/50), DstPort: 443, TTL: 64, ID: uint16(r.Uint32()), TCPFlags: 0x18,
-				Window: uint16(500 + r.IntN(3000)), Seq: r.Uint32()}
-			n := f.HeaderLen() + 100 + r.IntN(1300)
-			f.Put(buf[:n])
-			ps.send(t, buf[:n])
-			run.benignSent++
+		if k == quiet {
+			run.onset = time.Now()
 		}
-		if k >= quiet {
-			if run.onset.IsZero() {
-				run.onset = time.Now()
-			}
-			for range floodPerTick {
-				i := len(run.sentAt)
-				f := craft.Frame{Src: netip.AddrFrom4([4]byte{byte(1 + r.IntN(220)), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}),
-					Dst: victim, Proto: craft.ProtoTCP, SrcPort: uint16(1024 + r.IntN(60000)), DstPort: 443,
-					TTL: uint8(240 + r.IntN(10)), ID: uint16(r.Uint32()), TCPFlags: 0x02, Window: 1024, Seq: uint32(i)}
-				f.Put(buf[:f.HeaderLen()])
-				ps.send(t, buf[:f.HeaderLen()])
-				run.sentAt = append(run.sentAt, time.Now())
+		for i := range benignPerTick {
+			run.sendBenign(t, ps, buf, r, victim, k, i, lookalike)
+			// The flood interleaved: a bucket shared with the benign frames
+			// gives both their share.
+			for j := 0; k >= quiet && j < floodPerTick/benignPerTick; j++ {
+				run.sendFlood(t, ps, buf, r, victim)
 			}
 		}
 		next = next.Add(tick)
@@ -211,13 +206,40 @@ func (r *synFloodRun) delivered(from time.Duration) (sent, arrived, first int) {
 	return sent, arrived, first
 }
 
+// sendBenign sends benign frame i of tick k: data of one of 40 connections, or
+// with lookalike a SYN like the flood's.
+func (run *synFloodRun) sendBenign(t *testing.T, ps *packetSender, buf []byte, r *rand.Rand, victim netip.Addr, k, i int, lookalike bool) {
+	c := (k*10 + i) % 40
+	f := craft.Frame{Src: netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + c)}), Dst: victim, Proto: craft.ProtoTCP,
+		SrcPort: uint16(40000 + c*100 + k/50), DstPort: 443, TTL: 64, ID: uint16(r.Uint32()), TCPFlags: 0x18,
+		Window: uint16(500 + r.IntN(3000)), Seq: r.Uint32()}
+	n := f.HeaderLen() + 100 + r.IntN(1300)
+	if lookalike {
+		f.SrcPort, f.TTL, f.TCPFlags, f.Window, f.Seq = uint16(1024+r.IntN(60000)), uint8(240+r.IntN(10)), 0x02, 1024, benignSeq|uint32(run.benignSent)
+		n = f.HeaderLen()
+	}
+	f.Put(buf[:n])
+	ps.send(t, buf[:n])
+	run.benignSent++
+}
+
+// sendFlood sends the flood's next SYN, its index as the sequence number.
+func (run *synFloodRun) sendFlood(t *testing.T, ps *packetSender, buf []byte, r *rand.Rand, victim netip.Addr) {
+	f := craft.Frame{Src: netip.AddrFrom4([4]byte{byte(1 + r.IntN(220)), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}),
+		Dst: victim, Proto: craft.ProtoTCP, SrcPort: uint16(1024 + r.IntN(60000)), DstPort: 443,
+		TTL: uint8(240 + r.IntN(10)), ID: uint16(r.Uint32()), TCPFlags: 0x02, Window: 1024, Seq: uint32(len(run.sentAt))}
+	f.Put(buf[:f.HeaderLen()])
+	ps.send(t, buf[:f.HeaderLen()])
+	run.sentAt = append(run.sentAt, time.Now())
+}
+
 // synFloodThrough starts a daemon with policyYAML on a new test wire, replays
-// synFloodReplay's flood through it and returns the daemon, the run and what the
+// synFloodReplay's flood (lookalike: its benign SYNs) through it and returns the daemon, the run and what the
 // control API lists after it.
-func synFloodThrough(t *testing.T, name, policyYAML string, victim netip.Addr) (*Pipeline, *synFloodRun, []control.SignatureInfo, []control.VictimInfo) {
+func synFloodThrough(t *testing.T, name, policyYAML string, victim netip.Addr, lookalike bool) (*Pipeline, *synFloodRun, []control.SignatureInfo, []control.VictimInfo) {
 	w := newTestWire(t, 1)
 	p := w.start(t, name, policyYAML, 4, map[string]string{"mitigation.learn_at": "300"})
-	run := synFloodReplay(t, w, victim)
+	run := synFloodReplay(t, w, victim, lookalike)
 	c := &Control{p: p}
 	sigs, err := c.SignaturesList(context.Background())
 	if err != nil {
@@ -236,7 +258,7 @@ func synFloodThrough(t *testing.T, name, policyYAML string, victim netip.Addr) (
 // after its onset is dropped, and that the benign traffic still arrives.
 func TestWireSYNFloodSignature(t *testing.T) {
 	victim := netip.MustParseAddr("198.51.100.2")
-	p, run, sigs, victims := synFloodThrough(t, "synflood", passPolicy, victim)
+	p, run, sigs, victims := synFloodThrough(t, "synflood", passPolicy, victim, false)
 	st := p.Mitigation()
 	t.Logf("mitigation: %d records, %d lost, %d sampled, %d installed, %d failed; signatures %+v; victims %+v",
 		st.Records.Load(), st.Lost.Load(), st.Sampled.Load(), st.Installed.Load(), st.Failed.Load(), sigs, victims)
