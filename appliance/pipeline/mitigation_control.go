@@ -78,25 +78,30 @@ func (c *Control) SignatureShow(ctx context.Context, slot int) (control.Signatur
 }
 
 // SignaturesFlush removes the signatures of victim (all when it is the zero Addr)
-// from the engine and the kernel.
+// from the engine and the kernel, with the victim's token buckets.
 func (c *Control) SignaturesFlush(ctx context.Context, victim netip.Addr) (int, error) {
 	var n int
-	err := c.p.ask(ctx, func() {
-		m := c.p.mit
-		now := m.clock.now()
-		var v [16]byte
-		if victim.IsValid() {
-			v = engineAddr(victim)
-		}
-		for key, st := range m.slots {
-			if !victim.IsValid() || key == v {
-				n++
-				m.remove(key, st)
-			}
-		}
-		m.eng.Flush(v, !victim.IsValid(), now)
-	})
+	err := c.p.ask(ctx, func() { n = c.p.mit.flush(victim, c.p.mit.clock.now()) })
 	return n, err
+}
+
+// flush removes the signatures and buckets of victim (all when it is the zero
+// Addr) and returns how many signature trees it removed.
+func (m *mitigator) flush(victim netip.Addr, now int64) int {
+	n := 0
+	var v [16]byte
+	if victim.IsValid() {
+		v = engineAddr(victim)
+	}
+	for key, st := range m.slots {
+		if !victim.IsValid() || key == v {
+			n++
+			m.remove(key, st)
+		}
+	}
+	m.eng.Flush(v, !victim.IsValid(), now)
+	m.flushLimits(v, !victim.IsValid())
+	return n
 }
 
 // VictimsList returns the destinations under attack or protected by a signature,

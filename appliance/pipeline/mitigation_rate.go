@@ -272,3 +272,13 @@ func (m *mitigator) warnUnprotected(now int64) {
 		}
 	}
 }
+
+// flushLimits removes the buckets that protect victim v (every victim's when all
+// is set); scanners' buckets stay with their source verdicts.
+func (m *mitigator) flushLimits(v [16]byte, all bool) {
+	for k, st := range m.limits {
+		if st.reason != limitScanner && (all || st.victim == v) {
+			m.deleteLimit(k, st)
+		}
+	}
+}
