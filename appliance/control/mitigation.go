@@ -32,7 +32,8 @@ type SignatureInfo struct {
 	Slot   int    `json:"slot"`
 	Victim string `json:"victim"` // destination address the signature is scoped to
 	Kind   string `json:"kind"`   // the attack kind the victim detector named (e.g. "syn-flood")
-	// Action is what a matching packet gets: "DROP" or "RATE_LIMIT".
+	// Action is what a matching packet gets: "DROP", "RATE_LIMIT" (the victim's
+	// bucket) or "ALERT" (listed, not enforced).
 	Action    string    `json:"action"`
 	Installed time.Time `json:"installed"`
 	Expires   time.Time `json:"expires"`
@@ -71,6 +72,7 @@ type VictimInfo struct {
 	// Signatures lists the slots of the signatures installed for it.
 	Signatures []int `json:"signatures,omitempty"`
 	// Mitigation says how the victim is protected: "signature", "rate_limit",
-	// "sources" (source verdicts) or "none" (still learning).
+	// "sources" (source verdicts), "alert" (signature.action or source.action
+	// ALERT: reported only) or "none" (still learning).
 	Mitigation string `json:"mitigation"`
 }
