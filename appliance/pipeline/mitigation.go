@@ -486,13 +486,15 @@ func (m *mitigator) syncSources(now int64) {
 }
 
 // scanner applies source.action ALERT (logged, listed, no verdict) or RATE_LIMIT
-// (a bucket for the source, set by syncLimits) to one new source verdict.
+// (a bucket for the source, set by syncLimits) to one new source verdict (a
+// scanner or a connection-rate source).
 func (m *mitigator) scanner(s mitigate.SourceVerdict, src netip.Addr) {
 	m.pushed[s.Source] = s.Expires
 	victim := victimAddr(s.Victim, s.IPVersion)
 	if m.act.srcAct == policy.MitigateAlert || m.rates == nil {
 		m.stats.Alerts.Add(1)
-		m.log.Warn("scanner reported, no verdict (source.action "+m.act.srcAct.String()+")", "source", src, "victim", victim)
+		m.log.Warn("scanner reported, no verdict (source.action "+m.act.srcAct.String()+")", "source", src, "victim", victim,
+			"label", sourceLabel(s.ConnRate))
 		return
 	}
 	m.scanLimits[src] = s.Expires
