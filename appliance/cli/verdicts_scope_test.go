@@ -2,26 +2,18 @@ package cli
 
 import (
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/flowsieve/flowsieve/xdp"
-	"github.com/flowsieve/flowsieve/xdp/kerneltest"
+	"github.com/flowsieve/flowsieve/xdp/xdptest"
 )
 
 // TestVerdictsScopeOffline: with the daemon stopped, verdicts list --scope
 // reads the source and prefix verdicts it left in the pinned tries (and the
 // flow verdicts in the LRU map); signatures need the daemon.
 func TestVerdictsScopeOffline(t *testing.T) {
-	kerneltest.Require(t)
-	pin := "/sys/fs/bpf/fs-cli-scope-" + strconv.Itoa(os.Getpid())
-	t.Cleanup(func() { os.RemoveAll(pin) })
-	d, err := xdp.Load(xdp.Options{Interfaces: []string{"lo"}, PinDir: pin, KeepState: true, FlowEntries: 1024, PrefixEntries: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, pin := xdptest.Load(t, "cli-scope")
 	for p, v := range map[string]xdp.Verdict{
 		"198.51.100.7/32": {Action: xdp.ActionDrop, Packets: 40},
 		"2001:db8:1::/64": {Action: xdp.ActionTag, DSCP: 8, Packets: 5},
